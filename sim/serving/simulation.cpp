@@ -178,8 +178,8 @@ void Simulation::pull_arrival() {
 }
 
 void Simulation::on_arrival(Request* r) {
-  for (std::size_t i = 0; i < replicas_.size(); ++i) loads_[i] = replicas_[i]->load();
-  const std::int32_t target = replicas_.size() == 1 ? 0 : router_->route(r->spec, loads_);
+  for (std::size_t i = 0; i < replicas_.size(); ++i) loads_[i].load = replicas_[i]->load();
+  const std::int32_t target = replicas_.size() == 1 ? 0 : router_->route(*r, loads_);
   SERVESIM_ASSERT(target >= 0 && target < static_cast<std::int32_t>(replicas_.size()));
   replicas_[static_cast<std::size_t>(target)]->on_arrival(r);
   pull_arrival();

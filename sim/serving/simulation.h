@@ -71,7 +71,7 @@ class Simulation {
   EventQueue queue_;
   MetricsCollector metrics_;
   std::vector<std::unique_ptr<Replica>> replicas_;
-  std::vector<ReplicaLoad> loads_;
+  std::vector<ReplicaView> loads_;
   std::deque<Request> pool_;
   std::vector<Request*> free_requests_;
   std::int64_t live_requests_ = 0;

@@ -10,7 +10,7 @@ class RoundRobinRouter final : public IRouter {
     static Config parse(Params&) { return {}; }
   };
   RoundRobinRouter(const Config&, const RouterDeps& deps) : n_(deps.num_replicas) {}
-  std::int32_t route(const RequestSpec&, std::span<const ReplicaLoad>) override {
+  std::int32_t route(const Request&, std::span<const ReplicaView>) override {
     const std::int32_t r = next_;
     next_ = (next_ + 1) % n_;
     return r;
@@ -27,13 +27,11 @@ class LeastLoadRouter final : public IRouter {
     static Config parse(Params&) { return {}; }
   };
   LeastLoadRouter(const Config&, const RouterDeps&) {}
-  std::int32_t route(const RequestSpec&, std::span<const ReplicaLoad> replicas) override {
+  std::int32_t route(const Request&, std::span<const ReplicaView> replicas) override {
     // Fewest outstanding requests; ties go to the lowest index.
     std::int32_t best = 0;
     for (std::size_t i = 1; i < replicas.size(); ++i) {
-      const auto& a = replicas[i];
-      const auto& b = replicas[static_cast<std::size_t>(best)];
-      if (a.waiting + a.running < b.waiting + b.running) best = static_cast<std::int32_t>(i);
+      if (replicas[i].outstanding() < replicas[static_cast<std::size_t>(best)].outstanding()) best = static_cast<std::int32_t>(i);
     }
     return best;
   }

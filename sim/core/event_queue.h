@@ -18,6 +18,7 @@ namespace servesim {
 enum class EventPriority : std::int32_t {
   kArrival = 0,        // arrivals first, so a batch formed at the same instant sees them
   kTransfer = 10,      // KV transfers and memory events land before batches are formed
+  kStepStart = 15,     // an idle replica given work forms its step after every arrival and transfer at t
   kIterationEnd = 20,  // a replica's iteration ends; it may start the next one at once
   kSample = 30,        // time-series samples observe the state after every change at t
   kControl = 40,       // end-of-run and other control events, last

@@ -8,6 +8,7 @@
 //   constructor T(const Config&, Args...). The registry parses, rejects unknown keys, then
 //   builds; parse() on an empty doc-mode Params documents the parameters.
 // - Name lookups happen when a simulation is built, never on the hot path.
+#include <any>
 #include <functional>
 #include <map>
 #include <memory>
@@ -39,6 +40,19 @@ class RegistryIndex {
   std::map<std::string, Lister> listers_;
 };
 
+// A component's configuration parsed and validated but not yet built: the typed Config of
+// the implementation named by "impl", its resolved parameters (defaults filled in) and what
+// the Config exports to whoever builds the component (e.g. a scheduler's step budgets, which
+// size the memory plan before the scheduler exists). Immutable once parsed; cheap to copy.
+struct ComponentConfig {
+  std::string impl;
+  std::string where;               // config path for errors ("scenario.json: scheduler")
+  nlohmann::json resolved;         // {"impl": ..., every parameter with its default}
+  std::shared_ptr<const void> typed;  // the implementation's Config
+  std::any exports;                // Config::exports() when the Config declares it, else empty
+  bool empty() const { return impl.empty(); }
+};
+
 // Each interface header specialises this with `static constexpr const char* value`.
 template <class Interface>
 struct InterfaceName;
@@ -46,11 +60,11 @@ struct InterfaceName;
 template <class Interface, class... Args>
 class Registry {
  public:
-  using Factory = std::function<std::unique_ptr<Interface>(Params&, Args...)>;
   struct Entry {
     std::string description;
     std::function<void(Params&)> describe;
-    Factory make;
+    std::function<ComponentConfig(Params&)> parse;  // parses and finishes p
+    std::function<std::unique_ptr<Interface>(const ComponentConfig&, Args...)> make;
   };
 
   static Registry& get() {
@@ -65,17 +79,33 @@ class Registry {
 
   bool contains(const std::string& name) const { return entries_.count(name) != 0; }
 
-  // Builds from `{"impl": name, ...params}`. `where` is the config path for errors.
-  // The resolved parameters (with defaults filled in) are stored in *resolved if given.
-  std::unique_ptr<Interface> build(const nlohmann::json& config, const std::string& where, nlohmann::json* resolved,
-                                   Args... args) const {
+  // Parses and validates `{"impl": name, ...params}` (unknown keys and bad values throw
+  // InputError naming `where`). Nothing is built.
+  ComponentConfig parse(const nlohmann::json& config, const std::string& where) const {
     Params p(config, where);
     const std::string impl = p.string("impl", std::nullopt, "implementation name (`servesim list`)");
     auto it = entries_.find(impl);
     if (it == entries_.end()) bad_value(p.where("impl"), impl, "a registered " + interface_name() + " (" + names() + ")");
-    auto obj = it->second.make(p, std::forward<Args>(args)...);
-    if (resolved) *resolved = p.resolved();
-    return obj;
+    ComponentConfig c = it->second.parse(p);
+    c.impl = impl;
+    c.where = where;
+    c.resolved = p.resolved();
+    return c;
+  }
+
+  // Builds a component from a parsed configuration.
+  std::unique_ptr<Interface> make(const ComponentConfig& c, Args... args) const {
+    auto it = entries_.find(c.impl);
+    SERVESIM_ASSERT(it != entries_.end());
+    return it->second.make(c, std::forward<Args>(args)...);
+  }
+
+  // parse() then make(). The resolved parameters are stored in *resolved if given.
+  std::unique_ptr<Interface> build(const nlohmann::json& config, const std::string& where, nlohmann::json* resolved,
+                                   Args... args) const {
+    const ComponentConfig c = parse(config, where);
+    if (resolved) *resolved = c.resolved;
+    return make(c, std::forward<Args>(args)...);
   }
 
   std::vector<RegistryEntryInfo> list() const {
@@ -111,9 +141,17 @@ struct Registrar {
     typename R::Entry e;
     e.description = description;
     e.describe = [](Params& p) { (void)Impl::Config::parse(p); };
-    e.make = [](Params& p, Args... args) -> std::unique_ptr<Interface> {
-      typename Impl::Config cfg = Impl::Config::parse(p);
+    e.parse = [](Params& p) {
+      using Cfg = typename Impl::Config;
+      auto cfg = std::make_shared<const Cfg>(Cfg::parse(p));
       p.finish();
+      ComponentConfig c;
+      if constexpr (requires(const Cfg& x) { x.exports(); }) c.exports = cfg->exports();
+      c.typed = std::move(cfg);
+      return c;
+    };
+    e.make = [](const ComponentConfig& c, Args... args) -> std::unique_ptr<Interface> {
+      const auto& cfg = *static_cast<const typename Impl::Config*>(c.typed.get());
       return std::make_unique<Impl>(cfg, std::forward<Args>(args)...);
     };
     R::get().add(name, std::move(e));

@@ -30,6 +30,10 @@ void MetricsCollector::on_finish(const Request& r) {
   rec.last_token = r.last_token;
   rec.preemptions = r.preemptions;
   rec.cached_prefix_tokens = r.cached_prefix_tokens;
+  rec.decode_replica = r.decode_replica;
+  rec.migrations = r.migrations;
+  rec.kv_transfer_ns = r.kv_transfer_ns;
+  rec.kv_transfer_bytes = r.kv_transfer_bytes;
   records_.push_back(rec);
 }
 

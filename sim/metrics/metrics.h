@@ -30,6 +30,10 @@ struct RequestRecord {
   std::int32_t preemptions = 0;
   std::int64_t cached_prefix_tokens = 0;
   bool rejected = false;
+  std::int32_t decode_replica = -1;  // the replica it moved to last (disaggregation, migration); -1: none
+  std::int32_t migrations = 0;
+  SimTime kv_transfer_ns = 0;        // hand-off to adoption, summed over its moves
+  double kv_transfer_bytes = 0;
 
   SimTime ttft() const { return first_token - arrival; }
   SimTime e2e() const { return last_token - arrival; }

@@ -25,16 +25,24 @@ void write_file(const fs::path& path, const std::string& text) {
 std::string requests_csv(const SimResult& res) {
   std::string s =
       "id,replica,arrival_s,prompt_tokens,output_tokens,first_scheduled_s,first_token_s,last_token_s,ttft_s,tpot_s,"
-      "e2e_s,queueing_s,preemptions,cached_prefix_tokens,rejected\n";
+      "e2e_s,queueing_s,preemptions,cached_prefix_tokens,rejected,pool,decode_replica,kv_transfer_s,kv_transfer_bytes,"
+      "migrations\n";
+  auto pool_of = [&](std::int32_t replica) {
+    return replica >= 0 && static_cast<std::size_t>(replica) < res.replica_pool.size() ? res.replica_pool[static_cast<std::size_t>(replica)]
+                                                                                        : std::string();
+  };
   for (const auto& r : res.records) {
     if (r.rejected) {
-      s += fmt::format("{},,{},{},{},,,,,,,,0,0,1\n", r.id, seconds(r.arrival), r.prompt_tokens, r.output_tokens);
+      s += fmt::format("{},,{},{},{},,,,,,,,0,0,1,,,,,0\n", r.id, seconds(r.arrival), r.prompt_tokens, r.output_tokens);
       continue;
     }
-    s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},0\n", r.id, r.replica, seconds(r.arrival), r.prompt_tokens,
-                     r.output_tokens, seconds(r.first_scheduled), seconds(r.first_token), seconds(r.last_token),
+    s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},0,{},{},{},{:.0f},{}\n", r.id, r.replica, seconds(r.arrival),
+                     r.prompt_tokens, r.output_tokens, seconds(r.first_scheduled), seconds(r.first_token), seconds(r.last_token),
                      seconds(r.ttft()), r.has_tpot() ? fmt::format("{:.6f}", r.tpot_ns() * 1e-9) : std::string(),
-                     seconds(r.e2e()), seconds(r.queueing()), r.preemptions, r.cached_prefix_tokens);
+                     seconds(r.e2e()), seconds(r.queueing()), r.preemptions, r.cached_prefix_tokens, pool_of(r.replica),
+                     r.decode_replica >= 0 ? std::to_string(r.decode_replica) : std::string(),
+                     r.decode_replica >= 0 ? fmt::format("{:.6f}", to_seconds(r.kv_transfer_ns)) : std::string(),
+                     r.kv_transfer_bytes, r.migrations);
   }
   return s;
 }
@@ -117,8 +125,32 @@ std::string summary_table(const nlohmann::json& s) {
                        100.0 * s["goodput"]["fraction"].get<double>());
   }
   const auto& ku = s["kv_utilization"];
-  out += fmt::format("KV cache: {} tokens capacity, utilisation mean {:.1f}% p99 {:.1f}%\n",
-                     s["memory"]["kv_tokens"].get<std::int64_t>(), 100.0 * ku["mean"].get<double>(), 100.0 * ku["p99"].get<double>());
+  if (s.contains("pools") && s["pools"].size() > 1) {
+    for (const auto& p : s["pools"]) {
+      out += fmt::format("pool {} ({}, {} x{}, tp {}): KV cache {} tokens per replica, busy {:.1f}%\n", p["name"].get<std::string>(),
+                         p["role"].get<std::string>(), p["hardware"].get<std::string>(), p["replicas"].get<std::int64_t>(),
+                         p["tp"].get<std::int64_t>(), p["kv_capacity_tokens"].get<std::int64_t>(),
+                         100.0 * p["utilization"].get<double>());
+    }
+    out += fmt::format("KV cache utilisation mean {:.1f}% p99 {:.1f}%\n", 100.0 * ku["mean"].get<double>(), 100.0 * ku["p99"].get<double>());
+  } else {
+    // The KV manager's own capacity (it honours kv.num_gpu_blocks_override), not the memory plan's.
+    const std::int64_t cap = s.contains("pools") ? s["pools"][0]["kv_capacity_tokens"].get<std::int64_t>()
+                                                 : s["memory"]["kv_tokens"].get<std::int64_t>();
+    out += fmt::format("KV cache: {} tokens capacity, utilisation mean {:.1f}% p99 {:.1f}%\n", cap, 100.0 * ku["mean"].get<double>(),
+                       100.0 * ku["p99"].get<double>());
+  }
+  if (s.contains("kv_transfer")) {
+    const auto& k = s["kv_transfer"];
+    out += fmt::format("KV transfer: {} requests, time mean {:.2f} ms p99 {:.2f} ms, {:.1f} MB mean\n", k["requests"].get<std::int64_t>(),
+                       k["time_s"]["mean"].get<double>() * 1e3, k["time_s"]["p99"].get<double>() * 1e3,
+                       k["bytes"]["mean"].get<double>() / 1e6);
+  }
+  if (s.contains("migration")) {
+    const auto& m = s["migration"];
+    out += fmt::format("migrations: {} completed, {} aborted, mean downtime {:.2f} ms\n", m["completed"].get<std::int64_t>(),
+                       m["aborted"].get<std::int64_t>(), m["mean_downtime_s"].get<double>() * 1e3);
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 //   requests (freeing their KV) and reports what happened through StepEvents.
 // - A scheduler keeps no pointers to requests it has reported finished or rejected.
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "sim/core/registry.h"
@@ -46,6 +47,15 @@ struct StepEvents {
   }
 };
 
+// A scheduler's budgets for one step, whatever its own keys are called. Every scheduler's
+// Config declares `StepBudgets exports() const`; the memory plan sizes the activation peak
+// from them before the scheduler is built.
+struct StepBudgets {
+  std::int64_t max_tokens = 0;  // tokens computed in one step, all sequences together
+  std::int64_t max_seqs = 0;    // sequences in one step
+};
+inline StepBudgets step_budgets(const ComponentConfig& c) { return std::any_cast<StepBudgets>(c.exports); }
+
 struct SchedulerDeps {
   IKvManager& kv;
   std::int64_t max_model_len = 0;
@@ -62,6 +72,16 @@ class IScheduler {
   virtual std::size_t num_waiting() const = 0;
   virtual std::size_t num_running() const = 0;
   bool has_work() const { return num_waiting() + num_running() > 0; }
+
+  // Disaggregation and migration. detach(r): r (running, its prompt done) leaves this
+  // scheduler between steps; its KV stays allocated in the KV manager (the caller frees it
+  // once the KV has moved). The scheduler keeps no pointer to r afterwards.
+  // A request whose KV is already resident (r.kv_slot >= 0, num_computed > 0: adopted from
+  // another replica) is handed over with add(); it waits like any request and, when
+  // admitted, computes only num_tokens() - num_computed tokens.
+  virtual void detach(Request* r) = 0;
+  // The admitted requests (holding KV), in admission order (read-only; for the balancer).
+  virtual std::span<Request* const> running() const = 0;
 
   // Multi-step advance (DESIGN: "when nothing can change the batch for k iterations, the
   // replica may advance k iterations at once"). For the step `plan` just formed: how many

@@ -7,17 +7,24 @@
 namespace servesim {
 
 Replica::Replica(std::int32_t id, ReplicaContext ctx, std::unique_ptr<IKvManager> kv, std::unique_ptr<IScheduler> sched)
-    : id_(id), ctx_(std::move(ctx)), kv_(std::move(kv)), sched_(std::move(sched)) {}
+    : id_(id), ctx_(std::move(ctx)), kv_(std::move(kv)), sched_(std::move(sched)), exec_(ctx_.exec) {}
 
 void Replica::on_arrival(Request* r) {
-  r->replica = id_;
+  if (r->replica < 0) r->replica = id_;
   if (!sched_->add(r)) {
-    r->state = RequestState::kRejected;
+    SERVESIM_ASSERT(r->kv_slot < 0);  // an adopted request was checked before its KV was placed
+    r->reject();
     ctx_.metrics.on_reject(*r);
-    ctx_.release(r);
+    ctx_.owner.on_released(r);
     return;
   }
-  if (!busy_) start_step();
+  wake();
+}
+
+void Replica::wake() {
+  if (state_ != State::kIdle) return;
+  state_ = State::kStartPending;
+  ctx_.queue.schedule_at(ctx_.queue.now(), EventPriority::kStepStart, [this] { start_step(); });
 }
 
 ReplicaLoad Replica::load() const {
@@ -27,174 +34,26 @@ ReplicaLoad Replica::load() const {
 }
 
 SimTime Replica::cost_step(const StepPlan& plan) {
-  // Decode sequences (one new token on a non-empty context) first, as StepBatch requires.
-  seqs_.clear();
-  std::int64_t logits = 0;
-  for (int pass = 0; pass < 2; ++pass) {
-    for (const ScheduledSeq& s : plan.seqs) {
-      const bool decode = s.new_tokens == 1 && s.context > 0;
-      if (decode != (pass == 0)) continue;
-      seqs_.push_back(SeqAttention{s.new_tokens, static_cast<std::int32_t>(s.context)});
-    }
-  }
-  std::int64_t num_decode = 0;
-  step_kv_tokens_ = 0;
-  for (const ScheduledSeq& s : plan.seqs) {
-    num_decode += (s.new_tokens == 1 && s.context > 0) ? 1 : 0;
-    if (s.context + s.new_tokens >= s.req->num_tokens()) ++logits;
-    step_kv_tokens_ += s.context + s.new_tokens;
-  }
-  step_seqs_ = static_cast<std::int64_t>(plan.seqs.size());
-  step_tokens_ = plan.num_tokens;
-  plan_kv_disk_s_ = plan.kv_work.disk_read_seconds;
-  StepBatch batch;
-  batch.seqs = seqs_;
-  batch.num_decode = num_decode;
-  batch.num_tokens = plan.num_tokens;
-  batch.num_logits = logits;
-  batch.weight_dtype = ctx_.weight_dtype;
-  batch.act_dtype = ctx_.act_dtype;
-  batch.kv_dtype = ctx_.kv_dtype;
-  batch.paged_kv = kv_->paged_layout();
-  batch.block_size = kv_->kernel_block_size();
-
-  ops_.clear();
-  ctx_.plan.step_operators(ctx_.model, batch, ctx_.links, ops_);
-  const KvStepWork& w = plan.kv_work;
-  auto add_map = [&](std::int64_t calls, bool overlap) {
-    if (calls == 0) return;
-    Operator op;
-    op.cls = OpClass::kPageMap;
-    op.name = overlap ? "page_map_async" : "page_map_sync";
-    op.items = calls;
-    op.page_bytes = w.page_bytes;
-    op.overlap = overlap;
-    ops_.push_back(op);
-  };
-  add_map(w.sync_map_calls, false);
-  add_map(w.async_map_calls, true);
-  auto add_copy = [&](CopyKind kind, double bytes, std::int64_t chunks, const char* name, bool overlap) {
-    if (bytes <= 0) return;
-    Operator op;
-    op.cls = OpClass::kCopy;
-    op.name = name;
-    op.copy = CopyShape{kind, bytes, std::max<std::int64_t>(1, chunks), true};
-    op.overlap = overlap;
-    ops_.push_back(op);
-  };
-  add_copy(CopyKind::kDeviceToHost, w.swap_out_bytes, w.swap_out_chunks, "kv_swap_out", false);
-  add_copy(CopyKind::kHostToDevice, w.swap_in_bytes, w.swap_in_chunks, "kv_swap_in", false);
-  add_copy(CopyKind::kHostToDevice, w.load_bytes, w.load_chunks, "kv_offload_load", false);
-  add_copy(CopyKind::kDeviceToHost, w.spill_bytes, w.spill_chunks, "kv_offload_spill", true);  // a side stream
-  add_copy(CopyKind::kDeviceToDevice, w.cow_bytes, w.cow_chunks, "kv_copy", false);
-
-  return price_step(false);
-}
-
-SimTime Replica::price_step(bool reuse_non_attention) {
-  // A merged decode step differs from the step before it only in its attention operators
-  // (every context one token longer). The other operators' times were summed once, for the
-  // first step (static_); KV work (maps, copies) belongs to the step that caused it only.
-  // All sums are integer ns, so they do not depend on the order steps are accounted in.
-  SimTime critical = 0, background = 0;
-  auto account = [&](const Operator& op, std::size_t i, SimTime t) {
-    (op.overlap ? background : critical) += t;
-    ns_by_class_[static_cast<std::size_t>(op.cls)] += t;
-    by_source_[op_source_[i]] += t;
-    if (op.cls == OpClass::kPageMap && !op.overlap) exposed_map_ns_ += t;
-    if (op.cls == OpClass::kCopy) swap_ns_ += t;
-  };
-  if (!reuse_non_attention) {
-    op_ns_.assign(ops_.size(), 0);
-    op_source_.assign(ops_.size(), 0);
-    attention_ops_.clear();
-    static_ = StaticCost{};
-    for (std::size_t i = 0; i < ops_.size(); ++i) {
-      const Operator& op = ops_[i];
-      const std::optional<Prediction> p = ctx_.cost.predict(op);
-      SERVESIM_ASSERT(p.has_value());
-      op_ns_[i] = p->ns * op.repeat;
-      op_source_[i] = source_slot(p->source);
-      account(op, i, op_ns_[i]);
-      const bool attention = op.cls == OpClass::kAttentionDecode || op.cls == OpClass::kAttentionPrefill;
-      const bool kv_work = op.cls == OpClass::kPageMap || op.cls == OpClass::kCopy;
-      if (attention) {
-        attention_ops_.push_back(i);
-      } else if (!kv_work) {
-        (op.overlap ? static_.background : static_.critical) += op_ns_[i];
-        static_.by_class[static_cast<std::size_t>(op.cls)] += op_ns_[i];
-        static_.by_source.emplace_back(op_source_[i], op_ns_[i]);
-      }
-    }
-  } else {
-    critical = static_.critical;
-    background = static_.background;
-    for (std::size_t c = 0; c < ns_by_class_.size(); ++c) ns_by_class_[c] += static_.by_class[c];
-    for (const auto& [slot, t] : static_.by_source) by_source_[slot] += t;
-    for (std::size_t i : attention_ops_) {
-      Operator& op = ops_[i];
-      compute_attention_aggregates(op.attn);
-      const std::optional<Prediction> p = ctx_.cost.predict(op);
-      SERVESIM_ASSERT(p.has_value());
-      op_ns_[i] = p->ns * op.repeat;
-      op_source_[i] = source_slot(p->source);
-      account(op, i, op_ns_[i]);
-    }
-  }
-  // SSD reads of offloaded KV (at the tier's own bandwidth) precede their host -> device copy.
-  if (!reuse_non_attention && plan_kv_disk_s_ > 0) {
-    const SimTime disk = from_seconds(plan_kv_disk_s_);
-    critical += disk;
-    ns_by_class_[static_cast<std::size_t>(OpClass::kCopy)] += disk;
-    swap_ns_ += disk;
-  }
-  if (background > critical) exposed_map_ns_ += background - critical;
-  const SimTime device = ctx_.plan.compose_step(std::max(critical, background), step_seqs_);
-
-  // The engine's CPU work for the step: what it exposes beyond the device time.
-  Operator cpu;
-  cpu.cls = OpClass::kCpu;
-  cpu.name = "engine_step";
-  cpu.items = step_seqs_;
-  cpu.cpu_tokens = step_tokens_;
-  cpu.cpu_kv_tokens = step_kv_tokens_;
-  cpu.gpu_seconds = to_seconds(device);
-  const std::optional<Prediction> cp = ctx_.cost.predict(cpu);
-  SERVESIM_ASSERT(cp.has_value());
-  ns_by_class_[static_cast<std::size_t>(OpClass::kCpu)] += cp->ns;
-  return device + cp->ns;
-}
-
-std::size_t Replica::source_slot(std::string_view s) {
-  for (std::size_t i = 0; i < source_names_.size(); ++i) {
-    if (source_names_[i].first == s.data()) return i;
-  }
-  source_names_.emplace_back(s.data(), std::string(s));
-  by_source_.push_back(0);
-  return source_names_.size() - 1;
-}
-
-const CostBreakdown& Replica::breakdown() const {
-  for (std::size_t i = 0; i < source_names_.size(); ++i) breakdown_.seconds_by_source[source_names_[i].second] = to_seconds(by_source_[i]);
-  for (std::size_t c = 0; c < ns_by_class_.size(); ++c) breakdown_.seconds_by_class[c] = to_seconds(ns_by_class_[c]);
-  breakdown_.exposed_map_seconds = to_seconds(exposed_map_ns_);
-  breakdown_.swap_seconds = to_seconds(swap_ns_);
-  return breakdown_;
+  return exec_.cost_step(plan, KvLayout{kv_->paged_layout(), kv_->kernel_block_size()});
 }
 
 void Replica::start_step() {
   sched_->schedule(ctx_.queue.now(), plan_);
   if (plan_.seqs.empty()) {
-    busy_ = false;
+    state_ = State::kIdle;
     // Nothing runnable while requests wait would be a deadlock; admission rejects requests
     // that can never fit, so with nothing running every waiting request fits.
     SERVESIM_ASSERT(sched_->num_running() > 0 || sched_->num_waiting() == 0);
     return;
   }
-  busy_ = true;
+  state_ = State::kBusy;
+  step_start_ = ctx_.queue.now();
   const SimTime dt = std::max<SimTime>(1, cost_step(plan_));
-  ctx_.metrics.on_step(step_seqs_, plan_.num_tokens, dt);
-  const SimTime end = ctx_.fast_forward ? plan_fast_forward(ctx_.queue.now() + dt) : ctx_.queue.now() + dt;
+  ctx_.metrics.on_step(exec_.step_seqs(), plan_.num_tokens, dt);
+  ++stats_.steps;
+  stats_.tokens += plan_.num_tokens;
+  const bool merge = ctx_.fast_forward && ctx_.owner.may_merge_steps(*this);
+  const SimTime end = merge ? plan_fast_forward(ctx_.queue.now() + dt) : ctx_.queue.now() + dt;
   ctx_.queue.schedule_at(end, EventPriority::kIterationEnd, [this] { end_step(); });
 }
 
@@ -211,10 +70,10 @@ SimTime Replica::plan_fast_forward(SimTime end) {
   const SimTime horizon = ctx_.queue.next_time();
   while (static_cast<std::int64_t>(ff_ends_.size()) < extra && end < horizon) {
     ff_ends_.push_back(end);
-    for (SeqAttention& a : seqs_) ++a.context;  // all decodes: one token further
-    step_kv_tokens_ += step_seqs_;
-    const SimTime dt = std::max<SimTime>(1, price_step(true));
-    ctx_.metrics.on_step(step_seqs_, plan_.num_tokens, dt);
+    const SimTime dt = std::max<SimTime>(1, exec_.cost_repeated_decode_step());
+    ctx_.metrics.on_step(exec_.step_seqs(), plan_.num_tokens, dt);
+    ++stats_.steps;
+    stats_.tokens += plan_.num_tokens;
     end += dt;
   }
   // The merged steps' KV allocations, in the order the scheduler would make them.
@@ -238,10 +97,8 @@ void Replica::end_step() {
     for (std::size_t i = 0; i < ff_ends_.size(); ++i) {
       for (const ScheduledSeq& s : plan_.seqs) {
         Request* r = s.req;
-        ++r->num_computed;
-        ++r->num_generated;
-        r->prev_token = r->last_token;
-        r->last_token = ff_ends_[i];
+        const bool sampled = r->advance(1, ff_ends_[i]);
+        SERVESIM_ASSERT(sampled);
         if (i == 0) ctx_.metrics.on_token(*r);
       }
       if (i > 0) ctx_.metrics.on_tokens(ff_ends_[i] - ff_ends_[i - 1], n);
@@ -253,12 +110,27 @@ void Replica::end_step() {
     }
     ff_ends_.clear();
   }
-  sched_->update(ctx_.queue.now(), plan_, events_);
-  for (Request* r : events_.sampled) ctx_.metrics.on_token(*r);
+  const SimTime now = ctx_.queue.now();
+  last_step_ = now - step_start_;
+  stats_.busy += last_step_;
+  sched_->update(now, plan_, events_);
+  for (Request* r : events_.sampled) {
+    if (ctx_.prefill_only && r->state == RequestState::kRunning && r->num_generated == 1) {
+      // Prompt done on a prefill replica: the request leaves with its KV; its first token
+      // reaches the user when decoding starts elsewhere.
+      sched_->detach(r);
+      r->hand_off();
+      ++stats_.prefilled;
+      ctx_.owner.on_prefilled(*this, r);
+      continue;
+    }
+    ctx_.metrics.on_token(*r);
+  }
   for (Request* r : events_.finished) {
     ctx_.metrics.on_finish(*r);
-    ctx_.release(r);
+    ctx_.owner.on_released(r);
   }
+  ctx_.owner.on_step_end(*this);
   start_step();
 }
 

@@ -1,117 +1,114 @@
 #pragma once
-// A replica: one copy of the model on its devices, with its own scheduler and KV manager.
-// Contract: one event per step. A step's time is the cost model's time of the operators
-// the plan produces for the batch (plus KV work: synchronous page maps and swaps on the
-// critical path, background page maps only where they outlast compute), composed over
-// pipeline stages, plus the engine's CPU time for the step. Requests change state only at
-// step boundaries.
+// A replica: one copy of the model on its devices, with its own scheduler, KV manager and
+// executor, in a pool of the cluster. Contract: one event per step. A step's time is the
+// executor's (operators of the batch under the plan, KV work, CPU time). Requests change
+// state only at step boundaries. An idle replica that receives work starts its next step
+// at the same instant, after every arrival and transfer of that instant (EventPriority
+// kStepStart), so requests arriving together form one batch.
+//
+// The owner (the cluster) hears of every request that leaves: finished or rejected
+// (on_released), and, on a prefill-role replica, prefilled (on_prefilled: the prompt is
+// done and the first token sampled; the request is detached from the scheduler with its KV
+// still held here until the owner calls free_kv). After each step the owner may act on
+// the replica (on_step_end: e.g. place KV of waiting hand-offs) before the next one forms.
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <string_view>
 #include <vector>
 
 #include "sim/core/event_queue.h"
-#include "sim/cost/i_cost_model.h"
-#include "sim/kv/i_kv_manager.h"
 #include "sim/metrics/metrics.h"
-#include "sim/parallel/i_parallel_plan.h"
 #include "sim/sched/i_router.h"
 #include "sim/sched/i_scheduler.h"
+#include "sim/serving/executor.h"
 
 namespace servesim {
 
+class Replica;
+
+class IReplicaOwner {
+ public:
+  virtual ~IReplicaOwner() = default;
+  virtual void on_released(Request* r) = 0;  // finished or rejected: the owner may reuse r
+  virtual void on_prefilled(Replica& from, Request* r) = 0;
+  virtual void on_step_end(Replica& rep) = 0;
+  // False while the owner has work waiting for this replica that a merged run of steps
+  // could hide (a KV placement retried at every step end).
+  virtual bool may_merge_steps(const Replica& rep) const = 0;
+};
+
 struct ReplicaContext {
   EventQueue& queue;
-  const ModelSpec& model;
-  const IParallelPlan& plan;
-  const ICostModel& cost;
   MetricsCollector& metrics;
-  PlanLinks links;
-  DType weight_dtype = DType::kBf16;
-  DType act_dtype = DType::kBf16;
-  DType kv_dtype = DType::kBf16;
-  // Called when a request leaves the system (finished or rejected) so its owner can reuse it.
-  std::function<void(Request*)> release;
+  IReplicaOwner& owner;
+  ExecutorContext exec;
+  std::int32_t pool = 0;
+  bool prefill_only = false;  // a prefill-role replica: requests leave after their first token
   // Advance several identical decode steps in one event when scheduler and KV manager allow
   // it (same results as step by step; see Replica::plan_fast_forward).
   bool fast_forward = true;
 };
 
-// Where step time went, by operator class and by the cost model that answered.
-struct CostBreakdown {
-  std::array<double, 8> seconds_by_class{};  // indexed by OpClass
-  std::map<std::string, double> seconds_by_source;
-  double exposed_map_seconds = 0;  // page mapping on the critical path
-  double swap_seconds = 0;
+// Per-replica totals, for per-pool outputs.
+struct ReplicaStats {
+  std::int64_t steps = 0;
+  SimTime busy = 0;
+  std::int64_t tokens = 0;
+  std::int64_t prefilled = 0;  // requests handed off after their prompt (prefill role)
 };
 
 class Replica {
  public:
   Replica(std::int32_t id, ReplicaContext ctx, std::unique_ptr<IKvManager> kv, std::unique_ptr<IScheduler> sched);
 
+  // A request routed here (or adopted, its KV already placed by the owner).
   void on_arrival(Request* r);
   ReplicaLoad load() const;
   std::int32_t id() const { return id_; }
+  std::int32_t pool() const { return ctx_.pool; }
+  IKvManager& kv() { return *kv_; }
   const IKvManager& kv() const { return *kv_; }
-  const CostBreakdown& breakdown() const;
-  bool idle() const { return !busy_; }
-
-  // The step time for `plan` (exposed for tests and `cost` tools). Accounts the step's
-  // cost breakdown.
+  IScheduler& scheduler() { return *sched_; }
+  const CostBreakdown& breakdown() const { return exec_.breakdown(); }
+  Executor& executor() { return exec_; }
+  const ReplicaStats& stats() const { return stats_; }
+  bool idle() const { return state_ == State::kIdle; }
+  // True while a step runs (between its start and end events).
+  bool in_step() const { return state_ == State::kBusy; }
+  // Duration of the step that just ended (valid in the owner's callbacks).
+  SimTime last_step_duration() const { return last_step_; }
+  // The step time for `plan` (exposed for tests and tools). Accounts the step's cost breakdown.
   SimTime cost_step(const StepPlan& plan);
-  // Steps merged into single events by the multi-step advance, and all steps run.
+  // Steps merged into single events by the multi-step advance.
   std::int64_t merged_steps() const { return merged_steps_; }
+  // Wakes an idle replica (work was placed on it by the owner).
+  void wake();
 
  private:
+  enum class State : std::uint8_t { kIdle, kStartPending, kBusy };
   void start_step();
   void end_step();
   // Multi-step advance: after the step in plan_ has been costed (it ends at `end`), decide
   // how many further identical decode steps to merge into the same event, cost them and
   // make their KV allocations. Returns the end time of the last merged step.
   SimTime plan_fast_forward(SimTime end);
-  // Time of the step described by ops_ (and op_ns_), accounting its breakdown; `cpu` is
-  // the step's CPU operator.
-  SimTime price_step(bool reuse_non_attention);
 
   std::int32_t id_;
   ReplicaContext ctx_;
   std::unique_ptr<IKvManager> kv_;
   std::unique_ptr<IScheduler> sched_;
-  bool busy_ = false;
+  Executor exec_;
+  State state_ = State::kIdle;
   StepPlan plan_;
   StepEvents events_;
-  std::vector<SeqAttention> seqs_;
-  std::vector<Operator> ops_;
-  std::vector<SimTime> op_ns_;           // predicted time of each op of ops_ (x repeat)
-  std::vector<std::size_t> attention_ops_;  // indices of the attention operators in ops_
-  // The part of a step's cost that merged decode steps repeat unchanged.
-  struct StaticCost {
-    SimTime critical = 0, background = 0;
-    std::array<SimTime, 8> by_class{};
-    std::vector<std::pair<std::size_t, SimTime>> by_source;  // (source slot, ns)
-  } static_;
-  // Where step time went, in exact integer ns (breakdown() converts to seconds).
-  std::array<SimTime, 8> ns_by_class_{};  // indexed by OpClass
-  SimTime exposed_map_ns_ = 0;
-  SimTime swap_ns_ = 0;
-  std::vector<std::size_t> op_source_;   // its cost-model source slot
-  std::int64_t step_kv_tokens_ = 0;      // sum of context + new tokens of the step
-  std::int64_t step_seqs_ = 0;
-  std::int64_t step_tokens_ = 0;
-  double plan_kv_disk_s_ = 0;
   KvStepWork scratch_work_;
   std::vector<Request*> ff_reqs_;
-  std::vector<SimTime> ff_ends_;         // end times of the merged steps before the last
+  std::vector<SimTime> ff_ends_;  // end times of the merged steps before the last
   std::int64_t merged_steps_ = 0;
-  mutable CostBreakdown breakdown_;
-  // Sources seen so far, matched by the address of the model-owned name (stable strings),
-  // so the hot path compares pointers instead of strings.
-  std::vector<std::pair<const char*, std::string>> source_names_;
-  std::size_t source_slot(std::string_view s);
-  std::vector<SimTime> by_source_;  // step time per source, same order as source_names_
+  SimTime step_start_ = 0;
+  SimTime last_step_ = 0;
+  ReplicaStats stats_;
 };
 
 }  // namespace servesim

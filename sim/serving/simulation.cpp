@@ -1,151 +1,209 @@
 #include "sim/serving/simulation.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "sim/core/error.h"
-#include "sim/hardware/topology.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/sched/i_scheduler.h"
 
 namespace servesim {
 
 namespace {
-std::string where_of(const std::string& source, const std::string& key) { return source + ": " + key; }
-
 std::string data_relative(const std::string& path, const std::string& data_dir) {
   const std::filesystem::path rel = std::filesystem::path(path).lexically_relative(data_dir);
   return rel.empty() || rel.native().rfind("..", 0) == 0 ? path : rel.string();
 }
 }  // namespace
 
-Simulation::Simulation(const nlohmann::json& scenario, const SimOptions& options) : source_(options.source) {
-  Params top(scenario, source_);
-  name_ = top.string("name", "scenario", "name of the scenario, used in reports");
-  seed_ = static_cast<std::uint64_t>(top.integer("seed", 1, "seed of every random stream (each component derives its own)", 0));
-  const std::string model_name = top.string("model", std::nullopt, "model name in models/ or a path to a config.json");
-  const std::string hw_name = top.string("hardware", std::nullopt, "device profile name in hardware_profiles/devices/");
-  const std::int64_t num_replicas = top.integer("replicas", 1, "data-parallel replicas behind the router", 1, 4096);
-  const std::string topo_name = top.string("topology", "", "node or cluster (hardware_profiles/nodes|clusters/) whose links the "
-                                           "collectives use; empty: one node of `hardware` over its intra_node link");
+// ---------------------------------------------------------------------------------------
+// Pools
 
-  nlohmann::json engine_j = top.object("engine", "engine-wide settings: memory utilisation, dtypes, context length");
-  nlohmann::json parallel_j = top.object("parallel", "parallel plan {impl, tp, pp, ep}");
-  nlohmann::json sched_j = top.object("scheduler", "replica scheduler {impl, ...}");
-  nlohmann::json kv_j = top.object("kv", "KV-cache manager {impl, ...}");
-  nlohmann::json cost_j = top.object("cost", "cost model {impl, ...}");
-  nlohmann::json router_j = top.object("router", "global router {impl, ...}");
-  nlohmann::json workload_j = top.object("workload", "trace reader or generator {impl, ...}", false);
-  nlohmann::json metrics_j = top.object("metrics", "metrics settings: SLOs, sampling interval");
-  top.finish();
+ExecutorContext PoolRuntime::exec_context(PlanLinks links) const {
+  return ExecutorContext{*model, *plan, *cost, links, mem.weight_dtype, mem.act_dtype, mem.kv_dtype};
+}
 
-  model_ = load_model(model_name, options.data_dir, where_of(source_, "model"));
-  device_ = load_device(hw_name, options.data_dir, where_of(source_, "hardware"));
+PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string& source) {
+  auto where = [&](const std::string& key) { return c.where.find(": ") == std::string::npos ? c.where + ": " + key : c.where + "." + key; };
+  PoolRuntime p;
+  p.config = &c;
+  p.model = catalog.model(c.model, where("model"));
+  p.device = catalog.device(c.hardware, where("hardware"));
+  const ModelSpec& model = *p.model;
+  const EngineConfig& e = c.engine;
+  p.mem.gpu_memory_utilization = e.gpu_memory_utilization;
+  p.mem.weight_dtype = e.dtype == "auto" ? model.checkpoint_weight_dtype() : parse_dtype(e.dtype, where("engine.dtype"));
+  p.mem.act_dtype = p.mem.weight_dtype == DType::kFp8 || p.mem.weight_dtype == DType::kInt4 ? DType::kBf16 : p.mem.weight_dtype;
+  p.mem.kv_dtype = e.kv_cache_dtype == "auto" ? p.mem.act_dtype : parse_dtype(e.kv_cache_dtype, where("engine.kv_cache_dtype"));
+  p.mem.runtime_overhead_bytes = e.runtime_overhead_bytes;
+  // The scheduler's own budgets size the activation peak (whatever its keys are called).
+  const StepBudgets budgets = step_budgets(c.scheduler);
+  p.mem.max_num_batched_tokens = budgets.max_tokens;
+  p.mem.max_num_seqs = budgets.max_seqs;
 
-  // Engine settings.
-  Params eng(engine_j, where_of(source_, "engine"));
-  MemoryConfig mem;
-  mem.gpu_memory_utilization = eng.real("gpu_memory_utilization", 0.9, "fraction of device memory the engine may use", 0.01, 1.0);
-  const std::string wd = eng.string("dtype", "auto", "weight and activation dtype (auto: the checkpoint's quantization_config, else torch_dtype)");
-  mem.weight_dtype = wd == "auto" ? model_.checkpoint_weight_dtype() : parse_dtype(wd, eng.where("dtype"));
-  mem.act_dtype = mem.weight_dtype == DType::kFp8 || mem.weight_dtype == DType::kInt4 ? DType::kBf16 : mem.weight_dtype;
-  const std::string kd = eng.string("kv_cache_dtype", "auto", "KV-cache dtype (auto: the activation dtype)");
-  mem.kv_dtype = kd == "auto" ? mem.act_dtype : parse_dtype(kd, eng.where("kv_cache_dtype"));
-  std::int64_t max_model_len = eng.integer("max_model_len", 0, "longest request (prompt + output) accepted (0: the model's max_position_embeddings)", 0);
-  mem.runtime_overhead_bytes = eng.bytes("runtime_overhead", "1.5GiB", "memory the runtime keeps (CUDA context, workspaces, graphs)");
-  const bool fast_forward = eng.boolean("fast_forward", true,
-                                        "merge runs of identical decode steps into one event (same results, fewer events)");
-  eng.finish();
-  if (max_model_len == 0) max_model_len = model_.max_position > 0 ? model_.max_position : INT32_MAX;
-
-  if (parallel_j.empty()) parallel_j = {{"impl", "megatron"}};
-  if (!parallel_j.contains("impl")) parallel_j["impl"] = "megatron";
-  nlohmann::json r_parallel;
-  plan_ = ParallelPlanRegistry::get().build(parallel_j, where_of(source_, "parallel"), &r_parallel);
-  plan_->validate(model_, where_of(source_, "parallel"));
-  std::optional<Topology> topo;
-  if (!topo_name.empty()) {
-    topo = Topology::load(topo_name, options.data_dir, where_of(source_, "topology"));
-    if (topo->device() != device_.name) {
-      bad_value(where_of(source_, "topology"), topo_name + " (" + topo->device() + " devices)",
-                "a node or cluster of " + device_.name + " devices (the scenario's hardware)");
+  p.plan = ParallelPlanRegistry::get().make(c.parallel);
+  p.plan->validate(model, where("parallel"));
+  if (!c.topology.empty()) {
+    p.topology = catalog.topology(c.topology, where("topology"));
+    if (p.topology->device() != p.device->name) {
+      bad_value(where("topology"), c.topology + " (" + p.topology->device() + " devices)",
+                "a node or cluster of " + p.device->name + " devices (the pool's hardware)");
     }
-    topo->require_devices(plan_->degrees().devices_per_replica() * num_replicas, "tp x pp x replicas", where_of(source_, "topology"));
   }
-
-  // The scheduler's budgets size the activation peak, so read them first.
-  if (!sched_j.contains("impl")) sched_j["impl"] = "vllm_v1";
-  mem.max_num_batched_tokens = sched_j.value("max_num_batched_tokens", std::int64_t{8192});
-  mem.max_num_seqs = sched_j.value("max_num_seqs", std::int64_t{256});
-  memory_ = plan_memory(model_, device_, *plan_, mem);
-  require_fit(memory_, model_, device_, where_of(source_, "model"));
-  if (memory_.kv_tokens < max_model_len && eng.has("max_model_len")) {
-    bad_value(where_of(source_, "engine.max_model_len"), std::to_string(max_model_len),
-              "at most the KV capacity of one replica (" + std::to_string(memory_.kv_tokens) + " tokens)");
+  p.memory = plan_memory(model, *p.device, *p.plan, p.mem);
+  require_fit(p.memory, model, *p.device, where("model"));
+  std::int64_t max_model_len = e.max_model_len;
+  if (max_model_len == 0) max_model_len = model.max_position > 0 ? model.max_position : INT32_MAX;
+  if (p.memory.kv_tokens < max_model_len && e.max_model_len_given) {
+    bad_value(where("engine.max_model_len"), std::to_string(max_model_len),
+              "at most the KV capacity of one replica (" + std::to_string(p.memory.kv_tokens) + " tokens)");
   }
-  max_model_len = std::min<std::int64_t>(max_model_len, memory_.kv_tokens);
+  p.max_model_len = std::min<std::int64_t>(max_model_len, p.memory.kv_tokens);
+  p.cost = catalog.cost_model(c.cost, p.device);
+  (void)source;
+  return p;
+}
 
-  if (!cost_j.contains("impl")) cost_j["impl"] = "roofline";
-  nlohmann::json r_cost;
-  cost_ = CostModelRegistry::get().build(cost_j, where_of(source_, "cost"), &r_cost, CostDeps{device_, options.data_dir});
+// ---------------------------------------------------------------------------------------
+// KV transfers and migrations
 
-  if (!router_j.contains("impl")) router_j["impl"] = "round_robin";
-  nlohmann::json r_router;
-  router_ = RouterRegistry::get().build(router_j, where_of(source_, "router"), &r_router,
-                                        RouterDeps{static_cast<std::int32_t>(num_replicas)});
+struct Simulation::Transfer {
+  enum class Kind : std::uint8_t { kHandOff, kMigrationRound, kMigrationFinal };
+  Kind kind = Kind::kHandOff;
+  Request* r = nullptr;
+  std::int32_t src = -1, dst = -1;
+  std::int32_t src_slot = -1, dst_slot = -1;
+  double bytes = 0;      // bytes this transfer moves
+  double remaining = 0;  // of which not yet sent
+  double capacity = 0;   // path bandwidth, bytes/s
+  SimTime latency = 0;   // added once, at the end
+  double rate = 0;       // current share of the path, bytes/s
+  SimTime started = 0;   // when the request left (hand-off) or stopped (final migration copy)
+  SimTime finish = -1;   // scheduled completion
+  EventId event = 0;
+};
 
-  nlohmann::json r_workload;
-  workload_ = WorkloadRegistry::get().build(workload_j, where_of(source_, "workload"), &r_workload,
-                                            WorkloadDeps{seed_, options.data_dir, where_of(source_, "workload")});
+struct Simulation::Migration {
+  Request* r = nullptr;
+  std::int32_t pool = 0;
+  std::int32_t src = -1, dst = -1;
+  std::int32_t dst_slot = -1;
+  std::int64_t copied = 0;    // tokens whose KV is (or is being) copied to dst
+  bool awaiting_stop = false; // the next step end of src stops the request
+  Transfer* transfer = nullptr;
+};
 
-  Params met(metrics_j, where_of(source_, "metrics"));
-  sample_interval_ = met.duration("sample_interval", "1s", "interval of the time series (KV use, queue lengths)", 1);
-  nlohmann::json slo_j = met.object("slo", "SLOs for goodput: {ttft, tpot, e2e} durations");
-  met.finish();
-  Params slo_p(slo_j, met.where("slo"));
-  slo_.ttft = slo_p.duration("ttft", "0s", "time-to-first-token SLO (0: none)");
-  slo_.tpot = slo_p.duration("tpot", "0s", "time-per-output-token SLO (0: none)");
-  slo_.e2e = slo_p.duration("e2e", "0s", "end-to-end latency SLO (0: none)");
-  slo_p.finish();
-  nlohmann::json r_met = met.resolved();
-  r_met["slo"] = slo_p.resolved();
+// ---------------------------------------------------------------------------------------
+// Building
 
-  if (!kv_j.contains("impl")) kv_j["impl"] = "paged";
-  nlohmann::json r_kv, r_sched;
-  for (std::int64_t i = 0; i < num_replicas; ++i) {
-    KvDeps kd{model_, memory_.kv_bytes, memory_.kv_bytes_per_token, plan_->layers_per_stage(model_), seed_, &device_,
-              plan_->degrees().tp};
-    auto kv = KvManagerRegistry::get().build(kv_j, where_of(source_, "kv"), &r_kv, kd);
-    auto sched = SchedulerRegistry::get().build(sched_j, where_of(source_, "scheduler"), &r_sched, SchedulerDeps{*kv, max_model_len});
-    ReplicaContext ctx{queue_, model_, *plan_, *cost_, metrics_, PlanLinks{}, mem.weight_dtype, mem.act_dtype, mem.kv_dtype,
-                       [this](Request* r) { release(r); }, fast_forward};
-    if (topo) {
-      const ReplicaLinks l = topo->replica_links(plan_->degrees().tp, plan_->degrees().pp, static_cast<int>(i));
-      ctx.links = PlanLinks{l.tp_bandwidth, l.tp_latency_s, l.pp_bandwidth, l.pp_latency_s};
-    } else {
-      ctx.links.tp_bandwidth = device_.intra_node_bandwidth;
-      ctx.links.pp_bandwidth = device_.intra_node_bandwidth;
-    }
-    replicas_.push_back(std::make_unique<Replica>(static_cast<std::int32_t>(i), std::move(ctx), std::move(kv), std::move(sched)));
-  }
-  loads_.resize(replicas_.size());
+Simulation::Simulation(const nlohmann::json& scenario, const SimOptions& options)
+    : config_(parse_scenario(scenario, options.source)) {
+  build(std::make_shared<Catalog>(options.data_dir));
+}
 
-  resolved_ = top.resolved();
-  resolved_["engine"] = eng.resolved();
-  resolved_["engine"]["resolved_max_model_len"] = max_model_len;
-  resolved_["parallel"] = r_parallel;
-  resolved_["scheduler"] = r_sched;
-  resolved_["kv"] = r_kv;
-  resolved_["cost"] = r_cost;
-  resolved_["router"] = r_router;
-  resolved_["workload"] = r_workload;
-  resolved_["metrics"] = r_met;
-  // Sources relative to the data directory, so outputs do not depend on where the checkout is.
-  resolved_["model_source"] = data_relative(model_.source, options.data_dir);
-  resolved_["hardware_source"] = data_relative(device_.source, options.data_dir);
+Simulation::Simulation(const ScenarioConfig& config, std::shared_ptr<Catalog> catalog) : config_(config) {
+  build(std::move(catalog));
 }
 
 Simulation::~Simulation() = default;
+
+void Simulation::build(std::shared_ptr<Catalog> catalog) {
+  catalog_ = std::move(catalog);
+  const std::string& src = config_.source;
+  pools_.reserve(config_.pools.size());
+  for (const PoolConfig& pc : config_.pools) pools_.push_back(build_pool(pc, *catalog_, src));
+
+  // Placement: pools on one topology fill it in order; without one, pools of one device
+  // type fill nodes of kv_transfer.devices_per_node in order.
+  std::map<std::string, std::int64_t> used;  // devices used so far per topology / device type
+  std::map<std::string, std::int32_t> group_ids;
+  resolved_ = config_.resolved();
+  resolved_["pools"] = nlohmann::json::array();
+  for (std::size_t pi = 0; pi < pools_.size(); ++pi) {
+    PoolRuntime& p = pools_[pi];
+    const PoolConfig& pc = config_.pools[pi];
+    const std::int64_t per_replica = p.plan->degrees().devices_per_replica();
+    const std::string group = p.topology ? "topology:" + pc.topology : "device:" + p.device->name;
+    const std::int32_t gid = group_ids.emplace(group, static_cast<std::int32_t>(group_ids.size())).first->second;
+    std::int64_t& offset = used[group];
+    if (p.topology) {
+      p.topology->require_devices(offset + per_replica * pc.replicas, "devices of the pools placed on it (tp x pp x replicas)",
+                                  pc.where.find(": ") == std::string::npos ? pc.where + ": topology" : pc.where + ".topology");
+    }
+    for (std::int64_t i = 0; i < pc.replicas; ++i) {
+      const auto id = static_cast<std::int32_t>(replicas_.size());
+      KvDeps kd{*p.model, p.memory.kv_bytes, p.memory.kv_bytes_per_token, p.plan->layers_per_stage(*p.model),
+                config_.seed + static_cast<std::uint64_t>(pi) * 7919u, p.device.get(), p.plan->degrees().tp};
+      auto kv = KvManagerRegistry::get().make(pc.kv, kd);
+      auto sched = SchedulerRegistry::get().make(pc.scheduler, SchedulerDeps{*kv, p.max_model_len});
+      PlanLinks links;
+      if (p.topology) {
+        const std::int64_t first = offset + i * per_replica;
+        const int index = first % per_replica == 0 ? static_cast<int>(first / per_replica) : static_cast<int>(i);
+        const ReplicaLinks l = p.topology->replica_links(p.plan->degrees().tp, p.plan->degrees().pp, index);
+        links = PlanLinks{l.tp_bandwidth, l.tp_latency_s, l.pp_bandwidth, l.pp_latency_s};
+      } else {
+        links.tp_bandwidth = p.device->intra_node_bandwidth;
+        links.pp_bandwidth = p.device->intra_node_bandwidth;
+      }
+      ReplicaContext ctx{queue_, metrics_, *this, p.exec_context(links), static_cast<std::int32_t>(pi),
+                         pc.role == PoolRole::kPrefill, pc.engine.fast_forward};
+      replicas_.push_back(std::make_unique<Replica>(id, std::move(ctx), std::move(kv), std::move(sched)));
+      placement_.push_back(Placement{gid, offset + i * per_replica, per_replica});
+    }
+    offset += per_replica * pc.replicas;
+
+    nlohmann::json pj = config_.resolved()["pools"][pi];
+    pj["engine"]["resolved_max_model_len"] = p.max_model_len;
+    pj["model_source"] = data_relative(p.model->source, catalog_->data_dir());
+    pj["hardware_source"] = data_relative(p.device->source, catalog_->data_dir());
+    resolved_["pools"].push_back(std::move(pj));
+  }
+
+  // Routing groups.
+  const bool disagg = config_.disaggregated();
+  for (std::size_t i = 0; i < replicas_.size(); ++i) {
+    const PoolRole role = config_.pools[static_cast<std::size_t>(replicas_[i]->pool())].role;
+    const auto id = static_cast<std::int32_t>(i);
+    if (!disagg || role == PoolRole::kPrefill) entry_.members.push_back(id);
+    if (disagg && role == PoolRole::kDecode) decode_.members.push_back(id);
+    if (disagg && role == PoolRole::kMixed) overflow_.members.push_back(id);
+  }
+  auto make_views = [&](Group& g) {
+    for (std::int32_t id : g.members) {
+      ReplicaView v;
+      v.replica = id;
+      Replica* rep = replicas_[static_cast<std::size_t>(id)].get();
+      v.cached_prefix = [rep](const Request& r) { return rep->kv().cached_prefix(r); };
+      g.views.push_back(std::move(v));
+    }
+  };
+  make_views(entry_);
+  make_views(decode_);
+  make_views(overflow_);
+  entry_.router = RouterRegistry::get().make(config_.router, RouterDeps{static_cast<std::int32_t>(entry_.members.size()), config_.seed});
+  if (disagg) {
+    decode_.router = RouterRegistry::get().make(config_.disaggregation.decode_router,
+                                                RouterDeps{static_cast<std::int32_t>(decode_.members.size()), config_.seed + 1});
+    if (!overflow_.members.empty()) {
+      overflow_.router = RouterRegistry::get().make(RouterRegistry::get().parse({{"impl", "least_load"}}, src + ": disaggregation"),
+                                                    RouterDeps{static_cast<std::int32_t>(overflow_.members.size()), config_.seed + 2});
+    }
+  }
+
+  workload_ = WorkloadRegistry::get().make(config_.workload,
+                                           WorkloadDeps{config_.seed, catalog_->data_dir(), config_.workload.where});
+  pending_.resize(replicas_.size());
+  sending_.assign(replicas_.size(), 0);
+  receiving_.assign(replicas_.size(), 0);
+  sent_bytes_.assign(replicas_.size(), 0.0);
+  received_bytes_.assign(replicas_.size(), 0.0);
+  migrations_per_pool_.assign(pools_.size(), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests
 
 Request* Simulation::acquire(RequestSpec&& spec) {
   Request* r;
@@ -154,7 +212,7 @@ Request* Simulation::acquire(RequestSpec&& spec) {
     free_requests_.pop_back();
     *r = Request{};
   } else {
-    r = &pool_.emplace_back();
+    r = &request_pool_.emplace_back();
   }
   r->spec = std::move(spec);
   ++live_requests_;
@@ -177,13 +235,405 @@ void Simulation::pull_arrival() {
   queue_.schedule_at(t, EventPriority::kArrival, [this, r] { on_arrival(r); });
 }
 
+std::int32_t Simulation::route(Group& g, const Request& r) {
+  if (g.members.size() == 1) return g.members.front();
+  for (std::size_t i = 0; i < g.members.size(); ++i) {
+    const Replica& rep = *replicas_[static_cast<std::size_t>(g.members[i])];
+    ReplicaView& v = g.views[i];
+    v.load = rep.load();
+    const KvUsage u = rep.kv().usage();
+    v.kv_capacity_tokens = u.capacity_tokens;
+    v.kv_free_tokens = u.capacity_tokens - u.used_tokens;
+  }
+  const std::int32_t k = g.router->route(r, g.views);
+  SERVESIM_ASSERT(k >= 0 && k < static_cast<std::int32_t>(g.members.size()));
+  return g.members[static_cast<std::size_t>(k)];
+}
+
 void Simulation::on_arrival(Request* r) {
-  for (std::size_t i = 0; i < replicas_.size(); ++i) loads_[i].load = replicas_[i]->load();
-  const std::int32_t target = replicas_.size() == 1 ? 0 : router_->route(*r, loads_);
-  SERVESIM_ASSERT(target >= 0 && target < static_cast<std::int32_t>(replicas_.size()));
-  replicas_[static_cast<std::size_t>(target)]->on_arrival(r);
+  Group* g = &entry_;
+  if (config_.disaggregation.overflow_waiting > 0 && !overflow_.members.empty()) {
+    bool all_busy = true;
+    for (std::int32_t id : entry_.members) {
+      all_busy &= static_cast<std::int64_t>(replicas_[static_cast<std::size_t>(id)]->scheduler().num_waiting()) >=
+                  config_.disaggregation.overflow_waiting;
+    }
+    if (all_busy) g = &overflow_;
+  }
+  replicas_[static_cast<std::size_t>(route(*g, *r))]->on_arrival(r);
   pull_arrival();
 }
+
+void Simulation::on_released(Request* r) {
+  auto it = migrations_.find(r->spec.id);
+  if (it != migrations_.end()) {
+    // The request finished (or was preempted away) while its KV was being copied: the copy
+    // is dropped and its room at the destination given back.
+    Migration& m = *it->second;
+    if (m.transfer) {
+      Transfer* t = m.transfer;
+      queue_.cancel(t->event);
+      --sending_[static_cast<std::size_t>(t->src)];
+      --receiving_[static_cast<std::size_t>(t->dst)];
+      transfers_.erase(std::find_if(transfers_.begin(), transfers_.end(), [t](const auto& p) { return p.get() == t; }));
+      reschedule_transfers();
+    }
+    free_kv_at(r, m.dst, m.dst_slot);
+    --migrations_per_pool_[static_cast<std::size_t>(m.pool)];
+    ++migrations_aborted_;
+    migrations_.erase(it);
+  }
+  release(r);
+}
+
+// ---------------------------------------------------------------------------------------
+// KV placement and transfers
+
+double Simulation::kv_bytes(std::int32_t replica, std::int64_t tokens) const {
+  const PoolRuntime& p = pools_[static_cast<std::size_t>(replicas_[static_cast<std::size_t>(replica)]->pool())];
+  return static_cast<double>(std::max<std::int64_t>(0, tokens)) * p.model->kv_bytes_per_token(p.mem.kv_dtype);
+}
+
+Simulation::Path Simulation::path(std::int32_t src, std::int32_t dst) const {
+  const Placement& a = placement_[static_cast<std::size_t>(src)];
+  const Placement& b = placement_[static_cast<std::size_t>(dst)];
+  const PoolRuntime& pa = pools_[static_cast<std::size_t>(replicas_[static_cast<std::size_t>(src)]->pool())];
+  const PoolRuntime& pb = pools_[static_cast<std::size_t>(replicas_[static_cast<std::size_t>(dst)]->pool())];
+  const KvTransferConfig& k = config_.kv_transfer;
+  // Every device of the smaller replica sends its shard of the KV over its own link.
+  const std::int64_t lanes = std::min(a.devices, b.devices);
+  Path p;
+  std::string link = k.link;
+  if (link == "auto" && a.node_group == b.node_group && pa.topology && pa.topology == pb.topology) {
+    for (std::int64_t l = 0; l < lanes; ++l) {
+      p.bandwidth += pa.topology->path_bandwidth(static_cast<int>(a.first_device + l), static_cast<int>(b.first_device + l));
+    }
+    p.latency_s = pa.topology->path_latency(static_cast<int>(a.first_device), static_cast<int>(b.first_device));
+    p.kind = "topology";
+  } else {
+    if (link == "auto") {
+      const bool same_node = a.node_group == b.node_group && !pa.topology &&
+                             a.first_device / k.devices_per_node == b.first_device / k.devices_per_node &&
+                             (a.first_device + a.devices - 1) / k.devices_per_node == a.first_device / k.devices_per_node &&
+                             (b.first_device + b.devices - 1) / k.devices_per_node == b.first_device / k.devices_per_node;
+      link = same_node ? "nvlink" : "network";
+    }
+    if (link == "nvlink") {
+      p.bandwidth = static_cast<double>(lanes) * std::min(pa.device->intra_node_bandwidth, pb.device->intra_node_bandwidth);
+      p.latency_s = k.nvlink_latency_s;
+      p.kind = "nvlink";
+    } else if (link == "pcie") {
+      // Device -> host memory -> device, the two copies pipelined: the slower host link.
+      p.bandwidth = static_cast<double>(lanes) * std::min(pa.device->host_link_bandwidth, pb.device->host_link_bandwidth);
+      p.latency_s = 0;
+      p.kind = "pcie";
+    } else {
+      p.bandwidth = static_cast<double>(lanes) * k.network_bandwidth;
+      p.latency_s = k.network_latency_s;
+      p.kind = "network";
+    }
+  }
+  p.latency_s += k.setup_latency_s;
+  SERVESIM_ASSERT(p.bandwidth > 0);
+  return p;
+}
+
+bool Simulation::place_kv(Request* r, std::int32_t dst, std::int64_t tokens, std::int32_t* dst_slot, std::int64_t* hit) {
+  IKvManager& kv = replicas_[static_cast<std::size_t>(dst)]->kv();
+  const std::int32_t saved = r->kv_slot;
+  r->kv_slot = *dst_slot;
+  if (hit) *hit = *dst_slot < 0 ? std::min(kv.cached_prefix(*r), tokens) : 0;
+  KvStepWork work;  // page maps for adopted KV overlap the copy (not costed)
+  const bool ok = kv.allocate(*r, tokens, work);
+  if (ok) *dst_slot = r->kv_slot;
+  r->kv_slot = saved;
+  return ok;
+}
+
+void Simulation::free_kv_at(Request* r, std::int32_t replica, std::int32_t slot) {
+  if (slot < 0) return;
+  const std::int32_t saved = r->kv_slot;
+  r->kv_slot = slot;
+  replicas_[static_cast<std::size_t>(replica)]->kv().free(*r);
+  r->kv_slot = saved == slot ? -1 : saved;
+}
+
+void Simulation::on_prefilled(Replica& from, Request* r) {
+  const std::int32_t dst = route(decode_, *r);
+  const Replica& d = *replicas_[static_cast<std::size_t>(dst)];
+  const PoolRuntime& dp = pools_[static_cast<std::size_t>(d.pool())];
+  if (r->total_tokens() > d.kv().capacity_tokens() || r->total_tokens() > dp.max_model_len) {
+    // It can never be decoded there: give up on it as the decode engine would.
+    free_kv_at(r, from.id(), r->kv_slot);
+    r->reject();
+    metrics_.on_reject(*r);
+    release(r);
+    return;
+  }
+  pending_[static_cast<std::size_t>(dst)].push_back(PendingHandOff{r, from.id(), queue_.now(), from.last_step_duration()});
+  try_place(dst);
+}
+
+void Simulation::try_place(std::int32_t dst) {
+  auto& q = pending_[static_cast<std::size_t>(dst)];
+  while (!q.empty()) {
+    const PendingHandOff h = q.front();
+    Request* r = h.r;
+    std::int32_t slot = -1;
+    std::int64_t hit = 0;
+    if (!place_kv(r, dst, r->num_computed, &slot, &hit)) break;  // FIFO: the head waits for room
+    q.pop_front();
+    auto t = std::make_unique<Transfer>();
+    t->kind = Transfer::Kind::kHandOff;
+    t->r = r;
+    t->src = h.src;
+    t->dst = dst;
+    t->src_slot = r->kv_slot;
+    t->dst_slot = slot;
+    t->bytes = kv_bytes(h.src, r->num_computed - hit);
+    t->remaining = t->bytes;
+    t->started = h.since;
+    const Path p = path(h.src, dst);
+    t->capacity = p.bandwidth;
+    t->latency = from_seconds(p.latency_s);
+    if (config_.kv_transfer.layerwise && h.since == queue_.now() && h.prefill_step > 0) {
+      // Layer-wise streaming (Splitwise): layer i's KV leaves as soon as the last prefill
+      // step has computed it, so all but the last layer's share could move during that
+      // step, at the path's share the transfer gets now.
+      const double layers = static_cast<double>(pools_[static_cast<std::size_t>(replicas_[static_cast<std::size_t>(h.src)]->pool())].model->layers);
+      const double share = t->capacity / static_cast<double>(std::max(sending_[static_cast<std::size_t>(h.src)] + 1,
+                                                                     receiving_[static_cast<std::size_t>(dst)] + 1));
+      const double overlap_s = to_seconds(h.prefill_step) * (layers - 1) / layers;
+      t->remaining = t->bytes - std::min(t->bytes * (layers - 1) / layers, share * overlap_s);
+    }
+    start_transfer(std::move(t));
+  }
+}
+
+void Simulation::start_transfer(std::unique_ptr<Transfer> t) {
+  ++sending_[static_cast<std::size_t>(t->src)];
+  ++receiving_[static_cast<std::size_t>(t->dst)];
+  transfers_.push_back(std::move(t));
+  reschedule_transfers();  // the new one has rate 0 until now: no progress is counted for it
+}
+
+// Transfers from one replica, or into one, share its links equally: a transfer's rate is
+// its path's bandwidth over the larger of the number of transfers leaving its source and
+// entering its destination. Called whenever that changes (after the counts change); it
+// first accounts every transfer's progress since the last call at the rates it had.
+void Simulation::reschedule_transfers() {
+  const SimTime now = queue_.now();
+  const double dt = to_seconds(now - transfers_updated_);
+  transfers_updated_ = now;
+  for (auto& tp : transfers_) {
+    Transfer& t = *tp;
+    if (dt > 0 && t.rate > 0) t.remaining = std::max(0.0, t.remaining - t.rate * dt);
+    const double rate = t.capacity / static_cast<double>(std::max(sending_[static_cast<std::size_t>(t.src)],
+                                                                  receiving_[static_cast<std::size_t>(t.dst)]));
+    const SimTime finish = now + static_cast<SimTime>(std::ceil(t.remaining / rate * 1e9)) + t.latency;
+    t.rate = rate;
+    if (finish == t.finish) continue;
+    if (t.finish >= 0) queue_.cancel(t.event);
+    t.finish = finish;
+    Transfer* raw = &t;
+    t.event = queue_.schedule_at(finish, EventPriority::kTransfer, [this, raw] { on_transfer_done(raw); });
+  }
+}
+
+void Simulation::on_transfer_done(Transfer* t) {
+  --sending_[static_cast<std::size_t>(t->src)];
+  --receiving_[static_cast<std::size_t>(t->dst)];
+  auto it = std::find_if(transfers_.begin(), transfers_.end(), [t](const auto& p) { return p.get() == t; });
+  SERVESIM_ASSERT(it != transfers_.end());
+  std::unique_ptr<Transfer> done = std::move(*it);
+  transfers_.erase(it);
+  sent_bytes_[static_cast<std::size_t>(done->src)] += done->bytes;
+  received_bytes_[static_cast<std::size_t>(done->dst)] += done->bytes;
+  switch (done->kind) {
+    case Transfer::Kind::kHandOff: finish_hand_off(*done); break;
+    case Transfer::Kind::kMigrationRound: migration_round_done(*done); break;
+    case Transfer::Kind::kMigrationFinal: {
+      Request* r = done->r;
+      auto mit = migrations_.find(r->spec.id);
+      SERVESIM_ASSERT(mit != migrations_.end());
+      const Migration& m = *mit->second;
+      free_kv_at(r, done->src, done->src_slot);
+      r->kv_slot = m.dst_slot;
+      r->adopt(done->dst, queue_.now(), done->started, done->bytes, false);
+      ++r->migrations;
+      migration_downtime_ += queue_.now() - done->started;
+      ++migrations_done_;
+      --migrations_per_pool_[static_cast<std::size_t>(m.pool)];
+      migrations_.erase(mit);
+      replicas_[static_cast<std::size_t>(done->dst)]->on_arrival(r);
+      replicas_[static_cast<std::size_t>(done->src)]->wake();
+      try_place(done->src);
+      break;
+    }
+  }
+  reschedule_transfers();
+}
+
+void Simulation::finish_hand_off(Transfer& t) {
+  Request* r = t.r;
+  free_kv_at(r, t.src, t.src_slot);
+  r->kv_slot = t.dst_slot;
+  r->adopt(t.dst, queue_.now(), t.started, t.bytes, true);
+  replicas_[static_cast<std::size_t>(t.dst)]->on_arrival(r);
+  replicas_[static_cast<std::size_t>(t.src)]->wake();  // its freed KV may admit waiting prompts
+}
+
+void Simulation::on_step_end(Replica& rep) {
+  const std::int32_t id = rep.id();
+  if (!pending_[static_cast<std::size_t>(id)].empty()) try_place(id);
+  if (migrations_.empty()) return;
+  // Live migrations whose copy rounds are done stop their request at this step boundary.
+  std::vector<Migration*> stopping;
+  for (auto& [rid, m] : migrations_) {
+    if (m->awaiting_stop && m->src == id) stopping.push_back(m.get());
+  }
+  for (Migration* m : stopping) begin_stop_the_world(*m);
+}
+
+bool Simulation::may_merge_steps(const Replica& rep) const {
+  if (!pending_[static_cast<std::size_t>(rep.id())].empty()) return false;
+  for (const auto& [rid, m] : migrations_) {
+    if (m->awaiting_stop && m->src == rep.id()) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Live migration (Llumnix): the balancer looks every `interval`; in each pool of mixed or
+// decode replicas it compares the fullest and the emptiest replica by KV use and, when they
+// differ by `imbalance` or more, moves the decoding request with the fewest tokens (the
+// cheapest to copy; lowest id on ties) from the fullest to the emptiest. Its KV is copied
+// in rounds while it keeps decoding (each round copies the tokens the last one missed);
+// when fewer than `stop_tokens` are left, the request is stopped at the source's next step
+// boundary, the rest copied (the downtime), and the destination adopts it.
+
+void Simulation::balance() {
+  const MigrationConfig& mc = config_.migration;
+  for (std::size_t pi = 0; pi < pools_.size(); ++pi) {
+    if (config_.pools[pi].role == PoolRole::kPrefill) continue;
+    if (migrations_per_pool_[pi] >= mc.max_concurrent) continue;
+    std::int32_t hi = -1, lo = -1;
+    double hi_u = -1, lo_u = 2;
+    for (const auto& rep : replicas_) {
+      if (rep->pool() != static_cast<std::int32_t>(pi)) continue;
+      const double u = rep->load().kv_used_fraction;
+      if (u > hi_u) hi_u = u, hi = rep->id();
+      if (u < lo_u) lo_u = u, lo = rep->id();
+    }
+    if (hi < 0 || hi == lo || hi_u - lo_u < mc.imbalance) continue;
+    Replica& src = *replicas_[static_cast<std::size_t>(hi)];
+    Request* victim = nullptr;
+    for (Request* r : src.scheduler().running()) {
+      if (r->state != RequestState::kRunning || r->num_generated < 1 || r->kv_slot < 0) continue;
+      if (migrations_.count(r->spec.id)) continue;
+      if (r->total_tokens() > replicas_[static_cast<std::size_t>(lo)]->kv().capacity_tokens()) continue;
+      if (!victim || r->num_computed < victim->num_computed ||
+          (r->num_computed == victim->num_computed && r->spec.id < victim->spec.id)) {
+        victim = r;
+      }
+    }
+    if (!victim) continue;
+    auto m = std::make_unique<Migration>();
+    m->r = victim;
+    m->pool = static_cast<std::int32_t>(pi);
+    m->src = hi;
+    m->dst = lo;
+    if (!place_kv(victim, lo, victim->num_computed, &m->dst_slot, nullptr)) continue;
+    m->copied = victim->num_computed;
+    auto t = std::make_unique<Transfer>();
+    t->kind = Transfer::Kind::kMigrationRound;
+    t->r = victim;
+    t->src = hi;
+    t->dst = lo;
+    t->bytes = t->remaining = kv_bytes(hi, m->copied);
+    const Path p = path(hi, lo);
+    t->capacity = p.bandwidth;
+    t->latency = from_seconds(p.latency_s);
+    t->started = queue_.now();
+    m->transfer = t.get();
+    migration_bytes_ += t->bytes;
+    ++migrations_per_pool_[pi];
+    migrations_.emplace(victim->spec.id, std::move(m));
+    start_transfer(std::move(t));
+  }
+  if (!arrivals_done_ || live_requests_ > 0) {
+    queue_.schedule_in(mc.interval, EventPriority::kControl, [this] { balance(); });
+  }
+}
+
+void Simulation::migration_round_done(Transfer& t) {
+  Request* r = t.r;
+  auto it = migrations_.find(r->spec.id);
+  SERVESIM_ASSERT(it != migrations_.end());
+  Migration& m = *it->second;
+  m.transfer = nullptr;
+  const auto abort = [&] {
+    free_kv_at(r, m.dst, m.dst_slot);
+    --migrations_per_pool_[static_cast<std::size_t>(m.pool)];
+    ++migrations_aborted_;
+    migrations_.erase(it);
+  };
+  if (r->state != RequestState::kRunning || r->kv_slot < 0) return abort();  // preempted meanwhile
+  const std::int64_t behind = r->num_computed - m.copied;
+  if (behind < config_.migration.stop_tokens) {
+    m.awaiting_stop = true;
+    return;
+  }
+  if (!place_kv(r, m.dst, r->num_computed, &m.dst_slot, nullptr)) return abort();
+  auto next = std::make_unique<Transfer>();
+  next->kind = Transfer::Kind::kMigrationRound;
+  next->r = r;
+  next->src = m.src;
+  next->dst = m.dst;
+  next->bytes = next->remaining = kv_bytes(m.src, behind);
+  next->capacity = t.capacity;
+  next->latency = t.latency;
+  next->started = queue_.now();
+  m.copied = r->num_computed;
+  m.transfer = next.get();
+  migration_bytes_ += next->bytes;
+  start_transfer(std::move(next));
+}
+
+void Simulation::begin_stop_the_world(Migration& m) {
+  Request* r = m.r;
+  auto it = migrations_.find(r->spec.id);
+  const auto abort = [&] {
+    free_kv_at(r, m.dst, m.dst_slot);
+    --migrations_per_pool_[static_cast<std::size_t>(m.pool)];
+    ++migrations_aborted_;
+    migrations_.erase(it);
+  };
+  if (r->state != RequestState::kRunning || r->kv_slot < 0) return abort();
+  if (!place_kv(r, m.dst, r->num_computed, &m.dst_slot, nullptr)) return abort();
+  Replica& src = *replicas_[static_cast<std::size_t>(m.src)];
+  src.scheduler().detach(r);
+  r->hand_off();
+  m.awaiting_stop = false;
+  auto t = std::make_unique<Transfer>();
+  t->kind = Transfer::Kind::kMigrationFinal;
+  t->r = r;
+  t->src = m.src;
+  t->dst = m.dst;
+  t->src_slot = r->kv_slot;
+  t->bytes = t->remaining = kv_bytes(m.src, r->num_computed - m.copied);
+  const Path p = path(m.src, m.dst);
+  t->capacity = p.bandwidth;
+  t->latency = from_seconds(p.latency_s);
+  t->started = queue_.now();
+  m.copied = r->num_computed;
+  m.transfer = t.get();
+  migration_bytes_ += t->bytes;
+  start_transfer(std::move(t));
+}
+
+// ---------------------------------------------------------------------------------------
+// Sampling and results
 
 void Simulation::sample() {
   for (const auto& rep : replicas_) {
@@ -204,23 +654,27 @@ void Simulation::sample() {
     metrics_.add_sample(t);
   }
   if (!arrivals_done_ || live_requests_ > 0) {
-    queue_.schedule_in(sample_interval_, EventPriority::kSample, [this] { sample(); });
+    queue_.schedule_in(config_.metrics.sample_interval, EventPriority::kSample, [this] { sample(); });
   }
 }
 
 SimResult Simulation::run() {
   pull_arrival();
   queue_.schedule_at(0, EventPriority::kSample, [this] { sample(); });
+  if (config_.migration.enabled) queue_.schedule_at(0, EventPriority::kControl, [this] { balance(); });
   queue_.run();
+  SERVESIM_ASSERT(transfers_.empty() && migrations_.empty());
 
   SimResult res;
-  res.summary = metrics_.summary(slo_);
-  res.summary["scenario"] = name_;
-  res.summary["model"] = model_.name;
-  res.summary["hardware"] = device_.name;
+  const Slo& slo = config_.metrics.slo;
+  res.summary = metrics_.summary(slo);
+  res.summary["scenario"] = config_.name;
+  res.summary["model"] = pools_.front().model->name;
+  res.summary["hardware"] = pools_.front().device->name;
   res.summary["replicas"] = replicas_.size();
-  res.summary["memory"] = memory_.to_json();
-  res.summary["simulated_time_s"] = to_seconds(queue_.now());
+  res.summary["memory"] = pools_.front().memory.to_json();
+  const double sim_s = to_seconds(queue_.now());
+  res.summary["simulated_time_s"] = sim_s;
   nlohmann::json kv = nlohmann::json::array();
   nlohmann::json cost_by_class = nlohmann::json::object();
   nlohmann::json cost_by_source = nlohmann::json::object();
@@ -235,17 +689,100 @@ SimResult Simulation::run() {
     for (const auto& [src, s] : b.seconds_by_source) cost_by_source[src] = cost_by_source.value(src, 0.0) + s;
     exposed += b.exposed_map_seconds;
     swap += b.swap_seconds;
+    res.replica_pool.push_back(config_.pools[static_cast<std::size_t>(rep->pool())].name);
   }
   res.summary["kv"] = kv;
   res.summary["step_time_by_op_class_s"] = cost_by_class;
   res.summary["step_time_by_cost_model_s"] = cost_by_source;
   res.summary["kv_exposed_map_s"] = exposed;
   res.summary["kv_swap_s"] = swap;
+
+  res.records = metrics_.records();
+  std::sort(res.records.begin(), res.records.end(), [](const RequestRecord& a, const RequestRecord& b) { return a.id < b.id; });
+
+  // Per pool: its replicas' work, and the requests that entered or were decoded there.
+  nlohmann::json pools = nlohmann::json::array();
+  for (std::size_t pi = 0; pi < pools_.size(); ++pi) {
+    const PoolRuntime& p = pools_[pi];
+    const PoolConfig& pc = config_.pools[pi];
+    std::int64_t steps = 0, tokens = 0, prefilled = 0, n = 0;
+    SimTime busy = 0;
+    double sent = 0, received = 0;
+    std::int64_t capacity = 0;
+    for (const auto& rep : replicas_) {
+      if (rep->pool() != static_cast<std::int32_t>(pi)) continue;
+      const ReplicaStats& s = rep->stats();
+      steps += s.steps;
+      tokens += s.tokens;
+      prefilled += s.prefilled;
+      busy += s.busy;
+      sent += sent_bytes_[static_cast<std::size_t>(rep->id())];
+      received += received_bytes_[static_cast<std::size_t>(rep->id())];
+      capacity = rep->kv().capacity_tokens();
+      ++n;
+    }
+    std::vector<double> ttft, tpot;
+    std::int64_t entered = 0, finished_here = 0;
+    for (const RequestRecord& r : res.records) {
+      if (r.rejected) continue;
+      const bool in = r.replica >= 0 && replicas_[static_cast<std::size_t>(r.replica)]->pool() == static_cast<std::int32_t>(pi);
+      const std::int32_t last = r.decode_replica >= 0 ? r.decode_replica : r.replica;
+      const bool out = last >= 0 && replicas_[static_cast<std::size_t>(last)]->pool() == static_cast<std::int32_t>(pi);
+      if (in) {
+        ++entered;
+        ttft.push_back(to_seconds(r.ttft()));
+      }
+      if (out) {
+        ++finished_here;
+        if (r.has_tpot()) tpot.push_back(r.tpot_ns() * 1e-9);
+      }
+    }
+    nlohmann::json pj = {
+        {"name", pc.name},
+        {"role", pool_role_name(pc.role)},
+        {"model", p.model->name},
+        {"hardware", p.device->name},
+        {"replicas", n},
+        {"tp", p.plan->degrees().tp},
+        {"pp", p.plan->degrees().pp},
+        {"kv_capacity_tokens", capacity},
+        {"memory", p.memory.to_json()},
+        {"steps", steps},
+        {"busy_s", to_seconds(busy)},
+        {"utilization", n > 0 && sim_s > 0 ? to_seconds(busy) / (static_cast<double>(n) * sim_s) : 0.0},
+        {"mean_batch_tokens", steps > 0 ? static_cast<double>(tokens) / static_cast<double>(steps) : 0.0},
+        {"requests_entered", entered},
+        {"requests_finished", finished_here},
+        {"ttft_s_of_entered", to_json(summarize(ttft))},
+        {"tpot_s_of_finished", to_json(summarize(tpot))},
+        {"kv_sent_bytes", sent},
+        {"kv_received_bytes", received},
+    };
+    if (pc.role == PoolRole::kPrefill) pj["prefilled"] = prefilled;
+    pools.push_back(std::move(pj));
+  }
+  res.summary["pools"] = pools;
+  if (config_.disaggregated()) {
+    std::vector<double> xfer, bytes;
+    for (const RequestRecord& r : res.records) {
+      if (r.rejected || r.decode_replica < 0) continue;
+      xfer.push_back(to_seconds(r.kv_transfer_ns));
+      bytes.push_back(r.kv_transfer_bytes);
+    }
+    res.summary["kv_transfer"] = {{"requests", xfer.size()},
+                                  {"time_s", to_json(summarize(xfer))},
+                                  {"bytes", to_json(summarize(bytes))}};
+  }
+  if (config_.migration.enabled) {
+    res.summary["migration"] = {
+        {"completed", migrations_done_},
+        {"aborted", migrations_aborted_},
+        {"bytes", migration_bytes_},
+        {"mean_downtime_s", migrations_done_ > 0 ? to_seconds(migration_downtime_) / static_cast<double>(migrations_done_) : 0.0}};
+  }
   res.events = queue_.fired();
   res.summary["events"] = res.events;
   res.resolved_config = resolved_;
-  res.records = metrics_.records();
-  std::sort(res.records.begin(), res.records.end(), [](const RequestRecord& a, const RequestRecord& b) { return a.id < b.id; });
   res.samples = metrics_.samples();
   return res;
 }
@@ -267,6 +804,21 @@ void apply_override(nlohmann::json& scenario, const std::string& assignment) {
     const std::size_t dot = path.find('.', start);
     const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (key.empty()) bad_value("--set", assignment, "a dotted key path without empty parts");
+    if (cur->is_array()) {
+      // pools.1.replicas: an index into an array.
+      char* end = nullptr;
+      const long idx = std::strtol(key.c_str(), &end, 10);
+      if (*end != '\0' || idx < 0 || static_cast<std::size_t>(idx) >= cur->size()) {
+        bad_value("--set " + path, key, "an index of the array (0.." + std::to_string(cur->size()) + ")");
+      }
+      cur = &(*cur)[static_cast<std::size_t>(idx)];
+      if (dot == std::string::npos) {
+        *cur = value;
+        return;
+      }
+      start = dot + 1;
+      continue;
+    }
     if (!cur->is_object()) bad_value("--set " + path, cur->dump().substr(0, 40), "an object to set '" + key + "' in");
     if (dot == std::string::npos) {
       (*cur)[key] = value;

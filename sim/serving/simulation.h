@@ -1,10 +1,24 @@
 #pragma once
-// A whole simulation: a scenario's components built by name, the event loop, and results.
+// A whole simulation: a cluster of pools of replicas built from a ScenarioConfig and a
+// Catalog, the event loop, and results.
 // Contract: no global state; two Simulation objects in one process are independent and a
 // scenario with a seed always gives the same results. Building validates everything
-// (unknown keys, impossible plans, a model that does not fit) before anything runs.
+// (impossible plans, a model that does not fit, a topology too small) before anything runs.
+//
+// The cluster: arrivals go through the router to the replicas requests enter (every
+// replica when all pools are mixed; the prefill pools when disaggregated, or a mixed pool
+// when every prefill replica's queue is over disaggregation.overflow_waiting). On a
+// prefill replica a request leaves after its prompt (first token sampled); the decode
+// router picks a decode replica; the KV is placed there as soon as it has room (FIFO per
+// replica; until then the prefill replica keeps holding it: back-pressure), then moves over
+// the path between the two replicas (KvMover); the decode replica adopts the request when
+// the copy ends, and its first token reaches the user then (TTFT includes the transfer).
+// Live migration (Llumnix) moves running requests between replicas of a pool the same way,
+// in live copy rounds while the request keeps decoding, then a stop-the-world copy of the
+// last tokens.
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,12 +28,15 @@
 #include "sim/core/event_queue.h"
 #include "sim/cost/i_cost_model.h"
 #include "sim/hardware/device_spec.h"
+#include "sim/hardware/topology.h"
 #include "sim/metrics/metrics.h"
 #include "sim/model/model_spec.h"
 #include "sim/parallel/i_parallel_plan.h"
 #include "sim/sched/i_router.h"
+#include "sim/serving/catalog.h"
 #include "sim/serving/memory_plan.h"
 #include "sim/serving/replica.h"
+#include "sim/serving/scenario_config.h"
 #include "sim/workload/i_workload.h"
 
 namespace servesim {
@@ -29,53 +46,132 @@ struct SimOptions {
   std::string source = "scenario.json";  // name used in error messages
 };
 
+// One pool's shared, read-only parts: model, device, plan, cost model, memory plan.
+struct PoolRuntime {
+  const PoolConfig* config = nullptr;
+  std::shared_ptr<const ModelSpec> model;
+  std::shared_ptr<const DeviceSpec> device;
+  std::shared_ptr<const Topology> topology;  // null: none given
+  std::unique_ptr<IParallelPlan> plan;
+  std::shared_ptr<const ICostModel> cost;
+  MemoryConfig mem;
+  MemoryPlan memory;
+  std::int64_t max_model_len = 0;
+  ExecutorContext exec_context(PlanLinks links) const;
+};
+
+// Builds a pool's runtime from its config (checks the plan and that the model fits).
+// `topology_devices_before`: devices of earlier pools on the same topology (placement).
+PoolRuntime build_pool(const PoolConfig& config, Catalog& catalog, const std::string& source);
+
+struct PoolSummaryInput;
+
 struct SimResult {
   nlohmann::json summary;
   nlohmann::json resolved_config;
   std::vector<RequestRecord> records;
   std::vector<TimeSample> samples;
+  std::vector<std::string> replica_pool;  // pool name of each replica id
   std::uint64_t events = 0;
 };
 
-class Simulation {
+class Simulation final : public IReplicaOwner {
  public:
+  // Parses the scenario and loads what it names through a catalog of its own.
   Simulation(const nlohmann::json& scenario, const SimOptions& options);
-  ~Simulation();
+  // Builds from a parsed scenario and a shared catalog (sweeps: many simulations, one catalog).
+  Simulation(const ScenarioConfig& config, std::shared_ptr<Catalog> catalog);
+  ~Simulation() override;
   SimResult run();
 
   const nlohmann::json& resolved_config() const { return resolved_; }
-  const MemoryPlan& memory_plan() const { return memory_; }
-  const ModelSpec& model() const { return model_; }
-  Replica& replica(std::size_t i) { return *replicas_.at(i); }  // e.g. to cost a given step (servesim validate)
+  const MemoryPlan& memory_plan() const { return pools_.front().memory; }
+  const ModelSpec& model() const { return *pools_.front().model; }
+  Replica& replica(std::size_t i) { return *replicas_.at(i); }
+  std::size_t num_replicas() const { return replicas_.size(); }
+
+  // IReplicaOwner
+  void on_released(Request* r) override;
+  void on_prefilled(Replica& from, Request* r) override;
+  void on_step_end(Replica& rep) override;
+  bool may_merge_steps(const Replica& rep) const override;
 
  private:
+  struct Transfer;
+  struct Migration;
+  struct Placement {
+    std::int32_t node_group = 0;     // replicas of one group share nodes
+    std::int64_t first_device = 0;   // in the group's device numbering
+    std::int64_t devices = 1;
+  };
+  struct Path {
+    double bandwidth = 0;  // bytes/s, all lanes together
+    double latency_s = 0;
+    const char* kind = "";
+  };
+  struct Group {  // replicas one router chooses among
+    std::vector<std::int32_t> members;
+    std::vector<ReplicaView> views;
+    std::unique_ptr<IRouter> router;
+  };
+
+  void build(std::shared_ptr<Catalog> catalog);
   void pull_arrival();
   void on_arrival(Request* r);
+  std::int32_t route(Group& g, const Request& r);
   void sample();
   Request* acquire(RequestSpec&& spec);
   void release(Request* r);
 
-  std::string source_;
+  // KV moves.
+  Path path(std::int32_t src, std::int32_t dst) const;
+  double kv_bytes(std::int32_t replica, std::int64_t tokens) const;
+  // Places r's KV for `tokens` tokens on `dst` (r keeps its slot at the source). Returns false
+  // and changes nothing when dst has no room.
+  bool place_kv(Request* r, std::int32_t dst, std::int64_t tokens, std::int32_t* dst_slot, std::int64_t* hit);
+  void free_kv_at(Request* r, std::int32_t replica, std::int32_t slot);
+  void try_place(std::int32_t dst);
+  void start_transfer(std::unique_ptr<Transfer> t);
+  void reschedule_transfers();
+  void on_transfer_done(Transfer* t);
+  void finish_hand_off(Transfer& t);
+  // Migration.
+  void balance();
+  void migration_round_done(Transfer& t);
+  void begin_stop_the_world(Migration& m);
+
+  ScenarioConfig config_;
+  std::shared_ptr<Catalog> catalog_;
   nlohmann::json resolved_;
-  std::string name_;
-  std::uint64_t seed_ = 0;
-  ModelSpec model_;
-  DeviceSpec device_;
-  std::unique_ptr<IParallelPlan> plan_;
-  std::unique_ptr<ICostModel> cost_;
-  std::unique_ptr<IRouter> router_;
+  std::vector<PoolRuntime> pools_;
   std::unique_ptr<IWorkload> workload_;
-  MemoryPlan memory_;
-  Slo slo_;
-  SimTime sample_interval_ = 0;
   EventQueue queue_;
   MetricsCollector metrics_;
   std::vector<std::unique_ptr<Replica>> replicas_;
-  std::vector<ReplicaView> loads_;
-  std::deque<Request> pool_;
+  std::vector<Placement> placement_;
+  Group entry_, decode_, overflow_;
+  std::deque<Request> request_pool_;
   std::vector<Request*> free_requests_;
   std::int64_t live_requests_ = 0;
   bool arrivals_done_ = false;
+
+  // KV placements waiting for room, per decode replica (FIFO), and transfers in flight.
+  struct PendingHandOff {
+    Request* r;
+    std::int32_t src;
+    SimTime since;
+    SimTime prefill_step;  // the prefill's last step duration (layer-wise overlap)
+  };
+  std::vector<std::deque<PendingHandOff>> pending_;
+  std::vector<std::unique_ptr<Transfer>> transfers_;
+  std::vector<std::int32_t> sending_, receiving_;  // transfers in flight per replica
+  SimTime transfers_updated_ = 0;
+  std::map<RequestId, std::unique_ptr<Migration>> migrations_;
+  std::vector<std::int32_t> migrations_per_pool_;
+  std::int64_t migrations_done_ = 0, migrations_aborted_ = 0;
+  SimTime migration_downtime_ = 0;
+  double migration_bytes_ = 0;
+  std::vector<double> sent_bytes_, received_bytes_;  // per replica
 };
 
 // Applies "a.b.c=value" overrides to a scenario (value parsed as JSON, else a string).

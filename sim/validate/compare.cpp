@@ -53,7 +53,7 @@ StepErrors step_errors(const std::vector<StepRow>& rows) {
 
 std::vector<StepRow> predict_steps(const GtRun& run, const nlohmann::json& scenario, const SimOptions& options) {
   StepCoster coster(scenario, options);
-  const nlohmann::json& cost = coster.resolved_config().at("cost");
+  const nlohmann::json& cost = coster.resolved_config().at("pools").at(0).at("cost");
   const double loop = cost.contains("loop_overhead")
                           ? to_seconds(units::duration(cost["loop_overhead"], options.source + ": cost.loop_overhead"))
                           : 0.0;

@@ -1,7 +1,7 @@
 #pragma once
 // Predicts the time of one given step (a batch composition) through exactly the path a
-// simulation uses: the scenario's parallel plan, cost model and engine-step operator, via
-// Replica::cost_step of a Simulation built from the same scenario (never run).
+// simulation uses: the scenario's first pool's parallel plan, cost model and engine-step
+// operator, through the Executor a replica of that pool would have.
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/kv/i_kv_manager.h"
+#include "sim/serving/executor.h"
 #include "sim/serving/simulation.h"
 
 namespace servesim::validate {
@@ -31,13 +33,18 @@ class StepCoster {
  public:
   StepCoster(const nlohmann::json& scenario, const SimOptions& options);
   StepCost cost(std::span<const StepSeq> seqs);
-  const nlohmann::json& resolved_config() const { return sim_->resolved_config(); }
+  const nlohmann::json& resolved_config() const { return resolved_; }
   // The cost sources that answered so far (e.g. "fit:h200_sxm@<profile sha256>:gemm"): what
   // a prediction can be traced back to.
   std::vector<std::string> sources();
 
  private:
-  std::unique_ptr<Simulation> sim_;
+  ScenarioConfig config_;
+  std::shared_ptr<Catalog> catalog_;
+  PoolRuntime pool_;
+  KvLayout layout_;
+  std::unique_ptr<Executor> exec_;
+  nlohmann::json resolved_;
   std::vector<Request> requests_;
 };
 

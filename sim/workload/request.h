@@ -1,8 +1,15 @@
 #pragma once
 // Requests. A RequestSpec is what a trace or generator says; a Request is its live state in
-// a replica. Contract: num_computed counts KV-resident tokens the model has processed;
+// the cluster. Contract: num_computed counts KV-resident tokens the model has processed;
 // a request samples a new token each time num_computed reaches num_tokens(); after a
 // recompute preemption num_computed returns to 0 and the request keeps one record.
+// Its state changes only through the lifecycle methods below (admit, preempt, advance,
+// finish, hand_off, adopt, reject), at step boundaries or cluster events:
+//   waiting --admit--> running --advance--> ... --finish--> finished
+//   running --preempt--> waiting (KV dropped, or kept in swap space)
+//   running --hand_off--> transferring (KV moving to another replica: disaggregation,
+//   migration) --adopt--> waiting at the new replica, its KV already resident there
+//   waiting --reject--> rejected (can never run)
 #include <cstdint>
 #include <vector>
 
@@ -25,7 +32,7 @@ struct RequestSpec {
   std::int32_t priority = 0;
 };
 
-enum class RequestState : std::uint8_t { kWaiting, kRunning, kFinished, kRejected };
+enum class RequestState : std::uint8_t { kWaiting, kRunning, kTransferring, kFinished, kRejected };
 
 struct Request {
   RequestSpec spec;
@@ -41,9 +48,71 @@ struct Request {
   SimTime last_token = -1;
   SimTime prev_token = -1;  // the token before last_token (for inter-token latency)
   SimTime finished = -1;
+  // Cluster: the replica it last moved to (-1: it never left `replica`, where it was routed),
+  // and the KV moved between replicas (disaggregation hand-off and live migrations).
+  std::int32_t decode_replica = -1;
+  std::int32_t migrations = 0;
+  SimTime kv_transfer_ns = 0;       // time from hand-off to adoption, summed
+  double kv_transfer_bytes = 0;
+
+  // Lifecycle (the only code that changes the fields above, besides the KV manager's
+  // kv_slot and the engine's multi-step advance of num_computed/num_generated).
+  // Admission into a running batch with `resident` tokens already in KV (prefix hit,
+  // swapped-in or adopted KV). The first admission sets first_scheduled and the cached prefix.
+  void admit(SimTime now, std::int64_t resident, std::int64_t cached_prefix) {
+    if (first_scheduled < 0) {
+      first_scheduled = now;
+      cached_prefix_tokens = cached_prefix;
+    }
+    num_computed = resident;
+    state = RequestState::kRunning;
+  }
+  // Preempted: `kept` tokens stay in swap space (0: recompute from scratch).
+  void preempt(std::int64_t kept) {
+    num_computed = kept;
+    ++preemptions;
+    state = RequestState::kWaiting;
+  }
+  // A step computed n more tokens; returns true when that completes the known tokens, so
+  // the request samples one output token at `now`.
+  bool advance(std::int64_t n, SimTime now) {
+    num_computed += n;
+    if (num_computed < num_tokens()) return false;
+    sample_token(now);
+    return true;
+  }
+  void sample_token(SimTime now) {
+    ++num_generated;
+    if (first_token < 0) first_token = now;
+    prev_token = last_token;
+    last_token = now;
+  }
+  bool done() const { return num_generated >= spec.output_tokens; }
+  void finish(SimTime now) {
+    state = RequestState::kFinished;
+    finished = now;
+  }
+  void reject() { state = RequestState::kRejected; }
+  // Leaves its replica with its KV (the transfer starts); adopt() ends the transfer at the
+  // replica `to`. A disaggregated hand-off happens right after the prompt sampled the first
+  // token: that token reaches the user only when decoding starts, so TTFT includes the
+  // transfer (first_token moves to the adoption time).
+  void hand_off() { state = RequestState::kTransferring; }
+  void adopt(std::int32_t to, SimTime now, SimTime started, double bytes, bool first_token_moves) {
+    kv_transfer_ns += now - started;
+    kv_transfer_bytes += bytes;
+    if (first_token_moves) {
+      first_token = now;
+      last_token = now;
+      prev_token = -1;
+    }
+    decode_replica = to;
+    state = RequestState::kWaiting;
+  }
 
   std::int64_t num_tokens() const { return static_cast<std::int64_t>(spec.prompt_tokens) + num_generated; }
   std::int64_t total_tokens() const { return static_cast<std::int64_t>(spec.prompt_tokens) + spec.output_tokens; }
+  std::int32_t current_replica() const { return decode_replica >= 0 ? decode_replica : replica; }
 };
 
 }  // namespace servesim

@@ -61,7 +61,7 @@ TEST(TopologyScenario, ANodeAndItsClusterGiveTheSameIntraNodeLinks) {
 TEST(TopologyScenario, TopologyIsInTheResolvedConfig) {
   json s = one_request("h100_sxm", 2);
   s["topology"] = "hgx_h100_8";
-  EXPECT_EQ(Simulation(s, SimOptions{}).resolved_config()["topology"], "hgx_h100_8");
+  EXPECT_EQ(Simulation(s, SimOptions{}).resolved_config()["pools"][0]["topology"], "hgx_h100_8");
 }
 
 std::string error_of(const json& s) {
@@ -78,8 +78,8 @@ TEST(TopologyScenario, PlansThatDoNotFitTheTopologyAreRefused) {
   s["topology"] = "hgx_h100_8";
   s["replicas"] = 2;
   EXPECT_EQ(error_of(s),
-            "scenario.json: topology: got 'hgx_h100_8 (8 devices)', expected a node or cluster with at least tp x pp "
-            "x replicas = 16 devices");
+            "scenario.json: topology: got 'hgx_h100_8 (8 devices)', expected a node or cluster with at least devices of "
+            "the pools placed on it (tp x pp x replicas) = 16 devices");
   s["topology"] = "h100_ib_2x8";
   EXPECT_EQ(error_of(s), "<no error>");
 }
@@ -89,7 +89,7 @@ TEST(TopologyScenario, TopologyOfAnotherDeviceIsRefused) {
   s["topology"] = "mi300x_8";
   EXPECT_EQ(error_of(s),
             "scenario.json: topology: got 'mi300x_8 (mi300x devices)', expected a node or cluster of h100_sxm devices "
-            "(the scenario's hardware)");
+            "(the pool's hardware)");
 }
 
 }  // namespace

@@ -48,10 +48,18 @@ TEST(Simulation, SameScenarioAndSeedGiveByteIdenticalOutputs) {
 TEST(Simulation, ResolvedConfigHoldsEveryDefault) {
   Simulation sim(small_scenario(), SimOptions{});
   const json& r = sim.resolved_config();
-  EXPECT_EQ(r["scheduler"]["impl"], "vllm_v1");
-  EXPECT_EQ(r["kv"]["block_size"], 16);
-  EXPECT_TRUE(r["cost"].contains("kernel_overhead"));  // a default the scenario did not set
+  const json& pool = r["pools"][0];  // the top-level form is the one-pool cluster
+  EXPECT_EQ(pool["name"], "default");
+  EXPECT_EQ(pool["role"], "mixed");
+  EXPECT_EQ(pool["scheduler"]["impl"], "vllm_v1");
+  EXPECT_EQ(pool["kv"]["block_size"], 16);
+  EXPECT_TRUE(pool["cost"].contains("kernel_overhead"));  // a default the scenario did not set
+  EXPECT_EQ(pool["engine"]["gpu_memory_utilization"], 0.9);
   EXPECT_EQ(r["workload"]["num_requests"], 200);
+  EXPECT_EQ(r["router"]["impl"], "round_robin");
+  EXPECT_EQ(r["metrics"]["slo"]["ttft"], "0s");
+  EXPECT_EQ(r["kv_transfer"]["mode"], "layerwise");
+  EXPECT_EQ(r["migration"]["enabled"], false);
 }
 
 TEST(Simulation, EveryRequestCompletesWithConsistentTimes) {

@@ -24,7 +24,7 @@ class CalibratedCostModel final : public ICostModel {
     std::string all_reduce_backend;
     std::string prefill_kernel, decode_kernel;
     std::vector<std::string> families;
-    nlohmann::json fallback;
+    ComponentConfig fallback;
     std::string where;
 
     static Config parse(Params& p) {
@@ -51,7 +51,10 @@ class CalibratedCostModel final : public ICostModel {
         }
         c.families.push_back(f.get<std::string>());
       }
-      c.fallback = p.object("fallback", "parameters of the roofline that answers what the fit cannot (see roofline)");
+      nlohmann::json fb = p.object("fallback", "parameters of the roofline that answers what the fit cannot (see roofline)");
+      fb["impl"] = "roofline";
+      c.fallback = CostModelRegistry::get().parse(fb, p.where("fallback"));
+      p.set_resolved("fallback", c.fallback.resolved);
       return c;
     }
   };
@@ -82,9 +85,7 @@ class CalibratedCostModel final : public ICostModel {
       src(v);
     }
     for (const auto& cv : profile_.collectives) src("collective:" + cv.backend);
-    nlohmann::json fb = c.fallback;
-    fb["impl"] = "roofline";
-    roofline_ = CostModelRegistry::get().build(fb, c.where + ".fallback", nullptr, deps);
+    roofline_ = CostModelRegistry::get().make(c.fallback, deps);
     intra_bw_ = profile_.rates.intra_node_bandwidth;
   }
 

@@ -48,7 +48,7 @@ namespace {
 class HfEngineCostModel final : public ICostModel {
  public:
   struct Config {
-    nlohmann::json inner;
+    ComponentConfig inner;
     std::string model;
     std::string where;
     double loop_overhead = 0;
@@ -64,7 +64,11 @@ class HfEngineCostModel final : public ICostModel {
     static Config parse(Params& p) {
       Config c;
       c.where = p.where();
-      c.inner = p.object("inner", "cost model of the plan's non-attention operators ({impl, ...}; default roofline)");
+      nlohmann::json inner = p.object("inner", "cost model of the plan's non-attention operators ({impl, ...}; default roofline)");
+      if (!inner.contains("impl")) inner["impl"] = "roofline";
+      if (inner["impl"] == "hf_engine") bad_value(p.where("inner") + ".impl", "hf_engine", "another cost model");
+      c.inner = CostModelRegistry::get().parse(inner, p.where("inner"));
+      p.set_resolved("inner", c.inner.resolved);
       c.model = p.string("model", std::nullopt,
                          "the scenario's model (name in models/ or a config.json path): its layers and heads scale the "
                          "launch time and the dense SDPA");
@@ -100,10 +104,7 @@ class HfEngineCostModel final : public ICostModel {
     const ModelSpec m = load_model(c.model, deps.data_dir, c.where + ".model");
     layers_ = static_cast<double>(m.layers);
     head_units_ = static_cast<double>(m.heads) * static_cast<double>(m.head_dim);
-    nlohmann::json inner = c.inner;
-    if (!inner.contains("impl")) inner["impl"] = "roofline";
-    if (inner["impl"] == "hf_engine") bad_value(c.where + ".inner.impl", "hf_engine", "another cost model");
-    inner_ = CostModelRegistry::get().build(inner, c.where + ".inner", nullptr, deps);
+    inner_ = CostModelRegistry::get().make(c.inner, deps);
   }
 
   std::optional<Prediction> predict(const Operator& op) const override {

@@ -41,6 +41,7 @@ class HfCbScheduler final : public IScheduler {
     std::int64_t max_batch_tokens = 0;
     std::int64_t max_requests_per_batch = 0;
     double safety_margin = 0;
+    StepBudgets exports() const { return {max_batch_tokens, max_requests_per_batch}; }
     static Config parse(Params& p) {
       Config c;
       c.max_batch_tokens = p.integer("max_batch_tokens", 8192, "token budget of one step (transformers: max_batch_tokens)", 1);
@@ -70,9 +71,7 @@ class HfCbScheduler final : public IScheduler {
     while (plan.seqs.empty() && !active_.empty()) {
       Request* victim = active_.back();
       active_.pop_back();
-      victim->num_computed = kv_.preempt(*victim, PreemptMode::kRecompute, plan.kv_work);
-      ++victim->preemptions;
-      victim->state = RequestState::kWaiting;
+      victim->preempt(kv_.preempt(*victim, PreemptMode::kRecompute, plan.kv_work));
       waiting_.push_front(victim);
       plan.preempted.push_back(victim);
       form_step(now, plan);
@@ -104,6 +103,14 @@ class HfCbScheduler final : public IScheduler {
 
   std::size_t num_waiting() const override { return waiting_.size(); }
   std::size_t num_running() const override { return active_.size(); }
+
+  std::span<Request* const> running() const override { return active_; }
+
+  void detach(Request* r) override {
+    const auto it = std::find(active_.begin(), active_.end(), r);
+    SERVESIM_ASSERT(it != active_.end());
+    active_.erase(it);
+  }
 
  private:
   // A request decodes once its prompt (or, after an eviction, its prompt + generated
@@ -143,8 +150,7 @@ class HfCbScheduler final : public IScheduler {
         continue;  // skipped; a skipped waiting request keeps its place in the queue
       }
       if (from_waiting) {
-        if (r->first_scheduled < 0) r->first_scheduled = now;
-        r->state = RequestState::kRunning;
+        r->admit(now, r->num_computed, 0);
         active_.push_back(r);
         ++taken_from_waiting;
       }

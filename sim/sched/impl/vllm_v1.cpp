@@ -26,6 +26,7 @@ class VllmV1Scheduler final : public IScheduler {
     bool chunked_prefill = true;
     std::int64_t long_prefill_token_threshold = 0;
     PreemptMode preemption_mode = PreemptMode::kRecompute;
+    StepBudgets exports() const { return {max_num_batched_tokens, max_num_seqs}; }
     static Config parse(Params& p) {
       Config c;
       c.max_num_batched_tokens = p.integer("max_num_batched_tokens", 8192, "token budget of one step", 1);
@@ -91,21 +92,19 @@ class VllmV1Scheduler final : public IScheduler {
     while (!preempted_any && !waiting_.empty() && budget > 0 &&
            static_cast<std::int64_t>(running_.size()) < c_.max_num_seqs) {
       Request* r = waiting_.front();
-      // A request preempted by swap resumes with its computed tokens (copied back in).
-      const std::int64_t swapped = kv_.swapped_tokens(*r);
-      const std::int64_t cached = swapped > 0 ? swapped : (r->num_computed == 0 ? kv_.cached_prefix(*r) : 0);
+      // A request preempted by swap resumes with its computed tokens (copied back in); one
+      // adopted from another replica (disaggregation, migration) has its KV resident here.
+      const bool resident = r->kv_slot >= 0;
+      const std::int64_t swapped = resident ? 0 : kv_.swapped_tokens(*r);
+      const std::int64_t cached =
+          resident ? r->num_computed : swapped > 0 ? swapped : (r->num_computed == 0 ? kv_.cached_prefix(*r) : 0);
       std::int64_t want = r->num_tokens() - cached;
       if (!c_.chunked_prefill && want > budget) break;  // whole prompt must fit: head-of-line
       if (c_.long_prefill_token_threshold > 0) want = std::min(want, c_.long_prefill_token_threshold);
       want = std::min(want, budget);
       if (!kv_.allocate(*r, cached + want, plan.kv_work)) break;  // head-of-line blocking
       waiting_.pop_front();
-      if (r->first_scheduled < 0) {
-        r->first_scheduled = now;
-        r->cached_prefix_tokens = cached;
-      }
-      r->num_computed = cached;
-      r->state = RequestState::kRunning;
+      r->admit(now, cached, cached);
       running_.push_back(r);
       plan.seqs.push_back(ScheduledSeq{r, static_cast<std::int32_t>(want), cached});
       budget -= want;
@@ -123,6 +122,14 @@ class VllmV1Scheduler final : public IScheduler {
 
   std::size_t num_waiting() const override { return waiting_.size(); }
   std::size_t num_running() const override { return running_.size(); }
+
+  std::span<Request* const> running() const override { return running_; }
+
+  void detach(Request* r) override {
+    const auto it = std::find(running_.begin(), running_.end(), r);
+    SERVESIM_ASSERT(it != running_.end());
+    running_.erase(it);
+  }
 
   std::int64_t repeatable_decode_steps(const StepPlan& plan) const override {
     // The batch repeats while nothing waits (no admission, no swapped request to resume),
@@ -142,9 +149,7 @@ class VllmV1Scheduler final : public IScheduler {
 
  private:
   void preempt(Request* r, StepPlan& plan) {
-    r->num_computed = kv_.preempt(*r, c_.preemption_mode, plan.kv_work);  // tokens kept in host memory (0: recompute)
-    ++r->preemptions;
-    r->state = RequestState::kWaiting;
+    r->preempt(kv_.preempt(*r, c_.preemption_mode, plan.kv_work));  // tokens kept in host memory (0: recompute)
     waiting_.push_front(r);
     plan.preempted.push_back(r);
     // A request already placed in this step's batch cannot be the victim: victims come

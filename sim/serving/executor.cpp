@@ -1,0 +1,173 @@
+#include "sim/serving/executor.h"
+
+#include <algorithm>
+
+#include "sim/core/error.h"
+
+namespace servesim {
+
+void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops) {
+  auto add_map = [&](std::int64_t calls, bool overlap) {
+    if (calls == 0) return;
+    Operator op;
+    op.cls = OpClass::kPageMap;
+    op.name = overlap ? "page_map_async" : "page_map_sync";
+    op.items = calls;
+    op.page_bytes = w.page_bytes;
+    op.overlap = overlap;
+    ops.push_back(op);
+  };
+  add_map(w.sync_map_calls, false);
+  add_map(w.async_map_calls, true);
+  auto add_copy = [&](CopyKind kind, double bytes, std::int64_t chunks, const char* name, bool overlap) {
+    if (bytes <= 0) return;
+    Operator op;
+    op.cls = OpClass::kCopy;
+    op.name = name;
+    op.copy = CopyShape{kind, bytes, std::max<std::int64_t>(1, chunks), true};
+    op.overlap = overlap;
+    ops.push_back(op);
+  };
+  add_copy(CopyKind::kDeviceToHost, w.swap_out_bytes, w.swap_out_chunks, "kv_swap_out", false);
+  add_copy(CopyKind::kHostToDevice, w.swap_in_bytes, w.swap_in_chunks, "kv_swap_in", false);
+  add_copy(CopyKind::kHostToDevice, w.load_bytes, w.load_chunks, "kv_offload_load", false);
+  add_copy(CopyKind::kDeviceToHost, w.spill_bytes, w.spill_chunks, "kv_offload_spill", true);  // a side stream
+  add_copy(CopyKind::kDeviceToDevice, w.cow_bytes, w.cow_chunks, "kv_copy", false);
+}
+
+SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
+  // Decode sequences (one new token on a non-empty context) first, as StepBatch requires.
+  seqs_.clear();
+  std::int64_t logits = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const ScheduledSeq& s : plan.seqs) {
+      const bool decode = s.new_tokens == 1 && s.context > 0;
+      if (decode != (pass == 0)) continue;
+      seqs_.push_back(SeqAttention{s.new_tokens, static_cast<std::int32_t>(s.context)});
+    }
+  }
+  std::int64_t num_decode = 0;
+  step_kv_tokens_ = 0;
+  for (const ScheduledSeq& s : plan.seqs) {
+    num_decode += (s.new_tokens == 1 && s.context > 0) ? 1 : 0;
+    if (s.context + s.new_tokens >= s.req->num_tokens()) ++logits;
+    step_kv_tokens_ += s.context + s.new_tokens;
+  }
+  step_seqs_ = static_cast<std::int64_t>(plan.seqs.size());
+  step_tokens_ = plan.num_tokens;
+  plan_kv_disk_s_ = plan.kv_work.disk_read_seconds;
+  StepBatch batch;
+  batch.seqs = seqs_;
+  batch.num_decode = num_decode;
+  batch.num_tokens = plan.num_tokens;
+  batch.num_logits = logits;
+  batch.weight_dtype = ctx_.weight_dtype;
+  batch.act_dtype = ctx_.act_dtype;
+  batch.kv_dtype = ctx_.kv_dtype;
+  batch.paged_kv = layout.paged;
+  batch.block_size = layout.block_size;
+
+  ops_.clear();
+  ctx_.plan.step_operators(ctx_.model, batch, ctx_.links, ops_);
+  kv_work_operators(plan.kv_work, ops_);
+  return price_step(false);
+}
+
+SimTime Executor::price_step(bool reuse_non_attention) {
+  // A merged decode step differs from the step before it only in its attention operators
+  // (every context one token longer). The other operators' times were summed once, for the
+  // first step (static_); KV work (maps, copies) belongs to the step that caused it only.
+  // All sums are integer ns, so they do not depend on the order steps are accounted in.
+  SimTime critical = 0, background = 0;
+  auto account = [&](const Operator& op, std::size_t i, SimTime t) {
+    (op.overlap ? background : critical) += t;
+    ns_by_class_[static_cast<std::size_t>(op.cls)] += t;
+    by_source_[op_source_[i]] += t;
+    if (op.cls == OpClass::kPageMap && !op.overlap) exposed_map_ns_ += t;
+    if (op.cls == OpClass::kCopy) swap_ns_ += t;
+  };
+  if (!reuse_non_attention) {
+    op_ns_.assign(ops_.size(), 0);
+    op_source_.assign(ops_.size(), 0);
+    attention_ops_.clear();
+    static_ = StaticCost{};
+    for (std::size_t i = 0; i < ops_.size(); ++i) {
+      const Operator& op = ops_[i];
+      const std::optional<Prediction> p = ctx_.cost.predict(op);
+      SERVESIM_ASSERT(p.has_value());
+      op_ns_[i] = p->ns * op.repeat;
+      op_source_[i] = source_slot(p->source);
+      account(op, i, op_ns_[i]);
+      const bool attention = op.cls == OpClass::kAttentionDecode || op.cls == OpClass::kAttentionPrefill;
+      const bool kv_work = op.cls == OpClass::kPageMap || op.cls == OpClass::kCopy;
+      if (attention) {
+        attention_ops_.push_back(i);
+      } else if (!kv_work) {
+        (op.overlap ? static_.background : static_.critical) += op_ns_[i];
+        static_.by_class[static_cast<std::size_t>(op.cls)] += op_ns_[i];
+        static_.by_source.emplace_back(op_source_[i], op_ns_[i]);
+      }
+    }
+  } else {
+    critical = static_.critical;
+    background = static_.background;
+    for (std::size_t c = 0; c < ns_by_class_.size(); ++c) ns_by_class_[c] += static_.by_class[c];
+    for (const auto& [slot, t] : static_.by_source) by_source_[slot] += t;
+    for (std::size_t i : attention_ops_) {
+      Operator& op = ops_[i];
+      compute_attention_aggregates(op.attn);
+      const std::optional<Prediction> p = ctx_.cost.predict(op);
+      SERVESIM_ASSERT(p.has_value());
+      op_ns_[i] = p->ns * op.repeat;
+      op_source_[i] = source_slot(p->source);
+      account(op, i, op_ns_[i]);
+    }
+  }
+  // SSD reads of offloaded KV (at the tier's own bandwidth) precede their host -> device copy.
+  if (!reuse_non_attention && plan_kv_disk_s_ > 0) {
+    const SimTime disk = from_seconds(plan_kv_disk_s_);
+    critical += disk;
+    ns_by_class_[static_cast<std::size_t>(OpClass::kCopy)] += disk;
+    swap_ns_ += disk;
+  }
+  if (background > critical) exposed_map_ns_ += background - critical;
+  const SimTime device = ctx_.plan.compose_step(std::max(critical, background), step_seqs_);
+
+  // The engine's CPU work for the step: what it exposes beyond the device time.
+  Operator cpu;
+  cpu.cls = OpClass::kCpu;
+  cpu.name = "engine_step";
+  cpu.items = step_seqs_;
+  cpu.cpu_tokens = step_tokens_;
+  cpu.cpu_kv_tokens = step_kv_tokens_;
+  cpu.gpu_seconds = to_seconds(device);
+  const std::optional<Prediction> cp = ctx_.cost.predict(cpu);
+  SERVESIM_ASSERT(cp.has_value());
+  ns_by_class_[static_cast<std::size_t>(OpClass::kCpu)] += cp->ns;
+  return device + cp->ns;
+}
+
+std::size_t Executor::source_slot(std::string_view s) {
+  for (std::size_t i = 0; i < source_names_.size(); ++i) {
+    if (source_names_[i].first == s.data()) return i;
+  }
+  source_names_.emplace_back(s.data(), std::string(s));
+  by_source_.push_back(0);
+  return source_names_.size() - 1;
+}
+
+const CostBreakdown& Executor::breakdown() const {
+  for (std::size_t i = 0; i < source_names_.size(); ++i) breakdown_.seconds_by_source[source_names_[i].second] = to_seconds(by_source_[i]);
+  for (std::size_t c = 0; c < ns_by_class_.size(); ++c) breakdown_.seconds_by_class[c] = to_seconds(ns_by_class_[c]);
+  breakdown_.exposed_map_seconds = to_seconds(exposed_map_ns_);
+  breakdown_.swap_seconds = to_seconds(swap_ns_);
+  return breakdown_;
+}
+
+SimTime Executor::cost_repeated_decode_step() {
+  for (SeqAttention& a : seqs_) ++a.context;  // all decodes: one token further
+  step_kv_tokens_ += step_seqs_;
+  return price_step(true);
+}
+
+}  // namespace servesim

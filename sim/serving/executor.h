@@ -1,0 +1,99 @@
+#pragma once
+// The executor: a step's batch -> operators under the parallel plan (plus the KV manager's
+// work as operators) -> the cost model -> the step's time, with where that time went.
+// Contract:
+// - cost_step(plan, layout) prices one step: the critical path of its device operators
+//   (page maps and spills that overlap compute count only where they outlast it), composed
+//   over pipeline stages, plus the CPU time the engine exposes for the step.
+// - cost_repeated_decode_step() prices the step after the last one priced, which must have
+//   been a pure-decode step: the same sequences, every context one token longer. Only the
+//   attention operators are re-costed; the others repeat their summed cost (all sums are
+//   integer ns, so the result does not depend on how steps are grouped).
+// - It owns no requests and no KV; it only reads the plan. One executor per replica (it
+//   keeps that replica's cost breakdown); the cost model it calls may be shared.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/cost/i_cost_model.h"
+#include "sim/kv/i_kv_manager.h"
+#include "sim/parallel/i_parallel_plan.h"
+#include "sim/sched/i_scheduler.h"
+
+namespace servesim {
+
+struct ExecutorContext {
+  const ModelSpec& model;
+  const IParallelPlan& plan;
+  const ICostModel& cost;
+  PlanLinks links;
+  DType weight_dtype = DType::kBf16;
+  DType act_dtype = DType::kBf16;
+  DType kv_dtype = DType::kBf16;
+};
+
+// The KV layout attention kernels read (from the KV manager).
+struct KvLayout {
+  bool paged = true;
+  std::int32_t block_size = 16;
+};
+
+// Where step time went, by operator class and by the cost model that answered.
+struct CostBreakdown {
+  std::array<double, 8> seconds_by_class{};  // indexed by OpClass
+  std::map<std::string, double> seconds_by_source;
+  double exposed_map_seconds = 0;  // page mapping on the critical path
+  double swap_seconds = 0;
+};
+
+// The KV manager's work of one step as operators: page maps (synchronous or overlapping),
+// swap and offload copies, copy-on-write copies. Appended to `ops`.
+void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops);
+
+class Executor {
+ public:
+  explicit Executor(ExecutorContext ctx) : ctx_(std::move(ctx)) {}
+
+  SimTime cost_step(const StepPlan& plan, KvLayout layout);
+  SimTime cost_repeated_decode_step();
+
+  std::int64_t step_seqs() const { return step_seqs_; }
+  std::int64_t step_tokens() const { return step_tokens_; }
+  const CostBreakdown& breakdown() const;
+  const ExecutorContext& context() const { return ctx_; }
+
+ private:
+  SimTime price_step(bool reuse_non_attention);
+  std::size_t source_slot(std::string_view s);
+
+  ExecutorContext ctx_;
+  std::vector<SeqAttention> seqs_;
+  std::vector<Operator> ops_;
+  std::vector<SimTime> op_ns_;              // predicted time of each op of ops_ (x repeat)
+  std::vector<std::size_t> attention_ops_;  // indices of the attention operators in ops_
+  // The part of a step's cost that merged decode steps repeat unchanged.
+  struct StaticCost {
+    SimTime critical = 0, background = 0;
+    std::array<SimTime, 8> by_class{};
+    std::vector<std::pair<std::size_t, SimTime>> by_source;  // (source slot, ns)
+  } static_;
+  // Where step time went, in exact integer ns (breakdown() converts to seconds).
+  std::array<SimTime, 8> ns_by_class_{};  // indexed by OpClass
+  SimTime exposed_map_ns_ = 0;
+  SimTime swap_ns_ = 0;
+  std::vector<std::size_t> op_source_;  // its cost-model source slot
+  std::int64_t step_kv_tokens_ = 0;     // sum of context + new tokens of the step
+  std::int64_t step_seqs_ = 0;
+  std::int64_t step_tokens_ = 0;
+  double plan_kv_disk_s_ = 0;
+  mutable CostBreakdown breakdown_;
+  // Sources seen so far, matched by the address of the model-owned name (stable strings),
+  // so the hot path compares pointers instead of strings.
+  std::vector<std::pair<const char*, std::string>> source_names_;
+  std::vector<SimTime> by_source_;  // step time per source, same order as source_names_
+};
+
+}  // namespace servesim

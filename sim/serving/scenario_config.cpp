@@ -35,7 +35,7 @@ constexpr const char* kDefaultScheduler = "vllm_v1";
 constexpr const char* kDefaultKv = "paged";
 constexpr const char* kDefaultCost = "roofline";
 constexpr const char* kDefaultRouter = "round_robin";
-constexpr const char* kDefaultDecodeRouter = "least_load";
+constexpr const char* kDefaultDecodeRouter = "least_kv";
 
 EngineConfig parse_engine(Params& p) {
   EngineConfig e;
@@ -89,7 +89,7 @@ KvTransferConfig parse_kv_transfer(Params& p) {
 DisaggregationConfig parse_disaggregation(Params& p, const std::string& src) {
   DisaggregationConfig d;
   const nlohmann::json router = p.object("decode_router", "router that picks the decode replica of a prefilled request "
-                                                          "({impl, ...}; default least_load)");
+                                                          "({impl, ...}; default least_kv)");
   d.overflow_waiting = p.integer("overflow_waiting", 0,
                                  "Splitwise mixed pool: when every prefill replica has at least this many requests "
                                  "waiting, an arrival is served whole by a mixed pool (0: never)",

@@ -17,5 +17,8 @@ while IFS='|' read -r name args; do
   head -n 101 "$tmp/$name/requests.csv" > "$dst/requests_head.csv"
 done <<'CASES'
 default|
+disagg_1p1d|--scenario tests/golden/scenarios/disagg_1p1d.json
+hetero_a100_h100|--scenario tests/golden/scenarios/hetero_a100_h100.json
+mooncake_prefix_aware|--scenario tests/golden/scenarios/mooncake_prefix_aware.json
 CASES
 git --no-pager diff --stat -- tests/golden/data || true

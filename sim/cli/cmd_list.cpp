@@ -5,6 +5,7 @@
 
 #include "sim/cli/commands.h"
 #include "sim/core/registry.h"
+#include "sim/serving/scenario_config.h"
 
 namespace servesim::cli {
 namespace po = boost::program_options;
@@ -21,6 +22,13 @@ int cmd_list(const Args& args) {
     return 0;
   }
   const bool params = vm.count("params") != 0;
+  if (params) {
+    // The scenario's own keys (top level, pools, engine, metrics, KV transfer, ...).
+    std::cout << "scenario:\n";
+    for (const auto& p : scenario_param_docs()) {
+      std::cout << fmt::format("      {:<32} {:<10} default {:<10} {}\n", p.key, p.type, p.default_value, p.help);
+    }
+  }
   for (const auto& [iface, lister] : RegistryIndex::get().all()) {
     std::cout << iface << ":\n";
     for (const auto& e : lister()) {

@@ -76,9 +76,13 @@ class IScheduler {
   // Disaggregation and migration. detach(r): r (running, its prompt done) leaves this
   // scheduler between steps; its KV stays allocated in the KV manager (the caller frees it
   // once the KV has moved). The scheduler keeps no pointer to r afterwards.
-  // A request whose KV is already resident (r.kv_slot >= 0, num_computed > 0: adopted from
-  // another replica) is handed over with add(); it waits like any request and, when
-  // admitted, computes only num_tokens() - num_computed tokens.
+  // adopt(r): r arrives with its KV already resident here (r.kv_slot >= 0, num_computed
+  // tokens) and joins the running set at once, as a decoding request (a decode engine
+  // schedules a request whose KV it has received). can_adopt(n): whether n more adopted
+  // requests (placed, still in flight) plus this one would stay within the running budget;
+  // the cluster places KV only then, so adoption never overfills the running set.
+  virtual void adopt(Request* r) = 0;
+  virtual bool can_adopt(std::size_t in_flight) const = 0;
   virtual void detach(Request* r) = 0;
   // The admitted requests (holding KV), in admission order (read-only; for the balancer).
   virtual std::span<Request* const> running() const = 0;

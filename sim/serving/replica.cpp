@@ -12,12 +12,16 @@ Replica::Replica(std::int32_t id, ReplicaContext ctx, std::unique_ptr<IKvManager
 void Replica::on_arrival(Request* r) {
   if (r->replica < 0) r->replica = id_;
   if (!sched_->add(r)) {
-    SERVESIM_ASSERT(r->kv_slot < 0);  // an adopted request was checked before its KV was placed
     r->reject();
     ctx_.metrics.on_reject(*r);
     ctx_.owner.on_released(r);
     return;
   }
+  wake();
+}
+
+void Replica::adopt(Request* r) {
+  sched_->adopt(r);
   wake();
 }
 
@@ -42,8 +46,9 @@ void Replica::start_step() {
   if (plan_.seqs.empty()) {
     state_ = State::kIdle;
     // Nothing runnable while requests wait would be a deadlock; admission rejects requests
-    // that can never fit, so with nothing running every waiting request fits.
-    SERVESIM_ASSERT(sched_->num_running() > 0 || sched_->num_waiting() == 0);
+    // that can never fit, so with nothing running every waiting request fits, unless KV
+    // placed for requests still in flight holds the room (their adoption wakes us).
+    SERVESIM_ASSERT(sched_->num_running() > 0 || sched_->num_waiting() == 0 || ctx_.owner.kv_in_flight_to(*this));
     return;
   }
   state_ = State::kBusy;

@@ -36,6 +36,9 @@ class IReplicaOwner {
   // False while the owner has work waiting for this replica that a merged run of steps
   // could hide (a KV placement retried at every step end).
   virtual bool may_merge_steps(const Replica& rep) const = 0;
+  // Whether KV is on its way to this replica (placed, in flight): it then may sit idle with
+  // requests waiting for room that the adoptions' first steps will free.
+  virtual bool kv_in_flight_to(const Replica& rep) const = 0;
 };
 
 struct ReplicaContext {
@@ -62,8 +65,10 @@ class Replica {
  public:
   Replica(std::int32_t id, ReplicaContext ctx, std::unique_ptr<IKvManager> kv, std::unique_ptr<IScheduler> sched);
 
-  // A request routed here (or adopted, its KV already placed by the owner).
+  // A request routed here.
   void on_arrival(Request* r);
+  // A request whose KV the owner placed here and moved in: it joins the running set.
+  void adopt(Request* r);
   ReplicaLoad load() const;
   std::int32_t id() const { return id_; }
   std::int32_t pool() const { return ctx_.pool; }

@@ -163,17 +163,17 @@ PoolConfig parse_pool(Params& p, const PoolDefaults& d, const std::string& sourc
   pool.topology = p.string("topology", d.topology,
                            "node or cluster (hardware_profiles/nodes|clusters/) whose links the collectives and KV "
                            "transfers use; empty: one node of `hardware` over its intra_node link");
-  const nlohmann::json engine_j = named && !p.has("engine") ? d.engine : p.object("engine", "engine-wide settings: memory utilisation, dtypes, context length");
-  const nlohmann::json parallel_j = named && !p.has("parallel") ? d.parallel : p.object("parallel", "parallel plan {impl, tp, pp, ep}");
-  const nlohmann::json sched_j = named && !p.has("scheduler") ? d.scheduler : p.object("scheduler", "replica scheduler {impl, ...}");
-  const nlohmann::json kv_j = named && !p.has("kv") ? d.kv : p.object("kv", "KV-cache manager {impl, ...}");
-  const nlohmann::json cost_j = named && !p.has("cost") ? d.cost : p.object("cost", "cost model {impl, ...}");
-  if (named) {
-    // Declared even when inherited, so they are documented and not rejected as unknown.
-    for (const char* k : {"engine", "parallel", "scheduler", "kv", "cost"}) {
-      if (!p.has(k)) p.consume(k, "(inherited from the top level)");
-    }
-  }
+  // In a pool, an absent component takes the top level's value (whole).
+  auto obj = [&](const char* key, const std::string& help, const nlohmann::json& inherited) {
+    const bool given = p.has(key);
+    nlohmann::json v = p.object(key, named ? help + " (absent: the top-level `" + key + "`)" : help);
+    return named && !given ? inherited : v;
+  };
+  const nlohmann::json engine_j = obj("engine", "engine-wide settings: memory utilisation, dtypes, context length", d.engine);
+  const nlohmann::json parallel_j = obj("parallel", "parallel plan {impl, tp, pp, ep}", d.parallel);
+  const nlohmann::json sched_j = obj("scheduler", "replica scheduler {impl, ...}", d.scheduler);
+  const nlohmann::json kv_j = obj("kv", "KV-cache manager {impl, ...}", d.kv);
+  const nlohmann::json cost_j = obj("cost", "cost model {impl, ...}", d.cost);
   if (p.doc_mode()) return pool;
   Params eng(engine_j, p.where("engine"));
   pool.engine = parse_engine(eng);

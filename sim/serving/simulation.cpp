@@ -195,6 +195,7 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
   workload_ = WorkloadRegistry::get().make(config_.workload,
                                            WorkloadDeps{config_.seed, catalog_->data_dir(), config_.workload.where});
   pending_.resize(replicas_.size());
+  inflight_.assign(replicas_.size(), 0);
   sending_.assign(replicas_.size(), 0);
   receiving_.assign(replicas_.size(), 0);
   sent_bytes_.assign(replicas_.size(), 0.0);
@@ -381,7 +382,11 @@ void Simulation::try_place(std::int32_t dst) {
     Request* r = h.r;
     std::int32_t slot = -1;
     std::int64_t hit = 0;
-    if (!place_kv(r, dst, r->num_computed, &slot, &hit)) break;  // FIFO: the head waits for room
+    // FIFO: the head waits for a running slot and for room (the prompt's KV plus its first
+    // decode token, so its first step there needs no more).
+    if (!replicas_[static_cast<std::size_t>(dst)]->scheduler().can_adopt(inflight_[static_cast<std::size_t>(dst)])) break;
+    if (!place_kv(r, dst, r->num_computed + 1, &slot, &hit)) break;
+    ++inflight_[static_cast<std::size_t>(dst)];
     q.pop_front();
     auto t = std::make_unique<Transfer>();
     t->kind = Transfer::Kind::kHandOff;
@@ -465,7 +470,8 @@ void Simulation::on_transfer_done(Transfer* t) {
       ++migrations_done_;
       --migrations_per_pool_[static_cast<std::size_t>(m.pool)];
       migrations_.erase(mit);
-      replicas_[static_cast<std::size_t>(done->dst)]->on_arrival(r);
+      --inflight_[static_cast<std::size_t>(done->dst)];
+      replicas_[static_cast<std::size_t>(done->dst)]->adopt(r);
       replicas_[static_cast<std::size_t>(done->src)]->wake();
       try_place(done->src);
       break;
@@ -479,7 +485,8 @@ void Simulation::finish_hand_off(Transfer& t) {
   free_kv_at(r, t.src, t.src_slot);
   r->kv_slot = t.dst_slot;
   r->adopt(t.dst, queue_.now(), t.started, t.bytes, true);
-  replicas_[static_cast<std::size_t>(t.dst)]->on_arrival(r);
+  --inflight_[static_cast<std::size_t>(t.dst)];
+  replicas_[static_cast<std::size_t>(t.dst)]->adopt(r);
   replicas_[static_cast<std::size_t>(t.src)]->wake();  // its freed KV may admit waiting prompts
 }
 
@@ -537,7 +544,7 @@ void Simulation::balance() {
         victim = r;
       }
     }
-    if (!victim) continue;
+    if (!victim || !replicas_[static_cast<std::size_t>(lo)]->scheduler().can_adopt(inflight_[static_cast<std::size_t>(lo)])) continue;
     auto m = std::make_unique<Migration>();
     m->r = victim;
     m->pool = static_cast<std::int32_t>(pi);
@@ -610,7 +617,9 @@ void Simulation::begin_stop_the_world(Migration& m) {
     migrations_.erase(it);
   };
   if (r->state != RequestState::kRunning || r->kv_slot < 0) return abort();
-  if (!place_kv(r, m.dst, r->num_computed, &m.dst_slot, nullptr)) return abort();
+  if (!replicas_[static_cast<std::size_t>(m.dst)]->scheduler().can_adopt(inflight_[static_cast<std::size_t>(m.dst)])) return abort();
+  if (!place_kv(r, m.dst, r->num_computed + 1, &m.dst_slot, nullptr)) return abort();
+  ++inflight_[static_cast<std::size_t>(m.dst)];
   Replica& src = *replicas_[static_cast<std::size_t>(m.src)];
   src.scheduler().detach(r);
   r->hand_off();

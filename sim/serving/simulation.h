@@ -95,6 +95,7 @@ class Simulation final : public IReplicaOwner {
   void on_prefilled(Replica& from, Request* r) override;
   void on_step_end(Replica& rep) override;
   bool may_merge_steps(const Replica& rep) const override;
+  bool kv_in_flight_to(const Replica& rep) const override { return inflight_[static_cast<std::size_t>(rep.id())] > 0; }
 
  private:
   struct Transfer;
@@ -165,6 +166,7 @@ class Simulation final : public IReplicaOwner {
   std::vector<std::deque<PendingHandOff>> pending_;
   std::vector<std::unique_ptr<Transfer>> transfers_;
   std::vector<std::int32_t> sending_, receiving_;  // transfers in flight per replica
+  std::vector<std::size_t> inflight_;  // requests whose KV is placed on the replica and moving there
   SimTime transfers_updated_ = 0;
   std::map<RequestId, std::unique_ptr<Migration>> migrations_;
   std::vector<std::int32_t> migrations_per_pool_;

@@ -42,7 +42,20 @@ void expect_golden(const std::string& golden_case, const std::string& args) {
   fs::remove_all(out.parent_path());
 }
 
+std::string scenario_arg(const std::string& name) {
+  return "--scenario " + (fs::path(SERVESIM_TEST_DATA).parent_path() / "scenarios" / (name + ".json")).string();
+}
+
 TEST(Golden, DefaultScenario) { expect_golden("default", ""); }
+// A prefill pool and a decode pool (small decode KV: back-pressure and preemptions), the KV
+// moved whole over the network path.
+TEST(Golden, DisaggregatedOnePrefillOneDecode) { expect_golden("disagg_1p1d", scenario_arg("disagg_1p1d")); }
+// Two mixed pools of different devices behind one least-load router.
+TEST(Golden, HeterogeneousA100AndH100Pools) { expect_golden("hetero_a100_h100", scenario_arg("hetero_a100_h100")); }
+// The bundled Mooncake-format sample over 4 replicas with the prefix-aware router.
+TEST(Golden, MooncakeSampleWithPrefixAwareRouter) {
+  expect_golden("mooncake_prefix_aware", scenario_arg("mooncake_prefix_aware"));
+}
 
 }  // namespace
 }  // namespace servesim

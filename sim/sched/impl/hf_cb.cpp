@@ -106,6 +106,15 @@ class HfCbScheduler final : public IScheduler {
 
   std::span<Request* const> running() const override { return active_; }
 
+  void adopt(Request* r) override {
+    SERVESIM_ASSERT(r->kv_slot >= 0 && r->num_computed > 0);
+    r->state = RequestState::kRunning;
+    active_.push_back(r);
+  }
+  bool can_adopt(std::size_t in_flight) const override {
+    return static_cast<std::int64_t>(active_.size() + in_flight) < c_.max_requests_per_batch;
+  }
+
   void detach(Request* r) override {
     const auto it = std::find(active_.begin(), active_.end(), r);
     SERVESIM_ASSERT(it != active_.end());

@@ -92,12 +92,9 @@ class VllmV1Scheduler final : public IScheduler {
     while (!preempted_any && !waiting_.empty() && budget > 0 &&
            static_cast<std::int64_t>(running_.size()) < c_.max_num_seqs) {
       Request* r = waiting_.front();
-      // A request preempted by swap resumes with its computed tokens (copied back in); one
-      // adopted from another replica (disaggregation, migration) has its KV resident here.
-      const bool resident = r->kv_slot >= 0;
-      const std::int64_t swapped = resident ? 0 : kv_.swapped_tokens(*r);
-      const std::int64_t cached =
-          resident ? r->num_computed : swapped > 0 ? swapped : (r->num_computed == 0 ? kv_.cached_prefix(*r) : 0);
+      // A request preempted by swap resumes with its computed tokens (copied back in).
+      const std::int64_t swapped = kv_.swapped_tokens(*r);
+      const std::int64_t cached = swapped > 0 ? swapped : (r->num_computed == 0 ? kv_.cached_prefix(*r) : 0);
       std::int64_t want = r->num_tokens() - cached;
       if (!c_.chunked_prefill && want > budget) break;  // whole prompt must fit: head-of-line
       if (c_.long_prefill_token_threshold > 0) want = std::min(want, c_.long_prefill_token_threshold);
@@ -124,6 +121,15 @@ class VllmV1Scheduler final : public IScheduler {
   std::size_t num_running() const override { return running_.size(); }
 
   std::span<Request* const> running() const override { return running_; }
+
+  void adopt(Request* r) override {
+    SERVESIM_ASSERT(r->kv_slot >= 0 && r->num_computed > 0);
+    r->state = RequestState::kRunning;
+    running_.push_back(r);
+  }
+  bool can_adopt(std::size_t in_flight) const override {
+    return static_cast<std::int64_t>(running_.size() + in_flight) < c_.max_num_seqs;
+  }
 
   void detach(Request* r) override {
     const auto it = std::find(running_.begin(), running_.end(), r);

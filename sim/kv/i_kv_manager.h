@@ -136,6 +136,12 @@ class IKvManager {
     (void)max_steps;
     return 0;
   }
+  // The allocations of `steps` such decode steps (a number work_free_decode_steps allowed):
+  // request i holds tokens[i] tokens before them and one more after each step. The state and
+  // counters afterwards are exactly those of the step-by-step calls
+  //   for j in 1..steps: for i: allocate(reqs[i], tokens[i] + j)
+  // (a manager may do them in bulk; the default makes those calls).
+  virtual void allocate_decode_steps(std::span<Request* const> reqs, std::span<const std::int64_t> tokens, std::int64_t steps);
 };
 
 template <>

@@ -2,6 +2,8 @@
 
 #include "sim/kv/i_kv_manager.h"
 
+#include "sim/core/error.h"
+
 namespace servesim {
 
 void KvStepWork::add(const KvStepWork& o) {
@@ -56,6 +58,18 @@ nlohmann::json kv_common_summary(const char* impl, const KvUsage& u, const KvCou
   j["end_reserved_bytes"] = u.reserved_bytes;
   j["end_cached_bytes"] = u.cached_bytes;
   return j;
+}
+
+void IKvManager::allocate_decode_steps(std::span<Request* const> reqs, std::span<const std::int64_t> tokens, std::int64_t steps) {
+  KvStepWork scratch;
+  for (std::int64_t j = 1; j <= steps; ++j) {
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      scratch.clear();
+      const bool ok = allocate(*reqs[i], tokens[i] + j, scratch);
+      SERVESIM_ASSERT(ok && scratch.sync_map_calls == 0 && scratch.async_map_calls == 0 && scratch.swap_in_bytes == 0 &&
+                      scratch.spill_bytes == 0 && scratch.cow_bytes == 0);
+    }
+  }
 }
 
 }  // namespace servesim

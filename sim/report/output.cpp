@@ -127,10 +127,10 @@ std::string summary_table(const nlohmann::json& s) {
   const auto& ku = s["kv_utilization"];
   if (s.contains("pools") && s["pools"].size() > 1) {
     for (const auto& p : s["pools"]) {
-      out += fmt::format("pool {} ({}, {} x{}, tp {}): KV cache {} tokens per replica, busy {:.1f}%\n", p["name"].get<std::string>(),
-                         p["role"].get<std::string>(), p["hardware"].get<std::string>(), p["replicas"].get<std::int64_t>(),
-                         p["tp"].get<std::int64_t>(), p["kv_capacity_tokens"].get<std::int64_t>(),
-                         100.0 * p["utilization"].get<double>());
+      out += fmt::format("pool {} ({}, {} x{}, tp {}): KV cache {} tokens per replica, busy {:.1f}%, mean batch {:.1f} seqs\n",
+                         p["name"].get<std::string>(), p["role"].get<std::string>(), p["hardware"].get<std::string>(),
+                         p["replicas"].get<std::int64_t>(), p["tp"].get<std::int64_t>(), p["kv_capacity_tokens"].get<std::int64_t>(),
+                         100.0 * p["busy_fraction"].get<double>(), p["mean_batch_seqs"].get<double>());
     }
     out += fmt::format("KV cache utilisation mean {:.1f}% p99 {:.1f}%\n", 100.0 * ku["mean"].get<double>(), 100.0 * ku["p99"].get<double>());
   } else {

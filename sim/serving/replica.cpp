@@ -48,7 +48,7 @@ void Replica::start_step() {
     // Nothing runnable while requests wait would be a deadlock; admission rejects requests
     // that can never fit, so with nothing running every waiting request fits, unless KV
     // placed for requests still in flight holds the room (their adoption wakes us).
-    SERVESIM_ASSERT(sched_->num_running() > 0 || sched_->num_waiting() == 0 || ctx_.owner.kv_in_flight_to(*this));
+    SERVESIM_ASSERT(sched_->num_running() > 0 || sched_->num_waiting() == 0 || ctx_.owner.holds_moving_kv(*this));
     return;
   }
   state_ = State::kBusy;
@@ -57,6 +57,7 @@ void Replica::start_step() {
   ctx_.metrics.on_step(exec_.step_seqs(), plan_.num_tokens, dt);
   ++stats_.steps;
   stats_.tokens += plan_.num_tokens;
+  stats_.seqs += exec_.step_seqs();
   const bool merge = ctx_.fast_forward && ctx_.owner.may_merge_steps(*this);
   const SimTime end = merge ? plan_fast_forward(ctx_.queue.now() + dt) : ctx_.queue.now() + dt;
   ctx_.queue.schedule_at(end, EventPriority::kIterationEnd, [this] { end_step(); });
@@ -79,17 +80,15 @@ SimTime Replica::plan_fast_forward(SimTime end) {
     ctx_.metrics.on_step(exec_.step_seqs(), plan_.num_tokens, dt);
     ++stats_.steps;
     stats_.tokens += plan_.num_tokens;
+    stats_.seqs += exec_.step_seqs();
     end += dt;
   }
-  // The merged steps' KV allocations, in the order the scheduler would make them.
+  // The merged steps' KV allocations, as the scheduler would make them step by step.
   const auto merged = static_cast<std::int64_t>(ff_ends_.size());
-  for (std::int64_t j = 1; j <= merged; ++j) {
-    for (const ScheduledSeq& s : plan_.seqs) {
-      scratch_work_.clear();
-      const bool ok = kv_->allocate(*s.req, s.context + 1 + j, scratch_work_);
-      SERVESIM_ASSERT(ok && scratch_work_.sync_map_calls == 0 && scratch_work_.async_map_calls == 0 &&
-                      scratch_work_.swap_in_bytes == 0 && scratch_work_.spill_bytes == 0 && scratch_work_.cow_bytes == 0);
-    }
+  if (merged > 0) {
+    ff_tokens_.clear();
+    for (const ScheduledSeq& s : plan_.seqs) ff_tokens_.push_back(s.context + 1);
+    kv_->allocate_decode_steps(ff_reqs_, ff_tokens_, merged);
   }
   merged_steps_ += merged;
   return end;

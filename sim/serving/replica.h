@@ -36,9 +36,10 @@ class IReplicaOwner {
   // False while the owner has work waiting for this replica that a merged run of steps
   // could hide (a KV placement retried at every step end).
   virtual bool may_merge_steps(const Replica& rep) const = 0;
-  // Whether KV is on its way to this replica (placed, in flight): it then may sit idle with
-  // requests waiting for room that the adoptions' first steps will free.
-  virtual bool kv_in_flight_to(const Replica& rep) const = 0;
+  // Whether KV moving between replicas holds room here: KV placed for requests on their way
+  // in, or KV of requests this replica handed off that has not left yet (back-pressure).
+  // The replica may then sit idle with requests waiting; the move's end wakes it.
+  virtual bool holds_moving_kv(const Replica& rep) const = 0;
 };
 
 struct ReplicaContext {
@@ -59,6 +60,7 @@ struct ReplicaStats {
   SimTime busy = 0;
   std::int64_t tokens = 0;
   std::int64_t prefilled = 0;  // requests handed off after their prompt (prefill role)
+  std::int64_t seqs = 0;       // sequences summed over steps
 };
 
 class Replica {
@@ -107,8 +109,8 @@ class Replica {
   State state_ = State::kIdle;
   StepPlan plan_;
   StepEvents events_;
-  KvStepWork scratch_work_;
   std::vector<Request*> ff_reqs_;
+  std::vector<std::int64_t> ff_tokens_;
   std::vector<SimTime> ff_ends_;  // end times of the merged steps before the last
   std::int64_t merged_steps_ = 0;
   SimTime step_start_ = 0;

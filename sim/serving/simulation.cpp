@@ -196,6 +196,7 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
                                            WorkloadDeps{config_.seed, catalog_->data_dir(), config_.workload.where});
   pending_.resize(replicas_.size());
   inflight_.assign(replicas_.size(), 0);
+  outgoing_.assign(replicas_.size(), 0);
   sending_.assign(replicas_.size(), 0);
   receiving_.assign(replicas_.size(), 0);
   sent_bytes_.assign(replicas_.size(), 0.0);
@@ -369,8 +370,10 @@ void Simulation::on_prefilled(Replica& from, Request* r) {
     r->reject();
     metrics_.on_reject(*r);
     release(r);
+    from.wake();
     return;
   }
+  ++outgoing_[static_cast<std::size_t>(from.id())];
   pending_[static_cast<std::size_t>(dst)].push_back(PendingHandOff{r, from.id(), queue_.now(), from.last_step_duration()});
   try_place(dst);
 }
@@ -463,6 +466,7 @@ void Simulation::on_transfer_done(Transfer* t) {
       SERVESIM_ASSERT(mit != migrations_.end());
       const Migration& m = *mit->second;
       free_kv_at(r, done->src, done->src_slot);
+      --outgoing_[static_cast<std::size_t>(done->src)];
       r->kv_slot = m.dst_slot;
       r->adopt(done->dst, queue_.now(), done->started, done->bytes, false);
       ++r->migrations;
@@ -483,6 +487,7 @@ void Simulation::on_transfer_done(Transfer* t) {
 void Simulation::finish_hand_off(Transfer& t) {
   Request* r = t.r;
   free_kv_at(r, t.src, t.src_slot);
+  --outgoing_[static_cast<std::size_t>(t.src)];
   r->kv_slot = t.dst_slot;
   r->adopt(t.dst, queue_.now(), t.started, t.bytes, true);
   --inflight_[static_cast<std::size_t>(t.dst)];
@@ -623,6 +628,7 @@ void Simulation::begin_stop_the_world(Migration& m) {
   Replica& src = *replicas_[static_cast<std::size_t>(m.src)];
   src.scheduler().detach(r);
   r->hand_off();
+  ++outgoing_[static_cast<std::size_t>(m.src)];
   m.awaiting_stop = false;
   auto t = std::make_unique<Transfer>();
   t->kind = Transfer::Kind::kMigrationFinal;
@@ -678,10 +684,22 @@ SimResult Simulation::run() {
   const Slo& slo = config_.metrics.slo;
   res.summary = metrics_.summary(slo);
   res.summary["scenario"] = config_.name;
-  res.summary["model"] = pools_.front().model->name;
-  res.summary["hardware"] = pools_.front().device->name;
+  // Model and hardware of the cluster ("a+b" when pools differ); the memory plan of each
+  // pool is in pools[] (and at the top for a one-pool scenario).
+  auto joined = [&](auto field) {
+    std::vector<std::string> names;
+    for (const PoolRuntime& p : pools_) {
+      const std::string n = field(p);
+      if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    }
+    std::string s;
+    for (const auto& n : names) s += (s.empty() ? "" : "+") + n;
+    return s;
+  };
+  res.summary["model"] = joined([](const PoolRuntime& p) { return p.model->name; });
+  res.summary["hardware"] = joined([](const PoolRuntime& p) { return p.device->name; });
   res.summary["replicas"] = replicas_.size();
-  res.summary["memory"] = pools_.front().memory.to_json();
+  if (pools_.size() == 1) res.summary["memory"] = pools_.front().memory.to_json();
   const double sim_s = to_seconds(queue_.now());
   res.summary["simulated_time_s"] = sim_s;
   nlohmann::json kv = nlohmann::json::array();
@@ -714,7 +732,7 @@ SimResult Simulation::run() {
   for (std::size_t pi = 0; pi < pools_.size(); ++pi) {
     const PoolRuntime& p = pools_[pi];
     const PoolConfig& pc = config_.pools[pi];
-    std::int64_t steps = 0, tokens = 0, prefilled = 0, n = 0;
+    std::int64_t steps = 0, tokens = 0, seqs = 0, prefilled = 0, n = 0;
     SimTime busy = 0;
     double sent = 0, received = 0;
     std::int64_t capacity = 0;
@@ -723,6 +741,7 @@ SimResult Simulation::run() {
       const ReplicaStats& s = rep->stats();
       steps += s.steps;
       tokens += s.tokens;
+      seqs += s.seqs;
       prefilled += s.prefilled;
       busy += s.busy;
       sent += sent_bytes_[static_cast<std::size_t>(rep->id())];
@@ -758,8 +777,11 @@ SimResult Simulation::run() {
         {"memory", p.memory.to_json()},
         {"steps", steps},
         {"busy_s", to_seconds(busy)},
-        {"utilization", n > 0 && sim_s > 0 ? to_seconds(busy) / (static_cast<double>(n) * sim_s) : 0.0},
+        // Fraction of the time a replica is running a step (any step: a replica decoding one
+        // request is busy); the batch sizes say how full the steps are.
+        {"busy_fraction", n > 0 && sim_s > 0 ? to_seconds(busy) / (static_cast<double>(n) * sim_s) : 0.0},
         {"mean_batch_tokens", steps > 0 ? static_cast<double>(tokens) / static_cast<double>(steps) : 0.0},
+        {"mean_batch_seqs", steps > 0 ? static_cast<double>(seqs) / static_cast<double>(steps) : 0.0},
         {"requests_entered", entered},
         {"requests_finished", finished_here},
         {"ttft_s_of_entered", to_json(summarize(ttft))},

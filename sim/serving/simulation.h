@@ -95,7 +95,10 @@ class Simulation final : public IReplicaOwner {
   void on_prefilled(Replica& from, Request* r) override;
   void on_step_end(Replica& rep) override;
   bool may_merge_steps(const Replica& rep) const override;
-  bool kv_in_flight_to(const Replica& rep) const override { return inflight_[static_cast<std::size_t>(rep.id())] > 0; }
+  bool holds_moving_kv(const Replica& rep) const override {
+    const auto i = static_cast<std::size_t>(rep.id());
+    return inflight_[i] > 0 || outgoing_[i] > 0;
+  }
 
  private:
   struct Transfer;
@@ -167,6 +170,7 @@ class Simulation final : public IReplicaOwner {
   std::vector<std::unique_ptr<Transfer>> transfers_;
   std::vector<std::int32_t> sending_, receiving_;  // transfers in flight per replica
   std::vector<std::size_t> inflight_;  // requests whose KV is placed on the replica and moving there
+  std::vector<std::size_t> outgoing_;  // requests handed off by the replica whose KV it still holds
   SimTime transfers_updated_ = 0;
   std::map<RequestId, std::unique_ptr<Migration>> migrations_;
   std::vector<std::int32_t> migrations_per_pool_;

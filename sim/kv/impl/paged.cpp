@@ -190,6 +190,52 @@ class PagedKvManager final : public IKvManager {
     return lo;
   }
 
+  void allocate_decode_steps(std::span<Request* const> reqs, std::span<const std::int64_t> tokens, std::int64_t steps) override {
+    // The step-by-step calls take a fresh block for request i at step j when its tokens
+    // before the step fill its blocks: first at j0 = blocks * block_size - tokens + 1, then
+    // every block_size steps. Blocks are popped in the (j, i) order those calls would pop
+    // them (so evictions happen in the same order); fills, counters and the peak follow in
+    // closed form.
+    const std::int64_t bs = c_.block_size;
+    pops_.clear();
+    std::int64_t live_before = live_fill_;
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      const Table& t = tables_[reqs[i]->kv_slot];
+      SERVESIM_ASSERT(t.tokens == tokens[i]);
+      const auto have = static_cast<std::int64_t>(t.blocks.size());
+      for (std::int64_t j = have * bs - t.tokens + 1; j <= steps; j += bs) pops_.emplace_back(j, i);
+      // sum over j = 1..steps of the blocks held after step j, and of the tokens
+      const std::int64_t j1 = std::min(steps, have * bs - t.tokens);  // steps that fit the blocks held
+      step_blocks_ += have * j1 + (blocks_prefix_sum(t.tokens + steps) - blocks_prefix_sum(t.tokens + j1));
+      step_tokens_ += steps * t.tokens + steps * (steps + 1) / 2;
+    }
+    std::sort(pops_.begin(), pops_.end());
+    KvStepWork unused;  // work_free_decode_steps allowed these steps: no copies
+    for (const auto& [j, i] : pops_) tables_[reqs[i]->kv_slot].blocks.push_back(pop_free(unused));
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      Table& t = tables_[reqs[i]->kv_slot];
+      const std::int64_t total = t.tokens + steps;
+      for (auto b = t.tokens / bs; b < static_cast<std::int64_t>(t.blocks.size()); ++b) {
+        set_fill(t.blocks[static_cast<std::size_t>(b)], std::min<std::int64_t>(bs, total - b * bs));
+      }
+      t.tokens = total;
+    }
+    // The peak moves only when blocks are taken; the step-by-step calls record it right
+    // after the last pop (j*, i*), when requests up to i* have grown j* tokens and the
+    // others j* - 1.
+    if (!pops_.empty()) {
+      const double allocated = static_cast<double>(num_blocks_ - 1 - free_count_) * block_bytes_;
+      if (allocated > counters_.peak_allocated_bytes) {
+        const auto [js, is] = pops_.back();
+        const auto n = static_cast<std::int64_t>(reqs.size());
+        const auto ii = static_cast<std::int64_t>(is);
+        const std::int64_t live = live_before + js * (ii + 1) + (js - 1) * (n - ii - 1);
+        counters_.peak_allocated_bytes = allocated;
+        counters_.used_bytes_at_peak = static_cast<double>(live) * bytes_per_token_;
+      }
+    }
+  }
+
   void free(Request& r) override { release(r); }
 
   std::int64_t preempt(Request& r, PreemptMode mode, KvStepWork& work) override {
@@ -228,7 +274,12 @@ class PagedKvManager final : public IKvManager {
     return u;
   }
 
-  const KvCounters& counters() const override { return counters_; }
+  const KvCounters& counters() const override {
+    // Exact integer sums, so the order steps are accounted in cannot change them.
+    counters_.step_allocated_bytes = static_cast<double>(step_blocks_) * block_bytes_;
+    counters_.step_used_bytes = static_cast<double>(step_tokens_) * bytes_per_token_;
+    return counters_;
+  }
 
   nlohmann::json summary() const override {
     nlohmann::json j = kv_common_summary("paged", usage(), counters_);
@@ -378,9 +429,15 @@ class PagedKvManager final : public IKvManager {
     return true;
   }
 
+  // sum over m = 1..x of ceil(m / block_size)
+  std::int64_t blocks_prefix_sum(std::int64_t x) const {
+    const std::int64_t bs = c_.block_size, q = x / bs, r = x % bs;
+    return bs * q * (q + 1) / 2 + r * (q + 1);
+  }
+
   void account(const Table& t) {
-    counters_.step_allocated_bytes += static_cast<double>(t.blocks.size()) * block_bytes_;
-    counters_.step_used_bytes += static_cast<double>(t.tokens) * bytes_per_token_;
+    step_blocks_ += static_cast<std::int64_t>(t.blocks.size());
+    step_tokens_ += t.tokens;
     const double allocated = static_cast<double>(num_blocks_ - 1 - free_count_) * block_bytes_;
     if (allocated > counters_.peak_allocated_bytes) {
       counters_.peak_allocated_bytes = allocated;
@@ -492,7 +549,10 @@ class PagedKvManager final : public IKvManager {
   std::vector<std::int32_t> free_slots_;
   SwapSpace swap_;
   OffloadTiers tiers_;
-  KvCounters counters_;
+  mutable KvCounters counters_;
+  std::int64_t step_blocks_ = 0;  // blocks held, summed over (sequence, step) pairs
+  std::int64_t step_tokens_ = 0;  // tokens held, same sum
+  std::vector<std::pair<std::int64_t, std::size_t>> pops_;  // (step, request) of bulk block pops
 };
 
 }  // namespace

@@ -38,7 +38,7 @@ def pool_series(d, s):
 
 def pools_util(d, s):
     ser = pool_series(d, s)
-    return " / ".join(f"{p['name']} {100 * p['utilization']:.0f}, {r:.0f}, {100 * k:.0f}"
+    return " / ".join(f"{p['name']} {100 * p['busy_fraction']:.0f}, {r:.0f}, {100 * k:.0f}"
                       for p, (r, k) in zip(s["pools"], ser))
 
 
@@ -97,7 +97,7 @@ def hetero_row(label, d, s):
     t, p = s["ttft_s"], s["tpot_s"]
     per = []
     for pool, (r, k) in zip(s["pools"], pool_series(d, s)):
-        per.append(f"{pool['name']}: busy {100 * pool['utilization']:.0f} %, running {r:.0f}, KV {100 * k:.0f} %, "
+        per.append(f"{pool['name']}: busy {100 * pool['busy_fraction']:.0f} %, running {r:.0f}, KV {100 * k:.0f} %, "
                    f"{pool['requests_entered']} req, TTFT p99 {ms(pool['ttft_s_of_entered']['p99'])}, "
                    f"TPOT p99 {ms(pool['tpot_s_of_finished']['p99'])}")
     return (f"| {label} | {ms(t['p50'])} | {ms(t['p99'])} | {ms(p['p50'])} | {ms(p['p99'])} | "

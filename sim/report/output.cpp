@@ -142,7 +142,7 @@ std::string summary_table(const nlohmann::json& s) {
   }
   if (s.contains("kv_transfer")) {
     const auto& k = s["kv_transfer"];
-    out += fmt::format("KV transfer: {} requests, time mean {:.2f} ms p99 {:.2f} ms, {:.1f} MB mean\n", k["requests"].get<std::int64_t>(),
+    out += fmt::format("KV hand-off (wait for decode room + transfer): {} requests, mean {:.2f} ms p99 {:.2f} ms, {:.1f} MB mean\n", k["requests"].get<std::int64_t>(),
                        k["time_s"]["mean"].get<double>() * 1e3, k["time_s"]["p99"].get<double>() * 1e3,
                        k["bytes"]["mean"].get<double>() / 1e6);
   }

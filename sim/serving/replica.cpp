@@ -31,6 +31,14 @@ void Replica::wake() {
   ctx_.queue.schedule_at(ctx_.queue.now(), EventPriority::kStepStart, [this] { start_step(); });
 }
 
+std::int64_t Replica::merged_steps_ended(const Request& r, SimTime now, bool including_now) const {
+  if (ff_ends_.empty()) return 0;
+  if (std::none_of(plan_.seqs.begin(), plan_.seqs.end(), [&](const ScheduledSeq& s) { return s.req == &r; })) return 0;
+  std::int64_t n = 0;
+  for (SimTime e : ff_ends_) n += (e < now || (including_now && e == now)) ? 1 : 0;
+  return n;
+}
+
 ReplicaLoad Replica::load() const {
   const KvUsage u = kv_->usage();
   return ReplicaLoad{static_cast<std::int64_t>(sched_->num_waiting()), static_cast<std::int64_t>(sched_->num_running()),

@@ -91,6 +91,11 @@ class Replica {
   std::int64_t merged_steps() const { return merged_steps_; }
   // Wakes an idle replica (work was placed on it by the owner).
   void wake();
+  // Steps of the running merged run that `r` takes part in and that have ended by `now`
+  // (strictly before, or also at `now` for an observer ordered after step ends at one
+  // instant) but whose tokens are applied only when the run's event fires. An observer of
+  // request progress adds them to num_computed to see what step-by-step execution shows.
+  std::int64_t merged_steps_ended(const Request& r, SimTime now, bool including_now) const;
 
  private:
   enum class State : std::uint8_t { kIdle, kStartPending, kBusy };

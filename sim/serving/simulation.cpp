@@ -435,6 +435,11 @@ void Simulation::reschedule_transfers() {
   transfers_updated_ = now;
   for (auto& tp : transfers_) {
     Transfer& t = *tp;
+    // Once its data has all arrived a transfer only waits out its latency: its end is fixed.
+    if (t.finish >= 0 && t.finish - t.latency <= now) {
+      t.remaining = 0;
+      continue;
+    }
     if (dt > 0 && t.rate > 0) t.remaining = std::max(0.0, t.remaining - t.rate * dt);
     const double rate = t.capacity / static_cast<double>(std::max(sending_[static_cast<std::size_t>(t.src)],
                                                                   receiving_[static_cast<std::size_t>(t.dst)]));
@@ -524,6 +529,11 @@ bool Simulation::may_merge_steps(const Replica& rep) const {
 // when fewer than `stop_tokens` are left, the request is stopped at the source's next step
 // boundary, the rest copied (the downtime), and the destination adopts it.
 
+std::int64_t Simulation::computed_now(const Request& r, bool steps_ending_now) const {
+  const Replica& rep = *replicas_[static_cast<std::size_t>(r.current_replica())];
+  return r.num_computed + rep.merged_steps_ended(r, queue_.now(), steps_ending_now);
+}
+
 void Simulation::balance() {
   const MigrationConfig& mc = config_.migration;
   for (std::size_t pi = 0; pi < pools_.size(); ++pi) {
@@ -544,19 +554,21 @@ void Simulation::balance() {
       if (r->state != RequestState::kRunning || r->num_generated < 1 || r->kv_slot < 0) continue;
       if (migrations_.count(r->spec.id)) continue;
       if (r->total_tokens() > replicas_[static_cast<std::size_t>(lo)]->kv().capacity_tokens()) continue;
-      if (!victim || r->num_computed < victim->num_computed ||
-          (r->num_computed == victim->num_computed && r->spec.id < victim->spec.id)) {
+      // Control events come after step ends of their instant: those steps count.
+      if (!victim || computed_now(*r, true) < computed_now(*victim, true) ||
+          (computed_now(*r, true) == computed_now(*victim, true) && r->spec.id < victim->spec.id)) {
         victim = r;
       }
     }
     if (!victim || !replicas_[static_cast<std::size_t>(lo)]->scheduler().can_adopt(inflight_[static_cast<std::size_t>(lo)])) continue;
+    const std::int64_t computed = computed_now(*victim, true);
     auto m = std::make_unique<Migration>();
     m->r = victim;
     m->pool = static_cast<std::int32_t>(pi);
     m->src = hi;
     m->dst = lo;
-    if (!place_kv(victim, lo, victim->num_computed, &m->dst_slot, nullptr)) continue;
-    m->copied = victim->num_computed;
+    if (!place_kv(victim, lo, computed, &m->dst_slot, nullptr)) continue;
+    m->copied = computed;
     auto t = std::make_unique<Transfer>();
     t->kind = Transfer::Kind::kMigrationRound;
     t->r = victim;
@@ -591,12 +603,14 @@ void Simulation::migration_round_done(Transfer& t) {
     migrations_.erase(it);
   };
   if (r->state != RequestState::kRunning || r->kv_slot < 0) return abort();  // preempted meanwhile
-  const std::int64_t behind = r->num_computed - m.copied;
+  // Transfer events come before step ends of their instant: those steps do not count yet.
+  const std::int64_t computed = computed_now(*r, false);
+  const std::int64_t behind = computed - m.copied;
   if (behind < config_.migration.stop_tokens) {
     m.awaiting_stop = true;
     return;
   }
-  if (!place_kv(r, m.dst, r->num_computed, &m.dst_slot, nullptr)) return abort();
+  if (!place_kv(r, m.dst, computed, &m.dst_slot, nullptr)) return abort();
   auto next = std::make_unique<Transfer>();
   next->kind = Transfer::Kind::kMigrationRound;
   next->r = r;
@@ -606,7 +620,7 @@ void Simulation::migration_round_done(Transfer& t) {
   next->capacity = t.capacity;
   next->latency = t.latency;
   next->started = queue_.now();
-  m.copied = r->num_computed;
+  m.copied = computed;
   m.transfer = next.get();
   migration_bytes_ += next->bytes;
   start_transfer(std::move(next));

@@ -514,3 +514,35 @@ TEST(ClusterIndependence, TwoDisaggregatedSimulationsInOneProcessMatchEachAlone)
 
 }  // namespace
 }  // namespace servesim
+
+namespace servesim {
+namespace {
+
+TEST(ClusterOverflow, ArrivalsOverflowToTheMixedPoolWhenEveryPrefillQueueIsFull) {
+  // Splitwise's mixed pool: 1 prefill, 1 decode, 1 mixed replica (ids 0, 1, 2), overflow at
+  // 1 waiting request. Four requests arrive at t = 0; the prefill replica forms its step
+  // only after every arrival of that instant (kStepStart), so once the first request waits
+  // there, each later one finds every prefill queue at >= 1 and goes to the mixed replica,
+  // which serves it whole (no hand-off). The first is prefilled on 0 and decoded on 1.
+  json s = base(trace_workload(write_trace("overflow", {{0, 500, 4}, {0, 500, 4}, {0, 500, 4}, {0, 500, 4}})));
+  s["pools"] = json::array({{{"name", "prefill"}, {"role", "prefill"}, {"replicas", 1}},
+                            {{"name", "decode"}, {"role", "decode"}, {"replicas", 1}},
+                            {{"name", "spare"}, {"role", "mixed"}, {"replicas", 1}}});
+  s["disaggregation"] = {{"overflow_waiting", 1}};
+  const SimResult r = Simulation(s, SimOptions{}).run();
+  ASSERT_EQ(r.records.size(), 4u);
+  EXPECT_EQ(r.records[0].replica, 0);
+  EXPECT_EQ(r.records[0].decode_replica, 1);
+  for (std::size_t i = 1; i < 4; ++i) {
+    EXPECT_EQ(r.records[i].replica, 2) << i;
+    EXPECT_EQ(r.records[i].decode_replica, -1) << i;
+    EXPECT_EQ(r.records[i].kv_transfer_bytes, 0.0) << i;
+  }
+  // Without the threshold the mixed pool of a disaggregated cluster receives nothing.
+  s["disaggregation"] = {{"overflow_waiting", 0}};
+  const SimResult n = Simulation(s, SimOptions{}).run();
+  for (const RequestRecord& rec : n.records) EXPECT_EQ(rec.replica, 0);
+}
+
+}  // namespace
+}  // namespace servesim

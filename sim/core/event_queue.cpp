@@ -53,6 +53,7 @@ bool EventQueue::step() {
     Slot& s = slots_[e.slot];
     if (s.sequence != e.key.sequence) continue;  // cancelled
     now_ = e.key.time;
+    current_priority_ = e.key.priority;
     Callback cb = std::move(s.cb);
     s.cb = nullptr;
     s.sequence = 0;

@@ -46,6 +46,9 @@ class EventQueue {
   using Callback = std::function<void()>;
 
   SimTime now() const { return now_; }
+  // Priority of the event firing now (kControl outside any event): what it may observe of
+  // other events at the same instant (those of lower priority have fired).
+  EventPriority current_priority() const { return current_priority_; }
   bool empty() const { return live_ == 0; }
   std::size_t size() const { return live_; }
   std::uint64_t fired() const { return fired_; }
@@ -81,6 +84,7 @@ class EventQueue {
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   SimTime now_ = 0;
+  EventPriority current_priority_ = EventPriority::kControl;
   std::uint64_t next_sequence_ = 1;
   std::size_t live_ = 0;
   std::uint64_t fired_ = 0;

@@ -73,7 +73,7 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
   return price_step(false);
 }
 
-SimTime Executor::price_step(bool reuse_non_attention) {
+SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   // A merged decode step differs from the step before it only in its attention operators
   // (every context one token longer). The other operators' times were summed once, for the
   // first step (static_); KV work (maps, copies) belongs to the step that caused it only.
@@ -111,8 +111,12 @@ SimTime Executor::price_step(bool reuse_non_attention) {
   } else {
     critical = static_.critical;
     background = static_.background;
-    for (std::size_t c = 0; c < ns_by_class_.size(); ++c) ns_by_class_[c] += static_.by_class[c];
-    for (const auto& [slot, t] : static_.by_source) by_source_[slot] += t;
+    if (deferred) {
+      deferred->attention.clear();
+    } else {
+      for (std::size_t c = 0; c < ns_by_class_.size(); ++c) ns_by_class_[c] += static_.by_class[c];
+      for (const auto& [slot, t] : static_.by_source) by_source_[slot] += t;
+    }
     for (std::size_t i : attention_ops_) {
       Operator& op = ops_[i];
       compute_attention_aggregates(op.attn);
@@ -120,7 +124,12 @@ SimTime Executor::price_step(bool reuse_non_attention) {
       SERVESIM_ASSERT(p.has_value());
       op_ns_[i] = p->ns * op.repeat;
       op_source_[i] = source_slot(p->source);
-      account(op, i, op_ns_[i]);
+      if (deferred) {
+        (op.overlap ? background : critical) += op_ns_[i];
+        deferred->attention.emplace_back(op.cls, op_source_[i], op_ns_[i]);
+      } else {
+        account(op, i, op_ns_[i]);
+      }
     }
   }
   // SSD reads of offloaded KV (at the tier's own bandwidth) precede their host -> device copy.
@@ -130,7 +139,7 @@ SimTime Executor::price_step(bool reuse_non_attention) {
     ns_by_class_[static_cast<std::size_t>(OpClass::kCopy)] += disk;
     swap_ns_ += disk;
   }
-  if (background > critical) exposed_map_ns_ += background - critical;
+  if (background > critical) (deferred ? deferred->exposed : exposed_map_ns_) += background - critical;
   const SimTime device = ctx_.plan.compose_step(std::max(critical, background), step_seqs_);
 
   // The engine's CPU work for the step: what it exposes beyond the device time.
@@ -143,8 +152,23 @@ SimTime Executor::price_step(bool reuse_non_attention) {
   cpu.gpu_seconds = to_seconds(device);
   const std::optional<Prediction> cp = ctx_.cost.predict(cpu);
   SERVESIM_ASSERT(cp.has_value());
-  ns_by_class_[static_cast<std::size_t>(OpClass::kCpu)] += cp->ns;
+  if (deferred) {
+    deferred->cpu = cp->ns;
+  } else {
+    ns_by_class_[static_cast<std::size_t>(OpClass::kCpu)] += cp->ns;
+  }
   return device + cp->ns;
+}
+
+void Executor::account(const Charge& c) {
+  for (std::size_t k = 0; k < ns_by_class_.size(); ++k) ns_by_class_[k] += static_.by_class[k];
+  for (const auto& [slot, t] : static_.by_source) by_source_[slot] += t;
+  for (const auto& [cls, slot, t] : c.attention) {
+    ns_by_class_[static_cast<std::size_t>(cls)] += t;
+    by_source_[slot] += t;
+  }
+  ns_by_class_[static_cast<std::size_t>(OpClass::kCpu)] += c.cpu;
+  exposed_map_ns_ += c.exposed;
 }
 
 std::size_t Executor::source_slot(std::string_view s) {
@@ -164,10 +188,10 @@ const CostBreakdown& Executor::breakdown() const {
   return breakdown_;
 }
 
-SimTime Executor::cost_repeated_decode_step() {
+SimTime Executor::cost_repeated_decode_step(Charge* deferred) {
   for (SeqAttention& a : seqs_) ++a.context;  // all decodes: one token further
   step_kv_tokens_ += step_seqs_;
-  return price_step(true);
+  return price_step(true, deferred);
 }
 
 }  // namespace servesim

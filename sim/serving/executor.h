@@ -16,6 +16,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "sim/cost/i_cost_model.h"
@@ -57,8 +58,19 @@ class Executor {
  public:
   explicit Executor(ExecutorContext ctx) : ctx_(std::move(ctx)) {}
 
+  // What one repeated decode step adds to the breakdown, kept until the step is known to
+  // run (a merged run may be cut short): its attention operators and its CPU time; the
+  // other operators repeat the last full step's sums.
+  struct Charge {
+    std::vector<std::tuple<OpClass, std::size_t, SimTime>> attention;  // (class, source slot, ns)
+    SimTime cpu = 0;
+    SimTime exposed = 0;  // overlapping work that outlasts the critical path
+  };
+
   SimTime cost_step(const StepPlan& plan, KvLayout layout);
-  SimTime cost_repeated_decode_step();
+  // Accounts the step at once, or, given `deferred`, records its charge there for account().
+  SimTime cost_repeated_decode_step(Charge* deferred = nullptr);
+  void account(const Charge& c);
 
   std::int64_t step_seqs() const { return step_seqs_; }
   std::int64_t step_tokens() const { return step_tokens_; }
@@ -66,7 +78,7 @@ class Executor {
   const ExecutorContext& context() const { return ctx_; }
 
  private:
-  SimTime price_step(bool reuse_non_attention);
+  SimTime price_step(bool reuse_non_attention, Charge* deferred = nullptr);
   std::size_t source_slot(std::string_view s);
 
   ExecutorContext ctx_;

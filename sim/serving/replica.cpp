@@ -10,6 +10,7 @@ Replica::Replica(std::int32_t id, ReplicaContext ctx, std::unique_ptr<IKvManager
     : id_(id), ctx_(std::move(ctx)), kv_(std::move(kv)), sched_(std::move(sched)), exec_(ctx_.exec) {}
 
 void Replica::on_arrival(Request* r) {
+  interrupt();
   if (r->replica < 0) r->replica = id_;
   if (!sched_->add(r)) {
     r->reject();
@@ -21,6 +22,7 @@ void Replica::on_arrival(Request* r) {
 }
 
 void Replica::adopt(Request* r) {
+  interrupt();
   sched_->adopt(r);
   wake();
 }
@@ -29,14 +31,6 @@ void Replica::wake() {
   if (state_ != State::kIdle) return;
   state_ = State::kStartPending;
   ctx_.queue.schedule_at(ctx_.queue.now(), EventPriority::kStepStart, [this] { start_step(); });
-}
-
-std::int64_t Replica::merged_steps_ended(const Request& r, SimTime now, bool including_now) const {
-  if (ff_ends_.empty()) return 0;
-  if (std::none_of(plan_.seqs.begin(), plan_.seqs.end(), [&](const ScheduledSeq& s) { return s.req == &r; })) return 0;
-  std::int64_t n = 0;
-  for (SimTime e : ff_ends_) n += (e < now || (including_now && e == now)) ? 1 : 0;
-  return n;
 }
 
 ReplicaLoad Replica::load() const {
@@ -67,60 +61,99 @@ void Replica::start_step() {
   stats_.tokens += plan_.num_tokens;
   stats_.seqs += exec_.step_seqs();
   const bool merge = ctx_.fast_forward && ctx_.owner.may_merge_steps(*this);
+  run_k_ = 0;
   const SimTime end = merge ? plan_fast_forward(ctx_.queue.now() + dt) : ctx_.queue.now() + dt;
-  ctx_.queue.schedule_at(end, EventPriority::kIterationEnd, [this] { end_step(); });
+  end_event_ = ctx_.queue.schedule_at(end, EventPriority::kIterationEnd, [this] { end_step(); });
 }
 
 SimTime Replica::plan_fast_forward(SimTime end) {
-  ff_ends_.clear();
+  run_k_ = 0;
+  ends_.assign(1, end);
+  applied_ = 0;
+  allocated_ = 0;
   std::int64_t extra = sched_->repeatable_decode_steps(plan_);
   if (extra <= 0) return end;
   ff_reqs_.clear();
   for (const ScheduledSeq& s : plan_.seqs) ff_reqs_.push_back(s.req);
   extra = kv_->work_free_decode_steps(ff_reqs_, extra);
-  // A step may be merged only if the one before it ends strictly before the next pending
-  // event (an arrival at that instant would join the next batch), so no event can observe
-  // the merged steps' requests half-way.
-  const SimTime horizon = ctx_.queue.next_time();
-  while (static_cast<std::int64_t>(ff_ends_.size()) < extra && end < horizon) {
-    ff_ends_.push_back(end);
-    const SimTime dt = std::max<SimTime>(1, exec_.cost_repeated_decode_step());
-    ctx_.metrics.on_step(exec_.step_seqs(), plan_.num_tokens, dt);
-    ++stats_.steps;
-    stats_.tokens += plan_.num_tokens;
-    stats_.seqs += exec_.step_seqs();
+  if (extra <= 0) return end;
+  // Every step until the first request would finish: a change at this replica (sync,
+  // interrupt) cuts the run where step-by-step execution would see it.
+  const auto k = static_cast<std::size_t>(extra);
+  if (charges_.size() < k) charges_.resize(k);
+  merged_dt_.resize(k);
+  for (std::size_t i = 0; i < k; ++i) {
+    const SimTime dt = std::max<SimTime>(1, exec_.cost_repeated_decode_step(&charges_[i]));
+    merged_dt_[i] = dt;
     end += dt;
+    ends_.push_back(end);
   }
-  // The merged steps' KV allocations, as the scheduler would make them step by step.
-  const auto merged = static_cast<std::int64_t>(ff_ends_.size());
-  if (merged > 0) {
-    ff_tokens_.clear();
-    for (const ScheduledSeq& s : plan_.seqs) ff_tokens_.push_back(s.context + 1);
-    kv_->allocate_decode_steps(ff_reqs_, ff_tokens_, merged);
-  }
-  merged_steps_ += merged;
+  run_k_ = k;
   return end;
 }
 
+bool Replica::ended(SimTime e) const {
+  const SimTime now = ctx_.queue.now();
+  return e < now || (e == now && ctx_.queue.current_priority() > EventPriority::kIterationEnd);
+}
+
+void Replica::apply_run(std::size_t n) {
+  SERVESIM_ASSERT(n <= run_k_);
+  // Merged step i starts when step i - 1 ends: steps 1..n have started.
+  if (n > allocated_) {
+    ff_tokens_.clear();
+    for (const ScheduledSeq& s : plan_.seqs) ff_tokens_.push_back(s.context + 1 + static_cast<std::int64_t>(allocated_));
+    kv_->allocate_decode_steps(ff_reqs_, ff_tokens_, static_cast<std::int64_t>(n - allocated_));
+    allocated_ = n;
+  }
+  if (n <= applied_) return;
+  // Steps applied_..n-1 ended: every request decodes one token per step.
+  const auto count = static_cast<std::int64_t>(plan_.seqs.size());
+  for (std::size_t i = applied_; i < n; ++i) {
+    for (const ScheduledSeq& s : plan_.seqs) {
+      const bool sampled = s.req->advance(1, ends_[i]);
+      SERVESIM_ASSERT(sampled);
+      if (i == 0) ctx_.metrics.on_token(*s.req);
+    }
+    if (i > 0) ctx_.metrics.on_tokens(ends_[i] - ends_[i - 1], count);
+  }
+  for (const ScheduledSeq& s : plan_.seqs) kv_->commit(*s.req);
+  applied_ = n;
+}
+
+void Replica::sync() {
+  if (state_ != State::kBusy || run_k_ == 0) return;
+  std::size_t n = applied_;
+  while (n < run_k_ && ended(ends_[n])) ++n;
+  apply_run(n);
+}
+
+void Replica::interrupt() {
+  if (state_ != State::kBusy || run_k_ == 0) return;
+  sync();
+  if (applied_ == run_k_) return;  // the run's last step is the one in progress
+  // Step applied_ is in progress: it becomes the last; the merged steps after it never run.
+  run_k_ = applied_;
+  ends_.resize(run_k_ + 1);
+  ctx_.queue.cancel(end_event_);
+  end_event_ = ctx_.queue.schedule_at(ends_[run_k_], EventPriority::kIterationEnd, [this] { end_step(); });
+}
+
 void Replica::end_step() {
-  if (!ff_ends_.empty()) {
-    // Steps merged before the last: every request decodes one token per step.
-    const auto n = static_cast<std::int64_t>(plan_.seqs.size());
-    for (std::size_t i = 0; i < ff_ends_.size(); ++i) {
-      for (const ScheduledSeq& s : plan_.seqs) {
-        Request* r = s.req;
-        const bool sampled = r->advance(1, ff_ends_[i]);
-        SERVESIM_ASSERT(sampled);
-        if (i == 0) ctx_.metrics.on_token(*r);
-      }
-      if (i > 0) ctx_.metrics.on_tokens(ff_ends_[i] - ff_ends_[i - 1], n);
+  if (run_k_ > 0) {
+    // Steps before the last, and the last one's KV; then its breakdown and step metrics.
+    apply_run(run_k_);
+    for (std::size_t i = 0; i < run_k_; ++i) {
+      exec_.account(charges_[i]);
+      ctx_.metrics.on_step(exec_.step_seqs(), plan_.num_tokens, merged_dt_[i]);
+      ++stats_.steps;
+      stats_.tokens += plan_.num_tokens;
+      stats_.seqs += exec_.step_seqs();
     }
-    const auto merged = static_cast<std::int64_t>(ff_ends_.size());
-    for (ScheduledSeq& s : plan_.seqs) {
-      kv_->commit(*s.req);
-      s.context += merged;
-    }
-    ff_ends_.clear();
+    const auto merged = static_cast<std::int64_t>(run_k_);
+    for (ScheduledSeq& s : plan_.seqs) s.context += merged;
+    merged_steps_ += merged;
+    run_k_ = 0;
   }
   const SimTime now = ctx_.queue.now();
   last_step_ = now - step_start_;

@@ -9,8 +9,19 @@
 // The owner (the cluster) hears of every request that leaves: finished or rejected
 // (on_released), and, on a prefill-role replica, prefilled (on_prefilled: the prompt is
 // done and the first token sampled; the request is detached from the scheduler with its KV
-// still held here until the owner calls free_kv). After each step the owner may act on
-// the replica (on_step_end: e.g. place KV of waiting hand-offs) before the next one forms.
+// still held here until the owner frees it). After each step the owner may act on the
+// replica (on_step_end: e.g. place KV of waiting hand-offs) before the next one forms.
+//
+// Multi-step advance with a per-replica horizon: when the scheduler and the KV manager say
+// the batch will repeat as pure decodes for k more steps (until its first request would
+// finish), the replica prices those steps and schedules one event at the end of the last.
+// The steps' effects are applied lazily: sync() brings the replica to the current instant
+// exactly as step-by-step execution would have it there (tokens of the steps that ended,
+// KV of the steps that started, as seen by an event of the current priority), and
+// interrupt() also cuts the run after the step in progress, so a change made now (a request
+// routed here, KV placed or adopted) is seen by the next step, as step by step. The owner
+// calls sync() before reading a replica and interrupt() before changing it; results are
+// byte-identical with the advance on or off.
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -87,24 +98,27 @@ class Replica {
   SimTime last_step_duration() const { return last_step_; }
   // The step time for `plan` (exposed for tests and tools). Accounts the step's cost breakdown.
   SimTime cost_step(const StepPlan& plan);
-  // Steps merged into single events by the multi-step advance.
+  // Steps merged into single events by the multi-step advance (steps that ran).
   std::int64_t merged_steps() const { return merged_steps_; }
   // Wakes an idle replica (work was placed on it by the owner).
   void wake();
-  // Steps of the running merged run that `r` takes part in and that have ended by `now`
-  // (strictly before, or also at `now` for an observer ordered after step ends at one
-  // instant) but whose tokens are applied only when the run's event fires. An observer of
-  // request progress adds them to num_computed to see what step-by-step execution shows.
-  std::int64_t merged_steps_ended(const Request& r, SimTime now, bool including_now) const;
+  // See the header comment: bring the merged run's effects up to now; and cut it after the
+  // step in progress.
+  void sync();
+  void interrupt();
 
  private:
   enum class State : std::uint8_t { kIdle, kStartPending, kBusy };
   void start_step();
   void end_step();
-  // Multi-step advance: after the step in plan_ has been costed (it ends at `end`), decide
-  // how many further identical decode steps to merge into the same event, cost them and
-  // make their KV allocations. Returns the end time of the last merged step.
+  // Multi-step advance: after the step in plan_ has been costed (it ends at `end`), plan
+  // how many further identical decode steps run in the same event and price them (their
+  // breakdown deferred). Returns the end time of the last one.
   SimTime plan_fast_forward(SimTime end);
+  // Applies the run's steps [applied_, n): KV of merged steps up to n, tokens of steps < n.
+  void apply_run(std::size_t n);
+  // True when an event at the current instant and priority comes after a step ending at e.
+  bool ended(SimTime e) const;
 
   std::int32_t id_;
   ReplicaContext ctx_;
@@ -116,7 +130,15 @@ class Replica {
   StepEvents events_;
   std::vector<Request*> ff_reqs_;
   std::vector<std::int64_t> ff_tokens_;
-  std::vector<SimTime> ff_ends_;  // end times of the merged steps before the last
+  // The run in progress: step 0 (formed by the scheduler) and run_k_ merged steps;
+  // ends_[i] is the end of step i; charges_[i - 1] the deferred breakdown of merged step i.
+  std::size_t run_k_ = 0;
+  std::vector<SimTime> ends_;
+  std::vector<Executor::Charge> charges_;
+  std::vector<SimTime> merged_dt_;
+  std::size_t applied_ = 0;    // steps of the run whose tokens are applied (< run_k_)
+  std::size_t allocated_ = 0;  // merged steps whose KV is allocated
+  EventId end_event_ = 0;
   std::int64_t merged_steps_ = 0;
   SimTime step_start_ = 0;
   SimTime last_step_ = 0;

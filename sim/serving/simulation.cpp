@@ -240,7 +240,8 @@ void Simulation::pull_arrival() {
 std::int32_t Simulation::route(Group& g, const Request& r) {
   if (g.members.size() == 1) return g.members.front();
   for (std::size_t i = 0; i < g.members.size(); ++i) {
-    const Replica& rep = *replicas_[static_cast<std::size_t>(g.members[i])];
+    Replica& rep = *replicas_[static_cast<std::size_t>(g.members[i])];
+    rep.sync();
     ReplicaView& v = g.views[i];
     v.load = rep.load();
     const KvUsage u = rep.kv().usage();
@@ -341,7 +342,9 @@ Simulation::Path Simulation::path(std::int32_t src, std::int32_t dst) const {
 }
 
 bool Simulation::place_kv(Request* r, std::int32_t dst, std::int64_t tokens, std::int32_t* dst_slot, std::int64_t* hit) {
-  IKvManager& kv = replicas_[static_cast<std::size_t>(dst)]->kv();
+  Replica& rep = *replicas_[static_cast<std::size_t>(dst)];
+  rep.interrupt();  // KV taken now is seen by its next step, as step by step
+  IKvManager& kv = rep.kv();
   const std::int32_t saved = r->kv_slot;
   r->kv_slot = *dst_slot;
   if (hit) *hit = *dst_slot < 0 ? std::min(kv.cached_prefix(*r), tokens) : 0;
@@ -354,9 +357,11 @@ bool Simulation::place_kv(Request* r, std::int32_t dst, std::int64_t tokens, std
 
 void Simulation::free_kv_at(Request* r, std::int32_t replica, std::int32_t slot) {
   if (slot < 0) return;
+  Replica& rep = *replicas_[static_cast<std::size_t>(replica)];
+  rep.sync();  // the steps that started before now took their blocks first
   const std::int32_t saved = r->kv_slot;
   r->kv_slot = slot;
-  replicas_[static_cast<std::size_t>(replica)]->kv().free(*r);
+  rep.kv().free(*r);
   r->kv_slot = saved == slot ? -1 : saved;
 }
 
@@ -529,10 +534,6 @@ bool Simulation::may_merge_steps(const Replica& rep) const {
 // when fewer than `stop_tokens` are left, the request is stopped at the source's next step
 // boundary, the rest copied (the downtime), and the destination adopts it.
 
-std::int64_t Simulation::computed_now(const Request& r, bool steps_ending_now) const {
-  const Replica& rep = *replicas_[static_cast<std::size_t>(r.current_replica())];
-  return r.num_computed + rep.merged_steps_ended(r, queue_.now(), steps_ending_now);
-}
 
 void Simulation::balance() {
   const MigrationConfig& mc = config_.migration;
@@ -543,6 +544,7 @@ void Simulation::balance() {
     double hi_u = -1, lo_u = 2;
     for (const auto& rep : replicas_) {
       if (rep->pool() != static_cast<std::int32_t>(pi)) continue;
+      rep->sync();
       const double u = rep->load().kv_used_fraction;
       if (u > hi_u) hi_u = u, hi = rep->id();
       if (u < lo_u) lo_u = u, lo = rep->id();
@@ -554,14 +556,13 @@ void Simulation::balance() {
       if (r->state != RequestState::kRunning || r->num_generated < 1 || r->kv_slot < 0) continue;
       if (migrations_.count(r->spec.id)) continue;
       if (r->total_tokens() > replicas_[static_cast<std::size_t>(lo)]->kv().capacity_tokens()) continue;
-      // Control events come after step ends of their instant: those steps count.
-      if (!victim || computed_now(*r, true) < computed_now(*victim, true) ||
-          (computed_now(*r, true) == computed_now(*victim, true) && r->spec.id < victim->spec.id)) {
+      if (!victim || r->num_computed < victim->num_computed ||
+          (r->num_computed == victim->num_computed && r->spec.id < victim->spec.id)) {
         victim = r;
       }
     }
     if (!victim || !replicas_[static_cast<std::size_t>(lo)]->scheduler().can_adopt(inflight_[static_cast<std::size_t>(lo)])) continue;
-    const std::int64_t computed = computed_now(*victim, true);
+    const std::int64_t computed = victim->num_computed;
     auto m = std::make_unique<Migration>();
     m->r = victim;
     m->pool = static_cast<std::int32_t>(pi);
@@ -603,11 +604,13 @@ void Simulation::migration_round_done(Transfer& t) {
     migrations_.erase(it);
   };
   if (r->state != RequestState::kRunning || r->kv_slot < 0) return abort();  // preempted meanwhile
-  // Transfer events come before step ends of their instant: those steps do not count yet.
-  const std::int64_t computed = computed_now(*r, false);
+  replicas_[static_cast<std::size_t>(m.src)]->sync();
+  const std::int64_t computed = r->num_computed;
   const std::int64_t behind = computed - m.copied;
   if (behind < config_.migration.stop_tokens) {
+    // It stops at the end of the source's step in progress.
     m.awaiting_stop = true;
+    replicas_[static_cast<std::size_t>(m.src)]->interrupt();
     return;
   }
   if (!place_kv(r, m.dst, computed, &m.dst_slot, nullptr)) return abort();
@@ -666,6 +669,7 @@ void Simulation::begin_stop_the_world(Migration& m) {
 
 void Simulation::sample() {
   for (const auto& rep : replicas_) {
+    rep->sync();
     const KvUsage u = rep->kv().usage();
     const ReplicaLoad l = rep->load();
     TimeSample t{queue_.now(), rep->id(), l.waiting, l.running, u.used_tokens, u.capacity_tokens};

@@ -142,7 +142,6 @@ class Simulation final : public IReplicaOwner {
   // Migration.
   // Tokens r has computed by now, including steps of a merged run that have ended but are
   // applied only when the run's event fires (what step-by-step execution would show).
-  std::int64_t computed_now(const Request& r, bool steps_ending_now) const;
   void balance();
   void migration_round_done(Transfer& t);
   void begin_stop_the_world(Migration& m);

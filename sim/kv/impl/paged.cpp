@@ -139,11 +139,17 @@ class PagedKvManager final : public IKvManager {
       const std::uint64_t h = hasher_.block_hash(r, i, parent);
       t.hashes.push_back(h);
       const std::int32_t b = t.blocks[static_cast<std::size_t>(i)];
-      if (!has_hash_[b] && cached_.find(h) == cached_.end()) {  // an identical block cached elsewhere stays the one
-        cached_.emplace(h, b);
-        hash_[b] = h;
-        has_hash_[b] = 1;
+      if (has_hash_[b]) continue;
+      // One probe: a new entry, or a stale one taken over; a live identical block cached
+      // elsewhere stays the one.
+      const auto [it, inserted] = cached_.try_emplace(h, b);
+      if (!inserted) {
+        const std::int32_t other = it->second;
+        if (has_hash_[other] && hash_[other] == h) continue;
+        it->second = b;
       }
+      hash_[b] = h;
+      has_hash_[b] = 1;
     }
   }
 
@@ -316,7 +322,10 @@ class PagedKvManager final : public IKvManager {
     }
     SERVESIM_ASSERT(free_count_ + referenced == num_blocks_ - 1);
     SERVESIM_ASSERT(fill == live_fill_);
-    for (const auto& [h, b] : cached_) SERVESIM_ASSERT(has_hash_[b] && hash_[b] == h);
+    // Every block carrying a hash is the index's block for it (the index may hold stale entries).
+    for (std::int32_t b = 1; b < num_blocks_; ++b) {
+      if (has_hash_[b]) SERVESIM_ASSERT(find_cached(hash_[b]) == b);
+    }
     std::vector<std::int32_t> refs(static_cast<std::size_t>(num_blocks_), 0);
     for (const Table& t : tables_) {
       if (!t.live) {
@@ -364,10 +373,10 @@ class PagedKvManager final : public IKvManager {
     std::int64_t i = 0;
     for (; i < max_blocks; ++i) {
       const std::uint64_t h = hasher_.block_hash(r, i, parent);
-      auto it = cached_.find(h);
-      if (it == cached_.end()) break;
+      const std::int32_t b = find_cached(h);
+      if (b < 0) break;
       out.hashes.push_back(h);
-      out.blocks.push_back(it->second);
+      out.blocks.push_back(b);
       parent = h;
     }
     if (!tiers_.enabled()) return;
@@ -496,16 +505,28 @@ class PagedKvManager final : public IKvManager {
     const std::int32_t b = head_;
     unlink_free(b);
     if (has_hash_[b]) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
-      auto it = cached_.find(hash_[b]);
-      if (it != cached_.end() && it->second == b) cached_.erase(it);
+      // The index entry goes stale instead of being erased (find_cached checks); stale
+      // entries are swept once they outnumber the blocks, so the sweep costs O(1) per eviction.
       tiers_.spill(hash_[b], work, counters_);
       has_hash_[b] = 0;
       ++counters_.cache_evictions;
+      if (++stale_ > num_blocks_) {
+        absl::erase_if(cached_, [this](const auto& e) { return !has_hash_[e.second] || hash_[e.second] != e.first; });
+        stale_ = 0;
+      }
     }
     ref_[b] = 1;
     fill_[b] = 0;
     ++counters_.units_allocated;
     return b;
+  }
+
+  // The block caching hash h, or -1 (an index entry whose block was evicted is stale).
+  std::int32_t find_cached(std::uint64_t h) const {
+    const auto it = cached_.find(h);
+    if (it == cached_.end()) return -1;
+    const std::int32_t b = it->second;
+    return has_hash_[b] && hash_[b] == h ? b : -1;
   }
 
   void push_back_free(std::int32_t b) {
@@ -544,7 +565,8 @@ class PagedKvManager final : public IKvManager {
   std::int64_t free_cached_ = 0;  // free blocks that still carry a hash
   std::int64_t live_fill_ = 0;    // tokens written in referenced blocks
   // Open addressing, no node per entry: this index is touched for every block that fills.
-  absl::flat_hash_map<std::uint64_t, std::int32_t> cached_;
+  absl::flat_hash_map<std::uint64_t, std::int32_t> cached_;  // hash -> block, entries of evicted blocks stale
+  std::int64_t stale_ = 0;  // evictions since the last sweep of stale entries
   std::vector<Table> tables_;
   std::vector<std::int32_t> free_slots_;
   SwapSpace swap_;

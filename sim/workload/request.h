@@ -52,6 +52,14 @@ struct Request {
   // and the KV moved between replicas (disaggregation hand-off and live migrations).
   std::int32_t decode_replica = -1;
   std::int32_t migrations = 0;
+  // Scratch of the KV manager that last looked this request's prefix up: the prefix-cache
+  // hashes of its blocks (computed once per block size, as vLLM keeps them on the request)
+  // and the cached blocks that matched, so a request waiting for room is neither re-hashed
+  // nor re-probed at every step. Never part of results.
+  mutable std::vector<std::uint64_t> block_hashes;
+  mutable std::int32_t block_hash_unit = 0;
+  mutable std::vector<std::int32_t> hit_blocks;
+  mutable const void* hit_owner = nullptr;
   SimTime kv_transfer_ns = 0;       // time from hand-off to adoption, summed
   double kv_transfer_bytes = 0;
 

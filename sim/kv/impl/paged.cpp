@@ -135,8 +135,7 @@ class PagedKvManager final : public IKvManager {
     Table& t = tables_[r.kv_slot];
     const std::int64_t full = std::min<std::int64_t>(r.num_computed / c_.block_size, static_cast<std::int64_t>(t.blocks.size()));
     for (auto i = static_cast<std::int64_t>(t.hashes.size()); i < full; ++i) {
-      const std::uint64_t parent = t.hashes.empty() ? 0 : t.hashes.back();
-      const std::uint64_t h = hasher_.block_hash(r, i, parent);
+      const std::uint64_t h = hash_of(r, i);
       t.hashes.push_back(h);
       const std::int32_t b = t.blocks[static_cast<std::size_t>(i)];
       if (has_hash_[b]) continue;
@@ -366,26 +365,50 @@ class PagedKvManager final : public IKvManager {
 
   std::int64_t swap_chunks(std::int64_t blocks) const { return c_.coalesced_swap ? buffers_ : blocks * buffers_; }
 
+  // The chained hash of block i of r, computed once and kept on the request.
+  std::uint64_t hash_of(const Request& r, std::int64_t i) const {
+    if (r.block_hash_unit != c_.block_size) {
+      r.block_hashes.clear();
+      r.block_hash_unit = c_.block_size;
+    }
+    auto& v = r.block_hashes;
+    while (static_cast<std::int64_t>(v.size()) <= i) {
+      v.push_back(hasher_.block_hash(r, static_cast<std::int64_t>(v.size()), v.empty() ? 0 : v.back()));
+    }
+    return v[static_cast<std::size_t>(i)];
+  }
+
   void collect_hits(const Request& r, Hits& out) const {
     // At least one token must be computed to produce logits: never the whole sequence.
     const std::int64_t max_blocks = (r.num_tokens() - 1) / c_.block_size;
-    std::uint64_t parent = 0;
+    // The blocks that matched at this manager's last lookup of r still match up to the
+    // first one evicted since (its hash no longer there); only the rest is probed again.
     std::int64_t i = 0;
+    if (r.hit_owner == this) {
+      const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(r.hit_blocks.size()), max_blocks);
+      for (; i < n; ++i) {
+        const std::int32_t b = r.hit_blocks[static_cast<std::size_t>(i)];
+        const std::uint64_t h = hash_of(r, i);
+        if (!has_hash_[b] || hash_[b] != h) break;
+        out.hashes.push_back(h);
+        out.blocks.push_back(b);
+      }
+    }
     for (; i < max_blocks; ++i) {
-      const std::uint64_t h = hasher_.block_hash(r, i, parent);
+      const std::uint64_t h = hash_of(r, i);
       const std::int32_t b = find_cached(h);
       if (b < 0) break;
       out.hashes.push_back(h);
       out.blocks.push_back(b);
-      parent = h;
     }
+    r.hit_owner = this;
+    r.hit_blocks = out.blocks;
     if (!tiers_.enabled()) return;
     for (; i < max_blocks; ++i) {
-      const std::uint64_t h = hasher_.block_hash(r, i, parent);
+      const std::uint64_t h = hash_of(r, i);
       const int tier = tiers_.find(h);
       if (tier < 0 || !tiers_.worth_loading(tier)) break;
       out.hashes.push_back(h);
-      parent = h;
     }
   }
 

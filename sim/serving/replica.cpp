@@ -62,12 +62,15 @@ void Replica::start_step() {
   stats_.seqs += exec_.step_seqs();
   const bool merge = ctx_.fast_forward && ctx_.owner.may_merge_steps(*this);
   run_k_ = 0;
+  run_max_ = 0;
+  ends_.assign(1, ctx_.queue.now() + dt);
   const SimTime end = merge ? plan_fast_forward(ctx_.queue.now() + dt) : ctx_.queue.now() + dt;
-  end_event_ = ctx_.queue.schedule_at(end, EventPriority::kIterationEnd, [this] { end_step(); });
+  end_event_ = ctx_.queue.schedule_at(end, EventPriority::kIterationEnd, [this] { on_run_event(); });
 }
 
 SimTime Replica::plan_fast_forward(SimTime end) {
   run_k_ = 0;
+  run_max_ = 0;
   ends_.assign(1, end);
   applied_ = 0;
   allocated_ = 0;
@@ -77,19 +80,37 @@ SimTime Replica::plan_fast_forward(SimTime end) {
   for (const ScheduledSeq& s : plan_.seqs) ff_reqs_.push_back(s.req);
   extra = kv_->work_free_decode_steps(ff_reqs_, extra);
   if (extra <= 0) return end;
-  // Every step until the first request would finish: a change at this replica (sync,
-  // interrupt) cuts the run where step-by-step execution would see it.
-  const auto k = static_cast<std::size_t>(extra);
-  if (charges_.size() < k) charges_.resize(k);
-  merged_dt_.resize(k);
-  for (std::size_t i = 0; i < k; ++i) {
+  // Every step until the first request would finish may join the run: a change at this
+  // replica (sync, interrupt) cuts it where step-by-step execution would see it. The steps
+  // are priced in growing chunks (kFirstChunk, then doubling), each ending in an event that
+  // only extends the run, so a run cut early did not price steps that never ran.
+  run_max_ = static_cast<std::size_t>(extra);
+  if (charges_.size() < run_max_) charges_.resize(run_max_);
+  merged_dt_.resize(run_max_);
+  extend_run(kFirstChunk);
+  return ends_.back();
+}
+
+void Replica::extend_run(std::size_t steps) {
+  const std::size_t k = std::min(run_max_, run_k_ + steps);
+  SimTime end = ends_.back();
+  for (std::size_t i = run_k_; i < k; ++i) {
     const SimTime dt = std::max<SimTime>(1, exec_.cost_repeated_decode_step(&charges_[i]));
     merged_dt_[i] = dt;
     end += dt;
     ends_.push_back(end);
   }
   run_k_ = k;
-  return end;
+}
+
+void Replica::on_run_event() {
+  if (run_k_ < run_max_) {
+    // The run goes on: price its next chunk (twice the steps priced so far).
+    extend_run(run_k_);
+    end_event_ = ctx_.queue.schedule_at(ends_.back(), EventPriority::kIterationEnd, [this] { on_run_event(); });
+    return;
+  }
+  end_step();
 }
 
 bool Replica::ended(SimTime e) const {
@@ -131,12 +152,13 @@ void Replica::sync() {
 void Replica::interrupt() {
   if (state_ != State::kBusy || run_k_ == 0) return;
   sync();
-  if (applied_ == run_k_) return;  // the run's last step is the one in progress
   // Step applied_ is in progress: it becomes the last; the merged steps after it never run.
+  run_max_ = applied_;
+  if (applied_ == run_k_) return;  // the event at its end is already scheduled
   run_k_ = applied_;
   ends_.resize(run_k_ + 1);
   ctx_.queue.cancel(end_event_);
-  end_event_ = ctx_.queue.schedule_at(ends_[run_k_], EventPriority::kIterationEnd, [this] { end_step(); });
+  end_event_ = ctx_.queue.schedule_at(ends_[run_k_], EventPriority::kIterationEnd, [this] { on_run_event(); });
 }
 
 void Replica::end_step() {
@@ -154,6 +176,7 @@ void Replica::end_step() {
     for (ScheduledSeq& s : plan_.seqs) s.context += merged;
     merged_steps_ += merged;
     run_k_ = 0;
+    run_max_ = 0;
   }
   const SimTime now = ctx_.queue.now();
   last_step_ = now - step_start_;

@@ -115,6 +115,10 @@ class Replica {
   // how many further identical decode steps run in the same event and price them (their
   // breakdown deferred). Returns the end time of the last one.
   SimTime plan_fast_forward(SimTime end);
+  // Prices up to `steps` more merged steps of the run (at most run_max_ in all).
+  void extend_run(std::size_t steps);
+  // The event at the end of the run's last priced step: extends the run or ends it.
+  void on_run_event();
   // Applies the run's steps [applied_, n): KV of merged steps up to n, tokens of steps < n.
   void apply_run(std::size_t n);
   // True when an event at the current instant and priority comes after a step ending at e.
@@ -132,7 +136,9 @@ class Replica {
   std::vector<std::int64_t> ff_tokens_;
   // The run in progress: step 0 (formed by the scheduler) and run_k_ merged steps;
   // ends_[i] is the end of step i; charges_[i - 1] the deferred breakdown of merged step i.
-  std::size_t run_k_ = 0;
+  static constexpr std::size_t kFirstChunk = 8;
+  std::size_t run_k_ = 0;    // merged steps priced (the run ends after step run_k_ unless extended)
+  std::size_t run_max_ = 0;  // merged steps the run may reach
   std::vector<SimTime> ends_;
   std::vector<Executor::Charge> charges_;
   std::vector<SimTime> merged_dt_;

@@ -15,6 +15,8 @@ trap 'rm -rf "$tmp"' EXIT
 cases=(
   "default 100k requests, 1 replica|--set workload.num_requests=100000 --set workload.duration=0"
   "default x16 traffic, 200k requests, 16 replicas|--set replicas=16 --set workload.rate=88 --set workload.num_requests=200000 --set workload.duration=0"
+  "Mooncake conversation trace (12k requests), 1 replica|--set workload={\"impl\":\"mooncake_jsonl\",\"path\":\"../shared/data/traces/mooncake/conversation_trace.jsonl\"}"
+  "Mooncake conversation trace, 8 replicas, round robin|--set replicas=8 --set workload={\"impl\":\"mooncake_jsonl\",\"path\":\"../shared/data/traces/mooncake/conversation_trace.jsonl\"}"
 )
 printf '| run | before wall s | before CPU s | after wall s | after CPU s | after/before (CPU) | peak RSS before/after MB |\n'
 printf '| --- | --- | --- | --- | --- | --- | --- |\n'

@@ -2,6 +2,7 @@
 // `servesim calibrate fit` from measured kernels) answers first, the roofline last. Every
 // prediction names its answer: "fit:<device>@<profile sha256 prefix>:<family>[:variant]"
 // ("derived:..." for a derived profile) or "roofline".
+#include <array>
 #include <filesystem>
 #include <map>
 
@@ -76,15 +77,28 @@ class CalibratedCostModel final : public ICostModel {
     profile_ = FittedProfile::load(path);
     const std::string sha = sha256_file_hex(path).substr(0, 8);
     tag_ = fmt::format("{}:{}@{}", profile_.status == "derived" ? "derived" : "fit", profile_.device, sha);
-    for (const auto& f : kFamilies) {
-      use_[f] = c.families.empty() || std::find(c.families.begin(), c.families.end(), f) != c.families.end();
+    for (std::size_t f = 0; f < kFamilies.size(); ++f) {
+      use_[f] = c.families.empty() || std::find(c.families.begin(), c.families.end(), kFamilies[f]) != c.families.end();
     }
-    auto src = [&](const std::string& s) { return sources_.emplace(s, tag_ + ":" + s).first->second; };
-    for (const char* v : {"gemm", "gemm:regression", "attention_prefill", "attention_prefill:global", "attention_decode",
-                          "attention_decode:global", "copy", "page_map"}) {
-      src(v);
+    // Every source string an answer can name, built once (the hot path compares no strings
+    // it has to build and allocates nothing).
+    auto src = [&](Family f, const std::string& variant) {
+      const std::string key = kFamilies[f] + (variant.empty() ? "" : ":" + variant);
+      sources_[f].emplace_back(variant, tag_ + ":" + key);
+    };
+    src(kGemm, "");
+    src(kGemm, "regression");
+    src(kPrefill, "");
+    src(kPrefill, "global");
+    src(kDecode, "");
+    src(kDecode, "global");
+    src(kCopy, "");
+    src(kPageMap, "");
+    for (const auto& cv : profile_.collectives) {
+      bool seen = false;
+      for (const auto& [v, full] : sources_[kCollective]) seen |= v == cv.backend;
+      if (!seen) src(kCollective, cv.backend);
     }
-    for (const auto& cv : profile_.collectives) src("collective:" + cv.backend);
     roofline_ = CostModelRegistry::get().make(c.fallback, deps);
     intra_bw_ = profile_.rates.intra_node_bandwidth;
   }
@@ -95,37 +109,40 @@ class CalibratedCostModel final : public ICostModel {
   }
 
  private:
-  std::optional<Prediction> answer(double us, const std::string& key) const {
-    auto it = sources_.find(key);
-    SERVESIM_ASSERT(it != sources_.end());
-    return Prediction{from_seconds(us * 1e-6), it->second};
+  enum Family : std::size_t { kGemm, kPrefill, kDecode, kCollective, kCopy, kPageMap };
+
+  std::optional<Prediction> answer(double us, Family f, const char* variant) const {
+    for (const auto& [v, full] : sources_[f]) {
+      if (v == variant) return Prediction{from_seconds(us * 1e-6), full};
+    }
+    SERVESIM_ASSERT(false);
+    return std::nullopt;
   }
 
   std::optional<Prediction> fitted(const Operator& op) const {
     switch (op.cls) {
       case OpClass::kGemm: {
         const auto& g = op.gemm;
-        if (!use_.at("gemm") || g.groups != 1) return std::nullopt;
-        std::string dt;
-        if (g.dtype == DType::kBf16 || g.dtype == DType::kFp16) dt = "bf16";
-        if (g.dtype == DType::kFp8) dt = "fp8";
-        if (dt.empty()) return std::nullopt;
-        auto a = profile_.predict_gemm(static_cast<double>(g.m), static_cast<double>(g.n), static_cast<double>(g.k), dt);
+        if (!use_[kGemm] || g.groups != 1) return std::nullopt;
+        static const std::string kBf16 = "bf16", kFp8 = "fp8";
+        const std::string* dt = g.dtype == DType::kBf16 || g.dtype == DType::kFp16 ? &kBf16 : g.dtype == DType::kFp8 ? &kFp8 : nullptr;
+        if (!dt) return std::nullopt;
+        auto a = profile_.predict_gemm(static_cast<double>(g.m), static_cast<double>(g.n), static_cast<double>(g.k), *dt);
         if (!a) return std::nullopt;
-        return answer(a->us, *a->variant ? std::string("gemm:") + a->variant : "gemm");
+        return answer(a->us, kGemm, a->variant);
       }
       case OpClass::kAttentionPrefill:
       case OpClass::kAttentionDecode: {
         const bool prefill = op.cls == OpClass::kAttentionPrefill;
-        const std::string fam = prefill ? "attention_prefill" : "attention_decode";
-        if (!use_.at(fam)) return std::nullopt;
+        const Family fam = prefill ? kPrefill : kDecode;
+        if (!use_[fam]) return std::nullopt;
         auto a = profile_.predict_attention(prefill, AttentionQuery::from(op.attn), prefill ? c_.prefill_kernel : c_.decode_kernel);
         if (!a) return std::nullopt;
-        return answer(a->us, *a->variant ? fam + ":" + a->variant : fam);
+        return answer(a->us, fam, a->variant);
       }
       case OpClass::kCollective: {
         const auto& c = op.coll;
-        if (!use_.at("collective") || c.ranks <= 1) return std::nullopt;
+        if (!use_[kCollective] || c.ranks <= 1) return std::nullopt;
         // The fitted curves are intra-node (NVLink); a slower link is another network.
         if (c.link_bandwidth > 0 && c.link_bandwidth < 0.99 * intra_bw_) return std::nullopt;
         std::string backend;
@@ -133,21 +150,21 @@ class CalibratedCostModel final : public ICostModel {
         if (c.kind != CollectiveKind::kAllReduce) backend = "nccl";
         auto a = profile_.predict_collective(collective_op_name(c.kind), c.ranks, c.bytes, backend);
         if (!a) return std::nullopt;
-        return answer(a->us, std::string("collective:") + a->variant);
+        return answer(a->us, kCollective, a->variant);
       }
       case OpClass::kCopy: {
         const auto& c = op.copy;
         const std::string dir = copy_direction_name(c.kind);
-        if (!use_.at("copy") || dir.empty()) return std::nullopt;
+        if (!use_[kCopy] || dir.empty()) return std::nullopt;
         auto a = profile_.predict_copy(dir, c.pinned, c.bytes, static_cast<double>(std::max<std::int64_t>(1, c.chunks)));
         if (!a) return std::nullopt;
-        return answer(a->us, "copy");
+        return answer(a->us, kCopy, "");
       }
       case OpClass::kPageMap: {
-        if (!use_.at("page_map") || op.items <= 0) return std::nullopt;
+        if (!use_[kPageMap] || op.items <= 0) return std::nullopt;
         auto a = profile_.predict_page_map(op.page_bytes);
         if (!a) return std::nullopt;
-        return answer(a->us * static_cast<double>(op.items), "page_map");
+        return answer(a->us * static_cast<double>(op.items), kPageMap, "");
       }
       case OpClass::kElementwise:
       case OpClass::kCpu:
@@ -159,8 +176,9 @@ class CalibratedCostModel final : public ICostModel {
   Config c_;
   FittedProfile profile_;
   std::string tag_;
-  std::map<std::string, std::string> sources_;  // variant key -> stable source string
-  std::map<std::string, bool> use_;
+  // Per family: (variant, stable source string "fit:<device>@<sha>:<family>[:variant]").
+  std::array<std::vector<std::pair<std::string, std::string>>, 6> sources_;
+  std::array<bool, 6> use_{};
   std::unique_ptr<ICostModel> roofline_;
   double intra_bw_ = 0;
 };

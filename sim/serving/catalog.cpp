@@ -6,31 +6,27 @@ Catalog::Catalog(std::string data_dir) : data_dir_(std::move(data_dir)) {}
 
 // Loads happen under the lock: simulations built on several threads wait for the first
 // load of an item instead of loading it twice (loading is rare; simulating is not).
-std::shared_ptr<const ModelSpec> Catalog::model(const std::string& name, const std::string& where) {
+template <class T, class Load>
+std::shared_ptr<const T> Catalog::cached(std::map<std::string, std::shared_ptr<const T>>& items, const std::string& name,
+                                         std::int64_t& count, Load load) {
   std::lock_guard lock(mu_);
-  auto it = models_.find(name);
-  if (it != models_.end()) return it->second;
-  auto m = std::make_shared<const ModelSpec>(load_model(name, data_dir_, where));
-  ++loads_.models;
-  return models_.emplace(name, std::move(m)).first->second;
+  auto it = items.find(name);
+  if (it != items.end()) return it->second;
+  auto item = std::make_shared<const T>(load());
+  ++count;
+  return items.emplace(name, std::move(item)).first->second;
+}
+
+std::shared_ptr<const ModelSpec> Catalog::model(const std::string& name, const std::string& where) {
+  return cached(models_, name, loads_.models, [&] { return load_model(name, data_dir_, where); });
 }
 
 std::shared_ptr<const DeviceSpec> Catalog::device(const std::string& name, const std::string& where) {
-  std::lock_guard lock(mu_);
-  auto it = devices_.find(name);
-  if (it != devices_.end()) return it->second;
-  auto d = std::make_shared<const DeviceSpec>(load_device(name, data_dir_, where));
-  ++loads_.devices;
-  return devices_.emplace(name, std::move(d)).first->second;
+  return cached(devices_, name, loads_.devices, [&] { return load_device(name, data_dir_, where); });
 }
 
 std::shared_ptr<const Topology> Catalog::topology(const std::string& name, const std::string& where) {
-  std::lock_guard lock(mu_);
-  auto it = topologies_.find(name);
-  if (it != topologies_.end()) return it->second;
-  auto t = std::make_shared<const Topology>(Topology::load(name, data_dir_, where));
-  ++loads_.topologies;
-  return topologies_.emplace(name, std::move(t)).first->second;
+  return cached(topologies_, name, loads_.topologies, [&] { return Topology::load(name, data_dir_, where); });
 }
 
 std::shared_ptr<const ICostModel> Catalog::cost_model(const ComponentConfig& config,

@@ -40,6 +40,10 @@ class Catalog {
   Loads loads() const;
 
  private:
+  template <class T, class Load>
+  std::shared_ptr<const T> cached(std::map<std::string, std::shared_ptr<const T>>& items, const std::string& name,
+                                  std::int64_t& count, Load load);
+
   std::string data_dir_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const ModelSpec>> models_;

@@ -265,25 +265,18 @@ ScenarioConfig parse_scenario(const nlohmann::json& scenario, const std::string&
   c.router = parse_component<RouterRegistry>(t.router, kDefaultRouter, top.where("router"));
   c.workload = WorkloadRegistry::get().parse(t.workload, top.where("workload"));
 
-  Params kt(t.kv_transfer, top.where("kv_transfer"));
-  c.kv_transfer = parse_kv_transfer(kt);
-  kt.finish();
-  c.kv_transfer.resolved = kt.resolved();
-
-  Params dg(t.disaggregation, top.where("disaggregation"));
-  c.disaggregation = parse_disaggregation(dg, source);
-  dg.finish();
-  c.disaggregation.resolved = dg.resolved();
-
-  Params mg(t.migration, top.where("migration"));
-  c.migration = parse_migration(mg);
-  mg.finish();
-  c.migration.resolved = mg.resolved();
-
-  Params met(t.metrics, top.where("metrics"));
-  c.metrics = parse_metrics(met);
-  met.finish();
-  c.metrics.resolved = met.resolved();
+  // A section: its keys parsed, unknown ones rejected, its resolved form kept.
+  auto section = [&](const nlohmann::json& j, const char* key, auto parse) {
+    Params p(j, top.where(key));
+    auto cfg = parse(p);
+    p.finish();
+    cfg.resolved = p.resolved();
+    return cfg;
+  };
+  c.kv_transfer = section(t.kv_transfer, "kv_transfer", parse_kv_transfer);
+  c.disaggregation = section(t.disaggregation, "disaggregation", [&](Params& p) { return parse_disaggregation(p, source); });
+  c.migration = section(t.migration, "migration", parse_migration);
+  c.metrics = section(t.metrics, "metrics", parse_metrics);
   return c;
 }
 
@@ -324,24 +317,17 @@ std::vector<ParamDoc> scenario_param_docs() {
   Params pool = Params::describe();
   (void)parse_pool(pool, PoolDefaults{}, "", true);
   add("pools[].", pool);
-  Params eng = Params::describe();
-  (void)parse_engine(eng);
-  add("engine.", eng);
-  Params kt = Params::describe();
-  (void)parse_kv_transfer(kt);
-  add("kv_transfer.", kt);
-  Params dg = Params::describe();
-  (void)parse_disaggregation(dg, "");
-  add("disaggregation.", dg);
-  Params mg = Params::describe();
-  (void)parse_migration(mg);
-  add("migration.", mg);
-  Params met = Params::describe();
-  (void)parse_metrics(met);
-  add("metrics.", met);
-  Params slo = Params::describe();
-  (void)parse_slo(slo);
-  add("metrics.slo.", slo);
+  auto doc = [&](const std::string& prefix, auto parse) {
+    Params p = Params::describe();
+    (void)parse(p);
+    add(prefix, p);
+  };
+  doc("engine.", parse_engine);
+  doc("kv_transfer.", parse_kv_transfer);
+  doc("disaggregation.", [](Params& p) { return parse_disaggregation(p, ""); });
+  doc("migration.", parse_migration);
+  doc("metrics.", parse_metrics);
+  doc("metrics.slo.", parse_slo);
   return out;
 }
 

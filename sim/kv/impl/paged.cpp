@@ -529,11 +529,11 @@ class PagedKvManager final : public IKvManager {
     unlink_free(b);
     if (has_hash_[b]) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
       // The index entry goes stale instead of being erased (find_cached checks); stale
-      // entries are swept once they outnumber the blocks, so the sweep costs O(1) per eviction.
+      // entries are swept once they outnumber the blocks four to one, so the sweep costs O(1) per eviction.
       tiers_.spill(hash_[b], work, counters_);
       has_hash_[b] = 0;
       ++counters_.cache_evictions;
-      if (++stale_ > num_blocks_) {
+      if (++stale_ > 4 * num_blocks_) {
         absl::erase_if(cached_, [this](const auto& e) { return !has_hash_[e.second] || hash_[e.second] != e.first; });
         stale_ = 0;
       }

@@ -8,6 +8,7 @@
 // A preempted request keeps one record; its restarts are counted in `preemptions`.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -82,6 +83,9 @@ class MetricsCollector {
 
   const std::vector<RequestRecord>& records() const { return records_; }
   const std::vector<TimeSample>& samples() const { return samples_; }
+  // Hand the records and samples over at the end of a run (no copy).
+  std::vector<RequestRecord> take_records() { return std::move(records_); }
+  std::vector<TimeSample> take_samples() { return std::move(samples_); }
   // Aggregates; times in seconds. `slo` may be empty.
   nlohmann::json summary(const Slo& slo) const;
 

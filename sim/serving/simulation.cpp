@@ -742,7 +742,7 @@ SimResult Simulation::run() {
   res.summary["kv_exposed_map_s"] = exposed;
   res.summary["kv_swap_s"] = swap;
 
-  res.records = metrics_.records();
+  res.records = metrics_.take_records();  // the summary above was computed from them
   std::sort(res.records.begin(), res.records.end(), [](const RequestRecord& a, const RequestRecord& b) { return a.id < b.id; });
 
   // Per pool: its replicas' work, and the requests that entered or were decoded there.
@@ -832,7 +832,7 @@ SimResult Simulation::run() {
   res.events = queue_.fired();
   res.summary["events"] = res.events;
   res.resolved_config = resolved_;
-  res.samples = metrics_.samples();
+  res.samples = metrics_.take_samples();
   return res;
 }
 

@@ -22,6 +22,12 @@ const std::vector<std::string>& shape_columns() {
 
 namespace {
 
+// Bounds on a row's values: beyond them a shape is a typo, and the operator's int32/int64
+// fields (and the cost models' arithmetic) would overflow.
+constexpr double kMaxCount = 2147483647.0;        // int32 fields: tokens, heads, ranks
+constexpr double kMaxTokens = 1099511627776.0;    // 2^40 tokens in one attention call
+constexpr double kMaxBytes = 1125899906842624.0;  // 1 PiB: no operator moves more
+
 struct RowReader {
   const CsvTable& t;
   std::size_t r;
@@ -37,6 +43,7 @@ struct RowReader {
     const std::size_t c = t.has(name) ? t.col(name) : t.col("op");
     input_error(t.where(r, c), fmt::format("missing {}, needed by op {}", name, op));
   }
+  // Counts are int32 fields of an operator (tokens, heads, ranks): at most 2^31 - 1.
   double count(const std::string& name, std::optional<double> def = std::nullopt, double min = 1) const {
     auto c = col(name);
     if (!c) {
@@ -44,7 +51,9 @@ struct RowReader {
       missing(name);
     }
     const double v = t.number(r, *c);
-    if (v != std::floor(v) || v < min) bad_value(t.where(r, *c), t.cell(r, *c), fmt::format("a whole number >= {}", min));
+    if (v != std::floor(v) || v < min || v > kMaxCount) {
+      bad_value(t.where(r, *c), t.cell(r, *c), fmt::format("a whole number in [{}, {}]", min, kMaxCount));
+    }
     return v;
   }
   double size(const std::string& name) const {
@@ -53,7 +62,7 @@ struct RowReader {
     const std::string& s = t.cell(r, *c);
     const bool plain = s.find_first_not_of("0123456789.eE+-") == std::string::npos;
     const double v = plain ? t.number(r, *c) : units::parse_bytes(s, t.where(r, *c));
-    if (!(v > 0)) bad_value(t.where(r, *c), t.cell(r, *c), "a positive size in bytes");
+    if (!(v > 0) || v > kMaxBytes) bad_value(t.where(r, *c), t.cell(r, *c), "a positive size in bytes, at most 1 PiB");
     return v;
   }
   std::string text(const std::string& name, const std::string& def) const {
@@ -101,6 +110,9 @@ ShapeTable read_shapes(const std::string& path) {
       a.kv_heads = static_cast<std::int32_t>(rr.count("kv_heads"));
       a.head_dim = static_cast<std::int32_t>(rr.count("head_dim"));
       a.v_head_dim = a.head_dim;
+      if (a.heads % a.kv_heads != 0) {
+        bad_value(rr.where("kv_heads"), std::to_string(a.kv_heads), fmt::format("a divisor of heads ({})", a.heads));
+      }
       a.dtype = rr.dtype("dtype", DType::kBf16);
       a.kv_dtype = rr.dtype("kv_dtype", a.dtype);
       const std::string layout = rr.text("layout", "paged");
@@ -110,6 +122,10 @@ ShapeTable read_shapes(const std::string& path) {
       const double b = rr.count("batch");
       const double q = prefill ? rr.count("q_len") : rr.count("q_len", 1.0);
       const double ctx = prefill ? rr.count("ctx_len", 0.0, 0) : rr.count("ctx_len", std::nullopt, 0);
+      if (b * (ctx + q) > kMaxTokens) {
+        bad_value(rr.where("batch"), fmt::format("{} x ({} + {}) tokens", b, ctx, q),
+                  "batch x (ctx_len + q_len) at most 2^40 tokens");
+      }
       a.num_seqs = static_cast<std::int64_t>(b);
       a.sum_q = static_cast<std::int64_t>(b * q);
       a.sum_kv = static_cast<std::int64_t>(b * (ctx + q));

@@ -22,7 +22,7 @@ std::string profile_path(const std::string& data_dir, const std::string& device)
 }
 
 int fit(const Args& args) {
-  po::options_description opts("servesim calibrate fit [options]");
+  po::options_description opts("servesim calibrate fit [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")("device", po::value<std::string>()->required(),
                                                  "device profile name (hardware_profiles/devices/<name>.json)")(
       "data", po::value<std::vector<std::string>>()->multitoken(),
@@ -71,7 +71,7 @@ int fit(const Args& args) {
 std::string pct(double v) { return fmt::format("{:.2f}%", 100 * v); }
 
 int check(const Args& args) {
-  po::options_description opts("servesim calibrate check [options]");
+  po::options_description opts("servesim calibrate check [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")("device", po::value<std::vector<std::string>>()->multitoken()->required(),
                                                  "device(s) whose profile to check")(
       "profile", po::value<std::string>(), "profile file (default calibration/profiles/<device>.json; one device only)")(
@@ -143,7 +143,7 @@ int check(const Args& args) {
 }
 
 int derive(const Args& args) {
-  po::options_description opts("servesim calibrate derive [options]");
+  po::options_description opts("servesim calibrate derive [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")("device", po::value<std::string>()->required(), "target device (no measurements)")(
       "from", po::value<std::string>()->required(), "measured profile: a device name or a .json path")(
       "cpu-scale", po::value<double>()->default_value(1.0),

@@ -27,7 +27,7 @@ std::string csv_field(const std::string& s) {
 }
 
 int predict(const Args& args) {
-  po::options_description opts("servesim cost predict [options]");
+  po::options_description opts("servesim cost predict [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")("hardware", po::value<std::string>()->required(),
                                                  "device profile name (hardware_profiles/devices/<name>.json)")(
       "in", po::value<std::string>()->required(), "shapes CSV (columns in calibration/FITTING.md)")(

@@ -12,7 +12,7 @@ namespace po = boost::program_options;
 
 namespace {
 int cmd_list(const Args& args) {
-  po::options_description opts("servesim list [options]");
+  po::options_description opts("servesim list [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")("params,p", "also print each implementation's parameters");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);

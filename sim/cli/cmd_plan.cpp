@@ -34,7 +34,7 @@ std::string moe_text(const ModelSpec& m) {
 }
 
 int plan_memory_cmd(const Args& args) {
-  po::options_description opts("servesim plan memory --model M --hardware H [options]");
+  po::options_description opts("servesim plan memory --model M --hardware H [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")(
       "model,m", po::value<std::string>(), "model in models/ (folder name) or a path to a config.json")(
       "hardware,H", po::value<std::string>(), "device profile in hardware_profiles/devices/ (file stem) or a path")(

@@ -6,8 +6,12 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/signals.h"
+#include "sim/core/error.h"
+#include "sim/core/units.h"
 #include "sim/core/json_file.h"
 #include "sim/report/output.h"
 #include "sim/serving/simulation.h"
@@ -21,24 +25,78 @@ std::string default_data_dir() {
 }
 
 namespace {
+
+// A one-line progress display on a terminal for runs that last more than a second.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()), last_(start_) {}
+  ~ProgressLine() { clear(); }
+  void update(const RunProgress& p) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    const double wall = std::chrono::duration<double>(now - start_).count();
+    if (wall < 1.0 || now - last_ < std::chrono::milliseconds(250)) return;
+    last_ = now;
+    shown_ = true;
+    std::fprintf(stderr, "\r\033[Ksimulated %.1f s, %lld requests done, %.2f M events/s (Ctrl-C stops)", to_seconds(p.now),
+                 static_cast<long long>(p.requests_done), static_cast<double>(p.events) / wall / 1e6);
+    std::fflush(stderr);
+  }
+  void clear() {
+    if (shown_) std::fprintf(stderr, "\r\033[K");
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
 int cmd_run(const Args& args) {
-  po::options_description opts("servesim run [options]");
+  po::options_description opts("servesim run [SCENARIO.json] [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")(
       "scenario,s", po::value<std::string>(), "scenario JSON file (default: the embedded default what-if scenario)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a scenario key: --set scheduler.max_num_seqs=128")(
-      "out,o", po::value<std::string>()->default_value("out/run"), "output directory (replaced atomically)")(
+      "out,o", po::value<std::string>()->default_value("out/run"),
+      "output folder; replaced atomically, only if new, empty or written by servesim")(
+      "force", "also replace a non-empty --out folder that servesim did not write")(
+      "max-events", po::value<std::uint64_t>()->default_value(0), "stop with an error after this many events (0: no limit)")(
+      "max-sim-time", po::value<std::string>(), "stop with an error past this simulated time, e.g. 2h")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of models/ and hardware_profiles/")(
       "print-scenario", "print the scenario (after --set) and exit")("quiet,q", "print nothing on success");
+  po::options_description hidden;
+  hidden.add_options()("extra", po::value<std::vector<std::string>>(), "");
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add("scenario", 1).add("extra", -1);
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
   po::notify(vm);
+  if (vm.count("extra")) {
+    bad_value("servesim run", vm["extra"].as<std::vector<std::string>>().front(),
+              "one scenario file (SCENARIO.json or --scenario), options starting with --");
+  }
   if (vm.count("help")) {
-    std::cout << opts << "\nOutputs in --out: summary.json, requests.csv, timeseries.csv, resolved_config.json.\n";
+    std::cout << opts << "\nOutputs in --out: summary.json, requests.csv, timeseries.csv, resolved_config.json.\n"
+                         "SIGINT/SIGTERM stop the run cleanly: exit 130/143, nothing partial left, old results kept.\n";
     return 0;
   }
   nlohmann::json scenario;
   SimOptions so;
   so.data_dir = vm["data-dir"].as<std::string>();
+  OutputOptions oo;
+  oo.force = vm.count("force") > 0;
+  oo.cancelled = stop_requested;
+  const std::string out = vm["out"].as<std::string>();
+  check_output_dir(out, oo);  // refuse a wrong --out before simulating anything
+  RunControl control;
+  control.max_events = vm["max-events"].as<std::uint64_t>();
+  if (vm.count("max-sim-time")) {
+    control.max_sim_time = units::parse_duration(vm["max-sim-time"].as<std::string>(), "--max-sim-time");
+    if (control.max_sim_time <= 0) bad_value("--max-sim-time", vm["max-sim-time"].as<std::string>(), "a positive duration");
+  }
   if (vm.count("scenario")) {
     so.source = vm["scenario"].as<std::string>();
     scenario = read_json_file(so.source);
@@ -53,13 +111,17 @@ int cmd_run(const Args& args) {
     std::cout << scenario.dump(2) << "\n";
     return 0;
   }
+  const bool quiet = vm.count("quiet") > 0;
+  ProgressLine progress(!quiet && ::isatty(STDERR_FILENO));
+  control.cancelled = stop_requested;
+  control.progress = [&](const RunProgress& p) { progress.update(p); };
   const auto t0 = std::chrono::steady_clock::now();
   Simulation sim(scenario, so);
-  SimResult res = sim.run();
+  SimResult res = sim.run(control);
+  progress.clear();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::string out = vm["out"].as<std::string>();
-  write_results(out, res);
-  if (!vm.count("quiet")) {
+  write_results(out, res, oo);
+  if (!quiet) {
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);
     std::cout << summary_table(res.summary);

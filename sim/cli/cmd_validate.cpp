@@ -9,6 +9,8 @@
 
 #include "sim/calibrate/fit.h"
 #include "sim/cli/commands.h"
+#include "sim/cli/signals.h"
+#include "sim/report/output.h"
 #include "sim/core/error.h"
 #include "sim/validate/compare.h"
 #include "sim/validate/engine_fit.h"
@@ -29,7 +31,7 @@ std::string engine_path(const po::variables_map& vm, const std::string& data_dir
 }
 
 int fit(const Args& args) {
-  po::options_description opts("servesim validate fit [options]");
+  po::options_description opts("servesim validate fit [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")("engine", po::value<std::string>()->default_value(kDefaultEngine),
                                                  "engine profile whose calibration inputs to fit (as given or under --data-dir)")(
       "out,o", po::value<std::string>(), "write the fitted profile here (default: replace the --engine file)")(
@@ -55,10 +57,12 @@ int fit(const Args& args) {
 
 int cmd_validate(const Args& args) {
   if (!args.empty() && args.front() == "fit") return fit(Args(args.begin() + 1, args.end()));
-  po::options_description opts("servesim validate RUN_OR_DIR [options]");
+  po::options_description opts("servesim validate RUN_OR_DIR [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")("run", po::value<std::string>(), "a ground-truth run folder, or a folder of runs")(
       "engine", po::value<std::string>()->default_value(kDefaultEngine), "engine profile (as given or under --data-dir)")(
-      "out,o", po::value<std::string>()->default_value("out/validate"), "output directory (replaced atomically)")(
+      "out,o", po::value<std::string>()->default_value("out/validate"),
+      "output folder; replaced atomically, only if new, empty or written by servesim")(
+      "force", "also replace a non-empty --out folder that servesim did not write")(
       "role", po::value<std::string>()->default_value("validation"), "with a folder of runs: validate the runs of this role")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of models/, hardware_profiles/, engines/")(
       "quiet,q", "print nothing on success");
@@ -83,6 +87,11 @@ int cmd_validate(const Args& args) {
     input_error(path + ": fitted", "missing; expected fitted constants (run `servesim validate fit --engine " + path + "`)");
   }
   so.source = path;
+  OutputOptions oo;
+  oo.force = vm.count("force") > 0;
+  oo.cancelled = stop_requested;
+  const std::string out = vm["out"].as<std::string>();
+  check_output_dir(out, oo);  // refuse a wrong --out before reading anything
   const std::string dir = vm["run"].as<std::string>();
   const std::vector<std::string> dirs = validate::find_runs(dir);
   const bool single = dirs.size() == 1 && dirs.front() == dir;
@@ -99,8 +108,8 @@ int cmd_validate(const Args& args) {
   if (runs.empty()) input_error(dir, "no run of role '" + role + "' here, expected at least one (see --role)");
   std::vector<validate::RunValidation> results;
   for (const validate::GtRun& run : runs) results.push_back(validate::validate_run(run, profile, profile.fitted["constants"], so));
-  const std::string out = vm["out"].as<std::string>();
-  validate::write_validation(out, results);
+  if (stop_requested()) throw Cancelled("stopped before writing");
+  validate::write_validation(out, results, oo);
   if (!vm.count("quiet")) {
     for (const auto& r : results) std::cout << validate::table_text(r) << "\n";
     std::cout << "results in " << out << "/\n";

@@ -24,6 +24,12 @@ struct CommandRegistrar {
   CommandRegistrar(const char* name, const char* help, CommandFn fn) { command_table()[name] = CommandInfo{std::move(fn), help}; }
 };
 
+// Help text layout of every subcommand's options: 100 columns with at least 56 for the
+// descriptions, so that Boost (which chops a word longer than half the description column)
+// keeps paths like hardware_profiles/devices/ whole.
+inline constexpr unsigned kHelpLineLength = 100;
+inline constexpr unsigned kHelpMinDescription = 56;
+
 // $SERVESIM_DATA_DIR, else the build's source tree (models/, hardware_profiles/, calibration/).
 std::string default_data_dir();
 

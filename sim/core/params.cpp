@@ -53,6 +53,9 @@ std::int64_t Params::integer(const std::string& key, std::optional<std::int64_t>
     x = *def;
   } else {
     if (!v->is_number_integer()) bad_value(where(key), v->dump(), "an integer");
+    if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      bad_value(where(key), v->dump(), max == std::numeric_limits<std::int64_t>::max() ? "an integer below 2^63" : fmt::format("an integer in [{}, {}]", min, max));
+    }
     x = v->get<std::int64_t>();
   }
   if (x < min || x > max) {

@@ -20,6 +20,7 @@
 //   between), in which case the aligned curve answers. Applied on lines with at least three
 //   first-row points.
 #include <array>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <vector>

@@ -46,9 +46,11 @@ using FlowGraph = boost::adjacency_list<
     boost::property<boost::edge_capacity_t, std::int64_t,
                     boost::property<boost::edge_residual_capacity_t, std::int64_t,
                                     boost::property<boost::edge_reverse_t, FlowTraits::edge_descriptor>>>>;
-constexpr std::int64_t kInfiniteCapacity = std::numeric_limits<std::int64_t>::max() / 4;
 
-std::int64_t to_capacity(double bytes_per_s) { return static_cast<std::int64_t>(std::llround(bytes_per_s / 1e3)); }
+// Clamped to 2^50 KB/s (10^18 B/s, beyond any link), so sums of capacities fit in int64.
+std::int64_t to_capacity(double bytes_per_s) {
+  return static_cast<std::int64_t>(std::llround(std::clamp(bytes_per_s / 1e3, 0.0, 1125899906842624.0)));
+}
 
 // Finds <dir>/<kind>/<name>.json next to the referring file first, then under data_dir.
 fs::path resolve(const std::string& name, const char* kind, const fs::path& referrer_dir, const std::string& data_dir) {
@@ -145,14 +147,20 @@ struct Topology::Impl {
       rev[e] = r;
       rev[r] = e;
     };
+    // "Infinite" source and sink edges get the sum of every finite capacity plus one: more
+    // than any cut, and small enough that the push-relabel's excess sums (the source pushes
+    // all its edges at once) cannot overflow int64 (INT64_MAX / 4 per edge did, with 16 GPUs).
+    std::int64_t finite_total = 1;
     for (auto [it, end] = boost::edges(g); it != end; ++it) {
       const Vertex u = boost::source(*it, g), v = boost::target(*it, g);
       if (side[u] == 3 || side[v] == 3) continue;
-      add(u, v, to_capacity(g[*it].bandwidth));
+      const std::int64_t c = to_capacity(g[*it].bandwidth);
+      finite_total += c;
+      add(u, v, c);
     }
     for (std::size_t v = 0; v < n; ++v) {
-      if (side[v] == 1) add(s, v, kInfiniteCapacity);
-      if (side[v] == 2) add(v, t, kInfiniteCapacity);
+      if (side[v] == 1) add(s, v, finite_total);
+      if (side[v] == 2) add(v, t, finite_total);
     }
     return static_cast<double>(boost::push_relabel_max_flow(f, s, t)) * 1e3;
   }

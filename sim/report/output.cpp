@@ -1,9 +1,15 @@
 #include "sim/report/output.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "sim/core/error.h"
@@ -66,41 +72,175 @@ std::string timeseries_csv(const SimResult& res) {
   return s;
 }
 
-void write_dir_atomically(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files) {
-  const fs::path final_dir(dir);
+namespace {
+
+constexpr const char* kMarkerText = "This folder was written by servesim; a later --out may replace it.\n";
+
+// A sibling of `final_dir` that this process names: .<name>.servesim-<what>-<pid>.
+fs::path sibling(const fs::path& final_dir, const char* what, long pid) {
+  return final_dir.parent_path() / fmt::format(".{}.servesim-{}-{}", final_dir.filename().string(), what, pid);
+}
+
+// Removes leftovers of earlier runs into the same folder that were killed without a chance
+// to clean up (SIGKILL, power loss): siblings named by a servesim run whose process is gone
+// and that hold the marker. Nothing else is touched.
+void remove_stale_siblings(const fs::path& final_dir) {
   std::error_code ec;
-  if (fs::exists(final_dir, ec) && !fs::is_directory(final_dir, ec)) {
-    bad_value("--out", dir, "a directory path (a file with that name exists)");
-  }
-  const fs::path parent = final_dir.has_parent_path() ? final_dir.parent_path() : fs::path(".");
-  fs::create_directories(parent, ec);
-  const fs::path tmp = parent / fmt::format(".{}.partial-{}", final_dir.filename().string(), ::getpid());
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directories(tmp, ec)) bad_value("--out", dir, "a writable location (" + ec.message() + ")");
-  try {
-    for (const auto& [name, text] : files) {
-      const fs::path path = tmp / name;
-      fs::create_directories(path.parent_path(), ec);
-      if (ec) bad_value("--out", dir, "a writable location (" + ec.message() + ")");
-      write_file(path, text);
-    }
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
-  fs::remove_all(final_dir, ec);
-  fs::rename(tmp, final_dir, ec);
-  if (ec) {
-    fs::remove_all(tmp, ec);
-    bad_value("--out", dir, "a location the results can be moved into");
+  const std::string prefix = "." + final_dir.filename().string() + ".servesim-";
+  for (fs::directory_iterator it(final_dir.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::size_t dash = name.rfind('-');
+    if (dash == std::string::npos || dash + 1 >= name.size()) continue;
+    const std::string pid_text = name.substr(dash + 1);
+    if (pid_text.find_first_not_of("0123456789") != std::string::npos || pid_text.size() > 9) continue;
+    const long pid = std::stol(pid_text);
+    if (pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code e2;
+    if (fs::is_symlink(it->path(), e2) || !fs::exists(it->path() / kOutputMarker, e2)) continue;
+    fs::remove_all(it->path(), e2);
   }
 }
 
-void write_results(const std::string& dir, const SimResult& res) {
-  write_dir_atomically(dir, {{"summary.json", res.summary.dump(2) + "\n"},
-                             {"resolved_config.json", res.resolved_config.dump(2) + "\n"},
-                             {"requests.csv", requests_csv(res)},
-                             {"timeseries.csv", timeseries_csv(res)}});
+// True when `p` is `ancestor` or lies under it (both absolute and normalised).
+bool is_prefix(const fs::path& ancestor, const fs::path& p) {
+  auto b = p.begin();
+  for (auto a = ancestor.begin(); a != ancestor.end(); ++a) {
+    if (a->empty()) continue;  // trailing separator
+    if (b == p.end() || *a != *b) return false;
+    ++b;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string check_output_dir(const std::string& dir, const OutputOptions& opt) {
+  const std::string& flag = opt.flag;
+  if (dir.empty()) bad_value(flag, dir, "a folder path");
+  fs::path p = fs::path(dir).lexically_normal();
+  while (!p.has_filename() && p.has_parent_path() && p != p.parent_path()) p = p.parent_path();  // "res/" -> "res"
+  if (!p.empty() && *p.begin() == "~") {
+    bad_value(flag, dir, "a folder path (servesim does not expand '~'; write $HOME or a relative path)");
+  }
+  const std::string leaf = p.filename().string();
+  if (leaf.empty() || leaf == "." || leaf == ".." || p == p.root_path()) {
+    bad_value(flag, dir, "a folder of its own for the results (not '.', '..' or '/')");
+  }
+  std::error_code ec;
+  const fs::path abs = fs::weakly_canonical(fs::absolute(p, ec), ec);
+  const fs::path cwd = fs::weakly_canonical(fs::current_path(ec), ec);
+  if (is_prefix(abs, cwd)) bad_value(flag, dir, "a folder that is not the working directory or one of its parents");
+  if (const char* home = std::getenv("HOME"); home && *home && fs::weakly_canonical(home, ec) == abs) {
+    bad_value(flag, dir, "a folder of its own for the results (not the home folder)");
+  }
+  const auto st = fs::symlink_status(p, ec);
+  if (fs::is_symlink(st)) bad_value(flag, dir, "a folder path (this is a symbolic link; servesim does not replace links)");
+  if (fs::exists(st)) {
+    if (!fs::is_directory(st)) bad_value(flag, dir, "a folder path (a file with that name exists)");
+    fs::directory_iterator it(p, ec);
+    if (ec) bad_value(flag, dir, "a readable folder (" + ec.message() + ")");
+    const bool empty = it == fs::directory_iterator();
+    if (!empty && !opt.force && !fs::exists(p / kOutputMarker, ec)) {
+      bad_value(flag, dir,
+                fmt::format("a new or empty folder, or one servesim wrote (this one holds other files, e.g. '{}', and no {} "
+                            "marker; pass --force to replace it)",
+                            it->path().filename().string(), kOutputMarker));
+    }
+  }
+  return p.string();
+}
+
+void write_dir_atomically(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files,
+                          const OutputOptions& opt) {
+  const fs::path final_dir(check_output_dir(dir, opt));
+  const auto is_cancelled = [&] { return opt.cancelled && opt.cancelled(); };
+  std::error_code ec;
+  fs::path parent = final_dir.parent_path();
+  if (parent.empty()) parent = ".";
+  // The first ancestor this call creates, so a failure removes what it made and nothing more.
+  fs::path created_top;
+  for (fs::path a = parent; !a.empty() && !fs::exists(a, ec); a = a.parent_path()) {
+    created_top = a;
+    if (a == a.parent_path()) break;
+  }
+  fs::create_directories(parent, ec);
+  if (ec) bad_value(opt.flag, dir, "a location where a folder can be created (" + ec.message() + ")");
+  const fs::path anchored = parent / final_dir.filename();
+  remove_stale_siblings(anchored);
+  const fs::path tmp = sibling(anchored, "partial", ::getpid());
+  auto undo = [&] {
+    std::error_code e;
+    fs::remove_all(tmp, e);
+    if (!created_top.empty()) {
+      for (fs::path a = parent; !a.empty(); a = a.parent_path()) {
+        if (!fs::remove(a, e)) break;  // only empty folders this call created
+        if (a == created_top) break;
+      }
+    }
+  };
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directory(tmp, ec)) {
+    const std::string why = ec.message();
+    undo();
+    bad_value(opt.flag, dir, "a writable location (" + why + ")");
+  }
+  try {
+    write_file(tmp / kOutputMarker, kMarkerText);
+    for (const auto& [name, text] : files) {
+      if (is_cancelled()) throw Cancelled("stopped before the results were complete; nothing was written to " + dir);
+      const fs::path path = tmp / name;
+      fs::create_directories(path.parent_path(), ec);
+      if (ec) bad_value(opt.flag, dir, "a writable location (" + ec.message() + ")");
+      write_file(path, text);
+    }
+    if (is_cancelled()) throw Cancelled("stopped before the results were complete; nothing was written to " + dir);
+  } catch (...) {
+    undo();
+    throw;
+  }
+  // Commit: a new path (or an empty folder) is replaced by rename(2); existing results are
+  // exchanged with the new ones in one step (renameat2 RENAME_EXCHANGE), then removed.
+  if (::rename(tmp.c_str(), anchored.c_str()) == 0) return;
+  int rename_errno = errno;
+  if (rename_errno == ENOTEMPTY || rename_errno == EEXIST) {
+    // Checked again right before the exchange (the folder may have changed meanwhile).
+    try {
+      check_output_dir(dir, opt);
+    } catch (...) {
+      undo();
+      throw;
+    }
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, anchored.c_str(), RENAME_EXCHANGE) == 0) {
+      fs::remove_all(tmp, ec);  // the old results
+      return;
+    }
+    rename_errno = errno;
+    if (rename_errno == EINVAL || rename_errno == ENOSYS) {
+      // A file system without exchange: move the old aside, the new in, the old out.
+      const fs::path old = sibling(anchored, "old", ::getpid());
+      if (::rename(anchored.c_str(), old.c_str()) == 0) {
+        if (::rename(tmp.c_str(), anchored.c_str()) == 0) {
+          fs::remove_all(old, ec);
+          return;
+        }
+        rename_errno = errno;
+        ::rename(old.c_str(), anchored.c_str());
+      }
+    }
+  }
+  const std::string why = std::strerror(rename_errno);
+  undo();
+  bad_value(opt.flag, dir, "a location the results can be moved into (" + why + ")");
+}
+
+void write_results(const std::string& dir, const SimResult& res, const OutputOptions& options) {
+  write_dir_atomically(dir,
+                       {{"summary.json", res.summary.dump(2) + "\n"},
+                        {"resolved_config.json", res.resolved_config.dump(2) + "\n"},
+                        {"requests.csv", requests_csv(res)},
+                        {"timeseries.csv", timeseries_csv(res)}},
+                       options);
 }
 
 std::string summary_table(const nlohmann::json& s) {

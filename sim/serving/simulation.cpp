@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "sim/core/error.h"
+#include "sim/core/json_file.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/sched/i_scheduler.h"
 
@@ -233,6 +234,7 @@ void Simulation::pull_arrival() {
     return;
   }
   const SimTime t = std::max(spec->arrival, queue_.now());
+  next_arrival_ = t;
   Request* r = acquire(std::move(*spec));
   queue_.schedule_at(t, EventPriority::kArrival, [this, r] { on_arrival(r); });
 }
@@ -687,15 +689,56 @@ void Simulation::sample() {
     metrics_.add_sample(t);
   }
   if (!arrivals_done_ || live_requests_ > 0) {
-    queue_.schedule_in(config_.metrics.sample_interval, EventPriority::kSample, [this] { sample(); });
+    // An idle cluster gives identical rows: after kMaxIdleSamples of them in a row, sampling
+    // jumps to the last interval boundary before the next arrival, so a long gap in a trace
+    // costs no memory (rows at the usual instants resume there).
+    const SimTime interval = config_.metrics.sample_interval;
+    // Idle: the only live request is the next arrival, not yet arrived.
+    idle_samples_ = !arrivals_done_ && live_requests_ == 1 && next_arrival_ > queue_.now() ? idle_samples_ + 1 : 0;
+    SimTime delay = interval;
+    if (idle_samples_ >= kMaxIdleSamples && next_arrival_ > queue_.now() + interval) {
+      delay = (next_arrival_ - queue_.now()) / interval * interval;
+    }
+    queue_.schedule_in(delay, EventPriority::kSample, [this] { sample(); });
   }
 }
 
-SimResult Simulation::run() {
+void Simulation::run_events(const RunControl& c) {
+  if (!c.max_events && !c.max_sim_time && !c.cancelled && !c.progress) {
+    queue_.run();
+    return;
+  }
+  auto unfinished = [&] {
+    return fmt::format("{} requests done, {} unfinished", metrics_.records().size(), live_requests_);
+  };
+  std::uint64_t since_poll = 0;
+  for (SimTime next = queue_.next_time(); next != kTimeMax; next = queue_.next_time()) {
+    if (c.max_sim_time > 0 && next > c.max_sim_time) {
+      input_error("--max-sim-time", fmt::format("the run reached the limit of {:.6g} s of simulated time ({}); expected it to "
+                                                "finish within the limit (raise --max-sim-time, or shorten the workload)",
+                                                to_seconds(c.max_sim_time), unfinished()));
+    }
+    if (c.max_events > 0 && queue_.fired() >= c.max_events) {
+      input_error("--max-events", fmt::format("the run reached the limit of {} events at simulated time {:.6g} s ({}); expected "
+                                              "it to finish within the limit (raise --max-events, or shorten the workload)",
+                                              c.max_events, to_seconds(queue_.now()), unfinished()));
+    }
+    queue_.step();
+    if (++since_poll == RunControl::kPollEvents) {
+      since_poll = 0;
+      if (c.cancelled && c.cancelled()) throw Cancelled("stopped during the simulation; nothing was written");
+      if (c.progress) {
+        c.progress(RunProgress{queue_.now(), queue_.fired(), static_cast<std::int64_t>(metrics_.records().size())});
+      }
+    }
+  }
+}
+
+SimResult Simulation::run(const RunControl& control) {
   pull_arrival();
   queue_.schedule_at(0, EventPriority::kSample, [this] { sample(); });
   if (config_.migration.enabled) queue_.schedule_at(0, EventPriority::kControl, [this] { balance(); });
-  queue_.run();
+  run_events(control);
   SERVESIM_ASSERT(transfers_.empty() && migrations_.empty());
 
   SimResult res;
@@ -841,14 +884,10 @@ void apply_override(nlohmann::json& scenario, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0) bad_value("--set", assignment, "key=value (e.g. scheduler.max_num_seqs=128)");
   const std::string path = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
-  nlohmann::json value;
-  try {
-    value = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error&) {
-    value = text;  // a bare string
-  }
+  nlohmann::json value = try_parse_json_text(text, "--set " + quoted_value(path)).value_or(nlohmann::json(text));  // else a bare string
   nlohmann::json* cur = &scenario;
   std::size_t start = 0;
+  int depth = 0;
   for (;;) {
     const std::size_t dot = path.find('.', start);
     const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
@@ -868,11 +907,16 @@ void apply_override(nlohmann::json& scenario, const std::string& assignment) {
       start = dot + 1;
       continue;
     }
-    if (!cur->is_object()) bad_value("--set " + path, cur->dump().substr(0, 40), "an object to set '" + key + "' in");
+    if (!cur->is_object()) bad_value("--set " + path, cur->dump(), "an object to set '" + key + "' in");
     if (dot == std::string::npos) {
+      // Switching a component's implementation drops the old one's keys (they would be
+      // unknown to the new one): `--set kv.impl=vtensor` gives {"impl": "vtensor"}; later
+      // --set options set the new one's keys.
+      if (key == "impl" && cur->contains("impl") && (*cur)["impl"] != value) *cur = nlohmann::json::object();
       (*cur)[key] = value;
       return;
     }
+    if (++depth > kMaxJsonDepth) bad_value("--set", path, fmt::format("a key path of at most {} parts", kMaxJsonDepth));
     cur = &(*cur)[key];
     if (cur->is_null()) *cur = nlohmann::json::object();
     start = dot + 1;

@@ -18,6 +18,7 @@
 // last tokens.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,6 +45,27 @@ namespace servesim {
 struct SimOptions {
   std::string data_dir = SERVESIM_DATA_DIR;
   std::string source = "scenario.json";  // name used in error messages
+};
+
+// What a running simulation reports to its caller now and then.
+struct RunProgress {
+  SimTime now = 0;                  // simulated time
+  std::uint64_t events = 0;         // events fired so far
+  std::int64_t requests_done = 0;   // completed or rejected
+};
+
+// How a caller bounds and watches a run. Contract: the limits and the callbacks never change
+// the results of a run that stays within the limits (same order of events, byte-identical
+// outputs); a run that would pass a limit throws InputError naming the limit, before firing
+// the first event beyond it.
+struct RunControl {
+  std::uint64_t max_events = 0;  // 0: no limit
+  SimTime max_sim_time = 0;      // 0: no limit; no event later than this fires
+  // Polled every kPollEvents events: true stops the run (Cancelled).
+  std::function<bool()> cancelled;
+  // Called every kPollEvents events.
+  std::function<void(const RunProgress&)> progress;
+  static constexpr std::uint64_t kPollEvents = 4096;
 };
 
 // One pool's shared, read-only parts: model, device, plan, cost model, memory plan.
@@ -82,7 +104,7 @@ class Simulation final : public IReplicaOwner {
   // Builds from a parsed scenario and a shared catalog (sweeps: many simulations, one catalog).
   Simulation(const ScenarioConfig& config, std::shared_ptr<Catalog> catalog);
   ~Simulation() override;
-  SimResult run();
+  SimResult run(const RunControl& control = {});
 
   const nlohmann::json& resolved_config() const { return resolved_; }
   const MemoryPlan& memory_plan() const { return pools_.front().memory; }
@@ -120,6 +142,7 @@ class Simulation final : public IReplicaOwner {
   };
 
   void build(std::shared_ptr<Catalog> catalog);
+  void run_events(const RunControl& control);
   void pull_arrival();
   void on_arrival(Request* r);
   std::int32_t route(Group& g, const Request& r);
@@ -160,6 +183,9 @@ class Simulation final : public IReplicaOwner {
   std::vector<Request*> free_requests_;
   std::int64_t live_requests_ = 0;
   bool arrivals_done_ = false;
+  SimTime next_arrival_ = 0;
+  static constexpr std::int64_t kMaxIdleSamples = 1000;
+  std::int64_t idle_samples_ = 0;
 
   // KV placements waiting for room, per decode replica (FIFO), and transfers in flight.
   struct PendingHandOff {

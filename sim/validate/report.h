@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/report/output.h"
 #include "sim/validate/compare.h"
 
 namespace servesim::validate {
@@ -33,6 +34,6 @@ std::string per_request_csv(const RunValidation& v);
 std::string per_step_csv(const RunValidation& v);
 std::string per_request_svg(const RunValidation& v);
 
-void write_validation(const std::string& dir, const std::vector<RunValidation>& runs);
+void write_validation(const std::string& dir, const std::vector<RunValidation>& runs, const OutputOptions& options = {});
 
 }  // namespace servesim::validate

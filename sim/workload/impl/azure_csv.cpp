@@ -35,6 +35,7 @@ bool parse_timestamp(std::string_view s, SimTime& out) {
       !parse_uint(s.substr(11, 2), h) || !parse_uint(s.substr(14, 2), mi) || !parse_uint(s.substr(17, 2), se)) {
     return false;
   }
+  if (y < 1970 || y > 2199) return false;  // nanoseconds since the epoch stay within int64
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return false;
   std::int64_t frac_ns = 0;
   if (s.size() > 19) {
@@ -69,7 +70,7 @@ class AzureCsvWorkload final : public IWorkload {
   AzureCsvWorkload(const Config& c, const WorkloadDeps& deps)
       : c_(c), in_(resolve_trace_path(c.path, deps.data_dir, deps.where + ".path")) {
     std::string header;
-    if (!in_.next(header)) input_error(in_.where(), "empty file, expected header TIMESTAMP,ContextTokens,GeneratedTokens");
+    if (!in_.next(header)) input_error(in_.path(), "empty file, expected header TIMESTAMP,ContextTokens,GeneratedTokens");
     if (header != "TIMESTAMP,ContextTokens,GeneratedTokens") {
       bad_value(in_.where("header"), header, "TIMESTAMP,ContextTokens,GeneratedTokens");
     }
@@ -78,7 +79,10 @@ class AzureCsvWorkload final : public IWorkload {
   std::optional<RequestSpec> next() override {
     if (c_.max_requests > 0 && next_id_ >= c_.max_requests) return std::nullopt;
     std::string line;
-    if (!in_.next(line)) return std::nullopt;
+    if (!in_.next(line)) {
+      if (next_id_ == 0) input_error(in_.path(), "no request rows after the header, expected at least one");
+      return std::nullopt;
+    }
     const auto c1 = line.find(',');
     const auto c2 = c1 == std::string::npos ? std::string::npos : line.find(',', c1 + 1);
     if (c2 == std::string::npos || line.find(',', c2 + 1) != std::string::npos) {
@@ -86,7 +90,7 @@ class AzureCsvWorkload final : public IWorkload {
     }
     SimTime ts;
     if (!parse_timestamp(std::string_view(line).substr(0, c1), ts)) {
-      bad_value(in_.where("TIMESTAMP"), line.substr(0, c1), "a timestamp 'YYYY-MM-DD HH:MM:SS.fffffff'");
+      bad_value(in_.where("TIMESTAMP"), line.substr(0, c1), "a timestamp 'YYYY-MM-DD HH:MM:SS.fffffff' (years 1970-2199)");
     }
     std::int64_t ctx, gen;
     if (!parse_uint(std::string_view(line).substr(c1 + 1, c2 - c1 - 1), ctx) || ctx <= 0 || ctx > INT32_MAX) {
@@ -97,10 +101,18 @@ class AzureCsvWorkload final : public IWorkload {
     }
     if (next_id_ == 0) t0_ = ts;
     if (ts < last_ts_) bad_value(in_.where("TIMESTAMP"), line.substr(0, c1), "timestamps in non-decreasing order");
+    if (ts - t0_ > kMaxTraceSpan) {
+      bad_value(in_.where("TIMESTAMP"), line.substr(0, c1), "a time within 366 days of the first row's (a typo in the year?)");
+    }
     last_ts_ = ts;
     RequestSpec r;
     r.id = next_id_++;
-    r.arrival = static_cast<SimTime>(static_cast<double>(ts - t0_) * c_.time_scale);
+    const double arrival_ns = static_cast<double>(ts - t0_) * c_.time_scale;
+    if (arrival_ns > static_cast<double>(kMaxTraceSpan)) {
+      bad_value(in_.where(), fmt::format("{:.6g} s after the first request", arrival_ns * 1e-9),
+                fmt::format("arrivals within 366 days of the first (time_scale {} stretches the trace too far)", c_.time_scale));
+    }
+    r.arrival = static_cast<SimTime>(arrival_ns);
     r.prompt_tokens = static_cast<std::int32_t>(ctx);
     r.output_tokens = static_cast<std::int32_t>(gen);
     return r;

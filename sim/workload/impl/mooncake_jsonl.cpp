@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/core/error.h"
+#include "sim/core/json_file.h"
 #include "sim/workload/i_workload.h"
 #include "sim/workload/impl/line_reader.h"
 
@@ -33,28 +34,37 @@ class MooncakeWorkload final : public IWorkload {
   std::optional<RequestSpec> next() override {
     if (c_.max_requests > 0 && next_id_ >= c_.max_requests) return std::nullopt;
     std::string line;
-    if (!in_.next(line)) return std::nullopt;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error&) {
-      bad_value(in_.where(), line.substr(0, 60), "one JSON object per line");
+    if (!in_.next(line)) {
+      if (next_id_ == 0) input_error(in_.path(), "no request lines, expected at least one JSON object");
+      return std::nullopt;
     }
+    std::optional<nlohmann::json> parsed = try_parse_json_text(line, in_.where());
+    if (!parsed) bad_value(in_.where(), line, "one JSON object per line");
+    const nlohmann::json& j = *parsed;
     if (!j.is_object()) bad_value(in_.where(), line.substr(0, 60), "a JSON object");
-    auto field = [&](const char* key, bool positive) -> std::int64_t {
+    auto field = [&](const char* key, std::int64_t min, std::int64_t max, const char* expected) -> std::int64_t {
       auto it = j.find(key);
       if (it == j.end()) input_error(in_.where(key), "missing required field");
-      if (!it->is_number_integer() || it->get<std::int64_t>() < (positive ? 1 : 0)) {
-        bad_value(in_.where(key), it->dump(), positive ? "a positive integer" : "a non-negative integer");
+      if (!it->is_number_integer() || (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) ||
+          it->get<std::int64_t>() < min || it->get<std::int64_t>() > max) {
+        bad_value(in_.where(key), it->dump(), expected);
       }
       return it->get<std::int64_t>();
     };
-    const std::int64_t ts_ms = field("timestamp", false);
+    constexpr std::int64_t kMaxSpanMs = kMaxTraceSpan / kMs;
+    const std::int64_t ts_ms = field("timestamp", 0, kMaxSpanMs, "milliseconds from the trace start, in [0, 366 days]");
     RequestSpec r;
-    r.prompt_tokens = static_cast<std::int32_t>(field("input_length", true));
-    r.output_tokens = static_cast<std::int32_t>(field("output_length", true));
+    r.prompt_tokens = static_cast<std::int32_t>(field("input_length", 1, INT32_MAX, "a positive integer below 2^31"));
+    r.output_tokens = static_cast<std::int32_t>(field("output_length", 1, INT32_MAX, "a positive integer below 2^31"));
     if (auto h = j.find("hash_ids"); h != j.end()) {
-      if (!h->is_array()) bad_value(in_.where("hash_ids"), h->dump().substr(0, 40), "an array of integers");
+      if (!h->is_array()) bad_value(in_.where("hash_ids"), h->dump(), "an array of integers");
+      // One id per hash_block prompt tokens (the last block may be partial).
+      const std::size_t blocks = static_cast<std::size_t>((r.prompt_tokens + c_.hash_block - 1) / c_.hash_block);
+      if (h->size() > blocks) {
+        bad_value(in_.where("hash_ids"), fmt::format("{} ids", h->size()),
+                  fmt::format("at most {} ids for input_length {} (one per {} tokens, workload.hash_block)", blocks,
+                              r.prompt_tokens, c_.hash_block));
+      }
       r.prefix_ids.reserve(h->size());
       for (const auto& v : *h) {
         if (!v.is_number_integer()) bad_value(in_.where("hash_ids"), v.dump(), "an integer id");
@@ -65,7 +75,12 @@ class MooncakeWorkload final : public IWorkload {
     if (ts_ms < last_ms_) bad_value(in_.where("timestamp"), std::to_string(ts_ms), "timestamps in non-decreasing order");
     last_ms_ = ts_ms;
     r.id = next_id_++;
-    r.arrival = static_cast<SimTime>(static_cast<double>(ts_ms) * 1e6 * c_.time_scale);
+    const double arrival_ns = static_cast<double>(ts_ms) * 1e6 * c_.time_scale;
+    if (arrival_ns > static_cast<double>(kMaxTraceSpan)) {
+      bad_value(in_.where(), fmt::format("{:.6g} s after the first request", arrival_ns * 1e-9),
+                fmt::format("arrivals within 366 days of the first (time_scale {} stretches the trace too far)", c_.time_scale));
+    }
+    r.arrival = static_cast<SimTime>(arrival_ns);
     return r;
   }
 

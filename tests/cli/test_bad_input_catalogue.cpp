@@ -1,0 +1,228 @@
+// The bad-input catalogue (issue 13): every case goes through the CLI and must end with exit
+// code 2, exactly one line on the terminal that starts with "error: " and names the file, the
+// line or field, the value (quoted at most ~80 characters) and what was expected, and no
+// output left behind (neither the --out folder nor a temporary). Each case is its own test.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/cli/cli_helpers.h"
+
+namespace servesim {
+namespace {
+using testing::count_lines;
+using testing::run_cli_in;
+using testing::temp_dir;
+using testing::write_text;
+namespace fs = std::filesystem;
+
+struct Case {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> files;  // created in the case's folder first
+  std::string args;                                        // run from the case's folder
+  std::vector<std::string> expect;                         // fragments of the one line
+};
+
+std::ostream& operator<<(std::ostream& os, const Case& c) { return os << c.name; }
+
+// Short runs: the default scenario with 5 requests, results to `res`.
+const std::string kRun = "run --quiet --out res --set workload.num_requests=5 ";
+const std::string kRunFile = "run --quiet --out res ";  // a scenario file as it is
+std::string azure(const std::string& file) { return kRun + "--set 'workload={\"impl\":\"azure_csv\",\"path\":\"" + file + "\"}'"; }
+std::string mooncake(const std::string& file) {
+  return kRun + "--set 'workload={\"impl\":\"mooncake_jsonl\",\"path\":\"" + file + "\"}'";
+}
+const std::string kAzHeader = "TIMESTAMP,ContextTokens,GeneratedTokens\n";
+const std::string kAzRow = "2023-11-16 18:15:46.6805900,374,44\n";
+const std::string kMcRow = "{\"timestamp\": 0, \"input_length\": 1000, \"output_length\": 5, \"hash_ids\": [1, 2]}\n";
+const std::string kShapesHeader = "op,m,n,k,batch,q_len,ctx_len,heads,kv_heads,head_dim\n";
+std::string predict(const std::string& shapes_file) {
+  return "cost predict --hardware h100_sxm --in " + shapes_file + " --out res.csv";
+}
+
+std::vector<Case> catalogue() {
+  const std::string deep(100000, '[');
+  const std::string big(100 << 10, 'x');  // 100 KB: one command-line argument may hold 128 KB
+  return {
+      // --- the scenario file ---
+      {"ScenarioFileMissing", {}, kRun + "--scenario nope.json", {"nope.json", "cannot open file"}},
+      {"ScenarioIsAFolder", {{"adir/x", ""}}, kRunFile + "--scenario adir", {"adir", "a folder, expected a JSON file"}},
+      {"ScenarioMalformedJson", {{"s.json", "{\n  \"name\": \"x\",\n  \"seed\": ,\n}\n"}}, kRunFile + "--scenario s.json",
+       {"s.json:3:", "malformed JSON"}},
+      {"ScenarioNotAnObject", {{"s.json", "[1, 2]"}}, kRunFile + "--scenario s.json", {"s.json", "[1,2]", "object"}},
+      {"ScenarioDuplicateKey", {{"s.json", "{\"seed\": 1, \"seed\": 2}"}}, kRunFile + "--scenario s.json",
+       {"s.json: seed", "twice", "once"}},
+      {"ScenarioDuplicateNestedKey", {{"s.json", "{\"scheduler\": {\"impl\": \"vllm_v1\", \"max_num_seqs\": 8, \"max_num_seqs\": 9}}"}},
+       kRunFile + "--scenario s.json", {"s.json: scheduler.max_num_seqs", "twice"}},
+      {"ScenarioNestedTooDeep", {{"s.json", deep}}, kRunFile + "--scenario s.json", {"s.json:1:65", "deeper than 64"}},
+      {"ScenarioNumberOverflow", {{"s.json", "{\"seed\": 1e400}"}}, kRunFile + "--scenario s.json", {"s.json", "1e400", "finite"}},
+      {"HugeValueQuotedShort", {}, kRun + "--set model=" + big, {"model", "xxxx... (102400 bytes in all)", "config.json"}},
+      {"ScenarioPositionalAndOption", {{"a.json", "{}"}, {"b.json", "{}"}}, kRunFile + "a.json --scenario b.json",
+       {"scenario", "more than once"}},
+      {"ScenarioTwoPositionals", {{"a.json", "{}"}, {"b.json", "{}"}}, kRunFile + "a.json b.json", {"b.json", "one scenario file"}},
+      // --- keys and values ---
+      {"UnknownTopLevelKey", {}, kRun + "--set colour=blue", {"<default scenario>: colour", "expected a known key"}},
+      {"UnknownImplementation", {}, kRun + "--set scheduler.impl=fcfs_magic", {"scheduler.impl", "fcfs_magic", "vllm_v1"}},
+      {"UnknownComponentKey", {}, kRun + "--set scheduler.max_seqs=3", {"scheduler.max_seqs", "max_num_seqs"}},
+      {"MaxNumSeqsZero", {}, kRun + "--set scheduler.max_num_seqs=0", {"scheduler.max_num_seqs", "'0'", ">= 1"}},
+      {"MaxNumSeqsTwoTo64Minus1", {}, kRun + "--set scheduler.max_num_seqs=18446744073709551615",
+       {"scheduler.max_num_seqs", "18446744073709551615", "integer"}},
+      {"MaxNumSeqsTwoTo64", {}, kRun + "--set scheduler.max_num_seqs=18446744073709551616",
+       {"scheduler.max_num_seqs", "1.8446744073709552e+19", "an integer"}},
+      {"MaxNumSeqsWrongType", {}, kRun + "--set scheduler.max_num_seqs=many", {"scheduler.max_num_seqs", "many", "an integer"}},
+      {"MaxNumSeqsArray", {}, kRun + "--set 'scheduler.max_num_seqs=[1,2]'", {"scheduler.max_num_seqs", "[1,2]", "an integer"}},
+      {"GpuMemoryUtilizationAboveOne", {}, kRun + "--set engine.gpu_memory_utilization=1.5",
+       {"engine.gpu_memory_utilization", "1.5"}},
+      {"RateNotANumber", {}, kRun + "--set 'workload.rate=\"fast\"'", {"workload.rate", "fast", "a number"}},
+      {"SampleIntervalBadUnit", {}, kRun + "--set metrics.sample_interval=5parsecs",
+       {"metrics.sample_interval", "5parsecs", "duration"}},
+      {"SeedNegative", {}, kRun + "--set seed=-1", {"seed", "-1"}},
+      {"UnknownModel", {}, kRun + "--set model=Llama-9-1T", {"model", "Llama-9-1T", "config.json"}},
+      {"UnknownHardware", {}, kRun + "--set hardware=tpu_v9", {"hardware", "tpu_v9", "devices"}},
+      {"ModelDoesNotFit", {}, kRun + "--set model=Llama-3.1-70B", {"Llama-3.1-70B", "does not fit", "h100_sxm", "weights"}},
+      {"TensorParallelNotADivisor", {}, kRun + "--set parallel.tp=3", {"parallel.tp", "'3'", "num_attention_heads"}},
+      {"PromptFixedZero", {}, kRun + "--set 'workload.prompt={\"dist\":\"fixed\",\"value\":0}'", {"workload.prompt.value", "'0'", "[1, 2147483647]"}},
+      {"PromptFixedHuge", {}, kRun + "--set 'workload.prompt={\"dist\":\"fixed\",\"value\":1000000000000}'",
+       {"workload.prompt.value", "1000000000000", "2147483647"}},
+      {"PromptDistNotAString", {}, kRun + "--set 'workload.prompt={\"dist\":5}'", {"workload.prompt.dist", "'5'", "lognormal"}},
+      {"OutputDistUnknown", {}, kRun + "--set 'workload.output={\"dist\":\"zipf\"}'", {"workload.output.dist", "zipf", "lognormal"}},
+      {"PromptLognormalMeanBelowMedian", {}, kRun + "--set 'workload.prompt={\"dist\":\"lognormal\",\"median\":100,\"mean\":50}'",
+       {"workload.prompt.mean", "50", "mean >= median"}},
+      {"PromptLognormalMedianWrongType", {}, kRun + "--set 'workload.prompt={\"dist\":\"lognormal\",\"median\":\"big\",\"mean\":50}'",
+       {"workload.prompt.median", "big", "a number"}},
+      {"PromptUniformMaxBelowMin", {}, kRun + "--set 'workload.prompt={\"dist\":\"uniform\",\"min\":10,\"max\":5}'",
+       {"workload.prompt.max", "5", "max >= min"}},
+      {"PromptEmpiricalEmpty", {}, kRun + "--set 'workload.prompt={\"dist\":\"empirical\",\"values\":[]}'",
+       {"workload.prompt.values", "[]", "non-empty array"}},
+      {"PromptEmpiricalWeightsNegative", {}, kRun + "--set 'workload.prompt={\"dist\":\"empirical\",\"values\":[1,2],\"weights\":[1,-1]}'",
+       {"workload.prompt.weights", "-1", "non-negative"}},
+      {"PromptUnknownKey", {}, kRun + "--set 'workload.prompt={\"dist\":\"fixed\",\"value\":5,\"shape\":2}'",
+       {"workload.prompt.shape", "a known key"}},
+      // --- --set and options ---
+      {"SetWithoutEquals", {}, kRun + "--set nonsense", {"--set", "nonsense", "key=value"}},
+      {"SetEmptyPathPart", {}, kRun + "--set a..b=1", {"--set", "a..b=1", "empty parts"}},
+      {"SetIndexOutOfRange", {}, kRun + "--set 'pools=[{\"name\":\"a\"}]' --set pools.7.replicas=2", {"pools", "'7'", "an index"}},
+      {"SetNestedTooDeep", {}, kRun + "--set 'name=" + std::string(200, '[') + "'", {"--set name:1:65", "deeper than 64"}},
+      {"SetDuplicateKey", {}, kRun + "--set 'scheduler={\"impl\":\"vllm_v1\",\"impl\":\"hf_cb\"}'", {"--set scheduler", "impl", "twice"}},
+      {"UnknownOption", {}, kRun + "--frobnicate", {"frobnicate"}},
+      {"MaxSimTimeNotADuration", {}, kRun + "--max-sim-time soon", {"--max-sim-time", "soon", "duration"}},
+      {"MaxEventsReached", {}, kRun + "--max-events 10", {"--max-events", "limit of 10 events", "raise --max-events"}},
+      {"MaxSimTimeReached", {}, kRun + "--max-sim-time 100ms", {"--max-sim-time", "0.1 s", "raise --max-sim-time"}},
+      // --- Azure CSV traces ---
+      {"AzureMissingFile", {}, azure("/no/such/trace.csv"), {"workload.path", "/no/such/trace.csv", "readable trace file"}},
+      {"AzureEmptyFile", {{"t.csv", ""}}, azure("t.csv"), {"t.csv", "empty file", "TIMESTAMP,ContextTokens,GeneratedTokens"}},
+      {"AzureHeaderOnly", {{"t.csv", kAzHeader}}, azure("t.csv"), {"t.csv", "no request rows", "at least one"}},
+      {"AzureWrongHeader", {{"t.csv", "time,in,out\n" + kAzRow}}, azure("t.csv"), {"t.csv:1: header", "time,in,out", "TIMESTAMP"}},
+      {"AzureTooFewFields", {{"t.csv", kAzHeader + kAzRow + "2023-11-16 18:15:50.99,396\n"}}, azure("t.csv"),
+       {"t.csv:3", "2023-11-16 18:15:50.99,396", "3 comma-separated fields"}},
+      {"AzureZeroOutput", {{"t.csv", kAzHeader + "2023-11-16 18:15:46.6805900,374,0\n"}}, azure("t.csv"),
+       {"t.csv:2: GeneratedTokens", "'0'", "positive integer"}},
+      {"AzureContextTooLarge", {{"t.csv", kAzHeader + "2023-11-16 18:15:46.6805900,99999999999,5\n"}}, azure("t.csv"),
+       {"t.csv:2: ContextTokens", "99999999999", "positive integer"}},
+      {"AzureBadTimestamp", {{"t.csv", kAzHeader + "yesterday,374,44\n"}}, azure("t.csv"),
+       {"t.csv:2: TIMESTAMP", "yesterday", "YYYY-MM-DD"}},
+      {"AzureYearTypo", {{"t.csv", kAzHeader + kAzRow + "2066-11-16 18:15:47.0,374,44\n"}}, azure("t.csv"),
+       {"t.csv:3: TIMESTAMP", "2066-11-16 18:15:47.0", "366 days"}},
+      {"AzureOutOfOrder", {{"t.csv", kAzHeader + kAzRow + "2023-11-16 18:15:40.0,374,44\n"}}, azure("t.csv"),
+       {"t.csv:3: TIMESTAMP", "2023-11-16 18:15:40.0", "non-decreasing"}},
+      {"AzureYearOutOfRange", {{"t.csv", kAzHeader + "9999-11-16 18:15:40.0,374,44\n"}}, azure("t.csv"),
+       {"t.csv:2: TIMESTAMP", "9999", "1970-2199"}},
+      {"AzureLineTooLong", {{"t.csv", kAzHeader + std::string(2 << 20, '7') + "\n"}}, azure("t.csv"), {"t.csv:2", "longer than"}},
+      // --- Mooncake JSONL traces ---
+      {"MooncakeEmptyFile", {{"t.jsonl", ""}}, mooncake("t.jsonl"), {"t.jsonl", "no request lines"}},
+      {"MooncakeNegativeInput",
+       {{"t.jsonl", kMcRow + "{\"timestamp\": 5, \"input_length\": -4, \"output_length\": 5}\n"}}, mooncake("t.jsonl"),
+       {"t.jsonl:2: input_length", "-4", "positive integer"}},
+      {"MooncakeNotJson", {{"t.jsonl", kMcRow + "not json\n"}}, mooncake("t.jsonl"), {"t.jsonl:2", "not json", "one JSON object per line"}},
+      {"MooncakeNotAnObject", {{"t.jsonl", "[1,2]\n"}}, mooncake("t.jsonl"), {"t.jsonl:1", "[1,2]", "a JSON object"}},
+      {"MooncakeMissingField", {{"t.jsonl", "{\"timestamp\": 0, \"input_length\": 10}\n"}}, mooncake("t.jsonl"),
+       {"t.jsonl:1: output_length", "missing"}},
+      {"MooncakeTooManyHashIds",
+       {{"t.jsonl", "{\"timestamp\": 0, \"input_length\": 2000, \"output_length\": 5, \"hash_ids\": [1,2,3,4,5,6,7,8,9]}\n"}},
+       mooncake("t.jsonl"), {"t.jsonl:1: hash_ids", "9 ids", "at most 4 ids for input_length 2000"}},
+      {"MooncakeHashIdNotInteger",
+       {{"t.jsonl", "{\"timestamp\": 0, \"input_length\": 2000, \"output_length\": 5, \"hash_ids\": [1,\"a\"]}\n"}},
+       mooncake("t.jsonl"), {"t.jsonl:1: hash_ids", "\"a\"", "an integer id"}},
+      {"MooncakeAbsurdTimestamp",
+       {{"t.jsonl", kMcRow + "{\"timestamp\": 1000000000000000, \"input_length\": 10, \"output_length\": 5}\n"}},
+       mooncake("t.jsonl"), {"t.jsonl:2: timestamp", "1000000000000000", "366 days"}},
+      {"MooncakeOutOfOrder",
+       {{"t.jsonl", "{\"timestamp\": 50, \"input_length\": 10, \"output_length\": 5}\n{\"timestamp\": 5, \"input_length\": 10, \"output_length\": 5}\n"}},
+       mooncake("t.jsonl"), {"t.jsonl:2: timestamp", "'5'", "non-decreasing"}},
+      {"MooncakeInputTooLarge",
+       {{"t.jsonl", "{\"timestamp\": 0, \"input_length\": 1099511627776, \"output_length\": 5}\n"}}, mooncake("t.jsonl"),
+       {"t.jsonl:1: input_length", "1099511627776", "below 2^31"}},
+      {"MooncakeDuplicateKey", {{"t.jsonl", "{\"timestamp\": 0, \"input_length\": 10, \"input_length\": 20, \"output_length\": 5}\n"}},
+       mooncake("t.jsonl"), {"t.jsonl:1: input_length", "twice"}},
+      {"MooncakeNestedTooDeep", {{"t.jsonl", std::string(1000, '[') + "\n"}}, mooncake("t.jsonl"), {"t.jsonl:1:1:65", "deeper than 64"}},
+      // --- --out ---
+      {"OutIsAFile", {{"res", "data"}}, kRun, {"--out", "'res'", "a file with that name exists"}},
+      {"OutIsTheWorkingDirectory", {}, "run --quiet --out . --set workload.num_requests=5", {"--out", "'.'", "not '.'"}},
+      {"OutIsAParent", {}, "run --quiet --out .. --set workload.num_requests=5", {"--out", "'..'", "not '.'"}},
+      {"OutIsTilde", {}, "run --quiet --out '~' --set workload.num_requests=5", {"--out", "'~'", "does not expand"}},
+      {"OutHoldsOtherFiles", {{"mine/notes.txt", "mine"}}, "run --quiet --out mine --set workload.num_requests=5",
+       {"--out", "'mine'", "notes.txt", "--force"}},
+      // --- model and device files ---
+      {"ModelConfigMalformed", {{"m/config.json", "{\"hidden_size\": 4096,"}}, kRun + "--set model=m/config.json",
+       {"config.json:1:", "malformed JSON"}},
+      {"ModelConfigWrongType", {{"m/config.json", "{\"hidden_size\": \"big\", \"num_hidden_layers\": 2}"}},
+       kRun + "--set model=m/config.json", {"config.json", "hidden_size", "big"}},
+      {"DeviceProfileNotAnObject", {{"dev.json", "42"}}, kRun + "--set hardware=dev.json", {"dev.json", "42", "object"}},
+      // --- other commands ---
+      {"UnknownCommand", {}, "fly", {"unknown command 'fly'", "run"}},
+      {"HelpUnknownCommand", {}, "help fly", {"unknown command 'fly'"}},
+      {"PlanMemoryUnknownModel", {}, "plan memory --model Llama-9-1T --hardware h100_sxm", {"--model", "Llama-9-1T"}},
+      {"PlanMemoryTpZero", {}, "plan memory --model Llama-3.1-8B --hardware h100_sxm --tp 0", {"tp", "'0'"}},
+      {"CostPredictMissingIn", {}, predict("nope.csv"), {"nope.csv", "cannot open"}},
+      {"CostPredictHugeGemm", {{"s.csv", "op,m,n,k\ngemm,1e30,4096,4096\n"}}, predict("s.csv"),
+       {"s.csv:2:2", "1e30", "a whole number in [1, 2147483647]"}},
+      {"CostPredictKvHeadsNotADivisor", {{"s.csv", kShapesHeader + "attention_decode,,,,8,1,1000,32,5,128\n"}}, predict("s.csv"),
+       {"s.csv:2:9", "'5'", "a divisor of heads (32)"}},
+      {"CostPredictTooManyTokens", {{"s.csv", kShapesHeader + "attention_decode,,,,2000000000,1,2000000000,32,8,128\n"}},
+       predict("s.csv"), {"s.csv:2:5", "2^40 tokens"}},
+      {"CostPredictUnknownColumn", {{"s.csv", "op,m,n,k,colour\ngemm,1,2,3,red\n"}}, predict("s.csv"),
+       {"s.csv:1:5", "colour", "a shape column"}},
+      {"CostPredictUnknownOp", {{"s.csv", "op,m,n,k\nconv2d,1,2,3\n"}}, predict("s.csv"), {"s.csv:2:1", "conv2d", "gemm"}},
+      {"CostPredictUnknownHardware", {{"s.csv", "op,m,n,k\ngemm,1,2,3\n"}},
+       "cost predict --hardware tpu_v9 --in s.csv --out res.csv", {"--hardware", "tpu_v9"}},
+      {"CostUnknownSubcommand", {}, "cost guess", {"servesim cost", "guess", "predict"}},
+      {"ValidateMissingRun", {}, "validate /no/such/run --out res", {"/no/such/run"}},
+      {"ValidateOutIsCwd", {}, "validate /no/such/run --out .", {"--out", "'.'"}},
+  };
+}
+
+class Catalogue : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Catalogue, ExitsTwoWithOneLineAndLeavesNothing) {
+  const Case& c = GetParam();
+  const fs::path dir = temp_dir("catalogue_" + c.name);
+  for (const auto& [name, text] : c.files) {
+    fs::create_directories((dir / name).parent_path());
+    write_text(dir / name, text);
+  }
+  std::vector<fs::path> before;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) before.push_back(e.path());
+  const auto r = run_cli_in(dir, c.args);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(count_lines(r.out), 1) << r.out;
+  EXPECT_EQ(r.out.rfind("error: ", 0), 0u) << r.out;
+  EXPECT_LT(r.out.size(), 600u) << "an error line quotes too much: " << r.out.substr(0, 600);
+  for (const auto& f : c.expect) EXPECT_NE(r.out.find(f), std::string::npos) << "missing '" << f << "' in: " << r.out;
+  std::vector<fs::path> after;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) after.push_back(e.path());
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(before, after) << "files were created or removed";
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(BadInput, Catalogue, ::testing::ValuesIn(catalogue()),
+                         [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
+
+TEST(Catalogue, HasAtLeastSixtyCases) { EXPECT_GE(catalogue().size(), 60u); }
+
+}  // namespace
+}  // namespace servesim

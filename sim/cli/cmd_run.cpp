@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/multi_seed.h"
 #include "sim/core/json_file.h"
 #include "sim/report/output.h"
 #include "sim/serving/simulation.h"
@@ -28,6 +29,7 @@ int cmd_run(const Args& args) {
       "set", po::value<std::vector<std::string>>()->composing(), "override a scenario key: --set scheduler.max_num_seqs=128")(
       "out,o", po::value<std::string>()->default_value("out/run"), "output directory (replaced atomically)")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of models/ and hardware_profiles/")(
+      "seeds", po::value<int>()->default_value(1), "run seeds s, s+1, ..., s+K-1 (s: the scenario's seed) into --out/seed-<n>/ with seeds.json")(
       "print-scenario", "print the scenario (after --set) and exit")("quiet,q", "print nothing on success");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -52,6 +54,9 @@ int cmd_run(const Args& args) {
   if (vm.count("print-scenario")) {
     std::cout << scenario.dump(2) << "\n";
     return 0;
+  }
+  if (vm["seeds"].as<int>() != 1) {
+    return run_seeds_command(scenario, so, vm["seeds"].as<int>(), vm["out"].as<std::string>(), vm.count("quiet") > 0);
   }
   const auto t0 = std::chrono::steady_clock::now();
   Simulation sim(scenario, so);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/multi_seed.h"
 #include "sim/cli/signals.h"
 #include "sim/core/error.h"
 #include "sim/core/units.h"
@@ -64,6 +65,7 @@ int cmd_run(const Args& args) {
       "max-events", po::value<std::uint64_t>()->default_value(0), "stop with an error after this many events (0: no limit)")(
       "max-sim-time", po::value<std::string>(), "stop with an error past this simulated time, e.g. 2h")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of models/ and hardware_profiles/")(
+      "seeds", po::value<int>()->default_value(1), "run seeds s, s+1, ..., s+K-1 (s: the scenario's seed) into --out/seed-<n>/ with seeds.json")(
       "print-scenario", "print the scenario (after --set) and exit")("quiet,q", "print nothing on success");
   po::options_description hidden;
   hidden.add_options()("extra", po::value<std::vector<std::string>>(), "");
@@ -110,6 +112,9 @@ int cmd_run(const Args& args) {
   if (vm.count("print-scenario")) {
     std::cout << scenario.dump(2) << "\n";
     return 0;
+  }
+  if (vm["seeds"].as<int>() != 1) {
+    return run_seeds_command(scenario, so, vm["seeds"].as<int>(), vm["out"].as<std::string>(), vm.count("quiet") > 0);
   }
   const bool quiet = vm.count("quiet") > 0;
   ProgressLine progress(!quiet && ::isatty(STDERR_FILENO));

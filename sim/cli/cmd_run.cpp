@@ -90,7 +90,6 @@ int cmd_run(const Args& args) {
   oo.force = vm.count("force") > 0;
   oo.cancelled = stop_requested;
   const std::string out = vm["out"].as<std::string>();
-  check_output_dir(out, oo);  // refuse a wrong --out before simulating anything
   RunControl control;
   control.max_events = vm["max-events"].as<std::uint64_t>();
   if (vm.count("max-sim-time")) {
@@ -111,6 +110,7 @@ int cmd_run(const Args& args) {
     std::cout << scenario.dump(2) << "\n";
     return 0;
   }
+  check_output_dir(out, oo);  // refuse a wrong --out before simulating anything
   const bool quiet = vm.count("quiet") > 0;
   ProgressLine progress(!quiet && ::isatty(STDERR_FILENO));
   control.cancelled = stop_requested;

@@ -6,6 +6,7 @@
 
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
+#include "sim/core/units.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/sched/i_scheduler.h"
 
@@ -667,6 +668,11 @@ void Simulation::begin_stop_the_world(Migration& m) {
 // Sampling and results
 
 void Simulation::sample() {
+  if (metrics_.samples().size() + replicas_.size() > kMaxSampleRows) {
+    bad_value(config_.source + ": metrics.sample_interval", units::format_duration(config_.metrics.sample_interval),
+              fmt::format("an interval giving at most {} time-series rows (the run reached {:.6g} s of simulated time)",
+                          kMaxSampleRows, to_seconds(queue_.now())));
+  }
   for (const auto& rep : replicas_) {
     const KvUsage u = rep->kv().usage();
     const ReplicaLoad l = rep->load();

@@ -887,6 +887,15 @@ void apply_override(nlohmann::json& scenario, const std::string& assignment) {
   const std::string path = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
   nlohmann::json value = try_parse_json_text(text, "--set " + quoted_value(path)).value_or(nlohmann::json(text));  // else a bare string
+  if (value.is_string()) {
+    // A bare string must be valid UTF-8: every later error message and the resolved config
+    // serialise it (found by fuzz_scenario: nlohmann's dump() throws on invalid UTF-8).
+    try {
+      (void)value.dump();
+    } catch (const nlohmann::json::type_error&) {
+      bad_value("--set " + path, text, "valid UTF-8 text");
+    }
+  }
   nlohmann::json* cur = &scenario;
   std::size_t start = 0;
   int depth = 0;

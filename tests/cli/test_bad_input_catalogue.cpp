@@ -113,6 +113,8 @@ std::vector<Case> catalogue() {
       {"SetIndexOutOfRange", {}, kRun + "--set 'pools=[{\"name\":\"a\"}]' --set pools.7.replicas=2", {"pools", "'7'", "an index"}},
       {"SetNestedTooDeep", {}, kRun + "--set 'name=" + std::string(200, '[') + "'", {"--set name:1:65", "deeper than 64"}},
       {"SetDuplicateKey", {}, kRun + "--set 'scheduler={\"impl\":\"vllm_v1\",\"impl\":\"hf_cb\"}'", {"--set scheduler", "impl", "twice"}},
+      // Found by fuzz_scenario: a byte 0xFF in a bare --set string crashed the error path.
+      {"SetInvalidUtf8", {}, kRun + "--set \"$(printf 'name=ab\\377')\"", {"--set name", "valid UTF-8 text"}},
       {"UnknownOption", {}, kRun + "--frobnicate", {"frobnicate"}},
       {"MaxSimTimeNotADuration", {}, kRun + "--max-sim-time soon", {"--max-sim-time", "soon", "duration"}},
       {"MaxEventsReached", {}, kRun + "--max-events 10", {"--max-events", "limit of 10 events", "raise --max-events"}},

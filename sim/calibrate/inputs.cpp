@@ -2,6 +2,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include "sim/calibrate/fit.h"
 #include "sim/core/error.h"
 
@@ -49,20 +52,36 @@ MeasurementSet read_inputs(const InputList& list) {
 }
 
 void write_file_atomically(const std::string& path, const std::string& text) {
-  const fs::path target = path;
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const fs::path tmp = target.string() + ".tmp";
+  const fs::path target = fs::path(path).lexically_normal();
+  std::error_code ec;
+  if (path.empty() || !target.has_filename() || target.filename() == "." || target.filename() == "..") {
+    bad_value("--out", path, "a file path");
+  }
+  if (fs::is_directory(target, ec)) bad_value("--out", path, "a file path (a folder with that name exists)");
+  if (target.has_parent_path()) {
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) bad_value("--out", path, "a location where the file can be written (" + ec.message() + ")");
+  }
+  // A temporary beside the target, renamed over it once complete: the target holds the old
+  // text or the new, never part of it; nothing is left behind on failure.
+  const fs::path tmp = target.parent_path() / fmt::format(".{}.servesim-partial-{}", target.filename().string(), ::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) input_error(path, "cannot write output file (directory not writable?)");
+    if (!out) bad_value("--out", path, "a writable location");
     out << text;
     out.flush();
     if (!out) {
-      fs::remove(tmp);
-      input_error(path, "cannot write output file (disk full?)");
+      out.close();
+      fs::remove(tmp, ec);
+      bad_value("--out", path, "a location with room for the file (disk full?)");
     }
   }
-  fs::rename(tmp, target);
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    fs::remove(tmp, ec);
+    bad_value("--out", path, "a location the file can be moved into (" + why + ")");
+  }
 }
 
 }  // namespace servesim::calib

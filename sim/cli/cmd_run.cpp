@@ -92,7 +92,6 @@ int cmd_run(const Args& args) {
   oo.force = vm.count("force") > 0;
   oo.cancelled = stop_requested;
   const std::string out = vm["out"].as<std::string>();
-  check_output_dir(out, oo);  // refuse a wrong --out before simulating anything
   RunControl control;
   control.max_events = vm["max-events"].as<std::uint64_t>();
   if (vm.count("max-sim-time")) {
@@ -113,8 +112,9 @@ int cmd_run(const Args& args) {
     std::cout << scenario.dump(2) << "\n";
     return 0;
   }
+  check_output_dir(out, oo);  // refuse a wrong --out before simulating anything
   if (vm["seeds"].as<int>() != 1) {
-    return run_seeds_command(scenario, so, vm["seeds"].as<int>(), vm["out"].as<std::string>(), vm.count("quiet") > 0);
+    return run_seeds_command(scenario, so, vm["seeds"].as<int>(), out, vm.count("quiet") > 0);
   }
   const bool quiet = vm.count("quiet") > 0;
   ProgressLine progress(!quiet && ::isatty(STDERR_FILENO));

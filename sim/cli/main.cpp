@@ -37,6 +37,7 @@ std::map<std::string, CommandInfo>& command_table() {
 }  // namespace servesim::cli
 
 int main(int argc, char** argv) {
+  servesim::cli::install_stop_handlers();
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
       (std::strcmp(argv[1], "help") == 0 && argc == 2)) {
     usage(argc < 2 ? stderr : stdout);
@@ -59,7 +60,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "\n");
     return 2;
   }
-  servesim::cli::install_stop_handlers();
   const auto stopped = [&](const char* what) {
     const int sig = servesim::cli::stop_signal();
     std::fprintf(stderr, "servesim %s: %s by %s; %s\n", name.c_str(), what, sig == SIGINT ? "SIGINT" : "SIGTERM",

@@ -37,6 +37,11 @@
 
 namespace servesim {
 
+// Upper bound of a KV manager's block / page-group count overrides: 2^24 units (2^28 tokens
+// at 16 tokens a block); a KV manager keeps state per unit, so an input value beyond this
+// would be an allocation of tens of GB.
+inline constexpr std::int64_t kMaxKvUnits = std::int64_t{1} << 24;
+
 // Costs that KV actions add to the step in which they happen. Copies on the critical path
 // are costed by the cost model as kCopy operators (bytes plus a per-chunk overhead: many
 // small copies cost more than one large one); spills and async maps may overlap compute.

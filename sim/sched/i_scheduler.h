@@ -18,6 +18,12 @@
 
 namespace servesim {
 
+// Upper bounds of a step's budgets (declared ranges of every scheduler's parameters): far
+// beyond any engine (vLLM runs up to thousands of sequences and ~10^5 tokens a step), and
+// low enough that per-step arithmetic and the memory plan's activation sizing cannot overflow.
+inline constexpr std::int64_t kMaxStepTokens = std::int64_t{1} << 30;
+inline constexpr std::int64_t kMaxStepSeqs = std::int64_t{1} << 24;
+
 struct ScheduledSeq {
   Request* req = nullptr;
   std::int32_t new_tokens = 0;

@@ -8,6 +8,7 @@
 
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
+#include "sim/core/units.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/sched/i_scheduler.h"
 
@@ -268,6 +269,11 @@ void Simulation::on_released(Request* r) {
 // Sampling and results
 
 void Simulation::sample() {
+  if (metrics_.samples().size() + replicas_.size() > kMaxSampleRows) {
+    bad_value(config_.source + ": metrics.sample_interval", units::format_duration(config_.metrics.sample_interval),
+              fmt::format("an interval giving at most {} time-series rows (the run reached {:.6g} s of simulated time)",
+                          kMaxSampleRows, to_seconds(queue_.now())));
+  }
   for (const auto& rep : replicas_) {
     rep->sync();
     const KvUsage u = rep->kv().usage();
@@ -483,6 +489,15 @@ void apply_override(nlohmann::json& scenario, const std::string& assignment) {
   const std::string path = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
   nlohmann::json value = try_parse_json_text(text, "--set " + quoted_value(path)).value_or(nlohmann::json(text));  // else a bare string
+  if (value.is_string()) {
+    // A bare string must be valid UTF-8: every later error message and the resolved config
+    // serialise it (found by fuzz_scenario: nlohmann's dump() throws on invalid UTF-8).
+    try {
+      (void)value.dump();
+    } catch (const nlohmann::json::type_error&) {
+      bad_value("--set " + path, text, "valid UTF-8 text");
+    }
+  }
   nlohmann::json* cur = &scenario;
   std::size_t start = 0;
   int depth = 0;

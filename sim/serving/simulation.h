@@ -185,6 +185,9 @@ class Simulation final : public IReplicaOwner {
   bool arrivals_done_ = false;
   SimTime next_arrival_ = 0;
   static constexpr std::int64_t kMaxIdleSamples = 1000;
+  // At most this many time-series rows (~600 MB in memory, ~800 MB of CSV): a finer
+  // metrics.sample_interval over a long run is an InputError, not an unbounded allocation.
+  static constexpr std::size_t kMaxSampleRows = 4'000'000;
   std::int64_t idle_samples_ = 0;
 
   // KV placements waiting for room, per decode replica (FIFO), and transfers in flight.

@@ -66,7 +66,7 @@ TEST_F(BadInput, UnknownComponentKey) {
 }
 
 TEST_F(BadInput, ValueOutOfRange) {
-  expect_error(kSmall + "--set scheduler.max_num_seqs=0", {"scheduler.max_num_seqs", "'0'", ">= 1"});
+  expect_error(kSmall + "--set scheduler.max_num_seqs=0", {"scheduler.max_num_seqs", "'0'", "[1, 16777216]"});
   expect_error(kSmall + "--set engine.gpu_memory_utilization=1.5", {"engine.gpu_memory_utilization", "1.5"});
 }
 

@@ -47,7 +47,7 @@ class PagedKvManager final : public IKvManager {
       Config c;
       c.block_size = static_cast<std::int32_t>(p.integer("block_size", 16, "tokens per KV block", 1, 4096));
       c.prefix_caching = p.boolean("enable_prefix_caching", true, "reuse computed blocks by chained prefix hashes");
-      c.num_blocks_override = p.integer("num_gpu_blocks_override", 0, "use this many blocks instead of the memory plan (0: off)", 0);
+      c.num_blocks_override = p.integer("num_gpu_blocks_override", 0, "use this many blocks instead of the memory plan (0: off)", 0, kMaxKvUnits);
       c.swap_space = p.bytes("swap_space", "4GiB", "host memory for requests preempted by swap (vLLM's --swap-space default)");
       c.coalesced_swap = p.choice("swap_copy", "per_block", {"per_block", "coalesced"},
                                   "swap copies: one per block per layer and K/V (vLLM) or one per buffer (FastSwitch's "

@@ -52,7 +52,7 @@ class VAttentionKvManager final : public VmmKvBase {
           p.boolean("deferred_reclamation", true, "keep a finished request's pages mapped for the next request (best fit)");
       c.swap_space = p.bytes("swap_space", "4GiB", "host memory for requests preempted by swap");
       c.num_groups_override =
-          p.integer("num_page_groups_override", 0, "use this many page groups instead of the memory plan (0: off)", 0);
+          p.integer("num_page_groups_override", 0, "use this many page groups instead of the memory plan (0: off)", 0, kMaxKvUnits);
       return c;
     }
   };

@@ -54,7 +54,7 @@ class VTensorKvManager final : public VmmKvBase {
       c.overlap_mapping = p.boolean("overlap_mapping", true, "extend tensors in the background, overlapping compute");
       c.swap_space = p.bytes("swap_space", "4GiB", "host memory for requests preempted by swap");
       c.num_groups_override =
-          p.integer("num_chunk_groups_override", 0, "use this many chunk groups instead of the memory plan (0: off)", 0);
+          p.integer("num_chunk_groups_override", 0, "use this many chunk groups instead of the memory plan (0: off)", 0, kMaxKvUnits);
       c.offload = OffloadConfig::parse(p);
       return c;
     }

@@ -44,9 +44,9 @@ class HfCbScheduler final : public IScheduler {
     StepBudgets exports() const { return {max_batch_tokens, max_requests_per_batch}; }
     static Config parse(Params& p) {
       Config c;
-      c.max_batch_tokens = p.integer("max_batch_tokens", 8192, "token budget of one step (transformers: max_batch_tokens)", 1);
+      c.max_batch_tokens = p.integer("max_batch_tokens", 8192, "token budget of one step (transformers: max_batch_tokens)", 1, kMaxStepTokens);
       c.max_requests_per_batch =
-          p.integer("max_requests_per_batch", 1024, "most requests in one step (transformers: max_requests_per_batch)", 1);
+          p.integer("max_requests_per_batch", 1024, "most requests in one step (transformers: max_requests_per_batch)", 1, kMaxStepSeqs);
       c.safety_margin = p.real("safety_margin", 0.15,
                                "fraction of KV blocks under which free space admits no new prompt into a non-empty step "
                                "(transformers FIFOScheduler safety_margin)",

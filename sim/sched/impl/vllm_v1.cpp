@@ -29,8 +29,8 @@ class VllmV1Scheduler final : public IScheduler {
     StepBudgets exports() const { return {max_num_batched_tokens, max_num_seqs}; }
     static Config parse(Params& p) {
       Config c;
-      c.max_num_batched_tokens = p.integer("max_num_batched_tokens", 8192, "token budget of one step", 1);
-      c.max_num_seqs = p.integer("max_num_seqs", 256, "most requests running at once", 1);
+      c.max_num_batched_tokens = p.integer("max_num_batched_tokens", 8192, "token budget of one step", 1, kMaxStepTokens);
+      c.max_num_seqs = p.integer("max_num_seqs", 256, "most requests running at once", 1, kMaxStepSeqs);
       c.chunked_prefill = p.boolean("enable_chunked_prefill", true, "split long prompts over several steps");
       c.long_prefill_token_threshold =
           p.integer("long_prefill_token_threshold", 0, "cap on new tokens of one request per step (0: off)", 0);

@@ -1,0 +1,104 @@
+// libFuzzer harnesses for every parser of user input (issue 13). One source, one executable
+// per target: FUZZ_TARGET selects the body. Contract checked: any input either parses or
+// ends in InputError; anything else escaping (an internal error: a JSON type_error, an
+// assertion, a sanitizer report, a leak, a hang) is a crash the fuzzer reports.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/calibrate/measurements.h"
+#include "sim/calibrate/shapes.h"
+#include "sim/core/error.h"
+#include "sim/core/json_file.h"
+#include "sim/cost/fitted_profile.h"
+#include "sim/hardware/device_spec.h"
+#include "sim/hardware/topology.h"
+#include "sim/model/model_spec.h"
+#include "sim/serving/scenario_config.h"
+#include "sim/serving/simulation.h"
+#include "sim/workload/i_workload.h"
+
+namespace {
+namespace fs = std::filesystem;
+
+// The input as a file (file readers), in a folder of this process, rewritten each time.
+std::string as_file(const std::uint8_t* data, std::size_t size, const char* name) {
+  static const fs::path dir = fs::temp_directory_path() / ("servesim-fuzz-" + std::to_string(::getpid()));
+  static const bool made = fs::create_directories(dir) || true;
+  (void)made;
+  const fs::path p = dir / name;
+  std::ofstream(p, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  return p.string();
+}
+
+std::string_view text(const std::uint8_t* data, std::size_t size) { return {reinterpret_cast<const char*>(data), size}; }
+
+// Streams a trace through its workload reader (at most 10,000 requests).
+void read_trace(const char* impl, const std::string& path) {
+  const nlohmann::json cfg = {{"impl", impl}, {"path", path}};
+  auto w = servesim::WorkloadRegistry::get().build(cfg, "fuzz: workload", nullptr, servesim::WorkloadDeps{1, "/nonexistent", "fuzz: workload"});
+  for (int i = 0; i < 10000 && w->next(); ++i) {
+  }
+}
+
+void one_input(const std::uint8_t* data, std::size_t size) {
+  using namespace servesim;
+#if defined(FUZZ_SCENARIO)
+  // A scenario JSON; an input starting with "set\n" is a list of --set lines on the default.
+  const std::string_view t = text(data, size);
+  nlohmann::json scenario;
+  if (t.substr(0, 4) == "set\n") {
+    scenario = nlohmann::json::parse(default_scenario_text());
+    std::size_t start = 4;
+    while (start < t.size()) {
+      const std::size_t nl = t.find('\n', start);
+      apply_override(scenario, std::string(t.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start)));
+      if (nl == std::string_view::npos) break;
+      start = nl + 1;
+    }
+  } else {
+    scenario = parse_json_text(t, "fuzz.json");
+  }
+  (void)parse_scenario(scenario, "fuzz.json");
+#elif defined(FUZZ_HF_CONFIG)
+  (void)ModelSpec::from_hf_config(parse_json_text(text(data, size), "config.json"), "fuzz", "config.json");
+#elif defined(FUZZ_DEVICE)
+  (void)DeviceSpec::from_json(parse_json_text(text(data, size), "device.json"), "device.json");
+#elif defined(FUZZ_TOPOLOGY)
+  // A node or cluster profile; a cluster's node is looked up beside it or in the data dir.
+  (void)Topology::load(as_file(data, size, "topology.json"), SERVESIM_DATA_DIR, "fuzz: topology");
+#elif defined(FUZZ_FITTED_PROFILE)
+  (void)FittedProfile::from_json(parse_json_text(text(data, size), "profile.json"), "profile.json");
+#elif defined(FUZZ_AZURE_CSV)
+  read_trace("azure_csv", as_file(data, size, "trace.csv"));
+#elif defined(FUZZ_MOONCAKE_JSONL)
+  read_trace("mooncake_jsonl", as_file(data, size, "trace.jsonl"));
+#elif defined(FUZZ_MEASUREMENTS_CSV)
+  // Measurement tables: harness CSVs, AIConfigurator and Vidur profiling CSVs.
+  calib::MeasurementSet set;
+  const std::string p = as_file(data, size, "table.csv");
+  calib::read_measurements(p, "table.csv", set);
+#elif defined(FUZZ_SHAPES_CSV)
+  (void)calib::read_shapes(as_file(data, size, "shapes.csv"));
+#else
+#error "define one FUZZ_* target"
+#endif
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  try {
+    one_input(data, size);
+  } catch (const servesim::InputError&) {
+    // Bad input, reported properly: the expected outcome for most inputs.
+  }
+  return 0;
+}

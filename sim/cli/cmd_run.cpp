@@ -114,7 +114,7 @@ int cmd_run(const Args& args) {
   }
   check_output_dir(out, oo);  // refuse a wrong --out before simulating anything
   if (vm["seeds"].as<int>() != 1) {
-    return run_seeds_command(scenario, so, vm["seeds"].as<int>(), out, vm.count("quiet") > 0);
+    return run_seeds_command(scenario, so, vm["seeds"].as<int>(), out, vm.count("quiet") > 0, oo);
   }
   const bool quiet = vm.count("quiet") > 0;
   ProgressLine progress(!quiet && ::isatty(STDERR_FILENO));

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/report/output.h"
 #include "sim/serving/simulation.h"
 
 namespace servesim::cli {
@@ -27,6 +28,7 @@ FileList run_seeds(const nlohmann::json& scenario, const SimOptions& options, in
                    const std::function<void(std::uint64_t seed, const nlohmann::json& summary)>& on_seed = {});
 
 // `servesim run --seeds K`: runs, writes OUT atomically, prints one line per seed.
-int run_seeds_command(const nlohmann::json& scenario, const SimOptions& options, int k, const std::string& out, bool quiet);
+int run_seeds_command(const nlohmann::json& scenario, const SimOptions& options, int k, const std::string& out, bool quiet,
+                      const OutputOptions& output = {});
 
 }  // namespace servesim::cli

@@ -1,11 +1,17 @@
-// `servesim calibrate fit | check | derive`: fitted cost profiles from measured kernels.
+// `servesim calibrate fit | check | derive | power`: fitted cost profiles from measured kernels,
+// and power-model coefficients from measured power.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "sim/calibrate/csv_table.h"
 #include "sim/calibrate/fit.h"
+#include "sim/calibrate/power_fit.h"
 #include "sim/cli/commands.h"
 #include "sim/core/error.h"
 #include "sim/cost/sha256.h"
@@ -173,12 +179,53 @@ int derive(const Args& args) {
   return 0;
 }
 
+int power(const Args& args) {
+  po::options_description opts("servesim calibrate power --in CSV --device D [options]", kHelpLineLength, kHelpMinDescription);
+  opts.add_options()("help,h", "show this help")("in", po::value<std::string>()->required(),
+                                                 "power measurements (calibration/power/measure_power.py's CSV)")(
+      "device", po::value<std::string>()->required(), "the measured device (its L2, peaks and bandwidth)")(
+      "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of hardware_profiles/");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << opts;
+    return 0;
+  }
+  po::notify(vm);
+  const DeviceSpec dev = load_device(vm["device"].as<std::string>(), vm["data-dir"].as<std::string>(), "--device");
+  const calib::PowerFit f = calib::fit_power(calib::CsvTable::read(vm["in"].as<std::string>()), dev);
+  std::cout << fmt::format("{:<22} {:<5} {:<6} {:>9} {:>9} {:>9} {:>7}\n", "workload", "dtype", "data", "measured", "fitted",
+                           "held-out", "MHz");
+  for (const auto& r : f.rows) {
+    std::cout << fmt::format("{:<22} {:<5} {:<6} {:>8.1f}W {:>8}  {:>8}  {:>7.0f}{}\n", r.workload, r.dtype, r.data, r.power_w,
+                             r.kind == "idle" ? "" : fmt::format("{:.1f}W", r.predicted_w),
+                             r.held_out_w > 0 ? fmt::format("{:.1f}W", r.held_out_w) : "", r.clock_hz / 1e6,
+                             r.fitted ? "" : "  (not fitted)");
+  }
+  std::cout << fmt::format("mean |error|: {:.1f}% on the {} fitted rows; {:.1f}% on held-out groups (decode-like GEMMs, copies)\n",
+                           100 * f.fit_mean_abs_error, std::count_if(f.rows.begin(), f.rows.end(), [](const auto& r) { return r.fitted; }),
+                           100 * f.held_out_mean_abs_error);
+  for (const auto& c : f.clock_checks) {
+    std::cout << fmt::format("clock rule, {}: time ratio measured {:.3f}, predicted {:.3f} ({:+.1f}%)\n", c.workload, c.measured_ratio,
+                             c.predicted_ratio, 100 * (c.predicted_ratio / c.measured_ratio - 1));
+  }
+  nlohmann::json e = nlohmann::json::object();
+  for (const auto& [d, j] : f.energy_per_flop) e[d] = std::round(j * 1e15) / 1e3;
+  const nlohmann::json snippet = {{"engine_idle", fmt::format("{:.1f}W", f.engine_idle_w)},
+                                  {"energy_per_flop_pj", e},
+                                  {"energy_per_hbm_byte_pj", std::round(f.energy_per_byte * 1e15) / 1e3},
+                                  {"power_limited_clock", fmt::format("{:.0f}MHz", f.power_limited_clock_hz / 1e6)}};
+  std::cout << "profile values (\"power\" section, each with its source):\n" << snippet.dump(2) << "\n";
+  return 0;
+}
+
 int cmd_calibrate(const Args& args) {
   const std::string usage =
-      "usage: servesim calibrate <fit|check|derive> [options]\n"
+      "usage: servesim calibrate <fit|check|derive|power> [options]\n"
       "  fit     fit a device's profile from measured tables (calibration/profiles/<device>.json)\n"
       "  check   error of fitted profiles on the shapes held out of the fit\n"
-      "  derive  derive a profile for an unmeasured device from a measured one\n";
+      "  derive  derive a profile for an unmeasured device from a measured one\n"
+      "  power   fit a device's power-model coefficients from power measurements\n";
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     (args.empty() ? std::cerr : std::cout) << usage;
     return args.empty() ? 2 : 0;
@@ -187,12 +234,13 @@ int cmd_calibrate(const Args& args) {
   if (args[0] == "fit") return fit(rest);
   if (args[0] == "check") return check(rest);
   if (args[0] == "derive") return derive(rest);
-  bad_value("servesim calibrate", args[0], "fit, check or derive");
+  if (args[0] == "power") return power(rest);
+  bad_value("servesim calibrate", args[0], "fit, check, derive or power");
 }
 
 }  // namespace
 
-SERVESIM_CLI_COMMAND("calibrate", "fit cost profiles from measured kernels, check them on held-out shapes, derive others",
+SERVESIM_CLI_COMMAND("calibrate", "fit cost profiles from measured kernels, check them on held-out shapes, derive others; fit power models",
                      cmd_calibrate);
 
 }  // namespace servesim::cli

@@ -147,26 +147,28 @@ SimTime Params::duration(const std::string& key, std::optional<std::string> def,
   return x;
 }
 
-double Params::bytes(const std::string& key, std::optional<std::string> def, const std::string& help) {
-  const nlohmann::json* v = find(key, "size", def ? *def : "required", help);
+double Params::unit_value(const std::string& key, std::optional<std::string> def, const std::string& help, const char* type,
+                          double (*parse)(const nlohmann::json&, const std::string&)) {
+  const nlohmann::json* v = find(key, type, def ? *def : "required", help);
   if (!v && !def) {
     if (doc_mode_) return 0.0;
-    input_error(where(key), fmt::format("missing required size ({})", help));
+    input_error(where(key), fmt::format("missing required {} ({})", type, help));
   }
-  const double x = v ? units::bytes(*v, where(key)) : units::bytes(nlohmann::json(*def), where(key));
+  const double x = v ? parse(*v, where(key)) : parse(nlohmann::json(*def), where(key));
   resolved_[key] = v ? *v : nlohmann::json(*def);
   return x;
 }
 
+double Params::bytes(const std::string& key, std::optional<std::string> def, const std::string& help) {
+  return unit_value(key, std::move(def), help, "size", &units::bytes);
+}
+
 double Params::bandwidth(const std::string& key, std::optional<std::string> def, const std::string& help) {
-  const nlohmann::json* v = find(key, "bandwidth", def ? *def : "required", help);
-  if (!v && !def) {
-    if (doc_mode_) return 0.0;
-    input_error(where(key), fmt::format("missing required bandwidth ({})", help));
-  }
-  const double x = v ? units::bandwidth(*v, where(key)) : units::bandwidth(nlohmann::json(*def), where(key));
-  resolved_[key] = v ? *v : nlohmann::json(*def);
-  return x;
+  return unit_value(key, std::move(def), help, "bandwidth", &units::bandwidth);
+}
+
+double Params::power(const std::string& key, std::optional<std::string> def, const std::string& help) {
+  return unit_value(key, std::move(def), help, "power", &units::power);
 }
 
 nlohmann::json Params::object(const std::string& key, const std::string& help, bool optional) {

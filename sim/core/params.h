@@ -47,6 +47,7 @@ class Params {
                    SimTime min = 0);
   double bytes(const std::string& key, std::optional<std::string> def, const std::string& help);
   double bandwidth(const std::string& key, std::optional<std::string> def, const std::string& help);
+  double power(const std::string& key, std::optional<std::string> def, const std::string& help);  // W
   // A nested object (e.g. a sub-component or a distribution) passed through as JSON; its
   // own reader validates it. Returns an empty object when absent and `optional`.
   nlohmann::json object(const std::string& key, const std::string& help, bool optional = true);
@@ -70,6 +71,8 @@ class Params {
   void consume(const std::string& key, const std::string& help);
 
  private:
+  double unit_value(const std::string& key, std::optional<std::string> def, const std::string& help, const char* type,
+                    double (*parse)(const nlohmann::json&, const std::string&));
   const nlohmann::json* find(const std::string& key, const std::string& type, const std::string& def_text,
                              const std::string& help);
 

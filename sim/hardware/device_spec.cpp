@@ -67,6 +67,18 @@ DeviceSpec DeviceSpec::from_json(const nlohmann::json& j, const std::string& fil
   d.tdp_w = *r.number("power.tdp", FieldUnit::kPower, true);
   d.idle_w = *r.number("power.idle", FieldUnit::kPower, true);
   if (d.idle_w >= d.tdp_w) bad_value(file + ": power.idle.value", std::to_string(d.idle_w) + " W", "less than power.tdp");
+  d.engine_idle_w = r.number("power.engine_idle", FieldUnit::kPower, false);
+  if (const nlohmann::json* e = r.at("power.energy_per_flop_pj"); e && e->is_object()) {
+    for (const auto& [k, v] : e->items()) {
+      (void)parse_dtype(k, file + ": power.energy_per_flop_pj." + k);
+      d.energy_per_flop[k] = *r.number("power.energy_per_flop_pj." + k, FieldUnit::kCount, true) * 1e-12;
+    }
+  }
+  if (auto pj = r.number("power.energy_per_hbm_byte_pj", FieldUnit::kCount, false)) d.energy_per_byte = *pj * 1e-12;
+  d.power_limited_clock_hz = r.number("power.power_limited_clock", FieldUnit::kFrequency, false);
+  if (d.engine_idle_w && (*d.engine_idle_w < d.idle_w || *d.engine_idle_w >= d.tdp_w)) {
+    bad_value(file + ": power.engine_idle.value", std::to_string(*d.engine_idle_w) + " W", "between power.idle and power.tdp");
+  }
   d.achievable_hbm_fraction = r.number("achievable.hbm_bandwidth_fraction", FieldUnit::kFraction, false);
   d.achievable_gemm_fraction = r.number("achievable.bf16_gemm_fraction", FieldUnit::kFraction, false);
   d.sources = r.sources();

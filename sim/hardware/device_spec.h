@@ -41,6 +41,14 @@ struct DeviceSpec {
   double host_memory_bandwidth = 0;
   double tdp_w = 0;
   double idle_w = 0;
+  // Measured power-model coefficients (optional; sim/cost/power_model.h derives the missing
+  // ones from tdp/idle/peaks): power with a serving engine's context open and no kernel
+  // running; dynamic energy per FLOP by compute dtype and per HBM byte; the SM clock that
+  // compute-bound kernels settle at under the TDP limit.
+  std::optional<double> engine_idle_w;
+  std::map<std::string, double> energy_per_flop;  // dtype name -> J per FLOP
+  std::optional<double> energy_per_byte;          // J per byte of HBM traffic
+  std::optional<double> power_limited_clock_hz;
   std::optional<double> achievable_hbm_fraction;
   std::optional<double> achievable_gemm_fraction;  // bf16 dense GEMM, large shapes
   std::map<std::string, std::string> sources;        // source id -> document or measurement

@@ -67,6 +67,7 @@ struct TimeSample {
   std::int64_t kv_pages_mapped = 0;
   double kv_exposed_map_s = 0;    // page mapping on the critical path, so far
   double kv_swap_bytes = 0;       // swapped out + in, so far
+  double energy_j = 0;            // the replica's GPUs' energy so far (sim/serving/energy.h)
   double kv_offload_bytes = 0;    // spilled to + loaded from offload tiers, so far
   std::int64_t kv_preemptions = 0;
 };

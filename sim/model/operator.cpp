@@ -24,6 +24,54 @@ void compute_attention_aggregates(AttentionShape& a) {
   }
 }
 
+OpWork op_work(const Operator& op) {
+  OpWork w;
+  switch (op.cls) {
+    case OpClass::kGemm: {
+      const auto& g = op.gemm;
+      const double m = static_cast<double>(g.m), n = static_cast<double>(g.n), k = static_cast<double>(g.k);
+      const double groups = static_cast<double>(g.groups);
+      w.flops = 2.0 * m * n * k * groups;
+      w.bytes = groups * (k * n * dtype_bytes(g.dtype) + (m * k + m * n) * 2.0);
+      w.dtype = g.dtype;
+      break;
+    }
+    case OpClass::kAttentionPrefill:
+    case OpClass::kAttentionDecode: {
+      const auto& a = op.attn;
+      const bool prefill = op.cls == OpClass::kAttentionPrefill;
+      const double pairs = prefill ? a.sum_q_kv : static_cast<double>(a.sum_kv);
+      const double queries = prefill ? static_cast<double>(a.sum_q) : static_cast<double>(a.num_seqs);
+      w.flops = 2.0 * pairs * a.heads * (a.head_dim + a.v_head_dim);
+      w.bytes = static_cast<double>(a.sum_kv) * a.kv_bytes_per_token + queries * a.heads * (a.head_dim + a.v_head_dim) * dtype_bytes(a.dtype);
+      w.dtype = a.dtype;
+      break;
+    }
+    case OpClass::kElementwise:
+      w.flops = op.flops;
+      w.bytes = op.bytes;
+      w.dtype = DType::kFp32;
+      break;
+    case OpClass::kCollective: {
+      const double n = static_cast<double>(op.coll.ranks);
+      if (n > 1) {
+        const double share = op.coll.kind == CollectiveKind::kAllReduce ? 2.0 * (n - 1) / n
+                             : op.coll.kind == CollectiveKind::kSendRecv ? 1.0
+                                                                         : (n - 1) / n;
+        w.bytes = share * op.coll.bytes;
+      }
+      break;
+    }
+    case OpClass::kCopy:
+      w.bytes = op.copy.kind == CopyKind::kDeviceToDevice ? 2.0 * op.copy.bytes : op.copy.bytes;
+      break;
+    case OpClass::kPageMap:
+    case OpClass::kCpu:
+      break;
+  }
+  return w;
+}
+
 const char* op_class_name(OpClass c) {
   switch (c) {
     case OpClass::kGemm: return "gemm";

@@ -106,4 +106,17 @@ struct Operator {
   double gpu_seconds = 0;
 };
 
+// The arithmetic and device-memory traffic of ONE execution of an operator on one device,
+// by the counting rules of the roofline: a GEMM does 2mnk FLOPs per group and moves its
+// weights once plus 16-bit activations in and out; attention counts (query, key) pairs
+// and reads the KV it attends; element-wise work is as described; a collective moves the
+// bytes each rank sends (ring volume); a device-to-device copy reads and writes its bytes,
+// a host or peer copy writes them once. Page maps and CPU work do no device work.
+struct OpWork {
+  double flops = 0;
+  double bytes = 0;
+  DType dtype = DType::kBf16;  // the compute dtype of the FLOPs
+};
+OpWork op_work(const Operator& op);
+
 }  // namespace servesim

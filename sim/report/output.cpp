@@ -57,17 +57,23 @@ std::string timeseries_csv(const SimResult& res) {
   std::string s =
       "time_s,replica,waiting,running,kv_used_tokens,kv_capacity_tokens,kv_utilization,kv_allocated_bytes,kv_used_bytes,"
       "kv_fragmentation,kv_cached_bytes,kv_prefix_hit_rate,kv_pages_mapped,kv_exposed_map_s,kv_swap_bytes,kv_offload_bytes,"
-      "kv_preemptions\n";
+      "kv_preemptions,energy_j,power_w\n";
+  // power_w: the replica's mean power since its previous row (0 on its first row).
+  std::vector<std::pair<SimTime, double>> prev;  // by replica: (time, energy) of its last row
   for (const auto& t : res.samples) {
+    const auto r = static_cast<std::size_t>(t.replica);
+    if (r >= prev.size()) prev.resize(r + 1, {-1, 0.0});
+    const double power = prev[r].first >= 0 && t.time > prev[r].first ? (t.energy_j - prev[r].second) / to_seconds(t.time - prev[r].first) : 0.0;
+    prev[r] = {t.time, t.energy_j};
     const double u = t.kv_capacity_tokens > 0 ? static_cast<double>(t.kv_used_tokens) / static_cast<double>(t.kv_capacity_tokens) : 0.0;
     const double frag = t.kv_allocated_bytes > 0 ? 1.0 - t.kv_used_bytes / t.kv_allocated_bytes : 0.0;
     const double hit = t.kv_prefix_lookup_tokens > 0
                            ? static_cast<double>(t.kv_prefix_hit_tokens) / static_cast<double>(t.kv_prefix_lookup_tokens)
                            : 0.0;
-    s += fmt::format("{},{},{},{},{},{},{:.6f},{:.0f},{:.0f},{:.6f},{:.0f},{:.6f},{},{:.6f},{:.0f},{:.0f},{}\n", seconds(t.time),
-                     t.replica, t.waiting, t.running, t.kv_used_tokens, t.kv_capacity_tokens, u, t.kv_allocated_bytes,
-                     t.kv_used_bytes, frag, t.kv_cached_bytes, hit, t.kv_pages_mapped, t.kv_exposed_map_s, t.kv_swap_bytes,
-                     t.kv_offload_bytes, t.kv_preemptions);
+    s += fmt::format("{},{},{},{},{},{},{:.6f},{:.0f},{:.0f},{:.6f},{:.0f},{:.6f},{},{:.6f},{:.0f},{:.0f},{},{:.3f},{:.1f}\n",
+                     seconds(t.time), t.replica, t.waiting, t.running, t.kv_used_tokens, t.kv_capacity_tokens, u,
+                     t.kv_allocated_bytes, t.kv_used_bytes, frag, t.kv_cached_bytes, hit, t.kv_pages_mapped, t.kv_exposed_map_s,
+                     t.kv_swap_bytes, t.kv_offload_bytes, t.kv_preemptions, t.energy_j, power);
   }
   return s;
 }

@@ -1,6 +1,7 @@
 #include "sim/serving/executor.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "sim/core/error.h"
 
@@ -79,8 +80,10 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   // first step (static_); KV work (maps, copies) belongs to the step that caused it only.
   // All sums are integer ns, so they do not depend on the order steps are accounted in.
   SimTime critical = 0, background = 0;
+  const std::int64_t energy_before = energy_nj_;
   auto account = [&](const Operator& op, std::size_t i, SimTime t) {
     (op.overlap ? background : critical) += t;
+    energy_nj_ += op_nj_[i];
     ns_by_class_[static_cast<std::size_t>(op.cls)] += t;
     by_source_[op_source_[i]] += t;
     if (op.cls == OpClass::kPageMap && !op.overlap) exposed_map_ns_ += t;
@@ -88,15 +91,13 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   };
   if (!reuse_non_attention) {
     op_ns_.assign(ops_.size(), 0);
+    op_nj_.assign(ops_.size(), 0);
     op_source_.assign(ops_.size(), 0);
     attention_ops_.clear();
     static_ = StaticCost{};
     for (std::size_t i = 0; i < ops_.size(); ++i) {
       const Operator& op = ops_[i];
-      const std::optional<Prediction> p = ctx_.cost.predict(op);
-      SERVESIM_ASSERT(p.has_value());
-      op_ns_[i] = p->ns * op.repeat;
-      op_source_[i] = source_slot(p->source);
+      price(op, i);
       account(op, i, op_ns_[i]);
       const bool attention = op.cls == OpClass::kAttentionDecode || op.cls == OpClass::kAttentionPrefill;
       const bool kv_work = op.cls == OpClass::kPageMap || op.cls == OpClass::kCopy;
@@ -106,6 +107,7 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
         (op.overlap ? static_.background : static_.critical) += op_ns_[i];
         static_.by_class[static_cast<std::size_t>(op.cls)] += op_ns_[i];
         static_.by_source.emplace_back(op_source_[i], op_ns_[i]);
+        static_.energy_nj += op_nj_[i];
       }
     }
   } else {
@@ -113,19 +115,19 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     background = static_.background;
     if (deferred) {
       deferred->attention.clear();
+      deferred->energy_nj = 0;
     } else {
+      energy_nj_ += static_.energy_nj;
       for (std::size_t c = 0; c < ns_by_class_.size(); ++c) ns_by_class_[c] += static_.by_class[c];
       for (const auto& [slot, t] : static_.by_source) by_source_[slot] += t;
     }
     for (std::size_t i : attention_ops_) {
       Operator& op = ops_[i];
       compute_attention_aggregates(op.attn);
-      const std::optional<Prediction> p = ctx_.cost.predict(op);
-      SERVESIM_ASSERT(p.has_value());
-      op_ns_[i] = p->ns * op.repeat;
-      op_source_[i] = source_slot(p->source);
+      price(op, i);
       if (deferred) {
         (op.overlap ? background : critical) += op_ns_[i];
+        deferred->energy_nj += op_nj_[i];
         deferred->attention.emplace_back(op.cls, op_source_[i], op_ns_[i]);
       } else {
         account(op, i, op_ns_[i]);
@@ -156,11 +158,28 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     deferred->cpu = cp->ns;
   } else {
     ns_by_class_[static_cast<std::size_t>(OpClass::kCpu)] += cp->ns;
+    last_step_nj_ = energy_nj_ - energy_before;
   }
   return device + cp->ns;
 }
 
+void Executor::price(const Operator& op, std::size_t i) {
+  const std::optional<Prediction> p = ctx_.cost.predict(op);
+  SERVESIM_ASSERT(p.has_value());
+  SimTime ns = p->ns;
+  std::int64_t nj = 0;
+  if (ctx_.power) {
+    const PowerModel::OpPower w = ctx_.power->apply(op, ns);
+    ns = w.ns;
+    nj = std::llround(w.joules * 1e9);
+  }
+  op_ns_[i] = ns * op.repeat;
+  op_nj_[i] = nj * op.repeat;
+  op_source_[i] = source_slot(p->source);
+}
+
 void Executor::account(const Charge& c) {
+  energy_nj_ += static_.energy_nj + c.energy_nj;
   for (std::size_t k = 0; k < ns_by_class_.size(); ++k) ns_by_class_[k] += static_.by_class[k];
   for (const auto& [slot, t] : static_.by_source) by_source_[slot] += t;
   for (const auto& [cls, slot, t] : c.attention) {

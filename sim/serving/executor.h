@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "sim/cost/i_cost_model.h"
+#include "sim/cost/power_model.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/parallel/i_parallel_plan.h"
 #include "sim/sched/i_scheduler.h"
@@ -34,6 +35,8 @@ struct ExecutorContext {
   DType weight_dtype = DType::kBf16;
   DType act_dtype = DType::kBf16;
   DType kv_dtype = DType::kBf16;
+  // The device's power model (null: no energy accounting, times as the cost model says).
+  const PowerModel* power = nullptr;
 };
 
 // The KV layout attention kernels read (from the KV manager).
@@ -65,36 +68,50 @@ class Executor {
     std::vector<std::tuple<OpClass, std::size_t, SimTime>> attention;  // (class, source slot, ns)
     SimTime cpu = 0;
     SimTime exposed = 0;  // overlapping work that outlasts the critical path
+    std::int64_t energy_nj = 0;  // dynamic energy of its attention operators
   };
 
   SimTime cost_step(const StepPlan& plan, KvLayout layout);
   // Accounts the step at once, or, given `deferred`, records its charge there for account().
   SimTime cost_repeated_decode_step(Charge* deferred = nullptr);
   void account(const Charge& c);
+  // The dynamic energy account(c) adds (nJ, one device).
+  std::int64_t charge_energy_nj(const Charge& c) const { return static_.energy_nj + c.energy_nj; }
 
   std::int64_t step_seqs() const { return step_seqs_; }
   std::int64_t step_tokens() const { return step_tokens_; }
   const CostBreakdown& breakdown() const;
+  // Dynamic energy of the device work accounted so far, on ONE device of the replica, in
+  // integer nJ (so, like times, it does not depend on how steps are grouped).
+  std::int64_t dynamic_energy_nj() const { return energy_nj_; }
+  // The part of it from the last step priced without deferral (cost_step).
+  std::int64_t last_step_energy_nj() const { return last_step_nj_; }
   const ExecutorContext& context() const { return ctx_; }
 
  private:
   SimTime price_step(bool reuse_non_attention, Charge* deferred = nullptr);
   std::size_t source_slot(std::string_view s);
+  // Predicts ops_[i] (under the power limit, with its energy) into op_ns_, op_nj_, op_source_.
+  void price(const Operator& op, std::size_t i);
 
   ExecutorContext ctx_;
   std::vector<SeqAttention> seqs_;
   std::vector<Operator> ops_;
   std::vector<SimTime> op_ns_;              // predicted time of each op of ops_ (x repeat)
+  std::vector<std::int64_t> op_nj_;         // its dynamic energy in nJ (x repeat)
   std::vector<std::size_t> attention_ops_;  // indices of the attention operators in ops_
   // The part of a step's cost that merged decode steps repeat unchanged.
   struct StaticCost {
     SimTime critical = 0, background = 0;
     std::array<SimTime, 8> by_class{};
     std::vector<std::pair<std::size_t, SimTime>> by_source;  // (source slot, ns)
+    std::int64_t energy_nj = 0;
   } static_;
   // Where step time went, in exact integer ns (breakdown() converts to seconds).
   std::array<SimTime, 8> ns_by_class_{};  // indexed by OpClass
   SimTime exposed_map_ns_ = 0;
+  std::int64_t energy_nj_ = 0;
+  std::int64_t last_step_nj_ = 0;
   SimTime swap_ns_ = 0;
   std::vector<std::size_t> op_source_;  // its cost-model source slot
   std::int64_t step_kv_tokens_ = 0;     // sum of context + new tokens of the step

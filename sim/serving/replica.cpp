@@ -149,6 +149,17 @@ void Replica::sync() {
   apply_run(n);
 }
 
+std::int64_t Replica::ended_energy_nj() const {
+  std::int64_t e = exec_.dynamic_energy_nj();
+  if (state_ != State::kBusy) return e;
+  // A step priced by cost_step() was accounted at once: not counted while it runs. In a
+  // merged run, ends_[0] ends that first step and ends_[i + 1] merged step i, whose charges
+  // are accounted only at the run's end.
+  if (run_k_ == 0 || applied_ == 0) return e - exec_.last_step_energy_nj();
+  for (std::size_t i = 0; i + 1 < applied_; ++i) e += exec_.charge_energy_nj(charges_[i]);
+  return e;
+}
+
 void Replica::interrupt() {
   if (state_ != State::kBusy || run_k_ == 0) return;
   sync();

@@ -90,6 +90,9 @@ class Replica {
   IScheduler& scheduler() { return *sched_; }
   const CostBreakdown& breakdown() const { return exec_.breakdown(); }
   Executor& executor() { return exec_; }
+  // Dynamic energy (nJ, one device) of the steps that have ENDED by now, whether steps ran
+  // one by one or merged (call sync() first); a step in progress is not counted yet.
+  std::int64_t ended_energy_nj() const;
   const ReplicaStats& stats() const { return stats_; }
   bool idle() const { return state_ == State::kIdle; }
   // True while a step runs (between its start and end events).

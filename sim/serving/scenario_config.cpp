@@ -49,6 +49,9 @@ EngineConfig parse_engine(Params& p) {
   e.max_model_len_given = p.has("max_model_len");
   e.max_model_len = p.integer("max_model_len", 0, "longest request (prompt + output) accepted (0: the model's max_position_embeddings)", 0);
   e.runtime_overhead_bytes = p.bytes("runtime_overhead", "1.5GiB", "memory the runtime keeps (CUDA context, workspaces, graphs)");
+  e.power_limit_w = p.power("power_limit", "0W",
+                            "GPU power limit of the pool's devices, as nvidia-smi -pl sets it (0W: the device's TDP); a "
+                            "lower limit slows power-limited kernels (docs/power.md)");
   e.fast_forward = p.boolean("fast_forward", true, "merge runs of identical decode steps into one event (same results, fewer events)");
   return e;
 }

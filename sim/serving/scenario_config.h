@@ -38,6 +38,7 @@ struct EngineConfig {
   bool max_model_len_given = false;
   double runtime_overhead_bytes = 0;
   bool fast_forward = true;
+  double power_limit_w = 0;  // 0: the device's TDP
   nlohmann::json resolved;
 };
 

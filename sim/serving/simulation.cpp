@@ -11,6 +11,7 @@
 #include "sim/core/units.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/sched/i_scheduler.h"
+#include "sim/serving/energy.h"
 
 namespace servesim {
 
@@ -25,7 +26,7 @@ std::string data_relative(const std::string& path, const std::string& data_dir) 
 // Pools
 
 ExecutorContext PoolRuntime::exec_context(PlanLinks links) const {
-  return ExecutorContext{*model, *plan, *cost, links, mem.weight_dtype, mem.act_dtype, mem.kv_dtype};
+  return ExecutorContext{*model, *plan, *cost, links, mem.weight_dtype, mem.act_dtype, mem.kv_dtype, power.get()};
 }
 
 PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string& source) {
@@ -65,6 +66,7 @@ PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string&
   }
   p.max_model_len = std::min<std::int64_t>(max_model_len, p.memory.kv_tokens);
   p.cost = catalog.cost_model(c.cost, p.device);
+  p.power = std::make_unique<PowerModel>(*p.device, power_coefficients(*p.device, e.power_limit_w, where("engine.power_limit")));
   (void)source;
   return p;
 }
@@ -290,6 +292,9 @@ void Simulation::sample() {
     t.kv_swap_bytes = c.swap_out_bytes + c.swap_in_bytes;
     t.kv_offload_bytes = c.spill_bytes + c.load_bytes;
     t.kv_preemptions = c.preemptions_recompute + c.preemptions_swap;
+    const PoolRuntime& pool = pools_[static_cast<std::size_t>(rep->pool())];
+    t.energy_j = replica_energy_j(pool.power->coefficients(), pool.plan->degrees().devices_per_replica(),
+                                  rep->ended_energy_nj(), queue_.now());
     metrics_.add_sample(t);
   }
   if (!arrivals_done_ || live_requests_ > 0) {
@@ -480,6 +485,22 @@ SimResult Simulation::run(const RunControl& control) {
   res.summary["events"] = res.events;
   res.resolved_config = resolved_;
   res.samples = metrics_.take_samples();
+  {
+    std::vector<EnergyPool> ep;
+    for (std::size_t pi = 0; pi < pools_.size(); ++pi) ep.push_back({config_.pools[pi].name, pools_[pi].power.get()});
+    std::vector<ReplicaEnergyInput> re;
+    for (const auto& rep : replicas_) {
+      re.push_back({rep->pool(), pools_[static_cast<std::size_t>(rep->pool())].plan->degrees().devices_per_replica(),
+                    rep->executor().dynamic_energy_nj()});
+    }
+    std::int64_t tokens = 0, completed = 0;
+    for (const RequestRecord& r : res.records) {
+      if (r.rejected || r.last_token < 0) continue;
+      tokens += r.output_tokens;
+      ++completed;
+    }
+    res.summary["energy"] = energy_summary(ep, re, queue_.now(), tokens, completed, peak_interval_power_w(res.samples));
+  }
   return res;
 }
 

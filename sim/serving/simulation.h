@@ -76,6 +76,7 @@ struct PoolRuntime {
   std::shared_ptr<const Topology> topology;  // null: none given
   std::unique_ptr<IParallelPlan> plan;
   std::shared_ptr<const ICostModel> cost;
+  std::unique_ptr<PowerModel> power;
   MemoryConfig mem;
   MemoryPlan memory;
   std::int64_t max_model_len = 0;

@@ -93,7 +93,7 @@ TEST(CalibrateCli, UnknownDeviceAndUnknownSubcommandExitTwo) {
   EXPECT_NE(r.out.find("no_such_gpu"), std::string::npos);
   r = cli("calibrate fitt");
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.out.find("expected fit, check or derive"), std::string::npos);
+  EXPECT_NE(r.out.find("expected fit, check, derive or power"), std::string::npos);
   r = cli("calibrate fit --device b200");  // a real device without measured sources
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("--data"), std::string::npos);

@@ -82,11 +82,11 @@ class RooflineCostModel final : public ICostModel {
   double hbm() const { return dev_.hbm_bandwidth * c_.bandwidth_fraction; }
 
   SimTime predict_ns(const Operator& op) const {
+    const OpWork w = op_work(op);
     switch (op.cls) {
       case OpClass::kGemm: {
         const auto& g = op.gemm;
         const double m = static_cast<double>(g.m), n = static_cast<double>(g.n), k = static_cast<double>(g.k);
-        const double groups = static_cast<double>(g.groups);
         double eff = c_.gemm_efficiency * half_curve(m, c_.gemm_m_half) * half_curve(n, c_.gemm_nk_half) *
                      half_curve(k, c_.gemm_nk_half) / (half_curve(4096, c_.gemm_m_half) * half_curve(4096, c_.gemm_nk_half) *
                                                         half_curve(4096, c_.gemm_nk_half));
@@ -94,49 +94,37 @@ class RooflineCostModel final : public ICostModel {
         if (c_.gemm_tile > 0) {
           // Wave quantisation: the last wave of output tiles leaves SMs idle.
           const double t = static_cast<double>(c_.gemm_tile);
-          const double tiles = std::ceil(m / t) * std::ceil(n / t) * groups;
+          const double tiles = std::ceil(m / t) * std::ceil(n / t) * static_cast<double>(g.groups);
           const double waves = std::ceil(tiles / dev_.sm_count);
           eff *= tiles / (waves * dev_.sm_count);
         }
-        const double flops = 2.0 * m * n * k * groups;
-        const double wbytes = dtype_bytes(g.dtype);
-        const double bytes = groups * (k * n * wbytes + (m * k + m * n) * 2.0);
-        return kernel(flops / (peak(g.dtype) * eff), bytes / hbm());
+        return kernel(w.flops / (peak(g.dtype) * eff), w.bytes / hbm());
       }
-      case OpClass::kAttentionPrefill: {
-        const auto& a = op.attn;
-        const double flops = 2.0 * a.sum_q_kv * a.heads * (a.head_dim + a.v_head_dim);
-        const double kv_bytes = static_cast<double>(a.sum_kv) * a.kv_bytes_per_token;
-        const double q_bytes = static_cast<double>(a.sum_q) * a.heads * (a.head_dim + a.v_head_dim) * dtype_bytes(a.dtype);
-        const double compute_s = flops / (peak(a.dtype) * c_.prefill_attention_efficiency);
-        return kernel(compute_s, (kv_bytes + q_bytes) / hbm());
-      }
+      case OpClass::kAttentionPrefill:
+        return kernel(w.flops / (peak(w.dtype) * c_.prefill_attention_efficiency), w.bytes / hbm());
       case OpClass::kAttentionDecode: {
-        const auto& a = op.attn;
-        const double kv_bytes = static_cast<double>(a.sum_kv) * a.kv_bytes_per_token;
-        const double q_bytes = static_cast<double>(a.num_seqs) * a.heads * (a.head_dim + a.v_head_dim) * dtype_bytes(a.dtype);
-        const double flops = 2.0 * static_cast<double>(a.sum_kv) * a.heads * (a.head_dim + a.v_head_dim);
-        double memory_s = (kv_bytes + q_bytes) / (dev_.hbm_bandwidth * c_.decode_attention_bandwidth_fraction);
-        if (a.paged) memory_s *= c_.paged_decode_factor;
-        return kernel(flops / (peak(a.dtype) * 0.5), memory_s);
+        double memory_s = w.bytes / (dev_.hbm_bandwidth * c_.decode_attention_bandwidth_fraction);
+        if (op.attn.paged) memory_s *= c_.paged_decode_factor;
+        return kernel(w.flops / (peak(w.dtype) * 0.5), memory_s);
       }
       case OpClass::kElementwise:
-        return kernel(op.flops / peak(DType::kFp32), op.bytes / hbm());
+        return kernel(w.flops / peak(DType::kFp32), w.bytes / hbm());
       case OpClass::kCollective: {
         const auto& c = op.coll;
         const double n = static_cast<double>(c.ranks);
         if (n <= 1) return 0;
         const double bw = (c.link_bandwidth > 0 ? c.link_bandwidth : dev_.intra_node_bandwidth) * c_.collective_efficiency;
-        double volume = 0, steps = 0;  // bytes each rank sends; latency-bound steps
+        // Latency-bound steps of the ring (the volume each rank sends is w.bytes).
+        double steps = 0;
         switch (c.kind) {
-          case CollectiveKind::kAllReduce: volume = 2.0 * (n - 1) / n * c.bytes; steps = 2.0 * (n - 1); break;
+          case CollectiveKind::kAllReduce: steps = 2.0 * (n - 1); break;
           case CollectiveKind::kAllGather:
-          case CollectiveKind::kReduceScatter: volume = (n - 1) / n * c.bytes; steps = n - 1; break;
-          case CollectiveKind::kAllToAll: volume = (n - 1) / n * c.bytes; steps = 1; break;
-          case CollectiveKind::kSendRecv: volume = c.bytes; steps = 1; break;
+          case CollectiveKind::kReduceScatter: steps = n - 1; break;
+          case CollectiveKind::kAllToAll:
+          case CollectiveKind::kSendRecv: steps = 1; break;
         }
         const double lat = c.link_latency_s > 0 ? c.link_latency_s : to_seconds(c_.collective_latency);
-        return from_seconds(volume / bw + steps * lat) + c_.kernel_overhead;
+        return from_seconds(w.bytes / bw + steps * lat) + c_.kernel_overhead;
       }
       case OpClass::kCopy: {
         const auto& c = op.copy;

@@ -1,0 +1,72 @@
+#include "sim/serving/energy.h"
+
+#include <algorithm>
+
+namespace servesim {
+
+double replica_energy_j(const PowerCoefficients& c, std::int64_t devices, std::int64_t dynamic_nj, SimTime elapsed) {
+  return static_cast<double>(devices) * (c.engine_idle_w * to_seconds(elapsed) + static_cast<double>(dynamic_nj) * 1e-9);
+}
+
+double peak_interval_power_w(const std::vector<TimeSample>& samples) {
+  double peak = 0;
+  std::vector<double> last_energy;  // by replica
+  SimTime last_time = 0;
+  std::size_t i = 0;
+  bool first = true;
+  while (i < samples.size()) {
+    const SimTime t = samples[i].time;
+    double delta = 0;
+    for (; i < samples.size() && samples[i].time == t; ++i) {
+      const auto r = static_cast<std::size_t>(samples[i].replica);
+      if (r >= last_energy.size()) last_energy.resize(r + 1, 0.0);
+      delta += samples[i].energy_j - last_energy[r];
+      last_energy[r] = samples[i].energy_j;
+    }
+    if (!first && t > last_time) peak = std::max(peak, delta / to_seconds(t - last_time));
+    first = false;
+    last_time = t;
+  }
+  return peak;
+}
+
+nlohmann::json energy_summary(const std::vector<EnergyPool>& pools, const std::vector<ReplicaEnergyInput>& replicas,
+                              SimTime elapsed, std::int64_t output_tokens, std::int64_t completed, double peak_power_w) {
+  const double secs = to_seconds(elapsed);
+  double total = 0, dynamic = 0;
+  std::int64_t all_devices = 0;
+  nlohmann::json per_pool = nlohmann::json::array();
+  for (std::size_t pi = 0; pi < pools.size(); ++pi) {
+    const PowerCoefficients& c = pools[pi].power->coefficients();
+    double e = 0, dyn = 0;
+    std::int64_t devices = 0;
+    for (const auto& r : replicas) {
+      if (r.pool != static_cast<std::int32_t>(pi)) continue;
+      e += replica_energy_j(c, r.devices, r.dynamic_nj, elapsed);
+      dyn += static_cast<double>(r.devices) * static_cast<double>(r.dynamic_nj) * 1e-9;
+      devices += r.devices;
+    }
+    total += e;
+    dynamic += dyn;
+    all_devices += devices;
+    per_pool.push_back({{"name", pools[pi].name},
+                        {"gpus", devices},
+                        {"energy_j", e},
+                        {"mean_power_per_gpu_w", devices > 0 && secs > 0 ? e / (static_cast<double>(devices) * secs) : 0.0},
+                        {"power_model", pools[pi].power->describe()}});
+  }
+  const double tokens = static_cast<double>(output_tokens);
+  return {{"total_j", total},
+          {"total_kwh", total / 3.6e6},
+          {"dynamic_j", dynamic},
+          {"idle_j", total - dynamic},
+          {"gpus", all_devices},
+          {"mean_power_w", secs > 0 ? total / secs : 0.0},
+          {"peak_interval_power_w", peak_power_w},
+          {"j_per_output_token", output_tokens > 0 ? total / tokens : 0.0},
+          {"kwh_per_million_output_tokens", output_tokens > 0 ? total / tokens * 1e6 / 3.6e6 : 0.0},
+          {"j_per_request", completed > 0 ? total / static_cast<double>(completed) : 0.0},
+          {"pools", per_pool}};
+}
+
+}  // namespace servesim

@@ -75,6 +75,8 @@ class Executor {
   std::int64_t step_seqs() const { return step_seqs_; }
   std::int64_t step_tokens() const { return step_tokens_; }
   const CostBreakdown& breakdown() const;
+  // Operator time accounted so far by OpClass, exact ns (a step's share: the difference).
+  const std::array<SimTime, 8>& ns_by_class() const { return ns_by_class_; }
   const ExecutorContext& context() const { return ctx_; }
 
  private:

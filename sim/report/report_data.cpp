@@ -90,10 +90,12 @@ nlohmann::json completions_over_time(const std::vector<Table>& requests) {
   }
   // Bins of a whole number of seconds, about 100 of them at most (fewer, fuller bins: less noise).
   const double bin = std::max(1.0, std::ceil(last / 100.0));
-  const auto bins = static_cast<std::size_t>(std::floor(last / bin)) + 1;
+  // Whole bins only: a last, partial bin would read as a drop in throughput.
+  const auto bins = std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(last / bin)));
   std::vector<double> reqs(bins, 0.0), toks(bins, 0.0);
   for (const auto& [time, tokens] : done) {
-    const auto b = std::min(bins - 1, static_cast<std::size_t>(std::floor(time / bin)));
+    const auto b = static_cast<std::size_t>(std::floor(time / bin));
+    if (b >= bins) continue;
     reqs[b] += 1;
     toks[b] += std::isnan(tokens) ? 0 : tokens;
   }

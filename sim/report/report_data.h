@@ -12,7 +12,7 @@
 //   completed requests pooled over the seeds (TTFT, TPOT, E2E, queueing and, when KV was
 //   handed off, the hand-off time) as at most kCdfPoints (ms, fraction) points, the same
 //   percentiles as summary.json's (sim/metrics/stats.h), completions per second over
-//   time, and the first seed's time series per replica (thinned to at most
+//   time (whole bins of a whole number of seconds; a last, partial bin is left out), and the first seed's time series per replica (thinned to at most
 //   kSeriesPoints samples per replica; every kept sample is a real row). In a comparison,
 //   each folder after the first has "config_changes": its resolved config's differences
 //   from the first's (compare::config_differences).

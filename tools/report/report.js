@@ -197,11 +197,12 @@
   lat.appendChild(table([...(multi ? ['run'] : []), 'metric', 'mean', 'p50', 'p90', 'p99', 'max', 'count'], pRows));
 
   // --- throughput ------------------------------------------------------------------------
-  const thr = section('Throughput over time', `Output tokens per second of the requests completing in each bin (bin ${fmt(sets[0].completions.bin_s, 0)} s; mean over seeds).`);
+  const thr = section('Throughput over time', `Output tokens per second of the requests completing in each ${fmt(sets[0].completions.bin_s, 0)}-second bin` +
+    (sets.some(s => s.summaries.length > 1) ? ' (mean over the seeds).' : '.'));
   chart(thr, {
     title: title('Output throughput'), legend: { bottom: 0, show: multi }, grid: { bottom: multi ? 64 : 48 },
     tooltip: { trigger: 'axis', valueFormatter: v => fmt(v, 0) },
-    xAxis: axis('simulated time (s)', { type: 'value' }), yAxis: axis('output tokens/s', { type: 'value', nameGap: 48 }), grid: { left: 72, bottom: multi ? 64 : 48 },
+    xAxis: axis('simulated time (s)', { type: 'value', max: 'dataMax' }), yAxis: axis('output tokens/s', { type: 'value', nameGap: 48 }), grid: { left: 72, bottom: multi ? 64 : 48 },
     series: sets.map(s => ({ name: label(s), type: 'line', showSymbol: false, step: 'start', data: s.completions.t.map((t, i) => [t, s.completions.output_tokens_per_s[i]]) })),
   }, true);
 
@@ -239,7 +240,7 @@
     chart(tsGrid, {
       title: title(metric === 'waiting' ? 'Queue length' : 'KV cache use'), legend: { bottom: 0, type: 'scroll' }, grid: { bottom: 64 },
       tooltip: { trigger: 'axis', valueFormatter: v => fmt(v, metric === 'waiting' ? 0 : 1) },
-      xAxis: axis('simulated time (s)', { type: 'value' }), yAxis: axis(yname, Object.assign({ type: 'value', nameGap: 44 }, metric === 'kv' ? { min: 0, max: 100 } : {})), series: series,
+      xAxis: axis('simulated time (s)', { type: 'value', max: 'dataMax' }), yAxis: axis(yname, Object.assign({ type: 'value', nameGap: 44 }, metric === 'kv' ? { min: 0, max: 100 } : {})), series: series,
     });
   }
   if (!sets.some(s => s.timeseries.length)) ts.appendChild(el('p', { class: 'note', text: 'No timeseries.csv in the result folder(s).' }));
@@ -312,7 +313,7 @@
     }
     chart(pre, {
       title: title('Preemptions so far (cumulative)'), legend: { bottom: 0, type: 'scroll' }, grid: { bottom: 64 },
-      xAxis: axis('simulated time (s)', { type: 'value' }), yAxis: axis('preemptions', { type: 'value', nameGap: 44 }), series: series,
+      xAxis: axis('simulated time (s)', { type: 'value', max: 'dataMax' }), yAxis: axis('preemptions', { type: 'value', nameGap: 44 }), series: series,
     }, true);
   }
 

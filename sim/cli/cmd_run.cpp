@@ -129,7 +129,7 @@ int cmd_run(const Args& args) {
   const std::string label = std::filesystem::path(out).lexically_normal().filename().string();
   if (vm["seeds"].as<int>() != 1) {
     if (want_timeline) bad_value("--timeline", "with --seeds", "one seed (a timeline shows one run)");
-    return run_seeds_command(scenario, so, vm["seeds"].as<int>(), out, vm.count("quiet") > 0, [&](FileList& files) {
+    return run_seeds_command(scenario, so, vm["seeds"].as<int>(), out, vm.count("quiet") > 0, oo, [&](FileList& files) {
       if (want_report) files.emplace_back("report.html", report::build_report_from_files(files, assets, label));
     });
   }

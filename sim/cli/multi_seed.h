@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/report/output.h"
 #include "sim/serving/simulation.h"
 
 namespace servesim::cli {
@@ -29,6 +30,6 @@ FileList run_seeds(const nlohmann::json& scenario, const SimOptions& options, in
 // `servesim run --seeds K`: runs, writes OUT atomically, prints one line per seed.
 // `finish`, when given, may add files (e.g. report.html) before the folder is written.
 int run_seeds_command(const nlohmann::json& scenario, const SimOptions& options, int k, const std::string& out, bool quiet,
-                      const std::function<void(FileList&)>& finish = {});
+                      const OutputOptions& output = {}, const std::function<void(FileList&)>& finish = {});
 
 }  // namespace servesim::cli

@@ -240,7 +240,7 @@
     chart(tsGrid, {
       title: title(metric === 'waiting' ? 'Queue length' : 'KV cache use'), legend: { bottom: 0, type: 'scroll' }, grid: { bottom: 64 },
       tooltip: { trigger: 'axis', valueFormatter: v => fmt(v, metric === 'waiting' ? 0 : 1) },
-      xAxis: axis('simulated time (s)', { type: 'value', max: 'dataMax' }), yAxis: axis(yname, Object.assign({ type: 'value', nameGap: 44 }, metric === 'kv' ? { min: 0, max: 100 } : {})), series: series,
+      xAxis: axis('simulated time (s)', { type: 'value', max: 'dataMax' }), yAxis: axis(yname, Object.assign({ type: 'value', nameGap: 44 }, metric === 'kv' ? { min: 0, max: 100 } : { minInterval: 1 })), series: series,
     });
   }
   if (!sets.some(s => s.timeseries.length)) ts.appendChild(el('p', { class: 'note', text: 'No timeseries.csv in the result folder(s).' }));
@@ -273,14 +273,15 @@
   });
   const srcRows = [];
   for (const s of sets) {
-    const by = s.summaries[0].step_time_by_cost_model_s || {};
+    const by = {};  // mean over the seeds, as in the chart
+    for (const x of s.summaries) for (const [k, v] of Object.entries(x.step_time_by_cost_model_s || {})) by[k] = (by[k] || 0) + v / s.summaries.length;
     const total = Object.values(by).reduce((a, b) => a + b, 0);
     for (const k of Object.keys(by).sort()) {
       const [cls, text] = sourceStatus(k);
       srcRows.push([...(multi ? [label(s)] : []), k, el('span', { class: 'badge ' + cls, text: text }), fmt(by[k], 2), fmt(total ? by[k] / total * 100 : 0, 1)]);
     }
   }
-  stp.appendChild(table([...(multi ? ['run'] : []), 'cost model (source)', 'status', 'seconds', 'share (%)'], srcRows));
+  stp.appendChild(table([...(multi ? ['run'] : []), 'cost model (source)', 'status', 'seconds' + (sets.some(s => s.summaries.length > 1) ? ' (mean over seeds)' : ''), 'share (%)'], srcRows));
 
   // --- pools ---------------------------------------------------------------------------
   if (sets.some(s => (s.summaries[0].pools || []).length > 1)) {
@@ -313,7 +314,7 @@
     }
     chart(pre, {
       title: title('Preemptions so far (cumulative)'), legend: { bottom: 0, type: 'scroll' }, grid: { bottom: 64 },
-      xAxis: axis('simulated time (s)', { type: 'value', max: 'dataMax' }), yAxis: axis('preemptions', { type: 'value', nameGap: 44 }), series: series,
+      xAxis: axis('simulated time (s)', { type: 'value', max: 'dataMax' }), yAxis: axis('preemptions', { type: 'value', nameGap: 44, minInterval: 1 }), series: series,
     }, true);
   }
 

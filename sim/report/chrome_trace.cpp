@@ -17,7 +17,6 @@ std::string us(SimTime ns) { return fmt::format("{}.{:03d}", ns / 1000, static_c
 
 std::string json_string(const std::string& s) { return nlohmann::json(s).dump(); }
 
-constexpr std::int32_t kRequestsPid = 0;                 // pools are 1..P
 constexpr std::int64_t kTransferTidOffset = 1'000'000;   // "replica N KV transfers" threads
 
 const char* transfer_name(KvTransferTrace::Kind k) {
@@ -80,6 +79,7 @@ std::string chrome_trace_json(const TraceRecorder& rec, const SimResult& res) {
     ev.push_back(fmt::format(R"({{"ph":"M","name":"process_sort_index","pid":{},"args":{{"sort_index":{}}}}})", pool_names.size(),
                              pool_names.size()));
   }
+  const std::size_t requests_pid = pool_names.size() + 1;  // pools are 1..P (pid 0 is special to some viewers)
   auto pid_of = [&](std::int32_t replica) -> std::size_t {
     if (replica < 0 || static_cast<std::size_t>(replica) >= res.replica_pool.size()) return 1;
     const auto it = std::find(pool_names.begin(), pool_names.end(), res.replica_pool[static_cast<std::size_t>(replica)]);
@@ -94,8 +94,8 @@ std::string chrome_trace_json(const TraceRecorder& rec, const SimResult& res) {
     ev.push_back(fmt::format(R"({{"ph":"M","name":"thread_sort_index","pid":{},"tid":{},"args":{{"sort_index":{}}}}})", pid_of(rid),
                              kTransferTidOffset + static_cast<std::int64_t>(r), 2 * r + 1));
   }
-  ev.push_back(fmt::format(R"({{"ph":"M","name":"process_name","pid":{},"args":{{"name":"requests"}}}})", kRequestsPid));
-  ev.push_back(fmt::format(R"({{"ph":"M","name":"process_sort_index","pid":{},"args":{{"sort_index":{}}}}})", kRequestsPid, pools.size() + 1));
+  ev.push_back(fmt::format(R"({{"ph":"M","name":"process_name","pid":{},"args":{{"name":"requests"}}}})", requests_pid));
+  ev.push_back(fmt::format(R"({{"ph":"M","name":"process_sort_index","pid":{},"args":{{"sort_index":{}}}}})", requests_pid, requests_pid));
 
   // Steps.
   for (const auto& s : rec.steps()) {
@@ -139,8 +139,8 @@ std::string chrome_trace_json(const TraceRecorder& rec, const SimResult& res) {
   std::vector<Ev> req;
   auto span = [&](RequestId id, const char* name, SimTime a, SimTime b, const std::string& args, Rank begin, Rank end_rank) {
     req.push_back({a, begin, fmt::format(R"({{"ph":"b","cat":"request","name":"{}","id":{},"pid":{},"tid":0,"ts":{}{}}})", name, id,
-                                         kRequestsPid, us(a), args.empty() ? "" : ",\"args\":{" + args + "}")});
-    req.push_back({b, end_rank, fmt::format(R"({{"ph":"e","cat":"request","name":"{}","id":{},"pid":{},"tid":0,"ts":{}}})", name, id, kRequestsPid, us(b))});
+                                         requests_pid, us(a), args.empty() ? "" : ",\"args\":{" + args + "}")});
+    req.push_back({b, end_rank, fmt::format(R"({{"ph":"e","cat":"request","name":"{}","id":{},"pid":{},"tid":0,"ts":{}}})", name, id, requests_pid, us(b))});
   };
   auto phase = [&](RequestId id, const char* name, SimTime a, SimTime b, const std::string& args = "") {
     if (b > a) span(id, name, a, b, args, kBeginPhase, kEndPhase);  // empty phases are left out

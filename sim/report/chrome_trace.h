@@ -15,7 +15,7 @@
 //   slice per KV copy leaving or entering it, joined by a flow (s/f) from source to
 //   destination. Counters ("C") per replica: "replica N queue" (waiting, running) and
 //   "replica N KV use" (kv_used_tokens, kv_utilization) at every time-series sample.
-//   A process "requests" holds one async track per request (b/e with id = request id):
+//   A process "requests" (the pid after the pools') holds one async track per request (b/e with id = request id):
 //   "request <id>" from arrival to last token, nested "queued" (arrival to first
 //   scheduled), "prefill" (to the first token, or to the hand-off when disaggregated),
 //   "transferred" (hand-off to first token at the decode replica), "decode" (first to last

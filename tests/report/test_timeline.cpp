@@ -134,7 +134,7 @@ TEST(ChromeTrace, HandBuiltTwoStepExampleRoundTrips) {
   const json step_args_1 = {{"seqs", 2}, {"tokens", 129}, {"prefill_seqs", 1}, {"prefill_tokens", 128}, {"merged", false}, {"gemm_us", 0.6}, {"cpu_us", 0.4}};
   const json step_args_2 = {{"seqs", 2}, {"tokens", 2}, {"prefill_seqs", 0}, {"prefill_tokens", 0}, {"merged", true}};
   auto async = [](const char* ph, const char* name, double ts) {
-    return json{{"ph", ph}, {"cat", "request"}, {"name", name}, {"id", 7}, {"pid", 0}, {"tid", 0}, {"ts", ts}};
+    return json{{"ph", ph}, {"cat", "request"}, {"name", name}, {"id", 7}, {"pid", 2}, {"tid", 0}, {"ts", ts}};  // pid 1: the pool
   };
   json request_begin = async("b", "request", 0);
   request_begin["args"] = {{"prompt_tokens", 128}, {"output_tokens", 2}, {"replica", 0}, {"decode_replica", -1}, {"preemptions", 0}, {"rejected", false}};

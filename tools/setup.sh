@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages servesim builds with, where missing. Idempotent: a machine
-# that has them all is left alone (no apt-get call at all).
+# Installs the Debian packages servesim builds with, where missing, and the npm packages of
+# report.html (tools/report: the chart library and the browser test's driver, pinned by its
+# package-lock.json). Idempotent: a machine that has them all is left alone (no apt-get or
+# npm call at all).
 set -euo pipefail
 packages=(
   g++ cmake ninja-build
@@ -8,16 +10,34 @@ packages=(
   nlohmann-json3-dev libeigen3-dev libfmt-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev
   clang libclang-rt-14-dev  # libFuzzer harnesses (tools/fuzz.sh)
+  nodejs npm chromium       # report.html's chart library (npm) and its headless-browser test
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+# node and npm may come from elsewhere than Debian (e.g. NodeSource): present is enough.
+keep=()
+for p in "${missing[@]}"; do
+  case "$p" in
+    nodejs) command -v node >/dev/null 2>&1 || keep+=("$p") ;;
+    npm) command -v npm >/dev/null 2>&1 || keep+=("$p") ;;
+    *) keep+=("$p") ;;
+  esac
+done
+missing=("${keep[@]+"${keep[@]}"}")
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "servesim setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "servesim setup: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# npm packages of tools/report, exactly as locked; skipped when node_modules already matches.
+report_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/report"
+if ! cmp -s "$report_dir/package-lock.json" "$report_dir/node_modules/.servesim-lock" 2>/dev/null; then
+  echo "servesim setup: npm ci in tools/report"
+  (cd "$report_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$report_dir/package-lock.json" "$report_dir/node_modules/.servesim-lock"
+fi

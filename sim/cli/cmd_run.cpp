@@ -1,6 +1,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include <boost/program_options.hpp>
@@ -14,6 +15,8 @@
 #include "sim/core/error.h"
 #include "sim/core/units.h"
 #include "sim/core/json_file.h"
+#include "sim/report/chrome_trace.h"
+#include "sim/report/html_report.h"
 #include "sim/report/output.h"
 #include "sim/serving/simulation.h"
 
@@ -66,6 +69,9 @@ int cmd_run(const Args& args) {
       "max-sim-time", po::value<std::string>(), "stop with an error past this simulated time, e.g. 2h")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of models/ and hardware_profiles/")(
       "seeds", po::value<int>()->default_value(1), "run seeds s, s+1, ..., s+K-1 (s: the scenario's seed) into --out/seed-<n>/ with seeds.json")(
+      "report", "also write report.html (charts, tables; opens offline) into --out")(
+      "timeline", "also write timeline.json (Chrome trace events: open in ui.perfetto.dev) into --out")(
+      "timeline-window", po::value<std::string>(), "keep only this span of simulated time in the timeline, e.g. 60s:120s")(
       "print-scenario", "print the scenario (after --set) and exit")("quiet,q", "print nothing on success");
   po::options_description hidden;
   hidden.add_options()("extra", po::value<std::vector<std::string>>(), "");
@@ -81,7 +87,8 @@ int cmd_run(const Args& args) {
               "one scenario file (SCENARIO.json or --scenario), options starting with --");
   }
   if (vm.count("help")) {
-    std::cout << opts << "\nOutputs in --out: summary.json, requests.csv, timeseries.csv, resolved_config.json.\n"
+    std::cout << opts << "\nOutputs in --out: summary.json, requests.csv, timeseries.csv, resolved_config.json\n"
+                         "(+ report.html with --report, timeline.json with --timeline).\n"
                          "SIGINT/SIGTERM stop the run cleanly: exit 130/143, nothing partial left, old results kept.\n";
     return 0;
   }
@@ -113,8 +120,18 @@ int cmd_run(const Args& args) {
     return 0;
   }
   check_output_dir(out, oo);  // refuse a wrong --out before simulating anything
+  const bool want_report = vm.count("report") > 0;
+  const bool want_timeline = vm.count("timeline") > 0 || vm.count("timeline-window") > 0;
+  report::TraceWindow window;
+  if (vm.count("timeline-window")) window = report::parse_trace_window(vm["timeline-window"].as<std::string>(), "--timeline-window");
+  const std::string assets = report::default_assets_dir();
+  if (want_report) report::render_html(nlohmann::json::object(), assets);  // the chart library is there, before simulating
+  const std::string label = std::filesystem::path(out).lexically_normal().filename().string();
   if (vm["seeds"].as<int>() != 1) {
-    return run_seeds_command(scenario, so, vm["seeds"].as<int>(), out, vm.count("quiet") > 0, oo);
+    if (want_timeline) bad_value("--timeline", "with --seeds", "one seed (a timeline shows one run)");
+    return run_seeds_command(scenario, so, vm["seeds"].as<int>(), out, vm.count("quiet") > 0, oo, [&](FileList& files) {
+      if (want_report) files.emplace_back("report.html", report::build_report_from_files(files, assets, label));
+    });
   }
   const bool quiet = vm.count("quiet") > 0;
   ProgressLine progress(!quiet && ::isatty(STDERR_FILENO));
@@ -122,10 +139,15 @@ int cmd_run(const Args& args) {
   control.progress = [&](const RunProgress& p) { progress.update(p); };
   const auto t0 = std::chrono::steady_clock::now();
   Simulation sim(scenario, so);
+  report::TraceRecorder recorder(window);
+  if (want_timeline) control.trace = &recorder;
   SimResult res = sim.run(control);
   progress.clear();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  write_results(out, res, oo);
+  auto files = result_files(res);
+  if (want_report) files.emplace_back("report.html", report::build_report_from_files(files, assets, label));
+  if (want_timeline) files.emplace_back("timeline.json", report::chrome_trace_json(recorder, res));
+  write_dir_atomically(out, files, oo);
   if (!quiet) {
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);

@@ -39,14 +39,15 @@ FileList run_seeds(const nlohmann::json& scenario, const SimOptions& options, in
 }
 
 int run_seeds_command(const nlohmann::json& scenario, const SimOptions& options, int k, const std::string& out, bool quiet,
-                      const OutputOptions& output) {
-  const FileList files = run_seeds(scenario, options, k, true, [&](std::uint64_t seed, const nlohmann::json& s) {
+                      const OutputOptions& output, const std::function<void(FileList&)>& finish) {
+  FileList files = run_seeds(scenario, options, k, true, [&](std::uint64_t seed, const nlohmann::json& s) {
     if (quiet) return;
     std::cout << fmt::format("seed {}: {} requests, TTFT p50 {:.2f} p99 {:.2f} ms, TPOT p99 {:.2f} ms, {:.1f} output tok/s\n", seed,
                              s["requests"]["completed"].get<std::int64_t>(), s["ttft_s"]["p50"].get<double>() * 1e3,
                              s["ttft_s"]["p99"].get<double>() * 1e3, s["tpot_s"]["p99"].get<double>() * 1e3,
                              s["throughput"]["output_tokens_per_s"].get<double>());
   });
+  if (finish) finish(files);
   write_dir_atomically(out, files, output);
   if (!quiet) std::cout << fmt::format("results in {}/ ({})\n", out, k > 1 ? "seeds.json and seed-<n>/ per seed" : "one run");
   return 0;

@@ -28,7 +28,8 @@ FileList run_seeds(const nlohmann::json& scenario, const SimOptions& options, in
                    const std::function<void(std::uint64_t seed, const nlohmann::json& summary)>& on_seed = {});
 
 // `servesim run --seeds K`: runs, writes OUT atomically, prints one line per seed.
+// `finish`, when given, may add files (e.g. report.html) before the folder is written.
 int run_seeds_command(const nlohmann::json& scenario, const SimOptions& options, int k, const std::string& out, bool quiet,
-                      const OutputOptions& output = {});
+                      const OutputOptions& output = {}, const std::function<void(FileList&)>& finish = {});
 
 }  // namespace servesim::cli

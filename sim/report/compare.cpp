@@ -35,7 +35,9 @@ const char* stat_name(Stat s) {
 }
 double stat_percent(Stat s) { return s == Stat::kP50 ? 50.0 : s == Stat::kP90 ? 90.0 : 99.0; }
 
-std::string cut(const std::string& s, std::size_t n = 80) { return s.size() <= n ? s : s.substr(0, n) + "..."; }
+}  // namespace
+
+std::string cut(const std::string& s, std::size_t n) { return s.size() <= n ? s : s.substr(0, n) + "..."; }
 
 // --- reading ------------------------------------------------------------------------------
 
@@ -51,6 +53,8 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   if (!out.empty() && !out.back().empty() && out.back().back() == '\r') out.back().pop_back();
   return out;
 }
+
+namespace {
 
 void read_requests_csv(const fs::path& path, SeedRun& run) {
   std::ifstream in(path);

@@ -48,6 +48,11 @@ struct RunSet {
   std::vector<SeedRun> runs;  // at least one
 };
 
+// The fields of one line of servesim's CSV files (no quoting; a trailing CR dropped).
+std::vector<std::string> split_csv_line(const std::string& line);
+// `s` cut to n characters ("..." appended when cut), for quoting user values in errors.
+std::string cut(const std::string& s, std::size_t n = 80);
+
 // Reads a run folder or a multi-seed folder; `role` ("baseline", "candidate") names it in errors.
 RunSet load_run_set(const std::string& dir, const std::string& role);
 

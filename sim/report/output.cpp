@@ -240,13 +240,15 @@ void write_dir_atomically(const std::string& dir, const std::vector<std::pair<st
   bad_value(opt.flag, dir, "a location the results can be moved into (" + why + ")");
 }
 
+std::vector<std::pair<std::string, std::string>> result_files(const SimResult& res) {
+  return {{"summary.json", res.summary.dump(2) + "\n"},
+          {"resolved_config.json", res.resolved_config.dump(2) + "\n"},
+          {"requests.csv", requests_csv(res)},
+          {"timeseries.csv", timeseries_csv(res)}};
+}
+
 void write_results(const std::string& dir, const SimResult& res, const OutputOptions& options) {
-  write_dir_atomically(dir,
-                       {{"summary.json", res.summary.dump(2) + "\n"},
-                        {"resolved_config.json", res.resolved_config.dump(2) + "\n"},
-                        {"requests.csv", requests_csv(res)},
-                        {"timeseries.csv", timeseries_csv(res)}},
-                       options);
+  write_dir_atomically(dir, result_files(res), options);
 }
 
 std::string summary_table(const nlohmann::json& s) {

@@ -31,6 +31,8 @@ struct OutputOptions {
 };
 
 void write_results(const std::string& dir, const SimResult& result, const OutputOptions& options = {});
+// The files write_results() writes (name -> content), for callers that add their own.
+std::vector<std::pair<std::string, std::string>> result_files(const SimResult& result);
 
 // Checks that `dir` may be used as an output folder and returns it normalised (no trailing
 // slash). Refused (InputError naming options.flag): an empty path, `.`, `..`, `~`, `/`, the

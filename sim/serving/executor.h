@@ -86,6 +86,8 @@ class Executor {
   std::int64_t dynamic_energy_nj() const { return energy_nj_; }
   // The part of it from the last step priced without deferral (cost_step).
   std::int64_t last_step_energy_nj() const { return last_step_nj_; }
+  // Operator time accounted so far by OpClass, exact ns (a step's share: the difference).
+  const std::array<SimTime, 8>& ns_by_class() const { return ns_by_class_; }
   const ExecutorContext& context() const { return ctx_; }
 
  private:

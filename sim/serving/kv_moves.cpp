@@ -145,6 +145,7 @@ void Simulation::try_place(std::int32_t dst) {
 }
 
 void Simulation::start_transfer(std::unique_ptr<Transfer> t) {
+  t->copy_start = queue_.now();
   ++sending_[static_cast<std::size_t>(t->src)];
   ++receiving_[static_cast<std::size_t>(t->dst)];
   transfers_.push_back(std::move(t));
@@ -188,6 +189,10 @@ void Simulation::on_transfer_done(Transfer* t) {
   transfers_.erase(it);
   sent_bytes_[static_cast<std::size_t>(done->src)] += done->bytes;
   received_bytes_[static_cast<std::size_t>(done->dst)] += done->bytes;
+  if (trace_) {
+    trace_->on_kv_transfer(KvTransferTrace{static_cast<KvTransferTrace::Kind>(done->kind), done->r->spec.id, done->src, done->dst,
+                                           done->bytes, done->copy_start, queue_.now()});
+  }
   switch (done->kind) {
     case Transfer::Kind::kHandOff: finish_hand_off(*done); break;
     case Transfer::Kind::kMigrationRound: migration_round_done(*done); break;

@@ -21,6 +21,7 @@ struct Simulation::Transfer {
   double rate = 0;       // current share of the path, bytes/s
   SimTime started = 0;   // when the request left (hand-off) or stopped (final migration copy)
   SimTime finish = -1;   // scheduled completion
+  SimTime copy_start = 0;  // when the copy began (the KV was placed at dst)
   EventId event = 0;
 };
 

@@ -55,7 +55,12 @@ void Replica::start_step() {
   }
   state_ = State::kBusy;
   step_start_ = ctx_.queue.now();
+  const std::array<SimTime, 8> before = trace_ ? exec_.ns_by_class() : std::array<SimTime, 8>{};
   const SimTime dt = std::max<SimTime>(1, cost_step(plan_));
+  if (trace_) {
+    for (const Request* r : plan_.preempted) trace_->on_preempted(id_, r->spec.id, step_start_);
+    trace_step(step_start_, step_start_ + dt, before, false);
+  }
   ctx_.metrics.on_step(exec_.step_seqs(), plan_.num_tokens, dt);
   ++stats_.steps;
   stats_.tokens += plan_.num_tokens;
@@ -172,12 +177,35 @@ void Replica::interrupt() {
   end_event_ = ctx_.queue.schedule_at(ends_[run_k_], EventPriority::kIterationEnd, [this] { on_run_event(); });
 }
 
+void Replica::trace_step(SimTime start, SimTime end, const std::array<SimTime, 8>& before, bool merged) {
+  StepTrace t;
+  t.replica = id_;
+  t.start = start;
+  t.end = end;
+  t.merged = merged;
+  t.plan = &plan_;
+  for (const ScheduledSeq& s : plan_.seqs) {
+    ++t.seqs;
+    const std::int64_t tokens = merged ? 1 : s.new_tokens;
+    t.tokens += tokens;
+    if (!merged && (s.new_tokens > 1 || s.context < s.req->spec.prompt_tokens)) {
+      ++t.prefill_seqs;
+      t.prefill_tokens += tokens;
+    }
+  }
+  const std::array<SimTime, 8>& now = exec_.ns_by_class();
+  for (std::size_t c = 0; c < now.size(); ++c) t.ns_by_class[c] = now[c] - before[c];
+  trace_->on_step(t);
+}
+
 void Replica::end_step() {
   if (run_k_ > 0) {
     // Steps before the last, and the last one's KV; then its breakdown and step metrics.
     apply_run(run_k_);
     for (std::size_t i = 0; i < run_k_; ++i) {
+      const std::array<SimTime, 8> before = trace_ ? exec_.ns_by_class() : std::array<SimTime, 8>{};
       exec_.account(charges_[i]);
+      if (trace_) trace_step(ends_[i], ends_[i + 1], before, true);
       ctx_.metrics.on_step(exec_.step_seqs(), plan_.num_tokens, merged_dt_[i]);
       ++stats_.steps;
       stats_.tokens += plan_.num_tokens;

@@ -33,6 +33,7 @@
 #include "sim/sched/i_router.h"
 #include "sim/sched/i_scheduler.h"
 #include "sim/serving/executor.h"
+#include "sim/serving/i_trace_sink.h"
 
 namespace servesim {
 
@@ -109,6 +110,8 @@ class Replica {
   // step in progress.
   void sync();
   void interrupt();
+  // The timeline observer (null: none); see i_trace_sink.h.
+  void set_trace(ITraceSink* trace) { trace_ = trace; }
 
  private:
   enum class State : std::uint8_t { kIdle, kStartPending, kBusy };
@@ -126,12 +129,15 @@ class Replica {
   void apply_run(std::size_t n);
   // True when an event at the current instant and priority comes after a step ending at e.
   bool ended(SimTime e) const;
+  // Reports a step to trace_: [start, end], its operator time since `before` (ns_by_class).
+  void trace_step(SimTime start, SimTime end, const std::array<SimTime, 8>& before, bool merged);
 
   std::int32_t id_;
   ReplicaContext ctx_;
   std::unique_ptr<IKvManager> kv_;
   std::unique_ptr<IScheduler> sched_;
   Executor exec_;
+  ITraceSink* trace_ = nullptr;
   State state_ = State::kIdle;
   StepPlan plan_;
   StepEvents events_;

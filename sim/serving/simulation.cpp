@@ -344,6 +344,8 @@ void Simulation::run_events(const RunControl& c) {
 }
 
 SimResult Simulation::run(const RunControl& control) {
+  trace_ = control.trace;
+  for (auto& rep : replicas_) rep->set_trace(trace_);
   pull_arrival();
   queue_.schedule_at(0, EventPriority::kSample, [this] { sample(); });
   if (config_.migration.enabled) queue_.schedule_at(0, EventPriority::kControl, [this] { balance(); });

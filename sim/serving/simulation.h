@@ -35,6 +35,7 @@
 #include "sim/parallel/i_parallel_plan.h"
 #include "sim/sched/i_router.h"
 #include "sim/serving/catalog.h"
+#include "sim/serving/i_trace_sink.h"
 #include "sim/serving/memory_plan.h"
 #include "sim/serving/replica.h"
 #include "sim/serving/scenario_config.h"
@@ -65,6 +66,8 @@ struct RunControl {
   std::function<bool()> cancelled;
   // Called every kPollEvents events.
   std::function<void(const RunProgress&)> progress;
+  // Observer of steps, preemptions and KV transfers (timelines); null: none. Not owned.
+  ITraceSink* trace = nullptr;
   static constexpr std::uint64_t kPollEvents = 4096;
 };
 
@@ -210,6 +213,7 @@ class Simulation final : public IReplicaOwner {
   SimTime migration_downtime_ = 0;
   double migration_bytes_ = 0;
   std::vector<double> sent_bytes_, received_bytes_;  // per replica
+  ITraceSink* trace_ = nullptr;  // RunControl::trace of the run in progress
 };
 
 // Applies "a.b.c=value" overrides to a scenario (value parsed as JSON, else a string).

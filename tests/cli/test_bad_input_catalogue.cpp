@@ -203,6 +203,14 @@ std::vector<Case> catalogue() {
       {"CostUnknownSubcommand", {}, "cost guess", {"servesim cost", "guess", "predict"}},
       {"ValidateMissingRun", {}, "validate /no/such/run --out res", {"/no/such/run"}},
       {"ValidateOutIsCwd", {}, "validate /no/such/run --out .", {"--out", "'.'"}},
+      // --- reports and timelines ---
+      {"ReportNoFolder", {}, "report", {"servesim report", "one or more result folders"}},
+      {"ReportMissingFolder", {}, "report nope", {"nope", "folder missing"}},
+      {"ReportNotARun", {{"d/summary.json", "{}"}, {"d/requests.csv", "id\n"}, {"d/resolved_config.json", "{}"}}, "report d",
+       {"summary.json", "not a servesim run summary"}},
+      {"TimelineWindowWithoutColon", {}, kRun + "--timeline-window 60s-120s", {"--timeline-window", "60s-120s", "FROM:TO"}},
+      {"TimelineWindowEmptySpan", {}, kRun + "--timeline-window 120s:60s", {"--timeline-window", "120s:60s", "FROM < TO"}},
+      {"TimelineWithSeeds", {}, kRun + "--timeline --seeds 2", {"--timeline", "one seed"}},
   };
 }
 

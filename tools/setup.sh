@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libeigen3-dev libfmt-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev
   clang libclang-rt-14-dev  # libFuzzer harnesses (tools/fuzz.sh)
+  libtbb-dev libopenmpi-dev openmpi-bin  # servesim sweep: points on oneTBB threads and MPI ranks
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,7 @@
 
 #include "sim/core/error.h"
 #include "sim/cost/sha256.h"
+#include "sim/search/sweep_runner.h"
 #include "sim/search/sweep_spec.h"
 #include "sim/serving/simulation.h"
 
@@ -178,6 +179,19 @@ TEST(SweepSpec, Ids_AreDistinctAcrossTheSweep) {
   std::set<std::string> ids;
   for (const auto& p : s.points) ids.insert(p.id);
   EXPECT_EQ(ids.size(), s.points.size());
+}
+
+TEST(SweepSpec, DocsExamples_ExpandToTheDocumentedPointCounts) {
+  // example_sweep.json: grid 2 devices x 3 rates (6) x points 2 x zip 2 = 24 (docs/sweep.md);
+  // random_sweep.json: n = 8.
+  const std::string dir = std::string(SERVESIM_DATA_DIR) + "/docs/sweep/";
+  const Sweep example = load_sweep(dir + "example_sweep.json");
+  EXPECT_EQ(example.points.size(), 24u);
+  const Sweep random = load_sweep(dir + "random_sweep.json");
+  EXPECT_EQ(random.points.size(), 8u);
+  Catalog catalog(SERVESIM_DATA_DIR);
+  EXPECT_NO_THROW(check_catalog_names(example, catalog));
+  EXPECT_NO_THROW(check_catalog_names(random, catalog));
 }
 
 }  // namespace

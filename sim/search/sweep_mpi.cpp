@@ -2,12 +2,15 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <thread>
 
 // The C API only (Open MPI and MPICH would otherwise pull in their deprecated C++ bindings).
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
+
+#include <fmt/format.h>
 
 #include "sim/core/error.h"
 
@@ -140,7 +143,16 @@ void serve_sweep(const Sweep& sweep, const std::shared_ptr<Catalog>& catalog, co
     if (pool.in_flight() > 0) {
       if (auto o = pool.next(std::chrono::milliseconds(asked ? 1 : 50))) {
         // A cancelled point goes back too: rank 0 puts it back in line.
-        const std::vector<std::uint8_t> bytes = encode(*o);
+        std::vector<std::uint8_t> bytes = encode(*o);
+        if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {  // one MPI message holds < 2 GiB
+          PointOutcome failed;
+          failed.index = o->index;
+          failed.status = PointStatus::kFailed;
+          failed.error = fmt::format("{}: the point's files ({} bytes) are too large to send to rank 0 in one MPI message; "
+                                     "run it without --requests-csv or without MPI",
+                                     sweep.source, bytes.size());
+          bytes = encode(failed);
+        }
         MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, kTagResult, MPI_COMM_WORLD);
       }
     } else if (asked) {

@@ -12,8 +12,10 @@
 //   owns the pool submits and collects (MPI calls stay on that thread).
 // - run_sweep() is the coordinator: it hands the unfinished points, in point order, to its own
 //   pool and (under MPI) to the other ranks on request, records every finished point through
-//   the SweepFolder as it arrives, and at the end writes the tables. Results do not depend on
-//   the number of threads or ranks; only the journal's line order does.
+//   the SweepFolder as it arrives, and at the end writes the tables. A cancelled point (a
+//   worker rank that was stopped) goes back in line; if the coordinator itself is stopped,
+//   the unfinished points stay for a later --resume and the tables are not written. Results
+//   do not depend on the number of threads or ranks; only the journal's line order does.
 #include <chrono>
 #include <cstddef>
 #include <functional>

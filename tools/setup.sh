@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev
   clang libclang-rt-14-dev  # libFuzzer harnesses (tools/fuzz.sh)
   nodejs npm chromium       # report.html's chart library (npm) and its headless-browser test
+  libtbb-dev libopenmpi-dev openmpi-bin  # servesim sweep: points on oneTBB threads and MPI ranks
 )
 missing=()
 for p in "${packages[@]}"; do

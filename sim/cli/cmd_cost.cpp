@@ -13,18 +13,12 @@
 #include "sim/core/error.h"
 #include "sim/cost/i_cost_model.h"
 #include "sim/hardware/device_spec.h"
+#include "sim/report/output.h"
 
 namespace servesim::cli {
 namespace po = boost::program_options;
 
 namespace {
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
 
 int predict(const Args& args) {
   po::options_description opts("servesim cost predict [options]", kHelpLineLength, kHelpMinDescription);

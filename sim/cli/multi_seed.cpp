@@ -27,10 +27,7 @@ FileList run_seeds(const nlohmann::json& scenario, const SimOptions& options, in
     if (on_seed) on_seed(seed, res.summary);
     name = res.summary.value("scenario", "");
     const std::string prefix = k == 1 ? "" : fmt::format("seed-{}/", seed);
-    files.emplace_back(prefix + "summary.json", res.summary.dump(2) + "\n");
-    files.emplace_back(prefix + "resolved_config.json", res.resolved_config.dump(2) + "\n");
-    files.emplace_back(prefix + "requests.csv", requests_csv(res));
-    if (with_timeseries) files.emplace_back(prefix + "timeseries.csv", timeseries_csv(res));
+    for (auto& [file, text] : result_files(res, true, with_timeseries)) files.emplace_back(prefix + file, std::move(text));
     seeds.push_back(seed);
     runs.push_back(fmt::format("seed-{}", seed));
   }

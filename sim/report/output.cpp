@@ -28,6 +28,13 @@ void write_file(const fs::path& path, const std::string& text) {
 }
 }  // namespace
 
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
 std::string requests_csv(const SimResult& res) {
   std::string s =
       "id,replica,arrival_s,prompt_tokens,output_tokens,first_scheduled_s,first_token_s,last_token_s,ttft_s,tpot_s,"
@@ -240,11 +247,12 @@ void write_dir_atomically(const std::string& dir, const std::vector<std::pair<st
   bad_value(opt.flag, dir, "a location the results can be moved into (" + why + ")");
 }
 
-std::vector<std::pair<std::string, std::string>> result_files(const SimResult& res) {
-  return {{"summary.json", res.summary.dump(2) + "\n"},
-          {"resolved_config.json", res.resolved_config.dump(2) + "\n"},
-          {"requests.csv", requests_csv(res)},
-          {"timeseries.csv", timeseries_csv(res)}};
+std::vector<std::pair<std::string, std::string>> result_files(const SimResult& res, bool with_requests, bool with_timeseries) {
+  std::vector<std::pair<std::string, std::string>> files = {{"summary.json", res.summary.dump(2) + "\n"},
+                                                            {"resolved_config.json", res.resolved_config.dump(2) + "\n"}};
+  if (with_requests) files.emplace_back("requests.csv", requests_csv(res));
+  if (with_timeseries) files.emplace_back("timeseries.csv", timeseries_csv(res));
+  return files;
 }
 
 void write_results(const std::string& dir, const SimResult& res, const OutputOptions& options) {

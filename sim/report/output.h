@@ -31,8 +31,10 @@ struct OutputOptions {
 };
 
 void write_results(const std::string& dir, const SimResult& result, const OutputOptions& options = {});
-// The files write_results() writes (name -> content), for callers that add their own.
-std::vector<std::pair<std::string, std::string>> result_files(const SimResult& result);
+// The files of a run folder (the list above; requests.csv and timeseries.csv when asked), as
+// write_results(), `run --seeds` and sweeps write them.
+std::vector<std::pair<std::string, std::string>> result_files(const SimResult& result, bool with_requests = true,
+                                                              bool with_timeseries = true);
 
 // Checks that `dir` may be used as an output folder and returns it normalised (no trailing
 // slash). Refused (InputError naming options.flag): an empty path, `.`, `..`, `~`, `/`, the
@@ -48,6 +50,8 @@ std::string check_output_dir(const std::string& dir, const OutputOptions& option
 void write_dir_atomically(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files,
                           const OutputOptions& options = {});
 std::string requests_csv(const SimResult& result);
+// One CSV field: quoted (RFC 4180, quotes doubled) when it holds a comma, a quote or a newline.
+std::string csv_field(const std::string& s);
 std::string timeseries_csv(const SimResult& result);
 // The human summary table printed by `servesim run`.
 std::string summary_table(const nlohmann::json& summary);

@@ -140,6 +140,9 @@ SearchKnobs parse_search(Params& p) {
   s.max_rate = p.real("max_rate", 10000.0, "highest rate tried, req/s", 1e-6);
   s.early_stop = p.boolean("early_stop", true, "end a simulation once an SLO is certainly broken");
   s.warm_start = p.boolean("warm_start", true, "start a candidate's bracket from its neighbour with fewer replicas");
+  s.prune = p.boolean("prune", true,
+                      "once a candidate meets the target, do not simulate the same one with more replicas (it costs more); "
+                      "false simulates every candidate (a complete cost-vs-headroom front)");
   if (!p.doc_mode() && s.short_requests > s.requests) {
     bad_value(p.where("short_requests"), std::to_string(s.short_requests), fmt::format("at most search.requests ({})", s.requests));
   }

@@ -63,6 +63,7 @@ struct SearchKnobs {
   double min_rate = 0, max_rate = 0;
   bool early_stop = true;
   bool warm_start = true;
+  bool prune = true;  // skip a group's larger replica counts once one meets the target
 };
 
 struct PlanConfig {

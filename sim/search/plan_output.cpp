@@ -15,6 +15,7 @@ double latency(const CandidateResult& r) { return r.at_target.values.empty() ? 0
 
 std::string status(const CandidateResult& r) {
   if (!r.fits) return "rejected";
+  if (r.pruned) return "pruned";
   if (!r.reason.empty()) return "over_limit";
   return r.meets_target ? "meets_target" : "below_target";
 }
@@ -165,10 +166,11 @@ std::vector<std::pair<std::string, std::string>> plan_files(const PlanConfig& pl
 }
 
 std::string plan_summary(const PlanConfig& plan, const PlanResult& result) {
-  std::size_t rejected = 0, searched = 0;
-  for (const CandidateResult& r : result.candidates) (r.fits && r.reason.empty() ? searched : rejected)++;
-  std::string s = fmt::format("plan {}: {} candidates ({} searched, {} rejected by memory, plan or limits), {} simulations\n",
-                              plan.name, result.candidates.size(), searched, rejected, result.simulations);
+  std::size_t rejected = 0, searched = 0, pruned = 0;
+  for (const CandidateResult& r : result.candidates) (r.pruned ? pruned : r.fits && r.reason.empty() ? searched : rejected)++;
+  std::string s = fmt::format(
+      "plan {}: {} candidates ({} searched, {} rejected by memory, plan or limits, {} pruned), {} simulations\n", plan.name,
+      result.candidates.size(), searched, rejected, pruned, result.simulations);
   s += fmt::format("SLO {} at {:g} req/s: {} candidate{} meet it\n", slo_text(plan.slo), plan.target_rate, result.ranking.size(),
                    result.ranking.size() == 1 ? "" : "s");
   const std::size_t shown = std::min<std::size_t>(result.ranking.size(), 5);

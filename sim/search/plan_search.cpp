@@ -206,6 +206,7 @@ PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, cons
 
   auto search_group = [&](std::size_t g) {
     double prev_per_replica = 0;  // warm start: the last sustained rate per replica of this group
+    std::int64_t met_with = 0;    // the fewest replicas of this group that met the target (0: none)
     std::string reason;           // a rejection shared by the whole group (memory, plan)
     for (std::size_t i = group_start[g]; i < group_start[g + 1]; ++i) {
       const Candidate& c = cands[i];
@@ -232,6 +233,11 @@ PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, cons
         continue;
       }
       r.fits = true;
+      if (plan.search.prune && met_with > 0) {
+        r.pruned = true;
+        r.reason = fmt::format("pruned: x{} of the same already meets the target at a lower cost", met_with);
+        continue;
+      }
       auto run = [&](double rate, bool full) {
         const std::int64_t n = window_requests(plan.search, rate, full);
         if (options.cancelled && options.cancelled()) throw Cancelled("plan search stopped; nothing was written");
@@ -258,6 +264,7 @@ PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, cons
         }
       }
       if (r.meets_target) {
+        if (met_with == 0) met_with = c.replicas;
         r.at_target = rate_of(r.at_max) == plan.target_rate ? r.at_max : run(plan.target_rate, true);
         if (r.at_target.output_tokens_per_s > 0) {
           r.usd_per_m_output_tokens = r.usd_per_hour / (r.at_target.output_tokens_per_s * 3600) * 1e6;

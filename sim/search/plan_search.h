@@ -56,7 +56,8 @@ struct RunOutcome {
 struct CandidateResult {
   Candidate c;
   bool fits = false;
-  std::string reason;        // why rejected (memory, plan, limits); empty when searched
+  bool pruned = false;       // not simulated: the same candidate with fewer replicas met the target
+  std::string reason;        // why not searched (memory, plan, limits, pruned); empty when searched
   double price = 0;          // $ per GPU-hour
   double usd_per_hour = 0;
   double max_rate = 0;       // highest sustained rate found, req/s (0: not even min_rate)

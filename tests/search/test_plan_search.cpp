@@ -162,6 +162,26 @@ TEST(PlanSearch, EarlyStopChangesNoResult) {
   }
 }
 
+TEST(PlanSearch, PruningChangesNotTheChosenPlan) {
+  nlohmann::json j = small_plan();
+  j["candidates"]["replicas"] = {1, 2, 3};
+  nlohmann::json all = j;
+  all["search"]["prune"] = false;
+  const PlanConfig pp = parse_plan(j, "plan.json"), pa = parse_plan(all, "plan.json");
+  PlanResult a = run_plan_search(pp, prices(), catalog(), {1, {}, {}});
+  PlanResult b = run_plan_search(pa, prices(), catalog(), {1, {}, {}});
+  rank_plans(pp, a);
+  rank_plans(pa, b);
+  ASSERT_FALSE(a.ranking.empty());
+  ASSERT_FALSE(b.ranking.empty());
+  EXPECT_EQ(a.ranking.front(), b.ranking.front());
+  // 5 req/s is met by one replica: x2 and x3 are listed, not simulated.
+  EXPECT_TRUE(a.candidates[1].pruned);
+  EXPECT_TRUE(a.candidates[2].pruned);
+  EXPECT_EQ(a.candidates[2].simulations, 0);
+  EXPECT_GT(b.candidates[2].simulations, 0);
+}
+
 TEST(PlanSearch, CheapestMeetingTheTargetRanksFirst) {
   nlohmann::json j = small_plan();
   j["candidates"]["devices"] = {"h100_sxm", "a100_sxm4_80gb"};

@@ -171,7 +171,7 @@ PlanConfig parse_plan(const nlohmann::json& plan, const std::string& source) {
   PlanConfig c;
   c.source = source;
   Params p(plan, source);
-  p.string("schema", "servesim.plan/1", "plan file schema");
+  p.choice("schema", "servesim.plan/1", {"servesim.plan/1"}, "plan file schema");
   c.name = p.string("name", "plan", "name of the plan (in the outputs)");
   c.seed = static_cast<std::uint64_t>(p.integer("seed", 42, "seed of every simulation (each candidate and rate uses it)", 0));
   c.model = p.string("model", std::nullopt, "model in models/ (folder name) or a path to a config.json");

@@ -7,6 +7,14 @@
 #include "sim/core/json_file.h"
 
 namespace servesim::search {
+namespace {
+
+const nlohmann::json& field(const nlohmann::json& obj, const std::string& key, const std::string& where) {
+  if (!obj.is_object() || !obj.contains(key)) input_error(where + "." + key, "missing required field");
+  return obj[key];
+}
+
+}  // namespace
 
 PriceBook PriceBook::load(const std::string& data_dir, const std::string& path) {
   PriceBook b;
@@ -25,11 +33,15 @@ PriceBook PriceBook::load(const std::string& data_dir, const std::string& path) 
       if (key != "on_demand" && key != "reserved") bad_value(where + "." + key, key, "on_demand, reserved or note");
       if (v.is_null()) continue;
       const std::string w = where + "." + key;
-      const nlohmann::json& value = require_field(v, "value", w);
+      const nlohmann::json& value = field(v, "value", w);
       if (!value.is_number() || value.get<double>() <= 0) bad_value(w + ".value", value.dump(), "a positive $ per GPU-hour");
-      const std::string src = require_field(v, "source", w).get<std::string>();
-      if (!sources.contains(src)) bad_value(w + ".source", src, "a key of the file's sources");
-      b.prices_[dev][key] = Price{value.get<double>(), sources[src].get<std::string>(), require_field(v, "date", w).get<std::string>()};
+      const nlohmann::json& src = field(v, "source", w);
+      if (!src.is_string() || !sources.contains(src.get<std::string>()) || !sources[src.get<std::string>()].is_string()) {
+        bad_value(w + ".source", src.dump(), "a key of the file's sources (naming the price list)");
+      }
+      const nlohmann::json& date = field(v, "date", w);
+      if (!date.is_string()) bad_value(w + ".date", date.dump(), "the date the price was read (YYYY-MM-DD)");
+      b.prices_[dev][key] = Price{value.get<double>(), sources[src.get<std::string>()].get<std::string>(), date.get<std::string>()};
     }
     if (entry.contains("note") && entry["note"].is_string()) b.notes_[dev] = entry["note"].get<std::string>();
   }

@@ -53,11 +53,20 @@ TEST(PlanSearchCli, WritesTheTableAndARunnableBestScenario) {
   fs::remove_all(dir);
 }
 
+TEST(PlanSearchCli, HelpKeepsPathsWhole) {
+  const auto r = testing::run_cli("plan search --help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* w : {"<data-dir>/hardware_profiles/prices.json)", "docs/plan_search.md)", "best_scenario.json"}) {
+    EXPECT_NE(r.out.find(w), std::string::npos) << "'" << w << "' chopped in:\n" << r.out;
+  }
+}
+
 struct Case {
   std::string name;
   std::string plan_text;
   std::string extra_args;
   std::vector<std::string> expect;
+  std::string prices_text;  // non-empty: written to prices.json and passed with --prices
 };
 std::ostream& operator<<(std::ostream& os, const Case& c) { return os << c.name; }
 
@@ -82,6 +91,16 @@ std::vector<Case> cases() {
       {"NegativeThreads", plan(), "--threads -1", {"--threads", "-1"}},
       {"NoCandidateMeetsTheSlo", plan(R"({"slo": {"ttft": "1ms", "tpot": null}})"), "",
        {"none of 2 candidates meets TTFT p99 <= 1 ms at 4 req/s"}},
+      {"WrongSchema", plan(R"({"schema": "servesim.plan/9"})"), "", {"plan.json: schema", "servesim.plan/9"}},
+      {"PriceWithoutDate", plan(), "", {"prices.json: devices.h100_sxm.on_demand.date", "missing"},
+       R"({"schema": "servesim.prices/1", "sources": {"s": "a list"},
+           "devices": {"h100_sxm": {"on_demand": {"value": 3.2, "source": "s"}}}})"},
+      {"PriceWithUnknownSource", plan(), "", {"devices.h100_sxm.on_demand.source", "a key of the file's sources"},
+       R"({"schema": "servesim.prices/1", "sources": {"s": "a list"},
+           "devices": {"h100_sxm": {"on_demand": {"value": 3.2, "source": "t", "date": "2026-01-01"}}}})"},
+      {"PriceNotPositive", plan(), "", {"devices.h100_sxm.on_demand.value", "positive"},
+       R"({"schema": "servesim.prices/1", "sources": {"s": "a list"},
+           "devices": {"h100_sxm": {"on_demand": {"value": 0, "source": "s", "date": "2026-01-01"}}}})"},
   };
 }
 
@@ -91,7 +110,14 @@ TEST_P(BadPlan, ExitsTwoWithOneLineAndLeavesNothing) {
   const Case& c = GetParam();
   const fs::path dir = temp_dir("plan_bad_" + c.name);
   write_text(dir / "plan.json", c.plan_text);
-  const auto r = run_cli_in(dir, "plan search plan.json --quiet --out res " + c.extra_args);
+  std::vector<fs::path> expected{dir / "plan.json"};
+  std::string args = c.extra_args;
+  if (!c.prices_text.empty()) {
+    write_text(dir / "prices.json", c.prices_text);
+    expected.push_back(dir / "prices.json");
+    args += " --prices prices.json";
+  }
+  const auto r = run_cli_in(dir, "plan search plan.json --quiet --out res " + args);
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_EQ(count_lines(r.out), 1) << r.out;
   EXPECT_EQ(r.out.rfind("error: ", 0), 0u) << r.out;
@@ -99,7 +125,8 @@ TEST_P(BadPlan, ExitsTwoWithOneLineAndLeavesNothing) {
   for (const auto& f : c.expect) EXPECT_NE(r.out.find(f), std::string::npos) << "missing '" << f << "' in: " << r.out;
   std::vector<fs::path> after;
   for (const auto& e : fs::recursive_directory_iterator(dir)) after.push_back(e.path());
-  EXPECT_EQ(after, std::vector<fs::path>{dir / "plan.json"}) << "files were created";
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(after, expected) << "files were created";
   fs::remove_all(dir);
 }
 

@@ -7,6 +7,8 @@
 
 #include "sim/core/dtype.h"
 #include "sim/core/error.h"
+#include "sim/cost/i_cost_model.h"
+#include "sim/sched/i_scheduler.h"
 #include "sim/workload/i_workload.h"
 #include "sim/workload/length_dist.h"
 
@@ -125,6 +127,17 @@ CandidateAxes parse_candidates(Params& p) {
   if (c.cost.empty()) c.cost = {{"impl", "roofline"}};
   p.set_resolved("cost", c.cost);
   c.gpu_memory_utilization = p.real("gpu_memory_utilization", 0.9, "fraction of device memory the engine may use", 0.05, 1.0);
+  if (!p.doc_mode()) {
+    // The scheduler must take both knobs, and the cost model must parse: checked once here
+    // rather than found broken in every candidate.
+    for (std::int64_t t : c.max_num_batched_tokens) {
+      for (std::int64_t n : c.max_num_seqs) {
+        (void)SchedulerRegistry::get().parse({{"impl", c.scheduler}, {"max_num_batched_tokens", t}, {"max_num_seqs", n}},
+                                             p.where("scheduler"));
+      }
+    }
+    (void)CostModelRegistry::get().parse(c.cost, p.where("cost"));
+  }
   return c;
 }
 

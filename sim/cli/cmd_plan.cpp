@@ -1,6 +1,8 @@
-// `servesim plan <verb>`: deployment planning without simulating traffic. Verbs:
+// `servesim plan <verb>`: deployment planning. Verbs:
 //   memory  weights, activation peak and KV capacity per GPU of one deployment (vLLM's
 //           accounting, docs/planner.md); refuses a plan that does not fit (exit 2).
+//   search  the cheapest deployment meeting SLOs at a target rate, by simulation
+//           (cmd_plan_search.cpp, docs/plan_search.md).
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -19,6 +21,8 @@
 
 namespace servesim::cli {
 namespace po = boost::program_options;
+
+int plan_search_cmd(const Args& args);  // cmd_plan_search.cpp
 
 namespace {
 
@@ -151,7 +155,8 @@ int plan_memory_cmd(const Args& args) {
 using Verb = std::pair<int (*)(const Args&), const char*>;
 const std::map<std::string, Verb>& verbs() {
   static const std::map<std::string, Verb> v{
-      {"memory", {plan_memory_cmd, "weights, activation peak, KV capacity and the largest batch per GPU of one deployment"}}};
+      {"memory", {plan_memory_cmd, "weights, activation peak, KV capacity and the largest batch per GPU of one deployment"}},
+      {"search", {plan_search_cmd, "the cheapest deployment meeting SLOs at a target rate, searched by simulation"}}};
   return v;
 }
 
@@ -177,6 +182,6 @@ int cmd_plan(const Args& args) {
 
 }  // namespace
 
-SERVESIM_CLI_COMMAND("plan", "plan a deployment without simulating traffic (`plan memory`: what fits per GPU)", cmd_plan);
+SERVESIM_CLI_COMMAND("plan", "plan a deployment (`plan memory`: what fits per GPU; `plan search`: cheapest plan meeting SLOs)", cmd_plan);
 
 }  // namespace servesim::cli

@@ -1,0 +1,110 @@
+#pragma once
+// SLO-constrained plan search (`servesim plan search`): every candidate deployment of a
+// plan file is checked analytically for memory, then the highest request rate it sustains
+// within the SLOs is found by bisection over simulated rates; cost follows from the prices.
+// Contract:
+// - Every simulation runs in-process on one shared Catalog, with the plan's seed; the
+//   results depend only on the plan file and the data files, never on the thread count.
+// - Candidates that share everything but their replica count form a group; a group is
+//   searched in increasing replica count (each warm-starting from the one before), groups
+//   run in parallel (oneTBB). Results come back in candidate order.
+// - Early stop ends a simulation only when its SLO is certainly broken whatever happens
+//   next (a request not finished by a deadline that meeting the SLOs requires); it changes
+//   no pass/fail verdict, only the time spent.
+// docs/plan_search.md derives the method and states what is simplified.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/search/plan_config.h"
+#include "sim/search/plan_prices.h"
+
+namespace servesim {
+class Catalog;
+}
+
+namespace servesim::search {
+
+struct Candidate {
+  std::size_t index = 0;  // in enumeration order
+  std::size_t group = 0;  // candidates differing only in replicas share a group
+  std::string device;
+  std::int64_t tp = 1, pp = 1, replicas = 1;
+  std::int64_t max_num_batched_tokens = 0, max_num_seqs = 0;
+  std::string kv_cache_dtype;
+  Split split;
+  std::int64_t gpus() const;
+  std::string label() const;  // "h100_sxm tp2 pp1 x3 colocated mnbt8192 mns256 kv auto"
+};
+
+// What one simulation at one rate showed.
+struct RunOutcome {
+  double rate = 0;
+  std::int64_t requests = 0;
+  bool pass = false;
+  bool stopped_early = false;
+  std::vector<double> values;  // per SLO target: its percentile, seconds (goodput mode: as well)
+  double goodput = 0;          // fraction of requests meeting every bound
+  double output_tokens_per_s = 0;
+  nlohmann::json to_json() const;
+};
+
+struct CandidateResult {
+  Candidate c;
+  bool fits = false;
+  bool pruned = false;       // not simulated: the same candidate with fewer replicas met the target
+  std::string reason;        // why not searched (memory, plan, limits, pruned); empty when searched
+  double price = 0;          // $ per GPU-hour
+  double usd_per_hour = 0;
+  double max_rate = 0;       // highest sustained rate found, req/s (0: not even min_rate)
+  bool capped = false;       // sustained search.max_rate (the true maximum may be higher)
+  RunOutcome at_max;         // the full-window run at max_rate
+  bool meets_target = false;
+  RunOutcome at_target;      // the full-window run at target_rate (meets_target only)
+  double headroom = 0;       // max_rate / target_rate - 1
+  std::int64_t replicas_for_target = 0;  // linear estimate from the per-replica rate (0: none)
+  double usd_per_m_output_tokens = 0;    // at the target rate (meets_target only)
+  double usd_per_m_output_tokens_at_capacity = 0;  // at max_rate
+  std::int64_t simulations = 0, early_stops = 0;
+  bool pareto_latency = false, pareto_headroom = false;
+  std::int64_t rank = 0;  // 1 = chosen; 0: does not meet the target
+};
+
+struct PlanResult {
+  std::vector<CandidateResult> candidates;  // in candidate order
+  std::vector<std::size_t> ranking;         // indices of those meeting the target, best first
+  std::int64_t simulations = 0;
+  double native_trace_rate = 0;  // trace traffic: the trace's own rate over search.requests
+};
+
+struct SearchOptions {
+  int threads = 0;  // 0: all cores
+  std::function<bool()> cancelled;
+  std::function<void(std::size_t done, std::size_t total)> progress;  // after each group (any thread)
+};
+
+// Requests in one simulation at `rate`: search.requests (full window) or short_requests, and
+// at least rate x search.min_duration (a third of it on the short window), so that a window
+// is long against a request's time in the system: a window shorter than that is a burst the
+// running batch absorbs, and would overstate the sustained rate.
+std::int64_t window_requests(const SearchKnobs& knobs, double rate, bool full);
+
+// Enumerates the candidates of a plan (no file read).
+std::vector<Candidate> enumerate_candidates(const PlanConfig& plan);
+
+// Runs the whole search. Throws InputError for a device, model or price the plan names but
+// the data files lack (before any simulation), and Cancelled when options.cancelled says so.
+PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, const std::shared_ptr<Catalog>& catalog,
+                           const SearchOptions& options = {});
+
+// The scenario of candidate `c` at `rate` req/s with `requests` requests (the traffic of the
+// plan; trace traffic needs `native_trace_rate`). `for_run` names it as the chosen plan and
+// keeps the default time series (best_scenario.json); otherwise sampling is sparse.
+nlohmann::json candidate_scenario(const PlanConfig& plan, const Candidate& c, double rate, std::int64_t requests,
+                                  double native_trace_rate, bool for_run = false);
+
+}  // namespace servesim::search

@@ -1,0 +1,141 @@
+// `servesim plan search` end to end: a run writes the ranked table, the fronts and a best
+// scenario that `servesim run` takes as it is; bad plan files and the no-plan answer end
+// with exit 2, one line, nothing left behind.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/cli_helpers.h"
+
+namespace servesim {
+namespace {
+using testing::count_lines;
+using testing::run_cli_in;
+using testing::slurp;
+using testing::temp_dir;
+using testing::write_text;
+namespace fs = std::filesystem;
+
+// A valid plan with `patch` merged in (JSON merge patch: null removes a key).
+std::string plan(const std::string& patch = "{}") {
+  nlohmann::json j = nlohmann::json::parse(R"({
+    "model": "Llama-3.1-8B", "target_rate": 4,
+    "traffic": {"prompt": {"dist": "fixed", "value": 256}, "output": {"dist": "fixed", "value": 16}},
+    "slo": {"ttft": "500ms", "tpot": "50ms"},
+    "candidates": {"devices": ["h100_sxm"], "replicas": [1, 2]},
+    "search": {"requests": 60, "short_requests": 20, "tolerance": 0.1, "min_duration": "5s"}
+  })");
+  j.merge_patch(nlohmann::json::parse(patch));
+  return j.dump();
+}
+
+TEST(PlanSearchCli, WritesTheTableAndARunnableBestScenario) {
+  const fs::path dir = temp_dir("plan_search_ok");
+  write_text(dir / "plan.json", plan());
+  auto r = run_cli_in(dir, "plan search plan.json --out res --threads 2");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("SLO TTFT p99 <= 500 ms, TPOT p99 <= 50 ms at 4 req/s"), std::string::npos) << r.out;
+  for (const char* f : {"plans.csv", "plans.jsonl", "pareto.json", "best_scenario.json", "plan.json", "summary.txt"}) {
+    EXPECT_TRUE(fs::exists(dir / "res" / f)) << f;
+  }
+  const std::string csv = slurp(dir / "res" / "plans.csv");
+  EXPECT_EQ(count_lines(csv), 3);  // header + 2 candidates
+  EXPECT_EQ(csv.find("\n1,h100_sxm tp1 pp1 x"), csv.find('\n')) << csv;  // the first row is rank 1
+  r = run_cli_in(dir, "run res/best_scenario.json --quiet --out run");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(dir / "run" / "summary.json"));
+  fs::remove_all(dir);
+}
+
+TEST(PlanSearchCli, HelpKeepsPathsWhole) {
+  const auto r = testing::run_cli("plan search --help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* w : {"<data-dir>/hardware_profiles/prices.json)", "docs/plan_search.md)", "best_scenario.json"}) {
+    EXPECT_NE(r.out.find(w), std::string::npos) << "'" << w << "' chopped in:\n" << r.out;
+  }
+}
+
+struct Case {
+  std::string name;
+  std::string plan_text;
+  std::string extra_args;
+  std::vector<std::string> expect;
+  std::string prices_text;  // non-empty: written to prices.json and passed with --prices
+};
+std::ostream& operator<<(std::ostream& os, const Case& c) { return os << c.name; }
+
+std::vector<Case> cases() {
+  return {
+      {"UnknownTopLevelKey", plan(R"({"colour": "blue"})"), "", {"plan.json: colour"}},
+      {"UnknownCandidateKey", plan(R"({"candidates": {"gpus": [1]}})"), "", {"plan.json: candidates.gpus"}},
+      {"EmptyDeviceList", plan(R"({"candidates": {"devices": []}})"), "", {"candidates.devices", "non-empty list"}},
+      {"EmptyTpList", plan(R"({"candidates": {"tp": []}})"), "", {"candidates.tp", "non-empty list"}},
+      {"TpNotPositive", plan(R"({"candidates": {"tp": [0]}})"), "", {"candidates.tp[0]", "positive integer"}},
+      {"BadSplit", plan(R"({"candidates": {"disaggregation": ["1-2"]}})"), "", {"candidates.disaggregation[0]", "1-2", "P:D"}},
+      {"BadKvDtype", plan(R"({"candidates": {"kv_cache_dtype": ["fp9"]}})"), "", {"candidates.kv_cache_dtype[0]", "fp9"}},
+      {"NoSlo", plan(R"({"slo": {"ttft": null, "tpot": null}})"), "", {"slo.ttft", "no SLO given"}},
+      {"MissingTargetRate", plan(R"({"target_rate": null})"), "", {"target_rate"}},
+      {"NegativeTargetRate", plan(R"({"target_rate": -1})"), "", {"target_rate", "-1"}},
+      {"UnknownDevice", plan(R"({"candidates": {"devices": ["h900"]}})"), "", {"candidates.devices[0]", "h900"}},
+      {"DeviceWithoutPrice", plan(R"({"candidates": {"devices": ["mi325x"]}})"), "",
+       {"candidates.devices[0]", "no on_demand price for device mi325x"}},
+      {"TraceWithLengths", plan(R"({"traffic": {"arrival": "trace", "trace": {"impl": "azure_csv", "path": "t.csv"}}})"), "",
+       {"traffic.prompt", "not used with arrival \"trace\""}},
+      {"ShortWindowLongerThanFull", plan(R"({"search": {"short_requests": 100}})"), "", {"search.short_requests", "100"}},
+      {"NegativeThreads", plan(), "--threads -1", {"--threads", "-1"}},
+      {"NoCandidateMeetsTheSlo", plan(R"({"slo": {"ttft": "1ms", "tpot": null}})"), "",
+       {"none of 2 candidates meets TTFT p99 <= 1 ms at 4 req/s"}},
+      {"UnknownScheduler", plan(R"({"candidates": {"scheduler": "fifo9"}})"), "", {"candidates.scheduler.impl", "fifo9"}},
+      {"SchedulerKnobOutOfRange", plan(R"({"candidates": {"max_num_seqs": [99999999]}})"), "",
+       {"candidates.scheduler.max_num_seqs", "99999999"}},
+      {"UnknownCostModel", plan(R"({"candidates": {"cost": {"impl": "magic"}}})"), "", {"candidates.cost.impl", "magic"}},
+      {"WrongSchema", plan(R"({"schema": "servesim.plan/9"})"), "", {"plan.json: schema", "servesim.plan/9"}},
+      {"PriceWithoutDate", plan(), "", {"prices.json: devices.h100_sxm.on_demand.date", "missing"},
+       R"({"schema": "servesim.prices/1", "sources": {"s": "a list"},
+           "devices": {"h100_sxm": {"on_demand": {"value": 3.2, "source": "s"}}}})"},
+      {"PriceWithUnknownSource", plan(), "", {"devices.h100_sxm.on_demand.source", "a key of the file's sources"},
+       R"({"schema": "servesim.prices/1", "sources": {"s": "a list"},
+           "devices": {"h100_sxm": {"on_demand": {"value": 3.2, "source": "t", "date": "2026-01-01"}}}})"},
+      {"PriceNotPositive", plan(), "", {"devices.h100_sxm.on_demand.value", "positive"},
+       R"({"schema": "servesim.prices/1", "sources": {"s": "a list"},
+           "devices": {"h100_sxm": {"on_demand": {"value": 0, "source": "s", "date": "2026-01-01"}}}})"},
+  };
+}
+
+class BadPlan : public ::testing::TestWithParam<Case> {};
+
+TEST_P(BadPlan, ExitsTwoWithOneLineAndLeavesNothing) {
+  const Case& c = GetParam();
+  const fs::path dir = temp_dir("plan_bad_" + c.name);
+  write_text(dir / "plan.json", c.plan_text);
+  std::vector<fs::path> expected{dir / "plan.json"};
+  std::string args = c.extra_args;
+  if (!c.prices_text.empty()) {
+    write_text(dir / "prices.json", c.prices_text);
+    expected.push_back(dir / "prices.json");
+    args += " --prices prices.json";
+  }
+  const auto r = run_cli_in(dir, "plan search plan.json --quiet --out res " + args);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(count_lines(r.out), 1) << r.out;
+  EXPECT_EQ(r.out.rfind("error: ", 0), 0u) << r.out;
+  EXPECT_LT(r.out.size(), 600u) << r.out;
+  for (const auto& f : c.expect) EXPECT_NE(r.out.find(f), std::string::npos) << "missing '" << f << "' in: " << r.out;
+  std::vector<fs::path> after;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) after.push_back(e.path());
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(after, expected) << "files were created";
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(PlanSearch, BadPlan, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
+
+}  // namespace
+}  // namespace servesim

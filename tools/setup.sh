@@ -9,7 +9,6 @@ packages=(
   libboost-program-options-dev libboost-graph-dev
   nlohmann-json3-dev libeigen3-dev libfmt-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev
-  libtbb-dev  # oneTBB: plan search runs candidates on all cores
   clang libclang-rt-14-dev  # libFuzzer harnesses (tools/fuzz.sh)
   nodejs npm chromium       # report.html's chart library (npm) and its headless-browser test
   libtbb-dev libopenmpi-dev openmpi-bin  # servesim sweep: points on oneTBB threads and MPI ranks

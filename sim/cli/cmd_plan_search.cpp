@@ -65,7 +65,7 @@ int plan_search_cmd(const Args& args) {
   const std::string out = check_output_dir(vm["out"].as<std::string>(), oo);  // refuse a wrong --out before searching
 
   const search::PlanConfig plan = search::parse_plan(read_json_file(path), path);
-  const search::PriceBook prices = search::PriceBook::load(data_dir, vm.count("prices") ? vm["prices"].as<std::string>() : "");
+  const PriceBook prices = PriceBook::load(data_dir, vm.count("prices") ? vm["prices"].as<std::string>() : "");
   auto catalog = std::make_shared<Catalog>(data_dir);
 
   search::SearchOptions so;

@@ -21,7 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/search/plan_config.h"
-#include "sim/search/plan_prices.h"
+#include "sim/hardware/prices.h"
 
 namespace servesim {
 class Catalog;

@@ -25,6 +25,12 @@ std::shared_ptr<const DeviceSpec> Catalog::device(const std::string& name, const
   return cached(devices_, name, loads_.devices, [&] { return load_device(name, data_dir_, where); });
 }
 
+const PriceBook& Catalog::prices() {
+  std::lock_guard lock(mu_);
+  if (!prices_) prices_ = std::make_unique<PriceBook>(PriceBook::load(data_dir_));
+  return *prices_;
+}
+
 std::shared_ptr<const Topology> Catalog::topology(const std::string& name, const std::string& where) {
   return cached(topologies_, name, loads_.topologies, [&] { return Topology::load(name, data_dir_, where); });
 }

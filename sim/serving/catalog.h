@@ -18,6 +18,7 @@
 #include "sim/core/registry.h"
 #include "sim/cost/i_cost_model.h"
 #include "sim/hardware/device_spec.h"
+#include "sim/hardware/prices.h"
 #include "sim/hardware/topology.h"
 #include "sim/model/model_spec.h"
 
@@ -38,6 +39,8 @@ class Catalog {
     std::int64_t models = 0, devices = 0, topologies = 0, cost_models = 0;
   };
   Loads loads() const;
+  // hardware_profiles/prices.json, read once (a malformed file is an InputError).
+  const PriceBook& prices();
 
  private:
   template <class T, class Load>
@@ -55,6 +58,7 @@ class Catalog {
     std::shared_ptr<const ICostModel> model;
   };
   std::map<std::string, CostEntry> costs_;
+  std::unique_ptr<PriceBook> prices_;
   Loads loads_;
 };
 

@@ -69,4 +69,30 @@ nlohmann::json energy_summary(const std::vector<EnergyPool>& pools, const std::v
           {"pools", per_pool}};
 }
 
+nlohmann::json cost_summary(const PriceBook& prices, const std::vector<CostPool>& pools, SimTime elapsed,
+                            std::int64_t output_tokens, std::int64_t completed) {
+  double per_hour = 0;
+  nlohmann::json used = nlohmann::json::array();
+  for (const CostPool& p : pools) {
+    const Price* price = prices.find(p.device, "on_demand");
+    if (!price) {
+      return {{"available", false}, {"reason", "no on_demand price for " + p.device + " in " + prices.path()}};
+    }
+    per_hour += static_cast<double>(p.gpus) * price->usd_per_gpu_hour;
+    used.push_back({{"device", p.device},
+                    {"gpus", p.gpus},
+                    {"usd_per_gpu_hour", price->usd_per_gpu_hour},
+                    {"source", price->source},
+                    {"date", price->date}});
+  }
+  const double run_usd = per_hour * to_seconds(elapsed) / 3600.0;
+  return {{"available", true},
+          {"tier", "on_demand"},
+          {"usd_per_hour", per_hour},
+          {"run_usd", run_usd},
+          {"usd_per_million_output_tokens", output_tokens > 0 ? run_usd / static_cast<double>(output_tokens) * 1e6 : 0.0},
+          {"usd_per_request", completed > 0 ? run_usd / static_cast<double>(completed) : 0.0},
+          {"prices", used}};
+}
+
 }  // namespace servesim

@@ -1,5 +1,5 @@
 #pragma once
-// Energy and power outputs of a run (summary.json "energy"). Contract: a replica's devices
+// Energy, power and money outputs of a run (summary.json "energy" and "cost"). Contract: a replica's devices
 // draw the pool's engine-idle power for the whole simulated time and, on top, the dynamic
 // energy of the kernels they ran (sim/cost/power_model.h); a replica's energy is its
 // devices' total. Per-token and per-request figures divide the cluster's energy by the
@@ -12,6 +12,7 @@
 
 #include "sim/core/time.h"
 #include "sim/cost/power_model.h"
+#include "sim/hardware/prices.h"
 #include "sim/metrics/metrics.h"
 
 namespace servesim {
@@ -39,5 +40,15 @@ double peak_interval_power_w(const std::vector<TimeSample>& samples);
 // per-interval power of the time series (0 when no samples).
 nlohmann::json energy_summary(const std::vector<EnergyPool>& pools, const std::vector<ReplicaEnergyInput>& replicas,
                               SimTime elapsed, std::int64_t output_tokens, std::int64_t completed, double peak_power_w);
+
+// The "cost" object: the deployment's $ per hour at on-demand GPU prices (prices.json), the
+// run's cost over its simulated time, and $ per million output tokens and per request.
+// A device without a price gives {"available": false, "reason": ...} instead.
+struct CostPool {
+  std::string device;
+  std::int64_t gpus = 0;
+};
+nlohmann::json cost_summary(const PriceBook& prices, const std::vector<CostPool>& pools, SimTime elapsed,
+                            std::int64_t output_tokens, std::int64_t completed);
 
 }  // namespace servesim

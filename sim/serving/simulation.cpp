@@ -502,6 +502,12 @@ SimResult Simulation::run(const RunControl& control) {
       ++completed;
     }
     res.summary["energy"] = energy_summary(ep, re, queue_.now(), tokens, completed, peak_interval_power_w(res.samples));
+    std::vector<CostPool> cp;
+    for (std::size_t pi = 0; pi < pools_.size(); ++pi) {
+      cp.push_back({pools_[pi].device->name,
+                    pools_[pi].plan->degrees().devices_per_replica() * config_.pools[pi].replicas});
+    }
+    res.summary["cost"] = cost_summary(catalog_->prices(), cp, queue_.now(), tokens, completed);
   }
   return res;
 }

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-namespace servesim::search {
+namespace servesim {
 
 struct Price {
   double usd_per_gpu_hour = 0;
@@ -21,6 +21,8 @@ class PriceBook {
   static PriceBook load(const std::string& data_dir, const std::string& path = "");
   // The price of `device` in `tier` (on_demand | reserved); InputError naming `where` if none.
   const Price& price(const std::string& device, const std::string& tier, const std::string& where) const;
+  // The same, or nullptr when the device has no price of that tier.
+  const Price* find(const std::string& device, const std::string& tier) const;
   const std::string& path() const { return path_; }
 
  private:
@@ -29,4 +31,4 @@ class PriceBook {
   std::map<std::string, std::string> notes_;                    // device -> why it has none
 };
 
-}  // namespace servesim::search
+}  // namespace servesim

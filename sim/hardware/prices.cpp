@@ -1,4 +1,4 @@
-#include "sim/search/plan_prices.h"
+#include "sim/hardware/prices.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -6,7 +6,7 @@
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
 
-namespace servesim::search {
+namespace servesim {
 namespace {
 
 const nlohmann::json& field(const nlohmann::json& obj, const std::string& key, const std::string& where) {
@@ -48,15 +48,18 @@ PriceBook PriceBook::load(const std::string& data_dir, const std::string& path) 
   return b;
 }
 
-const Price& PriceBook::price(const std::string& device, const std::string& tier, const std::string& where) const {
+const Price* PriceBook::find(const std::string& device, const std::string& tier) const {
   auto d = prices_.find(device);
-  if (d != prices_.end()) {
-    auto t = d->second.find(tier);
-    if (t != d->second.end()) return t->second;
-  }
+  if (d == prices_.end()) return nullptr;
+  auto t = d->second.find(tier);
+  return t == d->second.end() ? nullptr : &t->second;
+}
+
+const Price& PriceBook::price(const std::string& device, const std::string& tier, const std::string& where) const {
+  if (const Price* p = find(device, tier)) return *p;
   auto n = notes_.find(device);
   input_error(where, fmt::format("no {} price for device {} in {}{}", tier, device, path_,
                                  n != notes_.end() ? " (" + n->second + ")" : " (add one with its source and date)"));
 }
 
-}  // namespace servesim::search
+}  // namespace servesim

@@ -1,5 +1,5 @@
 // Orca's iteration-level scheduling (Yu et al., OSDI 2022, §4.2 and Algorithm 1).
-// Contract, per step (iteration):
+// Contract: each step (iteration),
 //  1. Every running request runs one iteration: the rest of its known tokens, which after
 //     its first iteration is one decode token. Prompts are never chunked.
 //  2. Then waiting requests join in arrival order (FCFS) while the batch holds fewer than

@@ -1,5 +1,6 @@
 // Sarathi-Serve's stall-free batching (Agrawal et al., OSDI 2024; sarathi-serve's
-// SarathiScheduler on its vLLM v0 base). Contract, per step:
+// SarathiScheduler on its vLLM v0 base).
+// Contract: each step,
 //  1. Running requests that decode come first, in admission order, one token each; they
 //     never stall behind a prompt. When one cannot get a KV slot, the newest running
 //     request is preempted (recompute, or swap with preemption_mode "swap") and goes back

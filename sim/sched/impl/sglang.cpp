@@ -1,5 +1,6 @@
 // SGLang's scheduler (python/sglang/srt/managers/scheduler.py and schedule_policy.py,
-// v0.4, without mixed chunks or overlap). Contract, per step:
+// v0.4, without mixed chunks or overlap).
+// Contract: each step,
 //  1. Prefill first: a step that can start any prompt work is a prefill (extend) step and
 //     decodes wait for the next one. The request whose prompt is being chunked continues
 //     first; then waiting requests in policy order: "fcfs" (arrival) or "lpm" (longest

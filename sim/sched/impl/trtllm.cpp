@@ -1,5 +1,6 @@
 // TensorRT-LLM's in-flight batching (batch manager: CapacityScheduler then
-// MicroBatchScheduler, as documented for TensorRT-LLM 0.12-0.16). Contract, per step:
+// MicroBatchScheduler, as documented for TensorRT-LLM 0.12-0.16).
+// Contract: each step,
 //  1. Capacity (which requests may hold KV), policy capacity_scheduler_policy:
 //     - GUARANTEED_NO_EVICT: a waiting request is started (FCFS) only if the KV blocks of
 //       every started request's maximum length (prompt + output) plus its own fit the

@@ -1,5 +1,5 @@
 // vLLM v0's scheduler (vllm/core/scheduler.py as of v0.6, block manager v1 semantics).
-// Contract, per step, without chunked prefill (the v0 default):
+// Contract: each step, without chunked prefill (the v0 default),
 //  1. Prefill first: when no request is swapped out, waiting requests are admitted in
 //     arrival order (FCFS) with their whole prompt while the prompts fit the token budget
 //     (max_num_batched_tokens), the running set stays within max_num_seqs, and KV for the

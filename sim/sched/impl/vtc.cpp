@@ -1,5 +1,6 @@
 // The Virtual Token Counter fairness scheduler (Sheng et al., "Fairness in Serving Large
-// Language Models", OSDI 2024, Algorithm 2), on vLLM v1's step. Contract:
+// Language Models", OSDI 2024, Algorithm 2), on vLLM v1's step.
+// Contract:
 //  1. Each client u (the request's `client`) has a counter c_u of the service it got:
 //     input_weight per prompt token computed and output_weight per output token generated
 //     (the paper's w_p = 1, w_q = 2), added as the tokens are computed.

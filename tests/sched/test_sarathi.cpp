@@ -70,6 +70,15 @@ TEST(Sarathi, APromptThatEndsInTheStepIsNotCut) {
   EXPECT_EQ(rig.scheduled(a), 100);  // 100 fits the budget: the whole prompt, unaligned
 }
 
+TEST(Sarathi, WithNoTileBoundaryInReachTheChunkGoesUnaligned) {
+  // chunk_size 16 < tile 128: (0 + 16) rounds down to 0, so the 16 tokens run unaligned
+  // (a prompt is never held back for good).
+  Rig rig(1000, json{{"token_budget", 256}, {"chunk_size", 16}, {"tile_size", 128}});
+  Request* a = rig.add(100, 2);
+  rig.sched->schedule(0, rig.plan);
+  EXPECT_EQ(rig.scheduled(a), 16);
+}
+
 TEST(Sarathi, TokenBudgetMustBeAMultipleOfTheTile) {
   EXPECT_THROW(Rig(100, json{{"token_budget", 500}, {"tile_size", 128}}), InputError);
 }

@@ -67,11 +67,13 @@ TEST(Sglang, APromptOverTheChunkSizeContinuesFirstInTheNextStep) {
 
 TEST(Sglang, MaxPrefillTokensBoundsAStepButTheFirstAlwaysJoins) {
   Rig rig(1000, json{{"max_prefill_tokens", 50}, {"chunked_prefill_size", 0}});
-  Request* a = rig.add(60, 2);
+  Request* a = rig.add(50, 2);
   Request* b = rig.add(10, 2);
   rig.sched->schedule(0, rig.plan);
-  EXPECT_EQ(rig.scheduled(a), 60);
+  // a's 50 tokens use up the 50 (a first request joins even at the limit); b waits.
+  EXPECT_EQ(rig.scheduled(a), 50);
   EXPECT_EQ(rig.scheduled(b), 0);
+  EXPECT_EQ(rig.add(51, 2), nullptr);  // unchunked, a prompt over max_prefill_tokens never runs
 }
 
 TEST(Sglang, ADecodeShortOfKvRetractsTheLongestPromptAmongEqualOutputs) {

@@ -80,5 +80,13 @@ TEST(Trtllm, GenerationFirstThenContextChunksInBlockUnits) {
   EXPECT_EQ(rig.scheduled(b), 48);
 }
 
+TEST(Trtllm, UnderOneBlockLeftAChunkTakesTheTokensLeft) {
+  // max_num_tokens 8 < the 16-token block: rounding down would give 0; the chunk is 8.
+  Rig rig(1000, json{{"max_num_tokens", 8}, {"enable_chunked_context", true}});
+  Request* a = rig.add(100, 2);
+  rig.sched->schedule(0, rig.plan);
+  EXPECT_EQ(rig.scheduled(a), 8);
+}
+
 }  // namespace
 }  // namespace servesim

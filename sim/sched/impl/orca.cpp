@@ -26,7 +26,8 @@ class OrcaScheduler final : public QueueScheduler {
     std::int64_t max_batch_size = 0;
     std::int64_t max_step_tokens = 0;
     std::int64_t max_tokens = 0;
-    StepBudgets exports() const { return {max_step_tokens, max_batch_size}; }
+    // Admissions keep a step within max_step_tokens; decodes alone are one token a request.
+    StepBudgets exports() const { return {std::max(max_step_tokens, max_batch_size), max_batch_size}; }
     static Config parse(Params& p) {
       Config c;
       c.max_batch_size = p.integer("max_batch_size", 256, "most requests in the batch (Orca's max batch size)", 1, kMaxStepSeqs);

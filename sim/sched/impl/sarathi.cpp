@@ -10,7 +10,8 @@
 //     min(rest of its prompt, chunk_size, budget left) tokens.
 //  3. The step's tokens never exceed token_budget. With tile_size > 1 a chunk that does
 //     not end its prompt is cut so the step's token count is a multiple of tile_size (tile
-//     quantization: a partial tile costs a full one); token_budget must be a multiple of it.
+//     quantization: a partial tile costs a full one), unless no boundary is within reach;
+//     token_budget must be a multiple of it.
 //  4. Admission allocates KV for the request's whole known tokens at once (vLLM v0's block
 //     manager, on which Sarathi-Serve runs); a request that does not fit blocks the queue.
 #include <algorithm>
@@ -94,7 +95,9 @@ class SarathiScheduler final : public QueueScheduler {
     const std::int64_t cap = c_.chunk_size > 0 ? std::min(c_.chunk_size, c_.token_budget - used) : c_.token_budget - used;
     if (rest <= cap) return rest;  // the prompt ends in this step: no alignment needed
     const std::int64_t aligned = (used + cap) / c_.tile_size * c_.tile_size - used;
-    return std::max<std::int64_t>(0, aligned);
+    // No tile boundary within reach (a chunk_size under the tile): the chunk goes unaligned
+    // rather than never.
+    return aligned > 0 ? aligned : cap;
   }
 
   Config c_;

@@ -14,7 +14,8 @@
 //  3. A step's prompt tokens stay within max_prefill_tokens (the first request always
 //     joins); a prompt that does not fit chunked_prefill_size tokens left is cut to them
 //     and becomes the (single) chunked request; admission stops there.
-//  4. At most max_running_requests hold KV.
+//  4. At most max_running_requests hold KV. Without chunking, a prompt over
+//     max_prefill_tokens is rejected; so is one whose prompt + output reach the KV capacity.
 //  5. Otherwise the step decodes every running request one token. When a decode cannot
 //     get KV, requests are retracted (recomputed later) in SGLang's order: fewest output
 //     tokens first, then longest prompt; new_token_ratio resets to init_new_token_ratio.
@@ -39,8 +40,11 @@ class SglangScheduler final : public QueueScheduler {
     double init_ratio = 0, min_ratio = 0;
     std::int64_t decay_steps = 0;
     std::int64_t clip_max_new_tokens = 0;
+    // A prefill step stays within the chunk (or, unchunked, max_prefill_tokens: longer prompts
+    // are rejected); a decode step has one token per running request.
     StepBudgets exports() const {
-      return {chunked_prefill_size > 0 ? std::min(chunked_prefill_size, max_prefill_tokens) : max_prefill_tokens, max_running_requests};
+      const std::int64_t prefill = chunked_prefill_size > 0 ? chunked_prefill_size : max_prefill_tokens;
+      return {std::max(prefill, max_running_requests), max_running_requests};
     }
     static Config parse(Params& p) {
       Config c;
@@ -71,7 +75,9 @@ class SglangScheduler final : public QueueScheduler {
   }
 
  private:
-  bool accepts(const Request& r) const override { return r.total_tokens() < kv_.capacity_tokens(); }
+  bool accepts(const Request& r) const override {
+    return r.total_tokens() < kv_.capacity_tokens() && (c_.chunked_prefill_size > 0 || r.spec.prompt_tokens <= c_.max_prefill_tokens);
+  }
   std::int64_t clipped_rest(const Request& r) const {
     return std::min<std::int64_t>(r.spec.output_tokens - r.num_generated, c_.clip_max_new_tokens);
   }

@@ -12,6 +12,8 @@
 //     request that ends earlier leaves (its KV is freed) but its slot is not refilled.
 //  4. A request whose prompt exceeds max_batch_tokens, or whose reservation exceeds the KV
 //     capacity, is rejected.
+#include <algorithm>
+
 #include "sim/sched/queue_scheduler.h"
 
 namespace servesim {
@@ -23,7 +25,8 @@ class StaticBatchScheduler final : public QueueScheduler {
     std::int64_t max_batch_size = 0;
     std::int64_t max_batch_tokens = 0;
     std::int64_t max_tokens = 0;
-    StepBudgets exports() const { return {max_batch_tokens, max_batch_size}; }
+    // The context step holds at most max_batch_tokens; a decode step one token a request.
+    StepBudgets exports() const { return {std::max(max_batch_tokens, max_batch_size), max_batch_size}; }
     static Config parse(Params& p) {
       Config c;
       c.max_batch_size = p.integer("max_batch_size", 32, "most requests in one batch", 1, kMaxStepSeqs);

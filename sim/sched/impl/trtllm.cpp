@@ -16,7 +16,7 @@
 //     max_num_tokens. Without enable_chunked_context a context runs whole and one that
 //     does not fit the tokens left waits; with it, a context that does not fit takes a
 //     chunk of the tokens left rounded down to the KV block size (TensorRT-LLM's chunk
-//     unit is tokens_per_block).
+//     unit is tokens_per_block; with less than a block left, the tokens left).
 //  3. A prompt longer than max_num_tokens without chunking is rejected.
 #include <algorithm>
 
@@ -96,7 +96,8 @@ class TrtllmScheduler final : public QueueScheduler {
     const std::int64_t left = c_.max_num_tokens - used;
     if (rest <= left) return rest;
     if (!c_.chunked_context) return 0;
-    return left / kv_.kernel_block_size() * kv_.kernel_block_size();
+    const std::int64_t blocks = left / kv_.kernel_block_size() * kv_.kernel_block_size();
+    return blocks > 0 ? blocks : left;  // under one block left: an unaligned chunk, not none
   }
 
   Config c_;

@@ -1,6 +1,8 @@
 #include "sim/metrics/metrics.h"
 
 #include <algorithm>
+#include <map>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -25,6 +27,8 @@ void MetricsCollector::on_finish(const Request& r) {
   rec.arrival = r.spec.arrival;
   rec.prompt_tokens = r.spec.prompt_tokens;
   rec.output_tokens = r.spec.output_tokens;
+  rec.client = r.spec.client;
+  rec.priority = r.spec.priority;
   rec.first_scheduled = r.first_scheduled;
   rec.first_token = r.first_token;
   rec.last_token = r.last_token;
@@ -44,6 +48,8 @@ void MetricsCollector::on_reject(const Request& r) {
   rec.prompt_tokens = r.spec.prompt_tokens;
   rec.output_tokens = r.spec.output_tokens;
   rec.rejected = true;
+  rec.client = r.spec.client;
+  rec.priority = r.spec.priority;
   records_.push_back(rec);
 }
 
@@ -109,7 +115,43 @@ nlohmann::json MetricsCollector::summary(const Slo& slo) const {
     if (s.kv_capacity_tokens > 0) util.push_back(static_cast<double>(s.kv_used_tokens) / static_cast<double>(s.kv_capacity_tokens));
   }
   j["kv_utilization"] = to_json(summarize(util));
+  add_client_summary(j);
   return j;
+}
+
+void MetricsCollector::add_client_summary(nlohmann::json& j) const {
+  // Per client (only when the workload has more than one): completed requests, tokens
+  // served, TTFT and TPOT (each request's mean time between tokens) distributions.
+  struct Acc {
+    std::vector<double> ttft, tpot;
+    std::int64_t done = 0, rejected = 0, in_tokens = 0, out_tokens = 0;
+    std::int32_t priority = 0;
+  };
+  std::map<std::int32_t, Acc> by_client;
+  for (const auto& r : records_) {
+    Acc& a = by_client[r.client];
+    a.priority = r.priority;
+    if (r.rejected) {
+      ++a.rejected;
+      continue;
+    }
+    ++a.done;
+    a.in_tokens += r.prompt_tokens;
+    a.out_tokens += r.output_tokens;
+    a.ttft.push_back(to_seconds(r.ttft()));
+    if (r.has_tpot()) a.tpot.push_back(r.tpot_ns() * 1e-9);
+  }
+  if (by_client.size() < 2) return;
+  nlohmann::json cj = nlohmann::json::object();
+  for (auto& [client, a] : by_client) {
+    cj[std::to_string(client)] = {{"priority", a.priority},
+                                  {"completed", a.done},
+                                  {"rejected", a.rejected},
+                                  {"tokens", {{"prompt", a.in_tokens}, {"output", a.out_tokens}}},
+                                  {"ttft_s", to_json(summarize(a.ttft))},
+                                  {"tpot_s", to_json(summarize(a.tpot))}};
+  }
+  j["clients"] = cj;
 }
 
 }  // namespace servesim

@@ -31,6 +31,8 @@ struct RequestRecord {
   std::int32_t preemptions = 0;
   std::int64_t cached_prefix_tokens = 0;
   bool rejected = false;
+  std::int32_t client = 0;
+  std::int32_t priority = 0;
   std::int32_t decode_replica = -1;  // the replica it moved to last (disaggregation, migration); -1: none
   std::int32_t migrations = 0;
   SimTime kv_transfer_ns = 0;        // hand-off to adoption, summed over its moves
@@ -91,6 +93,8 @@ class MetricsCollector {
   nlohmann::json summary(const Slo& slo) const;
 
  private:
+  void add_client_summary(nlohmann::json& j) const;
+
   std::vector<RequestRecord> records_;
   std::vector<TimeSample> samples_;
   LogHistogram itl_;

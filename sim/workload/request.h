@@ -29,7 +29,8 @@ struct RequestSpec {
   std::vector<std::uint64_t> prefix_ids;
   std::int32_t prefix_unit = 0;
   std::int64_t session = -1;  // multi-turn session, -1: none
-  std::int32_t priority = 0;
+  std::int32_t priority = 0;  // lower is more urgent (vLLM's convention)
+  std::int32_t client = 0;    // who sent it (fairness schedulers, per-client metrics)
 };
 
 enum class RequestState : std::uint8_t { kWaiting, kRunning, kTransferring, kFinished, kRejected };

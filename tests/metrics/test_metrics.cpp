@@ -11,9 +11,10 @@ namespace {
 // A request that arrives at `arrival`, is first scheduled at `sched` and emits tokens at
 // the given times, as the scheduler would leave it.
 void feed(MetricsCollector& m, RequestId id, SimTime arrival, SimTime sched, const std::vector<SimTime>& tokens,
-          std::int32_t preemptions = 0) {
+          std::int32_t preemptions = 0, std::int32_t client = 0) {
   Request r;
   r.spec.id = id;
+  r.spec.client = client;
   r.spec.arrival = arrival;
   r.spec.prompt_tokens = 100;
   r.spec.output_tokens = static_cast<std::int32_t>(tokens.size());
@@ -134,5 +135,23 @@ TEST(LogHistogram, AddingACountEqualsAddingEachValue) {
   EXPECT_DOUBLE_EQ(x.mean, y.mean);
   EXPECT_DOUBLE_EQ(x.p50, y.p50);
 }
+TEST(Metrics, PerClientTailsOnlyWithSeveralClients) {
+  MetricsCollector one;
+  feed(one, 0, 0, 0, {500 * kMs, 600 * kMs});
+  EXPECT_FALSE(one.summary(Slo{}).contains("clients"));
+  MetricsCollector m;
+  // Client 0: TTFT 0.5 s, TPOT 0.1 s. Client 1: two requests, TTFT 0.2 and 0.4 s (p50 0.3).
+  feed(m, 0, 0, 0, {500 * kMs, 600 * kMs}, 0, /*client=*/0);
+  feed(m, 1, 0, 0, {200 * kMs, 300 * kMs}, 0, /*client=*/1);
+  feed(m, 2, 1 * kSec, 1 * kSec, {1400 * kMs}, 0, /*client=*/1);
+  const auto c = m.summary(Slo{})["clients"];
+  EXPECT_EQ(c["0"]["completed"], 1);
+  EXPECT_DOUBLE_EQ(c["0"]["ttft_s"]["p50"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(c["0"]["tpot_s"]["p50"].get<double>(), 0.1);
+  EXPECT_EQ(c["1"]["completed"], 2);
+  EXPECT_NEAR(c["1"]["ttft_s"]["p50"].get<double>(), 0.3, 1e-12);
+  EXPECT_EQ(c["1"]["tokens"]["output"], 3);
+}
+
 }  // namespace
 }  // namespace servesim

@@ -1,56 +1,14 @@
 // vLLM v1 scheduler rules, driven with the real paged KV manager at a tiny capacity.
 #include <gtest/gtest.h>
 
-#include <deque>
-#include <memory>
-#include <nlohmann/json.hpp>
-
-#include "sim/kv/i_kv_manager.h"
-#include "sim/sched/i_scheduler.h"
+#include "tests/sched/sched_rig.h"
 
 namespace servesim {
 namespace {
-using nlohmann::json;
 
-struct Rig {
-  ModelSpec model;
-  std::unique_ptr<IKvManager> kv;
-  std::unique_ptr<IScheduler> sched;
-  std::deque<Request> reqs;
-  StepPlan plan;
-  StepEvents events;
-  SimTime now = 0;
-
-  // `blocks` KV blocks of 16 tokens; scheduler parameters as given.
-  Rig(std::int64_t blocks, json sched_cfg, std::int64_t max_model_len = 0) {
-    model.name = "toy";
-    model.layers = 1;
-    model.kv_heads = 1;
-    model.head_dim = 1;
-    KvDeps deps{model, 1e12, 1.0, 1, 0};
-    kv = KvManagerRegistry::get().build(json{{"impl", "paged"}, {"num_gpu_blocks_override", blocks}, {"enable_prefix_caching", false}},
-                                        "test: kv", nullptr, deps);
-    sched_cfg["impl"] = "vllm_v1";
-    sched = SchedulerRegistry::get().build(sched_cfg, "test: scheduler", nullptr, SchedulerDeps{*kv, max_model_len});
-  }
-  Request* add(std::int32_t prompt, std::int32_t output) {
-    Request& r = reqs.emplace_back();
-    r.spec.id = static_cast<RequestId>(reqs.size() - 1);
-    r.spec.prompt_tokens = prompt;
-    r.spec.output_tokens = output;
-    return sched->add(&r) ? &r : nullptr;
-  }
-  void step() {
-    sched->schedule(now, plan);
-    now += 1000;
-    sched->update(now, plan, events);
-  }
-  std::int32_t scheduled(const Request* r) const {
-    for (const auto& s : plan.seqs) {
-      if (s.req == r) return s.new_tokens;
-    }
-    return 0;
-  }
+// `blocks` KV blocks of 16 tokens; scheduler parameters as given.
+struct Rig : SchedRig {
+  Rig(std::int64_t blocks, json sched_cfg, std::int64_t max_model_len = 0) : SchedRig("vllm_v1", blocks, std::move(sched_cfg), max_model_len) {}
 };
 
 TEST(VllmV1, TokenBudgetIsRespectedAndPromptsAreChunked) {

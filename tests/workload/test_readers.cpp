@@ -68,6 +68,16 @@ TEST(Mooncake, ReadsHashIdsAsPrefixUnits) {
   EXPECT_FALSE(w->next());
 }
 
+TEST(Mooncake, ReadsOptionalClientAndPriority) {
+  auto w = build(json{{"impl", "mooncake_jsonl"}, {"path", std::string(SERVESIM_TEST_DATA) + "/mooncake_clients.jsonl"}});
+  auto a = w->next();
+  EXPECT_EQ(a->client, 2);
+  EXPECT_EQ(a->priority, -1);
+  auto b = w->next();  // neither field: client 0, priority 0
+  EXPECT_EQ(b->client, 0);
+  EXPECT_EQ(b->priority, 0);
+}
+
 TEST(Synthetic, SameSeedSameStreamOtherSeedOtherStream) {
   const json cfg{{"impl", "synthetic"}, {"num_requests", 50}, {"duration", 0}};
   auto a = build(cfg, 7), b = build(cfg, 7), c = build(cfg, 8);
@@ -79,6 +89,28 @@ TEST(Synthetic, SameSeedSameStreamOtherSeedOtherStream) {
     diff += x->arrival != z->arrival;
   }
   EXPECT_GT(diff, 45);
+}
+
+TEST(Synthetic, ClientsGetTheirWeightedShareAndPriority) {
+  // Weights 3:1 over 20,000 requests: client 0 gets 75% (binomial sd 0.3%, 1% tolerance);
+  // each request carries its client's priority.
+  auto w = build(json{{"impl", "synthetic"},
+                      {"num_requests", 20000},
+                      {"duration", 0},
+                      {"clients", json::array({{{"weight", 3}, {"priority", 0}}, {{"weight", 1}, {"priority", 7}}})}});
+  int n0 = 0, n = 0;
+  while (auto r = w->next()) {
+    ++n;
+    n0 += r->client == 0;
+    EXPECT_EQ(r->priority, r->client == 0 ? 0 : 7);
+  }
+  EXPECT_NEAR(static_cast<double>(n0) / n, 0.75, 0.01);
+}
+
+TEST(Synthetic, AClientWithoutAWeightOrWithAnUnknownKeyIsAnError) {
+  EXPECT_THROW(build(json{{"impl", "synthetic"}, {"clients", json::array({{{"weight", 0}}})}}), InputError);
+  EXPECT_THROW(build(json{{"impl", "synthetic"}, {"clients", json::array({{{"share", 1}}})}}), InputError);
+  EXPECT_THROW(build(json{{"impl", "synthetic"}, {"clients", 3}}), InputError);
 }
 
 TEST(Synthetic, PoissonRateAndLognormalMeansMatchTheirParameters) {

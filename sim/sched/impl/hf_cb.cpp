@@ -25,17 +25,15 @@
 // safety-margin threshold by at most one block per request and never changes a batch
 // unless the cache is within a few blocks of the margin.
 #include <algorithm>
-#include <deque>
 #include <vector>
 
 #include "sim/core/error.h"
-#include "sim/sched/i_scheduler.h"
-#include "sim/sched/step_update.h"
+#include "sim/sched/queue_scheduler.h"
 
 namespace servesim {
 namespace {
 
-class HfCbScheduler final : public IScheduler {
+class HfCbScheduler final : public QueueScheduler {
  public:
   struct Config {
     std::int64_t max_batch_tokens = 0;
@@ -55,93 +53,36 @@ class HfCbScheduler final : public IScheduler {
     }
   };
 
-  HfCbScheduler(const Config& c, const SchedulerDeps& deps) : c_(c), kv_(deps.kv), max_model_len_(deps.max_model_len) {}
-
-  bool add(Request* r) override {
-    if ((max_model_len_ > 0 && r->total_tokens() > max_model_len_) || r->total_tokens() > kv_.capacity_tokens()) return false;
-    r->state = RequestState::kWaiting;
-    waiting_.push_back(r);
-    return true;
-  }
+  HfCbScheduler(const Config& c, const SchedulerDeps& deps) : QueueScheduler(deps, c.max_requests_per_batch), c_(c) {}
 
   void schedule(SimTime now, StepPlan& plan) override {
     plan.clear();
     form_step(now, plan);
     // Nothing fits although requests hold KV: evict the newest admitted request and retry.
-    while (plan.seqs.empty() && !active_.empty()) {
-      Request* victim = active_.back();
-      active_.pop_back();
-      victim->preempt(kv_.preempt(*victim, PreemptMode::kRecompute, plan.kv_work));
-      waiting_.push_front(victim);
-      plan.preempted.push_back(victim);
+    while (plan.seqs.empty() && !running_.empty()) {
+      Request* victim = running_.back();
+      running_.pop_back();
+      preempt(victim, PreemptMode::kRecompute, plan);
       form_step(now, plan);
     }
   }
 
-  void update(SimTime now, const StepPlan& plan, StepEvents& events) override {
-    if (apply_step(now, plan, kv_, events)) {
-      active_.erase(std::remove_if(active_.begin(), active_.end(),
-                                   [](const Request* r) { return r->state == RequestState::kFinished; }),
-                    active_.end());
-    }
-  }
-
-  std::int64_t repeatable_decode_steps(const StepPlan& plan) const override {
-    // The same batch forms again while nothing waits (nothing to admit, and the safety margin
-    // only ever holds back non-decoding candidates), every admitted request is in it as a pure
-    // decode, and nobody finishes: a request that has generated g of n tokens can take
-    // n - g - 1 more steps before its last.
-    if (!waiting_.empty() || !plan.preempted.empty() || plan.seqs.size() != active_.size()) return 0;
-    std::int64_t k = INT64_MAX;
-    for (const ScheduledSeq& s : plan.seqs) {
-      const Request* r = s.req;
-      if (s.new_tokens != 1 || s.context + 1 != r->num_tokens() || r->num_generated == 0) return 0;
-      k = std::min<std::int64_t>(k, static_cast<std::int64_t>(r->spec.output_tokens) - r->num_generated - 1);
-    }
-    return std::max<std::int64_t>(0, k);
-  }
-
-  std::size_t num_waiting() const override { return waiting_.size(); }
-  std::size_t num_running() const override { return active_.size(); }
-
-  std::span<Request* const> running() const override { return active_; }
-
-  void adopt(Request* r) override {
-    SERVESIM_ASSERT(r->kv_slot >= 0 && r->num_computed > 0);
-    r->state = RequestState::kRunning;
-    active_.push_back(r);
-  }
-  bool can_adopt(std::size_t in_flight) const override {
-    return static_cast<std::int64_t>(active_.size() + in_flight) < c_.max_requests_per_batch;
-  }
-
-  void detach(Request* r) override {
-    const auto it = std::find(active_.begin(), active_.end(), r);
-    SERVESIM_ASSERT(it != active_.end());
-    active_.erase(it);
-  }
+  // The same batch forms again under the shared pure-decode rule: the safety margin only
+  // ever holds back non-decoding candidates, and nothing waits.
+  std::int64_t repeatable_decode_steps(const StepPlan& plan) const override { return pure_decode_repeats(plan); }
 
  private:
-  // A request decodes once its prompt (or, after an eviction, its prompt + generated
-  // tokens) is computed: exactly one token, the last sampled one, is left to process.
-  static bool decoding(const Request* r) { return r->num_generated > 0 && r->num_tokens() - r->num_computed == 1; }
-
-  std::int64_t free_blocks() const {
-    const KvUsage u = kv_.usage();
-    return (u.capacity_tokens - u.used_tokens) / kv_.kernel_block_size();
-  }
-
   void form_step(SimTime now, StepPlan& plan) {
     const std::int64_t num_blocks = kv_.capacity_tokens() / kv_.kernel_block_size();
     const double margin_blocks = c_.safety_margin * static_cast<double>(num_blocks);
     std::int64_t budget = c_.max_batch_tokens;
 
     candidates_.clear();
-    for (Request* r : active_) {
-      if (decoding(r)) candidates_.push_back(r);
+    for (Request* r : running_) {
+      if (decoding(*r)) candidates_.push_back(r);
     }
-    for (Request* r : active_) {
-      if (!decoding(r)) candidates_.push_back(r);
+    for (Request* r : running_) {
+      if (!decoding(*r)) candidates_.push_back(r);
     }
     const std::size_t num_admitted = candidates_.size();
     for (Request* r : waiting_) candidates_.push_back(r);
@@ -151,7 +92,7 @@ class HfCbScheduler final : public IScheduler {
       if (budget == 0 || static_cast<std::int64_t>(plan.seqs.size()) >= c_.max_requests_per_batch) break;
       Request* r = candidates_[i];
       const bool from_waiting = i >= num_admitted;
-      if (!plan.seqs.empty() && !decoding(r) && static_cast<double>(free_blocks()) < margin_blocks) break;
+      if (!plan.seqs.empty() && !decoding(*r) && static_cast<double>(free_blocks()) < margin_blocks) break;
       const std::int64_t want = std::min(r->num_tokens() - r->num_computed, budget);
       SERVESIM_ASSERT(want > 0);
       if (!kv_.allocate(*r, r->num_computed + want, plan.kv_work)) {
@@ -160,7 +101,7 @@ class HfCbScheduler final : public IScheduler {
       }
       if (from_waiting) {
         r->admit(now, r->num_computed, 0);
-        active_.push_back(r);
+        running_.push_back(r);
         ++taken_from_waiting;
       }
       plan.seqs.push_back(ScheduledSeq{r, static_cast<std::int32_t>(want), r->num_computed});
@@ -175,10 +116,6 @@ class HfCbScheduler final : public IScheduler {
   }
 
   Config c_;
-  IKvManager& kv_;
-  std::int64_t max_model_len_;
-  std::vector<Request*> active_;   // admitted (holding or growing KV), in admission order
-  std::deque<Request*> waiting_;   // not admitted yet, or evicted, FIFO
   std::vector<Request*> candidates_;
 };
 

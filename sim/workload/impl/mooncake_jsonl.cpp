@@ -72,6 +72,11 @@ class MooncakeWorkload final : public IWorkload {
       }
       r.prefix_unit = c_.hash_block;
     }
+    // Optional: who sent it and its priority (lower is more urgent); absent: client 0, priority 0.
+    if (j.contains("client")) r.client = static_cast<std::int32_t>(field("client", 0, INT32_MAX, "a client id in [0, 2^31)"));
+    if (j.contains("priority")) {
+      r.priority = static_cast<std::int32_t>(field("priority", INT32_MIN, INT32_MAX, "an integer priority (32-bit)"));
+    }
     if (ts_ms < last_ms_) bad_value(in_.where("timestamp"), std::to_string(ts_ms), "timestamps in non-decreasing order");
     last_ms_ = ts_ms;
     r.id = next_id_++;

@@ -1,6 +1,10 @@
 // Synthetic workload: Poisson or Gamma arrivals at a given rate, prompt and output lengths
 // from configurable distributions, optional shared prefixes for prefix-caching studies.
 #include <cmath>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "sim/core/error.h"
 #include "sim/workload/i_workload.h"
@@ -21,6 +25,12 @@ class SyntheticWorkload final : public IWorkload {
     std::int64_t prefix_groups = 0;
     std::int32_t shared_prefix_tokens = 0;
     std::int32_t prefix_unit = 0;
+    struct Client {
+      double weight = 1;
+      std::int32_t priority = 0;
+    };
+    std::vector<Client> clients;  // empty: one client 0 of priority 0
+    double client_weight_sum = 0;
 
     static Config parse(Params& p) {
       Config c;
@@ -43,6 +53,26 @@ class SyntheticWorkload final : public IWorkload {
       c.shared_prefix_tokens =
           static_cast<std::int32_t>(p.integer("shared_prefix_tokens", 0, "tokens of each shared prefix (e.g. a system prompt)", 0));
       c.prefix_unit = static_cast<std::int32_t>(p.integer("prefix_unit", 16, "tokens per prefix id", 1));
+      // Read only when given (or documented), so scenarios without clients resolve as before.
+      nlohmann::json cl = nlohmann::json::array();
+      if (p.has("clients") || p.doc_mode()) {
+        cl = p.value("clients", nlohmann::json::array(),
+                     "clients sending the traffic, [{weight, priority}]: a request comes from client k (its index) with "
+                     "probability weight_k / sum of weights and has its priority (lower is more urgent); absent: all from "
+                     "client 0, priority 0");
+      }
+      if (!p.doc_mode()) {
+        if (!cl.is_array()) bad_value(p.where("clients"), cl.dump(), "an array of {\"weight\": w, \"priority\": p} objects");
+        for (std::size_t i = 0; i < cl.size(); ++i) {
+          Params cp(cl[i], p.where("clients") + "[" + std::to_string(i) + "]");
+          Client k;
+          k.weight = cp.real("weight", 1.0, "share of the requests", 1e-9);
+          k.priority = static_cast<std::int32_t>(cp.integer("priority", 0, "priority of its requests (lower is more urgent)", INT32_MIN, INT32_MAX));
+          cp.finish();
+          c.client_weight_sum += k.weight;
+          c.clients.push_back(k);
+        }
+      }
       if (!p.doc_mode() && c.num_requests == 0 && c.duration == 0) {
         bad_value(p.where("duration"), "0", "a positive duration or a positive num_requests (the workload must end)");
       }
@@ -76,6 +106,16 @@ class SyntheticWorkload final : public IWorkload {
       r.prefix_unit = c_.prefix_unit;
       const std::int32_t units = c_.shared_prefix_tokens / c_.prefix_unit;
       for (std::int32_t u = 0; u < units; ++u) r.prefix_ids.push_back(mix64(group + 1, static_cast<std::uint64_t>(u)));
+    }
+    if (!c_.clients.empty()) {
+      // Drawn last, and only with several clients, so the other draws stay as without clients.
+      std::size_t k = 0;
+      if (c_.clients.size() > 1) {
+        double x = rng_.uniform01() * c_.client_weight_sum;
+        while (k + 1 < c_.clients.size() && x >= c_.clients[k].weight) x -= c_.clients[k++].weight;
+      }
+      r.client = static_cast<std::int32_t>(k);
+      r.priority = c_.clients[k].priority;
     }
     return r;
   }

@@ -35,15 +35,7 @@ int cmd_compare(const Args& args) {
       "resamples", po::value<int>()->default_value(2000), "bootstrap resamples (multi-seed)")(
       "bootstrap-seed", po::value<std::uint64_t>()->default_value(1), "seed of the bootstrap's random stream")(
       "quiet,q", "print only the regressions");
-  po::options_description hidden;
-  hidden.add_options()("dirs", po::value<std::vector<std::string>>(), "");
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("dirs", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
+  const po::variables_map vm = parse_with_positionals(args, opts, "dirs");
   if (vm.count("help")) {
     std::cout << opts
               << "\nBASELINE_DIR and CANDIDATE_DIR are folders of `servesim run --out` (one seed) or of `servesim run --seeds K`.\n"

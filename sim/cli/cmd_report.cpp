@@ -62,15 +62,7 @@ int cmd_report(const Args& args) {
       "out,o", po::value<std::string>(), "the page to write (default: DIR/report.html for one folder, report.html for several)")(
       "title", po::value<std::string>()->default_value(""), "the page's title (default: the scenario's name)")(
       "force", "replace --out even when it is not a report servesim wrote")("quiet,q", "print nothing on success");
-  po::options_description hidden;
-  hidden.add_options()("dirs", po::value<std::vector<std::string>>(), "");
-  po::options_description all;
-  all.add(opts).add(hidden);
-  po::positional_options_description pos;
-  pos.add("dirs", -1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
-  po::notify(vm);
+  const po::variables_map vm = parse_with_positionals(args, opts, "dirs");
   if (vm.count("help")) {
     std::cout << opts
               << "\nDIR: a folder of `servesim run --out` (one run) or `servesim run --seeds K` (several seeds). With two or\n"

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/terminal_line.h"
 #include "sim/cli/multi_seed.h"
 #include "sim/cli/signals.h"
 #include "sim/core/error.h"
@@ -28,33 +29,36 @@ std::string default_data_dir() {
   return env && *env ? env : SERVESIM_DATA_DIR;
 }
 
+boost::program_options::variables_map parse_with_positionals(const Args& args, const boost::program_options::options_description& opts,
+                                                             const char* name) {
+  namespace po = boost::program_options;
+  po::options_description hidden;
+  hidden.add_options()(name, po::value<std::vector<std::string>>(), "");
+  po::options_description all;
+  all.add(opts).add(hidden);
+  po::positional_options_description pos;
+  pos.add(name, -1);
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+  po::notify(vm);
+  return vm;
+}
+
 namespace {
 
 // A one-line progress display on a terminal for runs that last more than a second.
 class ProgressLine {
  public:
-  explicit ProgressLine(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()), last_(start_) {}
-  ~ProgressLine() { clear(); }
+  explicit ProgressLine(bool enabled) : line_(enabled, 1.0) {}
   void update(const RunProgress& p) {
-    if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
-    const double wall = std::chrono::duration<double>(now - start_).count();
-    if (wall < 1.0 || now - last_ < std::chrono::milliseconds(250)) return;
-    last_ = now;
-    shown_ = true;
-    std::fprintf(stderr, "\r\033[Ksimulated %.1f s, %lld requests done, %.2f M events/s (Ctrl-C stops)", to_seconds(p.now),
-                 static_cast<long long>(p.requests_done), static_cast<double>(p.events) / wall / 1e6);
-    std::fflush(stderr);
+    if (!line_.due()) return;
+    line_.show(fmt::format("simulated {:.1f} s, {} requests done, {:.2f} M events/s (Ctrl-C stops)", to_seconds(p.now),
+                           p.requests_done, static_cast<double>(p.events) / line_.elapsed_s() / 1e6));
   }
-  void clear() {
-    if (shown_) std::fprintf(stderr, "\r\033[K");
-    shown_ = false;
-  }
+  void clear() { line_.clear(); }
 
  private:
-  bool enabled_;
-  bool shown_ = false;
-  std::chrono::steady_clock::time_point start_, last_;
+  TerminalLine line_;
 };
 
 int cmd_run(const Args& args) {

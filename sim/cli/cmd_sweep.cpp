@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/terminal_line.h"
 #include "sim/cli/signals.h"
 #include "sim/core/error.h"
 #include "sim/search/sweep_mpi.h"
@@ -28,30 +29,19 @@ namespace {
 // One line on a terminal: points done, rate and ETA, at most 4 times a second.
 class SweepProgressLine {
  public:
-  explicit SweepProgressLine(bool enabled) : enabled_(enabled) {}
-  ~SweepProgressLine() { clear(); }
+  explicit SweepProgressLine(bool enabled) : line_(enabled) {}
   void update(const SweepProgress& p) {
-    if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (shown_ && now - last_ < std::chrono::milliseconds(250)) return;
-    last_ = now;
-    shown_ = true;
+    if (!line_.due()) return;
     const std::size_t ran = p.done - p.done_before;
     const double rate = p.elapsed_s > 0 ? static_cast<double>(ran) / p.elapsed_s : 0.0;
     const std::string eta = rate > 0 ? fmt::format("ETA {:.0f} s", static_cast<double>(p.total - p.done) / rate) : "ETA -";
-    std::fprintf(stderr, "\r\033[Ksweep: %zu/%zu points%s, %.2f points/s, %s (Ctrl-C stops, --resume continues)", p.done,
-                 p.total, p.failed ? fmt::format(" ({} failed)", p.failed).c_str() : "", rate, eta.c_str());
-    std::fflush(stderr);
+    line_.show(fmt::format("sweep: {}/{} points{}, {:.2f} points/s, {} (Ctrl-C stops, --resume continues)", p.done, p.total,
+                           p.failed ? fmt::format(" ({} failed)", p.failed) : "", rate, eta));
   }
-  void clear() {
-    if (shown_) std::fprintf(stderr, "\r\033[K");
-    shown_ = false;
-  }
+  void clear() { line_.clear(); }
 
  private:
-  bool enabled_;
-  bool shown_ = false;
-  std::chrono::steady_clock::time_point last_;
+  TerminalLine line_;
 };
 
 struct Options {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/program_options.hpp>
+
 namespace servesim::cli {
 
 using Args = std::vector<std::string>;
@@ -29,6 +31,11 @@ struct CommandRegistrar {
 // keeps paths like hardware_profiles/devices/ whole.
 inline constexpr unsigned kHelpLineLength = 100;
 inline constexpr unsigned kHelpMinDescription = 56;
+
+// Parses `args` with `opts` plus any number of positional arguments, collected under the
+// hidden option `name` (help prints `opts` only); notifies (required options checked).
+boost::program_options::variables_map parse_with_positionals(const Args& args, const boost::program_options::options_description& opts,
+                                                             const char* name);
 
 // $SERVESIM_DATA_DIR, else the build's source tree (models/, hardware_profiles/, calibration/).
 std::string default_data_dir();

@@ -11,7 +11,7 @@
 #include "sim/core/units.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/sched/i_scheduler.h"
-#include "sim/serving/energy.h"
+#include "sim/metrics/energy.h"
 
 namespace servesim {
 

@@ -136,6 +136,9 @@
     ['preemptions', s => seedStat(s, ['requests', 'preemptions']), 0, 'down'],
     ['KV cache use, mean (%)', s => seedStat(s, ['kv_utilization', 'mean'], 100), 1, null],
     ['KV cache use, p99 (%)', s => seedStat(s, ['kv_utilization', 'p99'], 100), 1, null],
+    ['GPU energy per output token (J)', s => seedStat(s, ['energy', 'j_per_output_token']), 3, 'down'],
+    ['mean GPU power, all GPUs (W)', s => seedStat(s, ['energy', 'mean_power_w']), 0, null],
+    ['cost per million output tokens ($, on-demand)', s => seedStat(s, ['cost', 'usd_per_million_output_tokens']), 3, 'down'],
   ];
   const hs = section('Headline numbers', data.kind === 'seeds' ? 'Per-request percentiles pool the requests of every seed; run-level numbers are the mean over the seeds, with their range.' :
     multi ? 'Change against the reference (first column): green is better, red is worse.' : null);

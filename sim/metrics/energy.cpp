@@ -1,4 +1,4 @@
-#include "sim/serving/energy.h"
+#include "sim/metrics/energy.h"
 
 #include <algorithm>
 

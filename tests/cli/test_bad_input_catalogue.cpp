@@ -65,6 +65,14 @@ std::vector<Case> catalogue() {
       {"ScenarioTwoPositionals", {{"a.json", "{}"}, {"b.json", "{}"}}, kRunFile + "a.json b.json", {"b.json", "one scenario file"}},
       // --- keys and values ---
       {"UnknownTopLevelKey", {}, kRun + "--set colour=blue", {"<default scenario>: colour", "expected a known key"}},
+      {"PowerLimitBelowEngineIdle", {}, kRun + "--set engine.power_limit=50W",
+       {"engine.power_limit", "50W", "above the engine-idle power of h100_sxm"}},
+      {"PowerLimitNotAPower", {}, kRun + "--set engine.power_limit=abc", {"engine.power_limit", "abc", "a non-negative power"}},
+      {"CalibratePowerWithoutIdleRows", {{"p.csv", "workload,kind,shape,dtype,data,flops,bytes,iters,time_per_iter_us,tflops,gbs,"
+                                                   "power_mean_w,power_p10_w,power_p90_w,sm_clock_mean_mhz,mem_clock_mhz,"
+                                                   "throttle_reasons,samples\ncopy,copy,x,bf16,random,0,8000000000,10,2000,0,0,"
+                                                   "500,0,0,1980,3201,0x0,10\n"}},
+       "calibrate power --in p.csv --device h200_sxm", {"p.csv", "no idle row", "engine idle power"}},
       {"UnknownImplementation", {}, kRun + "--set scheduler.impl=fcfs_magic", {"scheduler.impl", "fcfs_magic", "vllm_v1"}},
       {"UnknownComponentKey", {}, kRun + "--set scheduler.max_seqs=3", {"scheduler.max_seqs", "max_num_seqs"}},
       {"MaxNumSeqsZero", {}, kRun + "--set scheduler.max_num_seqs=0", {"scheduler.max_num_seqs", "'0'", "[1, 16777216]"}},

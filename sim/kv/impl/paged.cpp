@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/core/error.h"
+#include "sim/kv/free_block_queue.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/kv/offload_tiers.h"
 #include "sim/kv/swap_space.h"
@@ -73,9 +74,7 @@ class PagedKvManager final : public IKvManager {
     fill_.assign(nb, 0);
     hash_.assign(nb, 0);
     has_hash_.assign(nb, 0);
-    prev_.assign(nb, -1);
-    next_.assign(nb, -1);
-    in_free_.assign(nb, 0);
+    free_.reset(nb);
     for (std::int32_t b = 1; b < num_blocks_; ++b) push_back_free(b);
   }
 
@@ -100,8 +99,8 @@ class PagedKvManager final : public IKvManager {
     const std::int64_t need = std::max<std::int64_t>(0, ceil_div(total_tokens, c_.block_size) - dev_hits);
     // Hit blocks that sit in the free queue stop being free when touched.
     std::int64_t hits_free = 0;
-    for (auto b : hits.blocks) hits_free += in_free_[b] ? 1 : 0;
-    if (need > free_count_ - hits_free) return false;
+    for (auto b : hits.blocks) hits_free += free_.contains(b) ? 1 : 0;
+    if (need > free_.size() - hits_free) return false;
     {
       r.kv_slot = new_slot();
       Table& t = tables_[r.kv_slot];
@@ -186,11 +185,11 @@ class PagedKvManager final : public IKvManager {
       }
       return n;
     };
-    if (blocks_needed(max_steps) <= free_count_) return max_steps;
+    if (blocks_needed(max_steps) <= free_.size()) return max_steps;
     std::int64_t lo = 0, hi = max_steps;  // blocks_needed(lo) fits, blocks_needed(hi) does not
     while (hi - lo > 1) {
       const std::int64_t mid = lo + (hi - lo) / 2;
-      (blocks_needed(mid) <= free_count_ ? lo : hi) = mid;
+      (blocks_needed(mid) <= free_.size() ? lo : hi) = mid;
     }
     return lo;
   }
@@ -229,7 +228,7 @@ class PagedKvManager final : public IKvManager {
     // after the last pop (j*, i*), when requests up to i* have grown j* tokens and the
     // others j* - 1.
     if (!pops_.empty()) {
-      const double allocated = static_cast<double>(num_blocks_ - 1 - free_count_) * block_bytes_;
+      const double allocated = static_cast<double>(num_blocks_ - 1 - free_.size()) * block_bytes_;
       if (allocated > counters_.peak_allocated_bytes) {
         const auto [js, is] = pops_.back();
         const auto n = static_cast<std::int64_t>(reqs.size());
@@ -269,7 +268,7 @@ class PagedKvManager final : public IKvManager {
   KvUsage usage() const override {
     KvUsage u;
     u.capacity_tokens = capacity_tokens();
-    const std::int64_t used_blocks = num_blocks_ - 1 - free_count_;
+    const std::int64_t used_blocks = num_blocks_ - 1 - free_.size();
     u.used_tokens = used_blocks * c_.block_size;
     u.cached_tokens = free_cached_ * c_.block_size;
     u.allocated_bytes = static_cast<double>(used_blocks) * block_bytes_;
@@ -299,7 +298,7 @@ class PagedKvManager final : public IKvManager {
   void check_invariants() const override {
     std::int64_t free_seen = 0, free_cached = 0;
     std::vector<std::uint8_t> seen(static_cast<std::size_t>(num_blocks_), 0);
-    for (std::int32_t b = head_; b != -1; b = next_[b]) {
+    for (std::int32_t b = free_.front(); b != -1; b = free_.next(b)) {
       SERVESIM_ASSERT(b != 0);
       SERVESIM_ASSERT(ref_[b] == 0);
       SERVESIM_ASSERT(!seen[b]);
@@ -307,19 +306,19 @@ class PagedKvManager final : public IKvManager {
       ++free_seen;
       free_cached += has_hash_[b] ? 1 : 0;
     }
-    SERVESIM_ASSERT(free_seen == free_count_);
+    SERVESIM_ASSERT(free_seen == free_.size());
     SERVESIM_ASSERT(free_cached == free_cached_);
-    SERVESIM_ASSERT(ref_[0] == 0 && !in_free_[0]);
+    SERVESIM_ASSERT(ref_[0] == 0 && !free_.contains(0));
     std::int64_t referenced = 0, fill = 0;
     for (std::int64_t b = 1; b < num_blocks_; ++b) {
-      SERVESIM_ASSERT((ref_[b] == 0) == (in_free_[b] != 0));
+      SERVESIM_ASSERT((ref_[b] == 0) == free_.contains(b));
       SERVESIM_ASSERT(fill_[b] >= 0 && fill_[b] <= c_.block_size);
       if (ref_[b] > 0) {
         ++referenced;
         fill += fill_[b];
       }
     }
-    SERVESIM_ASSERT(free_count_ + referenced == num_blocks_ - 1);
+    SERVESIM_ASSERT(free_.size() + referenced == num_blocks_ - 1);
     SERVESIM_ASSERT(fill == live_fill_);
     // Every block carrying a hash is the index's block for it (the index may hold stale entries).
     for (std::int32_t b = 1; b < num_blocks_; ++b) {
@@ -416,7 +415,7 @@ class PagedKvManager final : public IKvManager {
     const std::int64_t kept = swap_.tokens(r.spec.id);
     SERVESIM_ASSERT(total_tokens >= kept);
     const std::int64_t need = ceil_div(total_tokens, c_.block_size);
-    if (need > free_count_) return false;
+    if (need > free_.size()) return false;
     const SwapSpace::Record rec = swap_.take(r.spec.id);
     r.kv_slot = new_slot();
     Table& t = tables_[r.kv_slot];
@@ -439,7 +438,7 @@ class PagedKvManager final : public IKvManager {
     const auto have = static_cast<std::int64_t>(t.blocks.size());
     const bool cow = have > 0 && t.tokens % c_.block_size != 0 && total_tokens > t.tokens && ref_[t.blocks.back()] > 1;
     const std::int64_t need = std::max<std::int64_t>(0, ceil_div(total_tokens, c_.block_size) - have) + (cow ? 1 : 0);
-    if (need > free_count_) return false;
+    if (need > free_.size()) return false;
     if (cow) {
       const std::int32_t old = t.blocks.back();
       const std::int32_t b = pop_free(work);
@@ -470,7 +469,7 @@ class PagedKvManager final : public IKvManager {
   void account(const Table& t) {
     step_blocks_ += static_cast<std::int64_t>(t.blocks.size());
     step_tokens_ += t.tokens;
-    const double allocated = static_cast<double>(num_blocks_ - 1 - free_count_) * block_bytes_;
+    const double allocated = static_cast<double>(num_blocks_ - 1 - free_.size()) * block_bytes_;
     if (allocated > counters_.peak_allocated_bytes) {
       counters_.peak_allocated_bytes = allocated;
       counters_.used_bytes_at_peak = static_cast<double>(live_fill_) * bytes_per_token_;
@@ -519,13 +518,13 @@ class PagedKvManager final : public IKvManager {
   }
 
   void touch(std::int32_t b) {
-    if (in_free_[b]) unlink_free(b);
+    if (free_.contains(b)) unlink_free(b);
     if (ref_[b]++ == 0) live_fill_ += fill_[b];
   }
 
   std::int32_t pop_free(KvStepWork& work) {
-    SERVESIM_ASSERT(head_ != -1);
-    const std::int32_t b = head_;
+    SERVESIM_ASSERT(free_.front() != -1);
+    const std::int32_t b = free_.front();
     unlink_free(b);
     if (has_hash_[b]) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
       // The index entry goes stale instead of being erased (find_cached checks); stale
@@ -553,21 +552,12 @@ class PagedKvManager final : public IKvManager {
   }
 
   void push_back_free(std::int32_t b) {
-    prev_[b] = tail_;
-    next_[b] = -1;
-    if (tail_ != -1) next_[tail_] = b; else head_ = b;
-    tail_ = b;
-    in_free_[b] = 1;
-    ++free_count_;
+    free_.push_back(b);
     free_cached_ += has_hash_[b] ? 1 : 0;
   }
 
   void unlink_free(std::int32_t b) {
-    if (prev_[b] != -1) next_[prev_[b]] = next_[b]; else head_ = next_[b];
-    if (next_[b] != -1) prev_[next_[b]] = prev_[b]; else tail_ = prev_[b];
-    prev_[b] = next_[b] = -1;
-    in_free_[b] = 0;
-    --free_count_;
+    free_.remove(b);
     free_cached_ -= has_hash_[b] ? 1 : 0;
   }
 
@@ -581,10 +571,7 @@ class PagedKvManager final : public IKvManager {
   std::vector<std::int64_t> fill_;  // tokens written in each block (kept while cached)
   std::vector<std::uint64_t> hash_;
   std::vector<std::uint8_t> has_hash_;
-  std::vector<std::int32_t> prev_, next_;
-  std::vector<std::uint8_t> in_free_;
-  std::int32_t head_ = -1, tail_ = -1;
-  std::int64_t free_count_ = 0;
+  FreeBlockQueue free_;  // free blocks in eviction order
   std::int64_t free_cached_ = 0;  // free blocks that still carry a hash
   std::int64_t live_fill_ = 0;    // tokens written in referenced blocks
   // Open addressing, no node per entry: this index is touched for every block that fills.

@@ -39,14 +39,24 @@ const std::vector<std::string>& gemm_term_names() {
   return names;
 }
 
+namespace {
+double gemm_bytes(double m, double n, double k, const std::string& dtype) {
+  const double eb = dtype == "fp8" ? 1.0 : 2.0;  // weights and activations in; output bf16
+  return k * n * eb + m * k * eb + m * n * 2.0;
+}
+}  // namespace
+
+double gemm_roofline_us(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
+  return std::max(2.0 * m * n * k / r.peak(dtype), gemm_bytes(m, n, k, dtype) / r.hbm_bandwidth) * 1e6;
+}
+
 std::vector<double> gemm_terms(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
   constexpr double kTile = 128;  // output tile edge for wave quantisation
   const double peak = r.peak(dtype);
   const double tiles = std::ceil(m / kTile) * std::ceil(n / kTile);
   const double waves = std::ceil(tiles / r.sm_count);
   const double padded = 2.0 * k * kTile * kTile * waves * r.sm_count;
-  const double eb = dtype == "fp8" ? 1.0 : 2.0;  // weights and activations in; output bf16
-  const double bytes = k * n * eb + m * k * eb + m * n * 2.0;
+  const double bytes = gemm_bytes(m, n, k, dtype);
   return {1.0, 2.0 * m * n * k / peak * 1e6, padded / peak * 1e6, bytes / r.hbm_bandwidth * 1e6};
 }
 
@@ -161,7 +171,20 @@ const char* copy_direction_name(CopyKind k) {
 std::optional<FitAnswer> FittedProfile::predict_gemm(double m, double n, double k, const std::string& dtype) const {
   auto it = gemm.find(dtype);
   if (it == gemm.end() || m < 1 || n < 1 || k < 1) return std::nullopt;
-  if (auto v = it->second.grid.at({n, k}, m)) return FitAnswer{*v, ""};
+  // Outside the measured (n, k) range the nearest measured edge answers: flat below it, and
+  // above it scaled by (n / n_edge)(k / k_edge), the growth of the weight matrix, which
+  // both the FLOPs and the weight bytes follow (so the edge's efficiency carries outwards;
+  // the activation bytes grow less, so this never undershoots the roofline's growth).
+  const LineGrid& grid = it->second.grid;
+  if (!grid.axis(0).empty() && !grid.axis(1).empty()) {
+    const double nc = std::clamp(n, grid.axis(0).front(), grid.axis(0).back());
+    const double kc = std::clamp(k, grid.axis(1).front(), grid.axis(1).back());
+    if (auto v = grid.at({nc, kc}, m)) {
+      double us = *v;
+      us *= std::max(1.0, n / nc) * std::max(1.0, k / kc);
+      return FitAnswer{us, ""};
+    }
+  }
   if (it->second.coef.empty()) return std::nullopt;
   const double us = dot(it->second.coef, gemm_terms(m, n, k, dtype, rates));
   if (!(us > 0)) return std::nullopt;
@@ -213,7 +236,7 @@ std::optional<FitAnswer> FittedProfile::predict_collective(const std::string& op
   for (std::size_t i : it->second) {
     const Curve& c = collectives[i];
     if (!backend.empty() && c.backend != backend) continue;
-    const double us = c.curve.at(bytes);
+    const double us = c.envelope.at(bytes);
     if (!best || us < best->us) best = FitAnswer{us, c.backend.c_str()};
   }
   return best;
@@ -227,7 +250,7 @@ std::optional<FitAnswer> FittedProfile::predict_copy(const std::string& directio
     if (c.op != direction || c.backend != mem) continue;
     // A chain of copies on one stream: each after the first starts when both the previous
     // copy has finished (plus the engine's gap) and the host has issued it.
-    const double one = c.curve.at(bytes / chunks);
+    const double one = c.envelope.at(bytes / chunks);
     return FitAnswer{one + (chunks - 1) * std::max(one + c.gap_us, c.issue_floor_us), ""};
   }
   return std::nullopt;
@@ -235,7 +258,7 @@ std::optional<FitAnswer> FittedProfile::predict_copy(const std::string& directio
 
 std::optional<FitAnswer> FittedProfile::predict_page_map(double page_bytes) const {
   if (!page_map || page_bytes <= 0) return std::nullopt;
-  return FitAnswer{page_map->at(page_bytes), ""};
+  return FitAnswer{page_map_envelope_->at(page_bytes), ""};
 }
 
 std::vector<std::string> FittedProfile::families() const {
@@ -253,7 +276,13 @@ std::vector<std::string> FittedProfile::families() const {
 }
 
 void FittedProfile::finalize() {
-  for (auto& [dt, g] : gemm) g.grid.finalize();
+  for (auto& [dt, g] : gemm) {
+    g.grid.finalize();
+    const ProfileRates r = rates;
+    g.grid.set_extrapolation([r, dtype = dt](const std::array<double, 2>& nk, double m) {
+      return gemm_roofline_us(m, nk[0], nk[1], dtype, r);
+    });
+  }
   for (AttentionFit* f : {&prefill, &decode}) {
     const bool is_prefill = f == &prefill;
     for (auto& c : f->configs) {
@@ -267,6 +296,11 @@ void FittedProfile::finalize() {
       c.residual.finalize();
     }
   }
+  for (auto* list : {&collectives, &copies}) {
+    for (Curve& c : *list) c.envelope = c.curve.monotone();
+  }
+  page_map_envelope_.reset();
+  if (page_map) page_map_envelope_ = page_map->monotone();
   curve_index_.clear();
   for (std::size_t i = 0; i < collectives.size(); ++i) {
     curve_index_[collectives[i].op + "|" + std::to_string(collectives[i].ranks)].push_back(i);

@@ -56,6 +56,10 @@ struct AttentionQuery {
   GridPoint grid_point(bool prefill) const;
 };
 
+// A GEMM's roofline time (us) at the profile's peak and bandwidth: the scale a measured line
+// follows beyond its largest m.
+double gemm_roofline_us(double m, double n, double k, const std::string& dtype, const ProfileRates& r);
+
 // Regression terms, each in microseconds per unit coefficient.
 std::vector<double> gemm_terms(double m, double n, double k, const std::string& dtype, const ProfileRates& r);
 std::vector<double> attention_terms(bool prefill, const AttentionQuery& q, const ProfileRates& r);
@@ -74,7 +78,9 @@ const char* copy_direction_name(CopyKind k);         // h2d, d2h, d2d, or "" whe
 class FittedProfile {
  public:
   struct GemmFit {
-    LineGrid grid{LineGrid::Options{2, 1.0, false, true}};  // lines (n, k) along m, values us
+    // Lines (n, k) along m, values us; monotone in m, and beyond a line's largest measured m
+    // it keeps its last measured efficiency against the roofline (set by finalize()).
+    LineGrid grid{LineGrid::Options{2, 1.0, false, true, true}};
     std::vector<double> coef;                                 // over gemm_terms
   };
   struct AttentionPoint {
@@ -96,6 +102,7 @@ class FittedProfile {
     std::string op, backend;  // collectives: op and backend; copies: direction and host_mem
     int ranks = 0;
     KnotCurve curve;          // collectives: bytes -> us; copies: one copy's device time by its bytes
+    KnotCurve envelope;       // curve made non-decreasing (what predictions read; set by finalize())
     double issue_floor_us = 0;  // copies: per-call host issue time bounding a chain of copies
     double gap_us = 0;          // copies: idle time between back-to-back copies of a chain
   };
@@ -132,6 +139,7 @@ class FittedProfile {
  private:
   const AttentionConfig* find_config(const AttentionFit& f, const AttentionQuery& q, const std::string& kernel) const;
   std::map<std::string, std::vector<std::size_t>> curve_index_;  // "op|ranks" -> collectives
+  std::optional<KnotCurve> page_map_envelope_;
 };
 
 // Rounds to `sig` significant digits (profiles store 5, which keeps files small and

@@ -25,6 +25,7 @@ void LineGrid::finalize() {
   for (auto& [key, pts] : pending_) {
     std::stable_sort(pts.begin(), pts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     Line& l = lines_[key];
+    l.key = key;
     for (std::size_t i = 0; i < pts.size();) {
       std::size_t j = i;
       double sum = 0;
@@ -44,6 +45,7 @@ void LineGrid::finalize() {
       if (l.cls.back() == 1) l.first_row.push_back(i);
     }
     l.paired = opt_.tile_pairs && first_rows >= 3;
+    if (opt_.monotone) l.ly = isotonic(l.ly);
   }
   pending_.clear();
   for (int d = 0; d < 2; ++d) {
@@ -55,6 +57,26 @@ void LineGrid::finalize() {
   }
 }
 
+std::vector<double> isotonic(const std::vector<double>& v) {
+  // Pool adjacent violators: blocks of (mean, count); a block below its predecessor merges
+  // with it until the means are non-decreasing.
+  std::vector<std::pair<double, double>> blocks;
+  for (double x : v) {
+    blocks.emplace_back(x, 1.0);
+    while (blocks.size() > 1 && blocks[blocks.size() - 2].first > blocks.back().first) {
+      const auto [m2, c2] = blocks.back();
+      blocks.pop_back();
+      auto& [m1, c1] = blocks.back();
+      m1 = (m1 * c1 + m2 * c2) / (c1 + c2);
+      c1 += c2;
+    }
+  }
+  std::vector<double> out;
+  out.reserve(v.size());
+  for (const auto& [m, c] : blocks) out.insert(out.end(), static_cast<std::size_t>(c), m);
+  return out;
+}
+
 std::size_t LineGrid::num_points() const {
   std::size_t n = 0;
   for (const auto& [k, l] : lines_) n += l.x.size();
@@ -63,7 +85,12 @@ std::size_t LineGrid::num_points() const {
 
 double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& idx, double lx) const {
   SERVESIM_ASSERT(!idx.empty());
-  if (idx.size() == 1 || lx <= l.lx[idx.front()]) return l.ly[idx.front()];
+  if (lx <= l.lx[idx.front()]) return l.ly[idx.front()];
+  if (idx.size() == 1 && !scale_) return l.ly[idx.front()];
+  if (lx >= l.lx[idx.back()] && scale_) {
+    const std::size_t b = idx.back();
+    return l.ly[b] + std::log(scale_(l.key, std::exp(lx))) - std::log(scale_(l.key, l.x[b]));
+  }
   if (lx >= l.lx[idx.back()]) {
     const std::size_t a = idx[idx.size() - 2], b = idx.back();
     double slope = (l.ly[b] - l.ly[a]) / (l.lx[b] - l.lx[a]);
@@ -81,7 +108,8 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
 
 double LineGrid::eval_line(const Line& l, double x) const {
   const double lx = std::log(x);
-  if (!l.paired) return interp_subset(l, l.all, lx);
+  // Beyond the line, every tile class extrapolates from the same (largest) point.
+  if (!l.paired || (scale_ && x > l.x.back())) return interp_subset(l, l.all, lx);
   auto exact = std::lower_bound(l.x.begin(), l.x.end(), x);
   if (exact != l.x.end() && *exact == x) return l.ly[static_cast<std::size_t>(exact - l.x.begin())];
   const int qc = gemm_m_class(x);
@@ -202,6 +230,14 @@ double KnotCurve::at(double q) const {
   if (x[b] == q) return y[b];
   const std::size_t a = b - 1;
   return y[a] + (q - x[a]) / (x[b] - x[a]) * (y[b] - y[a]);
+}
+
+KnotCurve KnotCurve::monotone() const {
+  KnotCurve m = *this;
+  for (double& y : m.y) y = std::log(y);
+  m.y = isotonic(m.y);
+  for (double& y : m.y) y = std::exp(y);
+  return m;
 }
 
 }  // namespace servesim

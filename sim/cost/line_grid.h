@@ -5,7 +5,14 @@
 // - Along a line: a measured x answers its value; between measured x, log-log
 //   interpolation; below the first point, the first value (flat); above the last, a power
 //   law through the last two points with exponent clamped to [0, max_exponent] (a GEMM's
-//   time grows at most linearly in m), or flat when max_exponent is 0.
+//   time grows at most linearly in m), or flat when max_exponent is 0 — unless an
+//   extrapolation scale is set: then the last point's value times scale(x) / scale(x_last),
+//   i.e. the line keeps its last measured efficiency against that scale (GEMM lines: the
+//   roofline time, so a GEMM beyond the measured m grows as the hardware's limits say);
+//   on a tile-paired line every class extrapolates from the line's largest point.
+// - monotone: the line's log values are replaced by their isotonic regression in x (the
+//   closest non-decreasing sequence in least squares) before interpolation, so a larger
+//   problem is never predicted faster; the raw values stay in Line::y.
 // - Across lines: exact outer keys use their line; otherwise the tightest bracket around
 //   the query on each outer axis (the sorted distinct keys of the lines) whose corner lines
 //   all exist, at most 4 axis steps wider than the closest bracket, blended in log space.
@@ -21,6 +28,7 @@
 //   first-row points.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -34,7 +42,10 @@ class LineGrid {
     double max_exponent = 1.0;   // extrapolation above a line's last point (0: flat)
     bool clamp_outer = false;
     bool tile_pairs = false;
+    bool monotone = false;
   };
+  // scale(outer, x) > 0, non-decreasing in x; used above a line's last point (see above).
+  using Scale = std::function<double(const std::array<double, 2>& outer, double x)>;
   LineGrid() = default;
   explicit LineGrid(Options o) : opt_(o) {}
 
@@ -42,12 +53,14 @@ class LineGrid {
   // keeps the mean of its values. Call finalize() after the last point.
   void add(std::array<double, 2> outer, double x, double y);
   void finalize();
+  void set_extrapolation(Scale s) { scale_ = std::move(s); }
 
   std::optional<double> at(std::array<double, 2> outer, double x) const;
   // Along one line only (nullopt when the line does not exist).
   std::optional<double> line_at(std::array<double, 2> outer, double x) const;
 
   struct Line {
+    std::array<double, 2> key{};
     std::vector<double> x, y;  // sorted by x, raw values (not logs)
     std::vector<double> lx, ly;
     std::vector<std::uint8_t> cls;
@@ -56,6 +69,8 @@ class LineGrid {
   };
   const std::map<std::array<double, 2>, Line>& lines() const { return lines_; }
   const Options& options() const { return opt_; }
+  // The sorted distinct keys of the lines along outer axis d (after finalize()).
+  const std::vector<double>& axis(int d) const { return axis_[d]; }
   std::size_t num_points() const;
 
  private:
@@ -63,10 +78,15 @@ class LineGrid {
   double interp_subset(const Line& l, const std::vector<std::size_t>& idx, double lx) const;
 
   Options opt_;
+  Scale scale_;
   std::map<std::array<double, 2>, Line> lines_;
   std::map<std::array<double, 2>, std::vector<std::pair<double, double>>> pending_;
   std::vector<double> axis_[2];
 };
+
+// The non-decreasing sequence closest to v in least squares (isotonic regression, pool
+// adjacent violators).
+std::vector<double> isotonic(const std::vector<double>& v);
 
 // Tile class of a GEMM m: 0 aligned (m <= 16 or m % 16 == 0), 1 first row (m % 16 == 1),
 // 2 anything else.
@@ -78,6 +98,8 @@ int gemm_m_class(double m);
 struct KnotCurve {
   std::vector<double> x, y;  // strictly increasing x, y > 0
   double at(double q) const;
+  // The same knots with log y replaced by its isotonic regression: non-decreasing everywhere.
+  KnotCurve monotone() const;
 };
 
 }  // namespace servesim

@@ -42,8 +42,8 @@ TEST(CalibratedCost, FittedFamiliesAnswerWithTheirSource) {
   EXPECT_EQ(p->ns, 100'000);  // 100 us (see FittedProfile.GemmOnTheMeasuredLineInterpolatesLogLog)
   EXPECT_EQ(p->source, b->tag + ":gemm");
   p = b->model->predict(gemm(10, 2048, 2048));
-  EXPECT_EQ(p->source, b->tag + ":gemm:regression");
-  EXPECT_EQ(p->ns, 10'554);  // 10.55441408 us rounded to ns
+  EXPECT_EQ(p->source, b->tag + ":gemm");
+  EXPECT_EQ(p->ns, 400'000);  // the edge line x 4 (FittedProfile.GemmBeyondTheMeasuredNAndK...)
 
   Operator pm;
   pm.cls = OpClass::kPageMap;
@@ -52,6 +52,24 @@ TEST(CalibratedCost, FittedFamiliesAnswerWithTheirSource) {
   p = b->model->predict(pm);
   EXPECT_EQ(p->ns, 75'000);  // 3 calls of 25 us
   EXPECT_EQ(p->source, b->tag + ":page_map");
+}
+
+// The test device has 1e15 FLOP/s bf16 and 1e12 B/s. The profile's line says 10 us at
+// m = 1 and 1000 us at m = 100 for n = k = 1024, so m = 1e6 extrapolates far; but a GEMM
+// with n = k = 1024 and m = 1 is memory-bound: bytes (1024*1024 + 1024 + 1024) * 2 =
+// 2101248 -> 2.101248 us, under the fit's 10 us. A fit answers at least the physical
+// bound: here the bound is below the fit, so the fit stands; at 1/10 of the bandwidth
+// (1e11 B/s) the bound is 21.01248 us and answers instead, under the fit's name.
+TEST(CalibratedCost, AFitNeverAnswersBelowThePhysicalBound) {
+  auto b = build({});
+  EXPECT_EQ(b->model->predict(gemm(1, 1024, 1024))->ns, 10'000);
+  auto slow = std::make_unique<Built>();
+  slow->dev.hbm_bandwidth = 1e11;
+  nlohmann::json cfg = {{"impl", "calibrated"}, {"profile", kProfile}};
+  slow->model = CostModelRegistry::get().build(cfg, "scenario.json: cost", nullptr, CostDeps{slow->dev, "/nonexistent"});
+  const auto p = slow->model->predict(gemm(1, 1024, 1024));
+  EXPECT_EQ(p->ns, 21'012);  // 21.01248 us rounded to ns
+  EXPECT_EQ(p->source, b->tag + ":gemm");
 }
 
 TEST(CalibratedCost, WhatTheFitLacksGoesToTheRoofline) {

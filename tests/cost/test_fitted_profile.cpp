@@ -20,16 +20,47 @@ TEST(FittedProfile, GemmOnTheMeasuredLineInterpolatesLogLog) {
   EXPECT_STREQ(a->variant, "");
 }
 
-TEST(FittedProfile, GemmOffTheGridUsesTheRegression) {
+TEST(FittedProfile, GemmBeyondTheMeasuredNAndKScalesTheEdgeLineByTheWeightMatrix) {
   const FittedProfile p = FittedProfile::load(kProfile);
-  // coef (2, 1, 0, 1): 2 us + FLOP time + byte time at 1e15 FLOP/s, 1e12 B/s.
-  // m 10, n = k = 2048: FLOPs 2*10*2048*2048 = 83886080 -> 0.08388608 us;
-  // bytes 2048*2048*2 + 10*2048*2 + 10*2048*2 = 8470528 -> 8.470528 us.
+  // The only line is (n, k) = (1024, 1024): 10 us at m = 1, 1000 us at m = 100, so 100 us at
+  // m = 10 (log-log). n = k = 2048 lies beyond it: the weight matrix is 2 x 2 = 4 times
+  // larger, so 400 us.
   const auto a = p.predict_gemm(10, 2048, 2048, "bf16");
   ASSERT_TRUE(a);
-  EXPECT_NEAR(a->us, 2 + 0.08388608 + 8.470528, 1e-9);
-  EXPECT_STREQ(a->variant, "regression");
+  EXPECT_NEAR(a->us, 400.0, 1e-9);
+  EXPECT_STREQ(a->variant, "");
+  // Below the measured n and k the edge answers as it is (a smaller GEMM is not slower).
+  EXPECT_NEAR(p.predict_gemm(10, 512, 256, "bf16")->us, 100.0, 1e-9);
   EXPECT_FALSE(p.predict_gemm(10, 2048, 2048, "fp8"));  // no fp8 fit
+}
+
+TEST(FittedProfile, GemmInsideTheRangeWithoutABracketUsesTheRegression) {
+  FittedProfile p = FittedProfile::load(kProfile);
+  // A second line at (4096, 4096): n = 1024, k = 4096 is inside both axes, but the corner
+  // lines (1024, 4096) and (4096, 1024) were never measured, so the regression answers.
+  p.gemm["bf16"].grid.add({4096, 4096}, 1, 40);
+  p.gemm["bf16"].grid.add({4096, 4096}, 100, 4000);
+  p.finalize();
+  // coef (2, 1, 0, 1): 2 us + FLOP time + byte time at 1e15 FLOP/s, 1e12 B/s.
+  // m 10, n 1024, k 4096: FLOPs 2*10*1024*4096 = 83886080 -> 0.08388608 us;
+  // bytes 1024*4096*2 + 10*4096*2 + 10*1024*2 = 8491008 -> 8.491008 us.
+  const auto a = p.predict_gemm(10, 1024, 4096, "bf16");
+  ASSERT_TRUE(a);
+  EXPECT_NEAR(a->us, 2 + 0.08388608 + 8.491008, 1e-9);
+  EXPECT_STREQ(a->variant, "regression");
+}
+
+TEST(FittedProfile, GemmBeyondTheLargestMeasuredMKeepsTheLastEfficiencyAgainstTheRoofline) {
+  const FittedProfile p = FittedProfile::load(kProfile);
+  // Line (1024, 1024) ends at m = 100 (1000 us). Roofline at 1e15 FLOP/s and 1e12 B/s:
+  // m = 100: FLOPs 2*100*1024*1024 = 209715200 -> 0.2097152 us; bytes 1024*1024*2 +
+  //   100*1024*2*2 = 2506752 -> 2.506752 us; roofline 2.506752 us (memory-bound).
+  // m = 10000: FLOPs 20971520000 -> 20.97152 us; bytes 2097152 + 10000*1024*4 = 43057152
+  //   -> 43.057152 us; roofline 43.057152 us.
+  // So 1000 us * 43.057152 / 2.506752 = 17176.47... us.
+  const auto a = p.predict_gemm(10000, 1024, 1024, "bf16");
+  ASSERT_TRUE(a);
+  EXPECT_NEAR(a->us, 1000.0 * 43.057152 / 2.506752, 1e-6);
 }
 
 TEST(FittedProfile, AttentionWithoutItsConfigUsesTheGlobalRegression) {

@@ -32,6 +32,50 @@ TEST(LineGrid, FlatBelowFirstPointPowerLawAboveWithClampedExponent) {
   EXPECT_NEAR(*flat.at({0, 0}, 40), 40, 1e-9);  // max_exponent 0: flat
 }
 
+// Pool adjacent violators: (1, 3, 2, 4) -> 3 and 2 pool to 2.5: (1, 2.5, 2.5, 4);
+// (5, 1, 3) -> 5 and 1 pool to 3, then 3 and 3 stay: (3, 3, 3).
+TEST(LineGrid, IsotonicRegressionPoolsAdjacentViolators) {
+  EXPECT_EQ(isotonic({1, 3, 2, 4}), (std::vector<double>{1, 2.5, 2.5, 4}));
+  EXPECT_EQ(isotonic({5, 1, 3}), (std::vector<double>{3, 3, 3}));
+  EXPECT_EQ(isotonic({1, 2, 3}), (std::vector<double>{1, 2, 3}));
+}
+
+// A monotone line interpolates the isotonic regression of log y: measured (1, 4), (2, 1),
+// (4, 16): logs (ln 4, 0, ln 16) -> (ln 2, ln 2, ln 16), i.e. y (2, 2, 16).
+TEST(LineGrid, AMonotoneLineNeverFallsWhenXGrows) {
+  LineGrid g(LineGrid::Options{0, 1.0, false, false, true});
+  g.add({0, 0}, 1, 4);
+  g.add({0, 0}, 2, 1);
+  g.add({0, 0}, 4, 16);
+  g.finalize();
+  EXPECT_NEAR(*g.at({0, 0}, 1), 2, 1e-12);
+  EXPECT_NEAR(*g.at({0, 0}, 2), 2, 1e-12);
+  EXPECT_NEAR(*g.at({0, 0}, 4), 16, 1e-12);
+  EXPECT_EQ(g.lines().begin()->second.y, (std::vector<double>{4, 1, 16}));  // raw values kept
+}
+
+// With an extrapolation scale, beyond the last point the line keeps its last ratio to the
+// scale: last point (10, 5), scale s(x) = x^2: at 30, 5 * 900 / 100 = 45 (the clamped
+// power law would give 5 * 3 = 15 at most).
+TEST(LineGrid, BeyondTheLastPointTheLineFollowsItsExtrapolationScale) {
+  LineGrid g(LineGrid::Options{0, 1.0, false, false});
+  g.add({0, 0}, 5, 5);
+  g.add({0, 0}, 10, 5);
+  g.set_extrapolation([](const std::array<double, 2>&, double x) { return x * x; });
+  g.finalize();
+  EXPECT_NEAR(*g.at({0, 0}, 30), 45, 1e-9);
+  EXPECT_NEAR(*g.at({0, 0}, 7), 5, 1e-9);  // inside: interpolation as before
+}
+
+// Knots (1, 10), (2, 5), (3, 20): log-isotonic pools 10 and 5 to sqrt(50) = 7.0711.
+TEST(KnotCurve, MonotoneEnvelopePoolsFallingKnots) {
+  KnotCurve c{{1, 2, 3}, {10, 5, 20}};
+  const KnotCurve m = c.monotone();
+  EXPECT_NEAR(m.y[0], std::sqrt(50.0), 1e-9);
+  EXPECT_NEAR(m.y[1], std::sqrt(50.0), 1e-9);
+  EXPECT_NEAR(m.y[2], 20, 1e-9);
+}
+
 TEST(LineGrid, RepeatedPointsKeepTheirMean) {
   LineGrid g(LineGrid::Options{0, 1.0, false, false});
   g.add({0, 0}, 8, 2);

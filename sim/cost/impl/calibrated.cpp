@@ -1,7 +1,10 @@
 // The composite cost model: a fitted profile (calibration/profiles/<device>.json, built by
 // `servesim calibrate fit` from measured kernels) answers first, the roofline last. Every
 // prediction names its answer: "fit:<device>@<profile sha256 prefix>:<family>[:variant]"
-// ("derived:..." for a derived profile) or "roofline".
+// ("derived:..." for a derived profile) or "roofline". A fitted answer is never below the
+// operator's physical bound on the scenario's device (sim/cost/physical_bound.h): where a
+// fit would answer faster than peak compute or bandwidth allow, the bound answers, under
+// the fit's source name.
 #include <array>
 #include <filesystem>
 #include <map>
@@ -11,6 +14,7 @@
 #include "sim/core/error.h"
 #include "sim/cost/fitted_profile.h"
 #include "sim/cost/i_cost_model.h"
+#include "sim/cost/physical_bound.h"
 #include "sim/cost/sha256.h"
 
 namespace servesim {
@@ -60,7 +64,7 @@ class CalibratedCostModel final : public ICostModel {
     }
   };
 
-  CalibratedCostModel(const Config& c, const CostDeps& deps) : c_(c) {
+  CalibratedCostModel(const Config& c, const CostDeps& deps) : c_(c), bound_(deps.device) {
     namespace fs = std::filesystem;
     std::string path = c.profile.empty() ? deps.device.name : c.profile;
     const bool is_path = path.find('/') != std::string::npos || path.ends_with(".json");
@@ -104,7 +108,10 @@ class CalibratedCostModel final : public ICostModel {
   }
 
   std::optional<Prediction> predict(const Operator& op) const override {
-    if (auto p = fitted(op)) return p;
+    if (auto p = fitted(op)) {
+      p->ns = std::max(p->ns, from_seconds(bound_.seconds(op)));
+      return p;
+    }
     return roofline_->predict(op);
   }
 
@@ -174,6 +181,7 @@ class CalibratedCostModel final : public ICostModel {
   }
 
   Config c_;
+  PhysicalBound bound_;
   FittedProfile profile_;
   std::string tag_;
   // Per family: (variant, stable source string "fit:<device>@<sha>:<family>[:variant]").

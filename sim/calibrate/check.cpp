@@ -37,7 +37,8 @@ CheckRow summarise(const std::string& family, const std::string& device, std::ve
 
 }  // namespace
 
-std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet& set, const FitSettings& s) {
+std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet& set, const FitSettings& settings) {
+  const FitSettings s = with_size_holdout(settings, set);
   const std::vector<bool> owned = owned_rows(set);
   std::map<std::string, std::vector<double>> ape, diag;
   std::map<std::string, std::size_t> unanswered;

@@ -14,28 +14,76 @@
 namespace servesim::calib {
 
 nlohmann::json FitSettings::to_json() const {
-  return {{"holdout",
+  nlohmann::json j = {{"holdout",
            {{"rule", "a shape is held out of the fit when the first 64 bits of SHA-256(shape key), read big-endian, are "
                      "divisible by modulus"},
             {"modulus", holdout_modulus}}},
           {"knot_ratio", knot_ratio},
           {"min_config_points", min_config_points}};
+  if (holdout_largest > 0) {
+    j["holdout"] = {{"rule", "the rows whose size is at least the (1 - largest) quantile of their family's sizes (GEMM m; "
+                             "attention batch x (q + ctx); collective and copy bytes; page size)"},
+                    {"largest", holdout_largest}};
+  }
+  return j;
 }
 
 FitSettings FitSettings::from_json(const nlohmann::json& j, const std::string& where) {
   FitSettings s;
   try {
-    s.holdout_modulus = j.at("holdout").at("modulus").get<std::uint64_t>();
+    const auto& h = j.at("holdout");
+    if (h.contains("largest")) {
+      s.holdout_largest = h.at("largest").get<double>();
+      s.holdout_modulus = 0;
+    } else {
+      s.holdout_modulus = h.at("modulus").get<std::uint64_t>();
+    }
     s.knot_ratio = j.at("knot_ratio").get<double>();
     s.min_config_points = j.at("min_config_points").get<std::size_t>();
   } catch (const nlohmann::json::exception&) {
     input_error(where, "malformed fit_settings, expected holdout.modulus, knot_ratio and min_config_points");
   }
   if (s.knot_ratio <= 1) bad_value(where + ": knot_ratio", std::to_string(s.knot_ratio), "a number > 1");
+  if (!(s.holdout_largest >= 0 && s.holdout_largest < 1)) {
+    bad_value(where + ": holdout.largest", std::to_string(s.holdout_largest), "a fraction in [0, 1)");
+  }
   return s;
 }
 
+namespace {
+double holdout_size(const Measurement& m) {
+  switch (m.family) {
+    case Family::kGemm: return m.m;
+    case Family::kAttentionPrefill:
+    case Family::kAttentionDecode: return m.batch * (m.q + m.ctx);
+    case Family::kCollective:
+    case Family::kPageMap: return m.bytes;
+    case Family::kCopy: return m.bytes * m.chunks;
+  }
+  return 0;
+}
+}  // namespace
+
+FitSettings with_size_holdout(const FitSettings& s, const MeasurementSet& set) {
+  FitSettings out = s;
+  out.size_floor.clear();
+  if (s.holdout_largest <= 0) return out;
+  std::map<int, std::vector<double>> sizes;
+  for (const auto& r : set.rows) sizes[static_cast<int>(r.family)].push_back(holdout_size(r));
+  for (auto& [fam, v] : sizes) {
+    std::sort(v.begin(), v.end());
+    const auto at = static_cast<std::size_t>(std::floor((1.0 - s.holdout_largest) * static_cast<double>(v.size())));
+    out.size_floor[fam] = v[std::min(at, v.size() - 1)];
+  }
+  return out;
+}
+
 bool is_held_out(const Measurement& m, const FitSettings& s) {
+  if (s.holdout_largest > 0) {
+    auto it = s.size_floor.find(static_cast<int>(m.family));
+    SERVESIM_ASSERT(it != s.size_floor.end() || s.size_floor.empty());
+    return it != s.size_floor.end() && holdout_size(m) >= it->second;
+  }
   return s.holdout_modulus > 0 && sha256_u64(m.key()) % s.holdout_modulus == 0;
 }
 
@@ -128,7 +176,8 @@ std::string input_date(const MeasurementSet& set) {
 
 }  // namespace
 
-FittedProfile fit_profile(const MeasurementSet& set, const DeviceSpec& dev, const FitSettings& s) {
+FittedProfile fit_profile(const MeasurementSet& set, const DeviceSpec& dev, const FitSettings& settings) {
+  const FitSettings s = with_size_holdout(settings, set);
   FittedProfile p;
   p.device = dev.name;
   p.status = "measured";

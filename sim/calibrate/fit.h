@@ -7,6 +7,9 @@
 // - Hold-out: a shape (Measurement::key) is held out when the first 64 bits of
 //   SHA-256(key) are divisible by `holdout_modulus`. Held-out shapes never enter the fit;
 //   `check` predicts exactly those. Deterministic: same inputs, byte-identical profile.
+//   With `holdout_largest` = F > 0 the rule is instead by size, to test extrapolation: in
+//   each family the rows whose size (GEMM m; attention batch x (q + ctx); collective and
+//   copy bytes; page size) is at least the (1 - F) quantile of that family's sizes.
 // - Models per family (FITTING.md): GEMM, log-log interpolation over measured (n, k) lines
 //   along m (bilinear across n, k where the four neighbouring lines exist), else a
 //   non-negative regression on latency, FLOP, wave-padded FLOP and byte times; attention,
@@ -15,6 +18,7 @@
 //   copies, piecewise alpha-beta curves (least squares on knots >= knot_ratio apart);
 //   page mapping, a curve over page size.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +30,8 @@ namespace servesim::calib {
 
 struct FitSettings {
   std::uint64_t holdout_modulus = 10;
+  double holdout_largest = 0;  // fraction of each family's largest sizes held out (0: off)
+  std::map<int, double> size_floor;  // per Family, filled by with_size_holdout() (not saved)
   double knot_ratio = 1.05;
   std::size_t min_config_points = 12;  // attention configurations with fewer use the global fit
   nlohmann::json to_json() const;
@@ -33,6 +39,8 @@ struct FitSettings {
 };
 
 bool is_held_out(const Measurement& m, const FitSettings& s);
+// `s` with the size thresholds of the largest-sizes hold-out computed on `set`.
+FitSettings with_size_holdout(const FitSettings& s, const MeasurementSet& set);
 
 // For each row: true when its group is owned by its input (the first input providing it).
 std::vector<bool> owned_rows(const MeasurementSet& set);

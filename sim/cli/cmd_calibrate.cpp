@@ -35,6 +35,8 @@ int fit(const Args& args) {
       "measured tables: files or directories (default: the device's sources, see calibration/FITTING.md)")(
       "out,o", po::value<std::string>(), "output profile (default calibration/profiles/<device>.json)")(
       "holdout-modulus", po::value<std::uint64_t>()->default_value(10), "hold out shapes whose hash is divisible by this (0: none)")(
+      "holdout-largest", po::value<double>()->default_value(0.0),
+      "instead, hold out this fraction of each family's largest sizes (tests extrapolation; e.g. 0.2)")(
       "knot-ratio", po::value<double>()->default_value(1.05), "minimum size ratio between knots of collective/copy curves")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of hardware_profiles/ and calibration/");
   po::variables_map vm;
@@ -59,6 +61,11 @@ int fit(const Args& args) {
   calib::FitSettings s;
   s.holdout_modulus = vm["holdout-modulus"].as<std::uint64_t>();
   s.knot_ratio = vm["knot-ratio"].as<double>();
+  s.holdout_largest = vm["holdout-largest"].as<double>();
+  if (!(s.holdout_largest >= 0 && s.holdout_largest < 1)) {
+    bad_value("--holdout-largest", std::to_string(s.holdout_largest), "a fraction in [0, 1)");
+  }
+  if (s.holdout_largest > 0) s.holdout_modulus = 0;
   if (s.knot_ratio <= 1) bad_value("--knot-ratio", std::to_string(s.knot_ratio), "a number > 1");
   const calib::InputList inputs = calib::resolve_inputs(paths, data_dir);
   const calib::MeasurementSet set = calib::read_inputs(inputs);

@@ -48,6 +48,36 @@ TEST(HoldOut, DeterministicAndAboutOneInModulus) {
   EXPECT_FALSE(is_held_out(m, no_holdout()));
 }
 
+// Largest-sizes hold-out with F = 0.25 over GEMM rows m = 1..8 (sizes 1..8): the (1 - F)
+// quantile is the value at index floor(0.75 x 8) = 6 of the sorted sizes, m = 7; so m = 7
+// and 8 are held out. Attention rows are ranked by batch x (q + ctx) on their own: sizes
+// 2 x (1 + 9) = 20 and 1 x (1 + 3) = 4: index floor(0.75 x 2) = 1 -> 20, held out.
+TEST(HoldOut, LargestSizesPerFamily) {
+  MeasurementSet set;
+  for (int i = 1; i <= 8; ++i) {
+    Measurement m;
+    m.family = Family::kGemm;
+    m.m = i;
+    set.rows.push_back(m);
+  }
+  Measurement a;
+  a.family = Family::kAttentionDecode;
+  a.batch = 2, a.q = 1, a.ctx = 9;
+  set.rows.push_back(a);
+  a.batch = 1, a.ctx = 3;
+  set.rows.push_back(a);
+  FitSettings s;
+  s.holdout_largest = 0.25;
+  const FitSettings t = with_size_holdout(s, set);
+  std::vector<bool> held;
+  for (const auto& r : set.rows) held.push_back(is_held_out(r, t));
+  EXPECT_EQ(held, (std::vector<bool>{false, false, false, false, false, false, true, true, true, false}));
+  // Saved in the profile and read back (check recomputes the thresholds on the same data).
+  const FitSettings back = FitSettings::from_json(s.to_json(), "test");
+  EXPECT_DOUBLE_EQ(back.holdout_largest, 0.25);
+  EXPECT_EQ(back.holdout_modulus, 0u);
+}
+
 TEST(Fit, GemmRegressionRecoversTheLaw) {
   const auto p = fit_profile(synthetic(), synthetic_device(), no_holdout());
   // Law: 4 us + 1.25 FLOP time + 0 wave-padded FLOP time + 1.1 byte time (both dtypes).

@@ -73,6 +73,8 @@ std::vector<Case> catalogue() {
                                                    "throttle_reasons,samples\ncopy,copy,x,bf16,random,0,8000000000,10,2000,0,0,"
                                                    "500,0,0,1980,3201,0x0,10\n"}},
        "calibrate power --in p.csv --device h200_sxm", {"p.csv", "no idle row", "engine idle power"}},
+      {"CalibrateHoldoutLargestNotAFraction", {}, "calibrate fit --device h200_sxm --holdout-largest 1.5 --out p.json",
+       {"--holdout-largest", "1.5", "a fraction in [0, 1)"}},
       {"UnknownImplementation", {}, kRun + "--set scheduler.impl=fcfs_magic", {"scheduler.impl", "fcfs_magic", "vllm_v1"}},
       {"UnknownComponentKey", {}, kRun + "--set scheduler.max_seqs=3", {"scheduler.max_seqs", "max_num_seqs"}},
       {"MaxNumSeqsZero", {}, kRun + "--set scheduler.max_num_seqs=0", {"scheduler.max_num_seqs", "'0'", "[1, 16777216]"}},

@@ -55,6 +55,8 @@ struct CheckRow {
   std::size_t n = 0;
   std::size_t unanswered = 0;  // held-out shapes the profile had no model for
   double mape = 0, p90 = 0, max_ape = 0;
+  double median_error = 0;  // median of predicted / measured - 1 (negative: predicted too fast)
+  double faster_share = 0;  // share of shapes predicted more than 0.01 % faster than measured
   double target = 0;    // 0: no target
   bool diagnostic = false;
   bool pass() const { return target <= 0 || mape <= target; }

@@ -88,6 +88,9 @@ int check(const Args& args) {
   opts.add_options()("help,h", "show this help")("device", po::value<std::vector<std::string>>()->multitoken()->required(),
                                                  "device(s) whose profile to check")(
       "profile", po::value<std::string>(), "profile file (default calibration/profiles/<device>.json; one device only)")(
+      "data", po::value<std::vector<std::string>>()->multitoken(),
+      "check against these measured tables instead (files or directories; every row, none held out): a "
+      "cross-source or cross-device check of data the profile never saw; one device only")(
       "markdown", "print a Markdown table")("diagnostics", "also print the regression-only errors")(
       "strict", "exit with 1 when a family misses its target")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of calibration/ and the data paths");
@@ -101,12 +104,21 @@ int check(const Args& args) {
   const std::string data_dir = vm["data-dir"].as<std::string>();
   const auto devices = vm["device"].as<std::vector<std::string>>();
   if (vm.count("profile") && devices.size() != 1) bad_value("--profile", vm["profile"].as<std::string>(), "one --device with it");
+  if (vm.count("data") && devices.size() != 1) bad_value("--data", vm["data"].as<std::vector<std::string>>().front(), "one --device with it");
   std::vector<calib::CheckRow> rows;
   std::vector<std::string> notes;
   for (const auto& device : devices) {
     const std::string path = vm.count("profile") ? vm["profile"].as<std::string>() : profile_path(data_dir, device);
     if (!fs::exists(path)) bad_value("--device", device, "a device with a fitted profile at " + path);
     const FittedProfile p = FittedProfile::load(path);
+    if (vm.count("data")) {
+      calib::FitSettings every;
+      every.holdout_modulus = 1;  // every shape is "held out": the profile never saw these tables
+      const calib::MeasurementSet set =
+          calib::read_inputs(calib::resolve_inputs(vm["data"].as<std::vector<std::string>>(), data_dir));
+      for (auto& r : calib::check_profile(p, set, every)) rows.push_back(std::move(r));
+      continue;
+    }
     if (p.status == "derived") {
       notes.push_back(fmt::format("{}: derived from {} (no measurements of its own to hold out)", p.device,
                                   p.derived_from.value("device", std::string("?"))));
@@ -134,10 +146,11 @@ int check(const Args& args) {
   const bool md = vm.count("markdown") != 0, diag = vm.count("diagnostics") != 0;
   bool fail = false;
   if (md) {
-    std::cout << "| family | device | held-out shapes | MAPE | p90 APE | target | result |\n"
-                 "| --- | --- | ---: | ---: | ---: | ---: | --- |\n";
+    std::cout << "| family | device | held-out shapes | MAPE | p90 APE | median error | predicted faster | target | result |\n"
+                 "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n";
   } else {
-    std::cout << fmt::format("{:<42} {:<16} {:>8} {:>8} {:>8} {:>7}  {}\n", "family", "device", "n", "MAPE", "p90", "target", "result");
+    std::cout << fmt::format("{:<42} {:<16} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7}  {}\n", "family", "device", "n", "MAPE", "p90",
+                             "median", "faster", "target", "result");
   }
   for (const auto& r : rows) {
     if (r.diagnostic && !diag) continue;
@@ -146,9 +159,11 @@ int check(const Args& args) {
     if (r.unanswered > 0) result += fmt::format(" ({} not answered)", r.unanswered);
     fail = fail || !r.pass();
     if (md) {
-      std::cout << fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", r.family, r.device, r.n, pct(r.mape), pct(r.p90), target, result);
+      std::cout << fmt::format("| {} | {} | {} | {} | {} | {:+.2f}% | {:.0f}% | {} | {} |\n", r.family, r.device, r.n, pct(r.mape),
+                               pct(r.p90), 100 * r.median_error, 100 * r.faster_share, target, result);
     } else {
-      std::cout << fmt::format("{:<42} {:<16} {:>8} {:>8} {:>8} {:>7}  {}\n", r.family, r.device, r.n, pct(r.mape), pct(r.p90), target, result);
+      std::cout << fmt::format("{:<42} {:<16} {:>8} {:>8} {:>8} {:>+7.2f}% {:>6.0f}% {:>7}  {}\n", r.family, r.device, r.n, pct(r.mape),
+                               pct(r.p90), 100 * r.median_error, 100 * r.faster_share, target, result);
     }
   }
   for (const auto& n : notes) std::cout << n << "\n";

@@ -61,7 +61,7 @@ TEST(CalibrateCli, FitThenCheckPrintsATable) {
   r = cli("calibrate check --device h100_sxm --profile " + profile.string() + " --markdown");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("| attention_prefill | h100_sxm |"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("| family | device | held-out shapes | MAPE | p90 APE | target | result |"), std::string::npos);
+  EXPECT_NE(r.out.find("| family | device | held-out shapes | MAPE | p90 APE | median error | predicted faster | target | result |"), std::string::npos);
 }
 
 TEST(CalibrateCli, DeriveWritesADerivedProfile) {
@@ -75,6 +75,28 @@ TEST(CalibrateCli, DeriveWritesADerivedProfile) {
   const auto c = cli("calibrate check --device gh200_144gb --profile " + (d / "gh.json").string());
   EXPECT_EQ(c.code, 0);
   EXPECT_NE(c.out.find("derived from h100_sxm"), std::string::npos) << c.out;
+}
+
+// --data checks a profile against tables it never saw, every row (none held out); a derived
+// profile is checked too. Fitted with no hold-out on the synthetic tables, the GEMM grid
+// answers each measured shape with its own value: MAPE 0 over all the table's rows.
+TEST(CalibrateCli, CheckAgainstOtherTablesUsesEveryRow) {
+  const auto d = tmp("check_data");
+  const auto profile = d / "p.json";
+  ASSERT_EQ(cli("calibrate fit --device h100_sxm --holdout-modulus 0 --data " + kData + "/synthetic --out " + profile.string()).code, 0);
+  std::ifstream in(kData + "/synthetic/gemm.csv");
+  int rows = -1;  // the header line
+  for (std::string line; std::getline(in, line);) rows += !line.empty() && line[0] != '#';
+  auto r = cli("calibrate check --device h100_sxm --profile " + profile.string() + " --data " + kData + "/synthetic --markdown");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto at = r.out.find("| gemm | h100_sxm | " + std::to_string(rows) + " | 0.00% | 0.00% | ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("% | 0% | 5% | pass |", at), std::string::npos) << r.out;  // none predicted faster
+  ASSERT_EQ(cli("calibrate derive --device gh200_144gb --from " + profile.string() + " --out " + (d / "gh.json").string()).code, 0);
+  r = cli("calibrate check --device gh200_144gb --profile " + (d / "gh.json").string() + " --data " + kData + "/synthetic");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("gemm "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("derived from"), std::string::npos) << r.out;  // checked, not skipped
 }
 
 TEST(CalibrateCli, MalformedTableExitsTwoWithoutOutput) {

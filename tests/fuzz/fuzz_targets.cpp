@@ -21,6 +21,8 @@
 #include "sim/hardware/device_spec.h"
 #include "sim/hardware/topology.h"
 #include "sim/model/model_spec.h"
+#include "sim/search/plan_config.h"
+#include "sim/search/sweep_spec.h"
 #include "sim/serving/scenario_config.h"
 #include "sim/serving/simulation.h"
 #include "sim/workload/i_workload.h"
@@ -87,6 +89,12 @@ void one_input(const std::uint8_t* data, std::size_t size) {
   calib::read_measurements(p, "table.csv", set);
 #elif defined(FUZZ_SHAPES_CSV)
   (void)calib::read_shapes(as_file(data, size, "shapes.csv"));
+#elif defined(FUZZ_SWEEP)
+  // A sweep file: base scenario plus axes, every point expanded and parsed.
+  (void)load_sweep(as_file(data, size, "sweep.json"));
+#elif defined(FUZZ_PLAN)
+  // A plan-search file (candidates, SLOs, prices, traffic).
+  (void)parse_plan(parse_json_text(text(data, size), "plan.json"), "plan.json");
 #else
 #error "define one FUZZ_* target"
 #endif

@@ -16,7 +16,7 @@ const char* default_scenario_text() {
   "parallel": {"impl": "megatron", "tp": 1, "pp": 1},
   "scheduler": {"impl": "vllm_v1", "max_num_batched_tokens": 8192, "max_num_seqs": 256, "enable_chunked_prefill": true},
   "kv": {"impl": "paged", "block_size": 16, "enable_prefix_caching": true},
-  "cost": {"impl": "roofline"},
+  "cost": {"impl": "calibrated"},
   "router": {"impl": "round_robin"},
   "workload": {
     "impl": "synthetic",

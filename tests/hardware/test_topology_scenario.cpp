@@ -12,9 +12,11 @@ namespace {
 using nlohmann::json;
 
 // One request of 16 prompt tokens and 11 output tokens: 1 prefill step + 10 decode steps,
-// every one sampling a token.
+// every one sampling a token. The roofline prices every operator (the link arithmetic
+// below is the roofline's).
 json one_request(const std::string& hardware, int tp) {
   json s = json::parse(default_scenario_text());
+  s["cost"] = {{"impl", "roofline"}};
   s["hardware"] = hardware;
   s["parallel"]["tp"] = tp;
   s["workload"]["num_requests"] = 1;

@@ -53,7 +53,8 @@ TEST(Simulation, ResolvedConfigHoldsEveryDefault) {
   EXPECT_EQ(pool["role"], "mixed");
   EXPECT_EQ(pool["scheduler"]["impl"], "vllm_v1");
   EXPECT_EQ(pool["kv"]["block_size"], 16);
-  EXPECT_TRUE(pool["cost"].contains("kernel_overhead"));  // a default the scenario did not set
+  EXPECT_EQ(pool["cost"]["impl"], "calibrated");
+  EXPECT_TRUE(pool["cost"]["fallback"].contains("kernel_overhead"));  // a default the scenario did not set
   EXPECT_EQ(pool["engine"]["gpu_memory_utilization"], 0.9);
   EXPECT_EQ(r["workload"]["num_requests"], 200);
   EXPECT_EQ(r["router"]["impl"], "round_robin");

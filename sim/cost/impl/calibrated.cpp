@@ -37,7 +37,8 @@ class CalibratedCostModel final : public ICostModel {
       c.where = p.where();
       c.profile = p.string("profile", "",
                            "fitted profile: a path to a .json file, or a device name looked up as "
-                           "calibration/profiles/<name>.json under the data dir (empty: the scenario's device)");
+                           "calibration/profiles/<name>.json under the data dir (empty: the scenario's device's, "
+                           "or none if it has none: then the roofline answers everything)");
       c.all_reduce_backend = p.choice("all_reduce_backend", "best", {"best", "nccl", "vllm_custom"},
                                       "all-reduce implementation: the faster fitted one at each size, or one by name");
       c.prefill_kernel = p.string("prefill_kernel", "",
@@ -73,11 +74,15 @@ class CalibratedCostModel final : public ICostModel {
     } else if (!fs::exists(path) && fs::path(path).is_relative() && fs::exists(fs::path(deps.data_dir) / path)) {
       path = (fs::path(deps.data_dir) / path).string();
     }
+    roofline_ = CostModelRegistry::get().make(c.fallback, deps);
     if (!fs::exists(path)) {
+      // No profile for the device and none asked for: only the roofline answers.
+      if (c.profile.empty()) return;
       bad_value(c.where + ".profile", path,
                 "an existing fitted profile (run `servesim calibrate fit --device " + deps.device.name +
                     "`, or use the roofline cost model)");
     }
+    has_profile_ = true;
     profile_ = FittedProfile::load(path);
     const std::string sha = sha256_file_hex(path).substr(0, 8);
     tag_ = fmt::format("{}:{}@{}", profile_.status == "derived" ? "derived" : "fit", profile_.device, sha);
@@ -103,12 +108,11 @@ class CalibratedCostModel final : public ICostModel {
       for (const auto& [v, full] : sources_[kCollective]) seen |= v == cv.backend;
       if (!seen) src(kCollective, cv.backend);
     }
-    roofline_ = CostModelRegistry::get().make(c.fallback, deps);
     intra_bw_ = profile_.rates.intra_node_bandwidth;
   }
 
   std::optional<Prediction> predict(const Operator& op) const override {
-    if (auto p = fitted(op)) {
+    if (auto p = has_profile_ ? fitted(op) : std::nullopt) {
       p->ns = std::max(p->ns, from_seconds(bound_.seconds(op)));
       return p;
     }
@@ -188,6 +192,7 @@ class CalibratedCostModel final : public ICostModel {
   std::array<std::vector<std::pair<std::string, std::string>>, 6> sources_;
   std::array<bool, 6> use_{};
   std::unique_ptr<ICostModel> roofline_;
+  bool has_profile_ = false;
   double intra_bw_ = 0;
 };
 

@@ -220,12 +220,12 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
     const double reg = dot(c->coef, terms);
     const auto g = q.grid_point(is_prefill);
     const auto corr = c->residual.at(g.outer, g.x);
-    if (reg > 0 && corr) return FitAnswer{reg * *corr, ""};
+    if (reg > 0 && corr) return FitAnswer{std::max(reg * *corr, c->floor_us), ""};
   }
   if (f.global.empty() || (!kernel.empty() && (f.kernels.empty() || f.kernels.front() != kernel))) return std::nullopt;
   const double us = dot(f.global, terms);
   if (!(us > 0)) return std::nullopt;
-  return FitAnswer{us, "global"};
+  return FitAnswer{std::max(us, f.global_floor_us), "global"};
 }
 
 std::optional<FitAnswer> FittedProfile::predict_collective(const std::string& op, int ranks, double bytes,
@@ -294,6 +294,13 @@ void FittedProfile::finalize() {
         if (reg > 0) c.residual.add(g.outer, g.x, p.us / reg);
       }
       c.residual.finalize();
+      c.floor_us = 0;
+      for (const auto& p : c.points) c.floor_us = c.floor_us == 0 ? p.us : std::min(c.floor_us, p.us);
+    }
+    f->global_floor_us = 0;
+    for (const auto& c : f->configs) {
+      if (f->kernels.empty() || c.kernel != f->kernels.front() || c.floor_us <= 0) continue;
+      f->global_floor_us = f->global_floor_us == 0 ? c.floor_us : std::min(f->global_floor_us, c.floor_us);
     }
   }
   for (auto* list : {&collectives, &copies}) {

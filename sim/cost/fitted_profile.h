@@ -92,11 +92,13 @@ class FittedProfile {
     std::vector<double> coef;
     std::vector<AttentionPoint> points;  // training points (uniform batches)
     LineGrid residual;  // measured / regression, see AttentionQuery::grid_point
+    double floor_us = 0;  // the fastest call measured: no call of this kernel is faster (finalize())
   };
   struct AttentionFit {
     std::vector<AttentionConfig> configs;
     std::vector<std::string> kernels;  // measured kernels, preferred first
     std::vector<double> global;        // over all configs of the preferred kernel
+    double global_floor_us = 0;        // the fastest call of the preferred kernel (finalize())
   };
   struct Curve {
     std::string op, backend;  // collectives: op and backend; copies: direction and host_mem

@@ -63,6 +63,29 @@ TEST(FittedProfile, GemmBeyondTheLargestMeasuredMKeepsTheLastEfficiencyAgainstTh
   EXPECT_NEAR(a->us, 1000.0 * 43.057152 / 2.506752, 1e-6);
 }
 
+// Decode config (8 q / 2 KV heads of 64, bf16, paged, kernel "k") with a byte-time-only
+// regression and two measured batches of one sequence: 5 us at 100 cached tokens, 9 us at
+// 1000. A query of 1 sequence with 10 cached tokens lies below the grid: the residual at the
+// nearest point (5 us / regression(101 tokens)) times regression(11 tokens) is about
+// 5 x 11 / 101 = 0.54 us (KV bytes dominate). No call of the kernel was measured under 5 us,
+// so the kernel's floor, 5 us, answers.
+TEST(FittedProfile, NoAttentionCallIsFasterThanItsKernelsFastestMeasuredCall) {
+  FittedProfile p = FittedProfile::load(kProfile);
+  FittedProfile::AttentionConfig c;
+  c.heads = 8, c.kv_heads = 2, c.head_dim = 64;
+  c.kv_dtype = "bf16", c.layout = "paged", c.kernel = "k";
+  c.coef = {0, 1, 0, 0, 0};  // latency, byte time, per-seq, per-1k seq-heads, per-1k longest kv
+  c.points = {{1, 1, 99, 5.0}, {1, 1, 999, 9.0}};
+  p.decode.configs.push_back(c);
+  p.decode.kernels = {"k"};
+  p.finalize();
+  const auto a = p.predict_attention(false, AttentionQuery::uniform(8, 2, 64, "bf16", true, 1, 1, 10));
+  ASSERT_TRUE(a);
+  EXPECT_DOUBLE_EQ(a->us, 5.0);
+  // At a measured point the measurement answers (the floor is below it).
+  EXPECT_NEAR(p.predict_attention(false, AttentionQuery::uniform(8, 2, 64, "bf16", true, 1, 1, 999))->us, 9.0, 1e-9);
+}
+
 TEST(FittedProfile, AttentionWithoutItsConfigUsesTheGlobalRegression) {
   const FittedProfile p = FittedProfile::load(kProfile);
   // 4 sequences, 999 cached + 1 new token each, 8 query / 2 KV heads of 64, bf16 KV:

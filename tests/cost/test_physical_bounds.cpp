@@ -194,8 +194,9 @@ TEST(PhysicalBounds, AttentionNeverBeatsPeakAndGrowsWithBatchQueryAndContext) {
         t.monotone(ns(*s->model, AttnOp(prefill, c, b, q, up(ctx)).op), base, ctx + 1 >= max_ctx, what + " context up");
         if (prefill) t.monotone(ns(*s->model, AttnOp(prefill, c, b, up(q), ctx).op), base, q >= max_q, what + " query up");
       }
-      // Measured 2026-12-05: at most 225 of 4,000 (5.6 %, h100_sxm decode), worst drop 27 %.
-      EXPECT_TRUE(t.clean(0.06, 0.30)) << s->name << (prefill ? " prefill" : " decode") << ": " << t.report();
+      // Measured 2026-12-05 (with the per-kernel floor): at most 225 of 4,000 (5.6 %,
+      // h100_sxm decode, worst drop there 4.6 %), worst drop anywhere 18.7 % (h200_sxm prefill).
+      EXPECT_TRUE(t.clean(0.06, 0.20)) << s->name << (prefill ? " prefill" : " decode") << ": " << t.report();
     }
   }
 }

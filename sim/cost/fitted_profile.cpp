@@ -194,6 +194,10 @@ std::optional<FitAnswer> FittedProfile::predict_gemm(double m, double n, double 
 const FittedProfile::AttentionConfig* FittedProfile::find_config(const AttentionFit& f, const AttentionQuery& q,
                                                                  const std::string& kernel) const {
   if (q.v_head_dim != q.head_dim) return nullptr;
+  if (kernel.empty() && !f.preferred.empty()) {
+    auto it = f.preferred.find({q.heads, q.kv_heads, q.head_dim, q.kv_dtype == "fp8", q.paged});
+    return it == f.preferred.end() ? nullptr : &f.configs[it->second];
+  }
   // Best: the query's layout, then the kernel asked for (or the most preferred one).
   const AttentionConfig* best = nullptr;
   std::size_t best_rank = SIZE_MAX;
@@ -297,6 +301,19 @@ void FittedProfile::finalize() {
       c.floor_us = 0;
       for (const auto& p : c.points) c.floor_us = c.floor_us == 0 ? p.us : std::min(c.floor_us, p.us);
     }
+    f->preferred.clear();  // empty: find_config scans
+    std::map<std::tuple<int, int, int, bool, bool>, std::size_t> preferred;
+    for (const auto& c : f->configs) {
+      for (const bool paged : {false, true}) {
+        AttentionQuery q;
+        q.heads = c.heads, q.kv_heads = c.kv_heads, q.head_dim = q.v_head_dim = c.head_dim;
+        q.kv_dtype = c.kv_dtype, q.paged = paged;
+        if (const AttentionConfig* best = find_config(*f, q, "")) {
+          preferred[{q.heads, q.kv_heads, q.head_dim, q.kv_dtype == "fp8", paged}] = static_cast<std::size_t>(best - f->configs.data());
+        }
+      }
+    }
+    f->preferred = std::move(preferred);
     f->global_floor_us = 0;
     for (const auto& c : f->configs) {
       if (f->kernels.empty() || c.kernel != f->kernels.front() || c.floor_us <= 0) continue;

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -99,6 +100,9 @@ class FittedProfile {
     std::vector<std::string> kernels;  // measured kernels, preferred first
     std::vector<double> global;        // over all configs of the preferred kernel
     double global_floor_us = 0;        // the fastest call of the preferred kernel (finalize())
+    // The config the preferred kernel order picks per (heads, kv_heads, head_dim, fp8 KV,
+    // paged), built by finalize() so the hot path does not scan and compare strings.
+    std::map<std::tuple<int, int, int, bool, bool>, std::size_t> preferred;
   };
   struct Curve {
     std::string op, backend;  // collectives: op and backend; copies: direction and host_mem

@@ -30,6 +30,10 @@ CheckRow summarise(const std::string& family, const std::string& device, std::ve
   // Faster by more than 0.01 % (profiles store 5 significant digits).
   r.faster_share = static_cast<double>(std::count_if(err.begin(), err.end(), [](double e) { return e < -1e-4; })) /
                    static_cast<double>(err.size());
+  for (int i = 0; i < 100; ++i) {
+    const auto rank = static_cast<std::size_t>(std::ceil((i + 0.5) / 100.0 * static_cast<double>(err.size())));
+    r.quantiles.push_back(err[std::max<std::size_t>(rank, 1) - 1]);
+  }
   std::vector<double> ape;
   for (double e : err) ape.push_back(std::fabs(e));
   std::sort(ape.begin(), ape.end());
@@ -120,6 +124,24 @@ std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet
     out.push_back(r);
   }
   return out;
+}
+
+nlohmann::json residuals_json(const std::vector<CheckRow>& rows, const std::string& device, const std::string& profile_path,
+                              const std::string& profile_sha256) {
+  nlohmann::json fams = nlohmann::json::object();
+  for (const auto& r : rows) {
+    if (r.diagnostic || r.device != device || r.quantiles.empty()) continue;
+    std::vector<double> q;
+    for (double v : r.quantiles) q.push_back(round_sig(v, 5));
+    fams[r.family] = {{"n", r.n}, {"quantiles", q}};
+  }
+  return {{"schema", "servesim.residuals/1"},
+          {"device", device},
+          {"profile", profile_path},
+          {"profile_sha256", profile_sha256},
+          {"rule", "per family, predicted / measured - 1 on the shapes held out of the profile's fit, at quantiles (i + 0.5) / "
+                   "100, i = 0..99 (nearest rank); written by servesim calibrate check --residuals-out"},
+          {"families", fams}};
 }
 
 }  // namespace servesim::calib

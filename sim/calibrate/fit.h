@@ -57,11 +57,18 @@ struct CheckRow {
   double mape = 0, p90 = 0, max_ape = 0;
   double median_error = 0;  // median of predicted / measured - 1 (negative: predicted too fast)
   double faster_share = 0;  // share of shapes predicted more than 0.01 % faster than measured
+  // The signed errors' quantiles at (i + 0.5) / 100, i = 0..99 (nearest rank): the residual
+  // distribution `run --uncertainty` draws from.
+  std::vector<double> quantiles;
   double target = 0;    // 0: no target
   bool diagnostic = false;
   bool pass() const { return target <= 0 || mape <= target; }
 };
 std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet& set, const FitSettings& s);
+// The residuals file of a checked profile (schema servesim.residuals/1): per family, the
+// held-out signed errors' quantiles (rows that are not diagnostics).
+nlohmann::json residuals_json(const std::vector<CheckRow>& rows, const std::string& device, const std::string& profile_path,
+                              const std::string& profile_sha256);
 
 // A derived profile for `target` from a measured one (FITTING.md: compute-bound terms scale
 // with peak FLOP/s, memory-bound with HBM bandwidth, collectives with link bandwidth, copies

@@ -92,6 +92,8 @@ int check(const Args& args) {
       "check against these measured tables instead (files or directories; every row, none held out): a "
       "cross-source or cross-device check of data the profile never saw; one device only")(
       "markdown", "print a Markdown table")("diagnostics", "also print the regression-only errors")(
+      "residuals-out", po::value<std::string>(),
+      "write the held-out residual quantiles per family to this JSON file (what run --uncertainty draws from; one device)")(
       "strict", "exit with 1 when a family misses its target")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of calibration/ and the data paths");
   po::variables_map vm;
@@ -104,6 +106,9 @@ int check(const Args& args) {
   const std::string data_dir = vm["data-dir"].as<std::string>();
   const auto devices = vm["device"].as<std::vector<std::string>>();
   if (vm.count("profile") && devices.size() != 1) bad_value("--profile", vm["profile"].as<std::string>(), "one --device with it");
+  if (vm.count("residuals-out") && (devices.size() != 1 || vm.count("data"))) {
+    bad_value("--residuals-out", vm["residuals-out"].as<std::string>(), "one --device, without --data");
+  }
   if (vm.count("data") && devices.size() != 1) bad_value("--data", vm["data"].as<std::vector<std::string>>().front(), "one --device with it");
   std::vector<calib::CheckRow> rows;
   std::vector<std::string> notes;
@@ -142,6 +147,12 @@ int check(const Args& args) {
     }
     const calib::MeasurementSet set = calib::read_inputs(list);
     for (auto& r : calib::check_profile(p, set, s)) rows.push_back(std::move(r));
+    if (vm.count("residuals-out")) {
+      const std::string rel = fs::path(path).lexically_relative(data_dir).string();
+      const auto j = calib::residuals_json(rows, p.device, rel.empty() || rel.starts_with("..") ? path : rel,
+                                           sha256_file_hex(path));
+      calib::write_file_atomically(vm["residuals-out"].as<std::string>(), calib::dump_profile_json(j));
+    }
   }
   const bool md = vm.count("markdown") != 0, diag = vm.count("diagnostics") != 0;
   bool fail = false;

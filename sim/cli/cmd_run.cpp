@@ -12,6 +12,7 @@
 #include "sim/cli/commands.h"
 #include "sim/cli/terminal_line.h"
 #include "sim/cli/multi_seed.h"
+#include "sim/cli/uncertainty.h"
 #include "sim/cli/signals.h"
 #include "sim/core/error.h"
 #include "sim/core/units.h"
@@ -73,6 +74,9 @@ int cmd_run(const Args& args) {
       "max-sim-time", po::value<std::string>(), "stop with an error past this simulated time, e.g. 2h")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of models/ and hardware_profiles/")(
       "seeds", po::value<int>()->default_value(1), "run seeds s, s+1, ..., s+K-1 (s: the scenario's seed) into --out/seed-<n>/ with seeds.json")(
+      "uncertainty", po::value<int>()->default_value(0),
+      "also replay N times with the fits' held-out errors drawn per family: 90% prediction intervals in uncertainty.json")(
+      "confidence", po::value<double>()->default_value(0.9), "the intervals' coverage with --uncertainty")(
       "report", "also write report.html (charts, tables; opens offline) into --out")(
       "timeline", "also write timeline.json (Chrome trace events: open in ui.perfetto.dev) into --out")(
       "timeline-window", po::value<std::string>(), "keep only this span of simulated time in the timeline, e.g. 60s:120s")(
@@ -131,7 +135,12 @@ int cmd_run(const Args& args) {
   const std::string assets = report::default_assets_dir();
   if (want_report) report::render_html(nlohmann::json::object(), assets);  // the chart library is there, before simulating
   const std::string label = std::filesystem::path(out).lexically_normal().filename().string();
+  const int replays = vm["uncertainty"].as<int>();
+  if (replays != 0 && replays < 2) bad_value("--uncertainty", std::to_string(replays), "at least 2 replays (or 0: none)");
+  const double confidence = vm["confidence"].as<double>();
+  if (!(confidence > 0 && confidence < 1)) bad_value("--confidence", std::to_string(confidence), "a fraction in (0, 1)");
   if (vm["seeds"].as<int>() != 1) {
+    if (replays > 0) bad_value("--uncertainty", "with --seeds", "one seed (intervals are around one run)");
     if (want_timeline) bad_value("--timeline", "with --seeds", "one seed (a timeline shows one run)");
     return run_seeds_command(scenario, so, vm["seeds"].as<int>(), out, vm.count("quiet") > 0, oo, [&](FileList& files) {
       if (want_report) files.emplace_back("report.html", report::build_report_from_files(files, assets, label));
@@ -149,6 +158,11 @@ int cmd_run(const Args& args) {
   progress.clear();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto files = result_files(res);
+  nlohmann::json intervals;
+  if (replays > 0) {
+    intervals = uncertainty_intervals(scenario, so, res, replays, confidence);
+    files.emplace_back("uncertainty.json", intervals.dump(2) + "\n");
+  }
   if (want_report) files.emplace_back("report.html", report::build_report_from_files(files, assets, label));
   if (want_timeline) files.emplace_back("timeline.json", report::chrome_trace_json(recorder, res));
   write_dir_atomically(out, files, oo);
@@ -156,6 +170,7 @@ int cmd_run(const Args& args) {
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);
     std::cout << summary_table(res.summary);
+    if (replays > 0) std::cout << uncertainty_table(intervals);
     std::cout << fmt::format("wall time {:.3f} s, {} events ({:.2f} M events/s), peak RSS {:.1f} MB\nresults in {}/\n", wall,
                              res.events, static_cast<double>(res.events) / wall / 1e6, ru.ru_maxrss / 1024.0, out);
   }

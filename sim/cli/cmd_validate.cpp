@@ -10,6 +10,7 @@
 #include "sim/calibrate/fit.h"
 #include "sim/cli/commands.h"
 #include "sim/cli/signals.h"
+#include "sim/cli/uncertainty.h"
 #include "sim/report/output.h"
 #include "sim/core/error.h"
 #include "sim/validate/compare.h"
@@ -55,6 +56,52 @@ int fit(const Args& args) {
   return 0;
 }
 
+// Per run, the measured TTFT/TPOT p50, mean E2E and throughput against the intervals of
+// `replays` perturbed replays (sim/cli/uncertainty.h), and the share that fall inside.
+nlohmann::json validation_intervals(const std::vector<validate::GtRun>& runs, const std::vector<validate::RunValidation>& results,
+                                    const validate::EngineProfile& profile, const SimOptions& so, int replays, double confidence) {
+  using Get = std::function<validate::Pair(const validate::RunValidation&)>;
+  const std::vector<std::pair<std::string, Get>> metrics = {
+      {"ttft_p50", [](const auto& v) { return v.ttft.p50; }}, {"tpot_p50", [](const auto& v) { return v.tpot.p50; }},
+      {"e2e_p50", [](const auto& v) { return v.e2e.p50; }},   {"throughput", [](const auto& v) { return v.throughput; }}};
+  nlohmann::json per_run = nlohmann::json::array();
+  int inside = 0, total = 0;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    std::vector<std::vector<double>> values(metrics.size());
+    for (int draw = 1; draw <= replays; ++draw) {
+      const auto v = validate::validate_run(runs[i], profile, profile.fitted["constants"], so,
+                                            [draw](const nlohmann::json& s) { return perturbed_scenario(s, s, draw); });
+      for (std::size_t m = 0; m < metrics.size(); ++m) values[m].push_back(metrics[m].second(v).predicted);
+    }
+    nlohmann::json row = {{"run", results[i].run}};
+    for (std::size_t m = 0; m < metrics.size(); ++m) {
+      const auto pair = metrics[m].second(results[i]);
+      const auto [lo, hi] = interval(values[m], confidence);
+      const bool in = pair.measured >= lo && pair.measured <= hi;
+      inside += in;
+      ++total;
+      row[metrics[m].first] = {{"measured", pair.measured}, {"point", pair.predicted}, {"lo", lo}, {"hi", hi}, {"inside", in}};
+    }
+    per_run.push_back(row);
+  }
+  return {{"replays", replays}, {"confidence", confidence}, {"inside", inside}, {"total", total}, {"runs", per_run}};
+}
+
+std::string coverage_text(const nlohmann::json& j) {
+  std::string out = fmt::format("{:.0f}% prediction intervals ({} replays): measured inside {} of {}\n",
+                                100 * j["confidence"].get<double>(), j["replays"].get<int>(), j["inside"].get<int>(),
+                                j["total"].get<int>());
+  for (const auto& r : j["runs"]) {
+    for (const auto& [name, v] : r.items()) {
+      if (name == "run") continue;
+      out += fmt::format("  {:<28} {:<11} measured {:.4g} predicted {:.4g} [{:.4g}, {:.4g}] {}\n", r["run"].get<std::string>(), name,
+                         v["measured"].get<double>(), v["point"].get<double>(), v["lo"].get<double>(), v["hi"].get<double>(),
+                         v["inside"].get<bool>() ? "inside" : "OUTSIDE");
+    }
+  }
+  return out;
+}
+
 int cmd_validate(const Args& args) {
   if (!args.empty() && args.front() == "fit") return fit(Args(args.begin() + 1, args.end()));
   po::options_description opts("servesim validate RUN_OR_DIR [options]", kHelpLineLength, kHelpMinDescription);
@@ -65,6 +112,10 @@ int cmd_validate(const Args& args) {
       "force", "also replace a non-empty --out folder that servesim did not write")(
       "role", po::value<std::string>()->default_value("validation"), "with a folder of runs: validate the runs of this role")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of models/, hardware_profiles/, engines/")(
+      "uncertainty", po::value<int>()->default_value(0),
+      "also replay each run N times with the fits' held-out errors drawn per family, and report whether the measured "
+      "values fall inside the prediction intervals (intervals.json)")(
+      "confidence", po::value<double>()->default_value(0.9), "the intervals' coverage with --uncertainty")(
       "quiet,q", "print nothing on success");
   po::positional_options_description pos;
   pos.add("run", 1);
@@ -106,12 +157,23 @@ int cmd_validate(const Args& args) {
     runs.push_back(std::move(run));
   }
   if (runs.empty()) input_error(dir, "no run of role '" + role + "' here, expected at least one (see --role)");
+  const int replays = vm["uncertainty"].as<int>();
+  const double confidence = vm["confidence"].as<double>();
+  if (replays != 0 && replays < 2) bad_value("--uncertainty", std::to_string(replays), "at least 2 replays (or 0: none)");
+  if (!(confidence > 0 && confidence < 1)) bad_value("--confidence", std::to_string(confidence), "a fraction in (0, 1)");
   std::vector<validate::RunValidation> results;
   for (const validate::GtRun& run : runs) results.push_back(validate::validate_run(run, profile, profile.fitted["constants"], so));
+  std::vector<std::pair<std::string, std::string>> extra;
+  nlohmann::json intervals;
+  if (replays > 0) {
+    intervals = validation_intervals(runs, results, profile, so, replays, confidence);
+    extra.emplace_back("intervals.json", intervals.dump(2) + "\n");
+  }
   if (stop_requested()) throw Cancelled("stopped before writing");
-  validate::write_validation(out, results, oo);
+  validate::write_validation(out, results, oo, extra);
   if (!vm.count("quiet")) {
     for (const auto& r : results) std::cout << validate::table_text(r) << "\n";
+    if (replays > 0) std::cout << coverage_text(intervals);
     std::cout << "results in " << out << "/\n";
   }
   return 0;

@@ -79,13 +79,14 @@ std::vector<StepRow> predict_steps(const GtRun& run, const nlohmann::json& scena
 }
 
 RunValidation validate_run(const GtRun& run, const EngineProfile& profile, const nlohmann::json& constants,
-                           const SimOptions& options) {
+                           const SimOptions& options, const std::function<nlohmann::json(const nlohmann::json&)>& transform) {
   RunValidation v;
   v.run = run.meta.name;
   v.dir = run.dir;
   v.role = run.meta.role;
   v.model = run.meta.model;
-  const nlohmann::json scenario = scenario_for_run(profile, run, constants);
+  const nlohmann::json scenario =
+      transform ? transform(scenario_for_run(profile, run, constants)) : scenario_for_run(profile, run, constants);
 
   v.steps = predict_steps(run, scenario, options);
   v.step_errors = step_errors(v.steps);

@@ -13,6 +13,7 @@
 //   (predicted - measured) / measured of the percentile.
 // - throughput: output tokens / (last completion - first arrival), each side its own times.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -68,8 +69,11 @@ struct RunValidation {
 StepErrors step_errors(const std::vector<StepRow>& rows);
 std::vector<StepRow> predict_steps(const GtRun& run, const nlohmann::json& scenario, const SimOptions& options);
 
+// `transform`, if given, rewrites the run's scenario before it is simulated (prediction
+// intervals wrap its cost models).
 RunValidation validate_run(const GtRun& run, const EngineProfile& profile, const nlohmann::json& constants,
-                           const SimOptions& options);
+                           const SimOptions& options,
+                           const std::function<nlohmann::json(const nlohmann::json&)>& transform = {});
 
 nlohmann::json to_json(const RunValidation& v);
 

@@ -126,7 +126,8 @@ std::string per_request_svg(const RunValidation& v) {
   return scatter_svg(fmt::format("{} ({}): predicted vs measured, dashed ±10%", v.run, v.role), {steps, ttft, e2e});
 }
 
-void write_validation(const std::string& dir, const std::vector<RunValidation>& runs, const OutputOptions& options) {
+void write_validation(const std::string& dir, const std::vector<RunValidation>& runs, const OutputOptions& options,
+                      const std::vector<std::pair<std::string, std::string>>& extra) {
   std::vector<std::pair<std::string, std::string>> files{{"validation.json", validation_json(runs).dump(2) + "\n"},
                                                          {"summary.md", summary_markdown(runs)}};
   for (const RunValidation& v : runs) {
@@ -134,6 +135,7 @@ void write_validation(const std::string& dir, const std::vector<RunValidation>& 
     files.emplace_back(v.run + "/per_step.csv", per_step_csv(v));
     files.emplace_back(v.run + "/per_request.svg", per_request_svg(v));
   }
+  files.insert(files.end(), extra.begin(), extra.end());
   write_dir_atomically(dir, files, options);
 }
 

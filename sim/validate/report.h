@@ -34,6 +34,8 @@ std::string per_request_csv(const RunValidation& v);
 std::string per_step_csv(const RunValidation& v);
 std::string per_request_svg(const RunValidation& v);
 
-void write_validation(const std::string& dir, const std::vector<RunValidation>& runs, const OutputOptions& options = {});
+// `extra`: more (path, text) files written with the others (e.g. intervals.json).
+void write_validation(const std::string& dir, const std::vector<RunValidation>& runs, const OutputOptions& options = {},
+                      const std::vector<std::pair<std::string, std::string>>& extra = {});
 
 }  // namespace servesim::validate

@@ -1,0 +1,106 @@
+#include "sim/cli/uncertainty.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "sim/core/error.h"
+
+namespace servesim::cli {
+namespace {
+
+// (name, summary path, unit scale, unit) of the metrics given intervals.
+struct Metric {
+  const char* name;
+  const char* group;
+  const char* stat;
+  double scale;
+  const char* unit;
+};
+constexpr Metric kMetrics[] = {
+    {"ttft_p50", "ttft_s", "p50", 1e3, "ms"},       {"ttft_p99", "ttft_s", "p99", 1e3, "ms"},
+    {"tpot_p50", "tpot_s", "p50", 1e3, "ms"},       {"tpot_p99", "tpot_s", "p99", 1e3, "ms"},
+    {"e2e_mean", "e2e_s", "mean", 1.0, "s"},        {"e2e_p99", "e2e_s", "p99", 1.0, "s"},
+    {"output_tokens_per_s", "throughput", "output_tokens_per_s", 1.0, "tok/s"},
+};
+
+double metric(const nlohmann::json& summary, const Metric& m) {
+  const auto g = summary.find(m.group);
+  if (g == summary.end() || !g->contains(m.stat) || !(*g)[m.stat].is_number()) return 0.0;
+  return (*g)[m.stat].get<double>();
+}
+
+double nearest_rank(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+void wrap(nlohmann::json& cost, int draw, std::uint64_t seed) {
+  cost = {{"impl", "perturbed"}, {"inner", cost}, {"draw", draw}, {"seed", seed}};
+}
+
+}  // namespace
+
+std::pair<double, double> interval(std::vector<double> values, double confidence) {
+  return {nearest_rank(values, (1 - confidence) / 2), nearest_rank(values, (1 + confidence) / 2)};
+}
+
+nlohmann::json perturbed_scenario(const nlohmann::json& scenario, const nlohmann::json& resolved, int draw) {
+  nlohmann::json s = scenario;
+  const std::uint64_t seed = resolved.value("seed", std::uint64_t{0});
+  bool any = false;
+  if (s.contains("cost")) {
+    wrap(s["cost"], draw, seed);
+    any = true;
+  }
+  if (s.contains("pools") && s["pools"].is_array()) {
+    for (auto& pool : s["pools"]) {
+      if (pool.is_object() && pool.contains("cost")) {
+        wrap(pool["cost"], draw, seed);
+        any = true;
+      }
+    }
+  }
+  if (!any) {
+    // The scenario took the default cost model: wrap what it resolved to.
+    s["cost"] = resolved.at("pools").at(0).at("cost");
+    wrap(s["cost"], draw, seed);
+  }
+  return s;
+}
+
+nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOptions& options, const SimResult& base, int n,
+                                     double confidence) {
+  if (n < 2) bad_value("--uncertainty", std::to_string(n), "at least 2 replays");
+  if (!(confidence > 0 && confidence < 1)) bad_value("--confidence", std::to_string(confidence), "a fraction in (0, 1)");
+  std::vector<std::vector<double>> values(std::size(kMetrics));
+  for (int draw = 1; draw <= n; ++draw) {
+    const SimResult r = Simulation(perturbed_scenario(scenario, base.resolved_config, draw), options).run();
+    for (std::size_t m = 0; m < std::size(kMetrics); ++m) values[m].push_back(metric(r.summary, kMetrics[m]));
+  }
+  nlohmann::json metrics = nlohmann::json::object();
+  for (std::size_t m = 0; m < std::size(kMetrics); ++m) {
+    const auto [lo, hi] = interval(values[m], confidence);
+    metrics[kMetrics[m].name] = {{"point", metric(base.summary, kMetrics[m])}, {"lo", lo}, {"hi", hi}};
+  }
+  return {{"replays", n},
+          {"confidence", confidence},
+          {"rule", "each replay scales every fitted family's costs by one draw of that family's held-out error (the "
+                   "profile's residuals file); lo/hi: nearest-rank quantiles of the replays; point: the unperturbed run"},
+          {"metrics", metrics}};
+}
+
+std::string uncertainty_table(const nlohmann::json& u) {
+  std::string out = fmt::format("{:.0f}% prediction intervals from {} replays (fitted costs' held-out errors):\n",
+                                100 * u.at("confidence").get<double>(), u.at("replays").get<int>());
+  for (const auto& m : kMetrics) {
+    const auto& v = u.at("metrics").at(m.name);
+    out += fmt::format("  {:<22} {:>10.2f} {}  [{:.2f}, {:.2f}]\n", m.name, v.at("point").get<double>() * m.scale, m.unit,
+                       v.at("lo").get<double>() * m.scale, v.at("hi").get<double>() * m.scale);
+  }
+  return out;
+}
+
+}  // namespace servesim::cli

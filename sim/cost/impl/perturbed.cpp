@@ -1,0 +1,120 @@
+// A cost model whose fitted answers carry one draw of the fit's own error: for prediction
+// intervals (`servesim run --uncertainty N`). Contract:
+// - It wraps `inner` and answers what inner answers. An answer from a fitted or derived
+//   profile (source "fit:..." or "derived:...") of family F (gemm, attention_prefill,
+//   attention_decode, collective, copy) is multiplied by 1 / (1 + r_F), where r_F is one
+//   value of F's held-out residual distribution (predicted / measured - 1, from
+//   `servesim calibrate check --residuals-out`): what the measurement would have been had
+//   the fit erred by r_F. Other answers (roofline, engine host time) are unchanged.
+// - r_F is drawn once per (seed, draw, family): an error that repeats on every call of the
+//   family, as a fit's errors do, not noise that averages out over a run. Draw 0 is the
+//   unperturbed model.
+// - The result is never below the operator's physical bound on the device.
+// - Families without residuals in the file are unperturbed.
+#include <array>
+#include <filesystem>
+#include <string_view>
+
+#include "sim/core/error.h"
+#include "sim/core/json_file.h"
+#include "sim/core/rng.h"
+#include "sim/cost/i_cost_model.h"
+#include "sim/cost/physical_bound.h"
+
+namespace servesim {
+namespace {
+
+const char* family_of(OpClass c) {
+  switch (c) {
+    case OpClass::kGemm: return "gemm";
+    case OpClass::kAttentionPrefill: return "attention_prefill";
+    case OpClass::kAttentionDecode: return "attention_decode";
+    case OpClass::kCollective: return "collective";
+    case OpClass::kCopy: return "copy";
+    default: return nullptr;
+  }
+}
+
+class PerturbedCostModel final : public ICostModel {
+ public:
+  struct Config {
+    ComponentConfig inner;
+    std::string residuals;
+    std::int64_t draw = 0;
+    std::int64_t seed = 0;
+    std::string where;
+
+    static Config parse(Params& p) {
+      Config c;
+      c.where = p.where();
+      nlohmann::json inner = p.object("inner", "the cost model whose fitted answers are perturbed ({impl, ...})");
+      if (!inner.contains("impl")) inner["impl"] = "calibrated";
+      if (inner["impl"] == "perturbed") bad_value(p.where("inner") + ".impl", "perturbed", "another cost model");
+      c.inner = CostModelRegistry::get().parse(inner, p.where("inner"));
+      p.set_resolved("inner", c.inner.resolved);
+      c.residuals = p.string("residuals", "",
+                             "residuals file (servesim calibrate check --residuals-out); empty: "
+                             "calibration/profiles/<device>.residuals.json under the data dir");
+      c.draw = p.integer("draw", 0, "which draw (0: unperturbed)", 0, 1'000'000);
+      c.seed = p.integer("seed", 0, "seed of the draws", 0, INT64_MAX);
+      return c;
+    }
+  };
+
+  PerturbedCostModel(const Config& c, const CostDeps& deps) : bound_(deps.device) {
+    namespace fs = std::filesystem;
+    inner_ = CostModelRegistry::get().make(c.inner, deps);
+    std::string path = c.residuals;
+    if (path.empty()) path = (fs::path(deps.data_dir) / "calibration" / "profiles" / (deps.device.name + ".residuals.json")).string();
+    if (!fs::exists(path)) {
+      bad_value(c.where + ".residuals", path,
+                "a residuals file (servesim calibrate check --device " + deps.device.name +
+                    " --residuals-out FILE); prediction intervals need a measured profile's held-out errors");
+    }
+    const nlohmann::json j = read_json_file(path);
+    const auto fams = j.find("families");
+    if (j.value("schema", "") != "servesim.residuals/1" || fams == j.end() || !fams->is_object()) {
+      input_error(path, "expected a servesim.residuals/1 file with a families object");
+    }
+    for (std::size_t f = 0; f < kFamilies.size(); ++f) {
+      const auto it = fams->find(kFamilies[f]);
+      if (it == fams->end()) continue;
+      const auto q = it->find("quantiles");
+      if (q == it->end() || !q->is_array() || q->empty()) input_error(path, std::string("families.") + kFamilies[f] + ".quantiles: expected a non-empty array");
+      for (const auto& v : *q) {
+        if (!v.is_number() || !(v.get<double>() > -1.0)) {
+          bad_value(path + ": families." + kFamilies[f] + ".quantiles", v.dump(), "numbers > -1 (predicted / measured - 1)");
+        }
+      }
+      if (c.draw == 0) continue;
+      Rng rng(mix64(static_cast<std::uint64_t>(c.seed), mix64(static_cast<std::uint64_t>(c.draw), stable_hash(kFamilies[f]))));
+      const double r = (*q)[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(q->size()) - 1))].get<double>();
+      factor_[f] = 1.0 / (1.0 + r);
+    }
+  }
+
+  std::optional<Prediction> predict(const Operator& op) const override {
+    auto p = inner_->predict(op);
+    const char* fam = family_of(op.cls);
+    if (!p || !fam || !(p->source.starts_with("fit:") || p->source.starts_with("derived:"))) return p;
+    for (std::size_t f = 0; f < kFamilies.size(); ++f) {
+      if (std::string_view(kFamilies[f]) != fam) continue;
+      const double ns = static_cast<double>(p->ns) * factor_[f];
+      p->ns = std::max(static_cast<SimTime>(std::llround(ns)), from_seconds(bound_.seconds(op)));
+    }
+    return p;
+  }
+
+ private:
+  static constexpr std::array<const char*, 5> kFamilies = {"gemm", "attention_prefill", "attention_decode", "collective", "copy"};
+  std::unique_ptr<ICostModel> inner_;
+  PhysicalBound bound_;
+  std::array<double, 5> factor_{1, 1, 1, 1, 1};
+};
+
+}  // namespace
+
+SERVESIM_REGISTER(CostModelRegistry, PerturbedCostModel, "perturbed",
+                  "another cost model with one draw of its fits' held-out errors per family (prediction intervals)")
+
+}  // namespace servesim

@@ -59,6 +59,7 @@ PowerCoefficients power_coefficients(const DeviceSpec& d, double limit_w, const 
                                                  (d.achievable_hbm_fraction.value_or(0.85) * d.hbm_bandwidth));
   c.f_max_hz = d.boost_clock_hz;
   c.f_pl_hz = d.power_limited_clock_hz.value_or(kPowerLimitedClockShare * d.boost_clock_hz);
+  c.node_overhead_w = d.node_overhead_w;
   c.measured = all_measured;
   c.basis = all_measured ? "measured (" + d.source + ": power)"
                          : "derived from TDP, idle, peaks and bandwidth by rules calibrated on the H200 (docs/power.md)";

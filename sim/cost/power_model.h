@@ -22,6 +22,7 @@
 //   from rules calibrated on the H200 measurement (power_model.cpp); coefficients()
 //   says which.
 #include <array>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -40,6 +41,7 @@ struct PowerCoefficients {
   std::array<double, 8> energy_per_flop{};  // J per FLOP, indexed by DType
   double energy_per_byte = 0;               // J per HBM byte
   double f_max_hz = 0, f_pl_hz = 0;
+  std::optional<double> node_overhead_w;  // non-GPU node power per GPU (device profile), if known
   bool measured = false;  // every coefficient from the profile (else some derived)
   std::string basis;      // where the coefficients came from, for outputs
 };

@@ -76,6 +76,7 @@ DeviceSpec DeviceSpec::from_json(const nlohmann::json& j, const std::string& fil
   }
   if (auto pj = r.number("power.energy_per_hbm_byte_pj", FieldUnit::kCount, false)) d.energy_per_byte = *pj * 1e-12;
   d.power_limited_clock_hz = r.number("power.power_limited_clock", FieldUnit::kFrequency, false);
+  d.node_overhead_w = r.number("power.node_overhead_per_gpu", FieldUnit::kPower, false);
   if (d.engine_idle_w && (*d.engine_idle_w < d.idle_w || *d.engine_idle_w >= d.tdp_w)) {
     bad_value(file + ": power.engine_idle.value", std::to_string(*d.engine_idle_w) + " W", "between power.idle and power.tdp");
   }

@@ -49,6 +49,9 @@ struct DeviceSpec {
   std::map<std::string, double> energy_per_flop;  // dtype name -> J per FLOP
   std::optional<double> energy_per_byte;          // J per byte of HBM traffic
   std::optional<double> power_limited_clock_hz;
+  // Non-GPU power of the node (CPUs, NVSwitches, NICs, fans, storage, PSU losses) per GPU, W:
+  // the system datasheet's maximum less its GPUs' TDP, per GPU (an upper bound).
+  std::optional<double> node_overhead_w;
   std::optional<double> achievable_hbm_fraction;
   std::optional<double> achievable_gemm_fraction;  // bf16 dense GEMM, large shapes
   std::map<std::string, std::string> sources;        // source id -> document or measurement

@@ -33,7 +33,8 @@ double peak_interval_power_w(const std::vector<TimeSample>& samples) {
 nlohmann::json energy_summary(const std::vector<EnergyPool>& pools, const std::vector<ReplicaEnergyInput>& replicas,
                               SimTime elapsed, std::int64_t output_tokens, std::int64_t completed, double peak_power_w) {
   const double secs = to_seconds(elapsed);
-  double total = 0, dynamic = 0;
+  double total = 0, dynamic = 0, node_extra = 0;
+  std::string node_missing;  // the first pool without a node overhead
   std::int64_t all_devices = 0;
   nlohmann::json per_pool = nlohmann::json::array();
   for (std::size_t pi = 0; pi < pools.size(); ++pi) {
@@ -48,6 +49,11 @@ nlohmann::json energy_summary(const std::vector<EnergyPool>& pools, const std::v
     }
     total += e;
     dynamic += dyn;
+    if (c.node_overhead_w) {
+      node_extra += static_cast<double>(devices) * *c.node_overhead_w * secs;
+    } else if (node_missing.empty()) {
+      node_missing = pools[pi].name;
+    }
     all_devices += devices;
     per_pool.push_back({{"name", pools[pi].name},
                         {"gpus", devices},
@@ -56,6 +62,20 @@ nlohmann::json energy_summary(const std::vector<EnergyPool>& pools, const std::v
                         {"power_model", pools[pi].power->describe()}});
   }
   const double tokens = static_cast<double>(output_tokens);
+  nlohmann::json node;
+  if (!node_missing.empty()) {
+    node = {{"available", false},
+            {"reason", "pool " + node_missing + "'s device profile has no power.node_overhead_per_gpu (a system datasheet's maximum power)"}};
+  } else {
+    const double n = total + node_extra;
+    node = {{"available", true},
+            {"total_j", n},
+            {"mean_power_w", secs > 0 ? n / secs : 0.0},
+            {"j_per_output_token", output_tokens > 0 ? n / tokens : 0.0},
+            {"kwh_per_million_output_tokens", output_tokens > 0 ? n / tokens * 1e6 / 3.6e6 : 0.0},
+            {"basis", "the GPUs' energy plus, for every GPU at all times, its share of the node's non-GPU power at the system "
+                      "datasheet's maximum (device profiles' power.node_overhead_per_gpu): an upper bound"}};
+  }
   return {{"total_j", total},
           {"total_kwh", total / 3.6e6},
           {"dynamic_j", dynamic},
@@ -66,6 +86,7 @@ nlohmann::json energy_summary(const std::vector<EnergyPool>& pools, const std::v
           {"j_per_output_token", output_tokens > 0 ? total / tokens : 0.0},
           {"kwh_per_million_output_tokens", output_tokens > 0 ? total / tokens * 1e6 / 3.6e6 : 0.0},
           {"j_per_request", completed > 0 ? total / static_cast<double>(completed) : 0.0},
+          {"node", node},
           {"pools", per_pool}};
 }
 

@@ -36,7 +36,8 @@ std::vector<std::unique_ptr<Subject>> subjects() {
   std::vector<std::unique_ptr<Subject>> out;
   std::vector<fs::path> files;
   for (const auto& e : fs::directory_iterator(fs::path(SERVESIM_DATA_DIR) / "calibration" / "profiles")) {
-    if (e.path().extension() == ".json") files.push_back(e.path());
+    const std::string name = e.path().filename().string();
+    if (name.ends_with(".json") && !name.ends_with(".residuals.json")) files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {

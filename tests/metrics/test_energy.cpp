@@ -1,6 +1,7 @@
 // Energy and money outputs (sim/metrics/energy.h), worked by hand.
 #include <gtest/gtest.h>
 
+#include "sim/hardware/device_spec.h"
 #include "sim/metrics/energy.h"
 
 namespace servesim {
@@ -25,6 +26,25 @@ TEST(Energy, PeakIntervalPowerSumsTheReplicasIncrementsOverTheInterval) {
     s[i].energy_j = e[i];
   }
   EXPECT_DOUBLE_EQ(peak_interval_power_w(s), 150.0);
+}
+
+// Node power: the h100_sxm profile's power.node_overhead_per_gpu is 575 W ((10.2 kW DGX
+// maximum - 8 x 700 W) / 8). One replica of 2 GPUs over 10 s adds 2 x 575 W x 10 s =
+// 11,500 J to the GPUs' energy. A pool on b200 (no system figure) makes it unavailable.
+TEST(Energy, NodePowerAddsEachGpusShareOfTheNodesNonGpuPower) {
+  const DeviceSpec h100 = load_device("h100_sxm", SERVESIM_DATA_DIR, "test");
+  const PowerModel pm(h100, power_coefficients(h100, 0, "test"));
+  const std::vector<ReplicaEnergyInput> replicas = {{0, 2, 5'000'000'000}};
+  const auto e = energy_summary({{"default", &pm}}, replicas, from_seconds(10.0), 1000, 10, 0);
+  ASSERT_TRUE(e["node"]["available"].get<bool>()) << e["node"].dump();
+  EXPECT_NEAR(e["node"]["total_j"].get<double>() - e["total_j"].get<double>(), 11'500.0, 1e-6);
+  EXPECT_NEAR(e["node"]["mean_power_w"].get<double>(), e["mean_power_w"].get<double>() + 1150.0, 1e-9);
+
+  const DeviceSpec b200 = load_device("b200", SERVESIM_DATA_DIR, "test");
+  const PowerModel pb(b200, power_coefficients(b200, 0, "test"));
+  const auto f = energy_summary({{"default", &pm}, {"blackwell", &pb}}, {{0, 2, 0}, {1, 8, 0}}, from_seconds(10.0), 1000, 10, 0);
+  EXPECT_FALSE(f["node"]["available"].get<bool>());
+  EXPECT_NE(f["node"]["reason"].get<std::string>().find("blackwell"), std::string::npos);
 }
 
 TEST(Cost, PriceArithmeticFromTheCommittedPriceList) {

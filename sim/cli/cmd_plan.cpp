@@ -55,6 +55,9 @@ int plan_memory_cmd(const Args& args) {
       "block-size", po::value<std::int64_t>()->default_value(16), "tokens per KV block")(
       "context", po::value<std::int64_t>(), "tokens per sequence for the largest batch (default: the model's max_position_embeddings)")(
       "runtime-overhead", po::value<std::string>()->default_value("1.5GiB"), "memory the runtime keeps (CUDA context, workspaces, graphs)")(
+      "sampler-buffers", po::value<double>()->default_value(kVllmSamplerBuffers, fmt::format("{}", kVllmSamplerBuffers)),
+      "full-vocabulary fp32 arrays per sequence the profiling run's sampler holds at its peak (vLLM 0.19: 3.7; "
+      "0.6-0.11: 9.6; docs/planner.md)")(
       "json", "print the plan as JSON")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of models/ and hardware_profiles/");
   po::variables_map vm;
@@ -99,6 +102,10 @@ int plan_memory_cmd(const Args& args) {
   mem.max_num_batched_tokens = positive("max-num-batched-tokens", 1);
   mem.max_num_seqs = positive("max-num-seqs", 1);
   mem.runtime_overhead_bytes = units::parse_bytes(vm["runtime-overhead"].as<std::string>(), std::string(kWhere) + ": --runtime-overhead");
+  mem.sampler_buffers = vm["sampler-buffers"].as<double>();
+  if (!(mem.sampler_buffers >= 0 && mem.sampler_buffers <= 100)) {
+    bad_value(std::string(kWhere) + ": --sampler-buffers", fmt::format("{}", mem.sampler_buffers), "a number of arrays in [0, 100]");
+  }
   const std::int64_t block_size = positive("block-size", 1);
   std::int64_t context = model.max_position > 0 ? model.max_position : 0;
   if (vm.count("context")) context = positive("context", 1);
@@ -121,7 +128,8 @@ int plan_memory_cmd(const Args& args) {
     j["dtypes"] = {{"weights", dtype_name(mem.weight_dtype)}, {"activations", dtype_name(mem.act_dtype)}, {"kv", dtype_name(mem.kv_dtype)}};
     j["config"] = {{"gpu_memory_utilization", mem.gpu_memory_utilization},
                    {"max_num_batched_tokens", mem.max_num_batched_tokens},
-                   {"max_num_seqs", mem.max_num_seqs}};
+                   {"max_num_seqs", mem.max_num_seqs},
+                   {"sampler_buffers", mem.sampler_buffers}};
     j["model_weight_bytes"] = {{"embedding", wb.embedding}, {"lm_head", wb.lm_head}, {"layers", wb.layers},
                                {"routed_experts", wb.routed_experts}, {"total", wb.total()}};
     j["memory"] = p.to_json();

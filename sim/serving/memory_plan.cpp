@@ -29,10 +29,13 @@ double activation_peak_bytes(const ModelSpec& m, const IParallelPlan& plan, cons
     mlp = std::max(mlp, k * (3.0 * static_cast<double>(m.moe.expert_intermediate) / tp + h));
   }
   // Residual stream, normed input, QKV output, and the MLP intermediates live together.
-  const double per_token = a * (2.0 * h + qkv + mlp);
-  // The sampler's fp32 logits for max_num_seqs sequences over the whole vocabulary.
-  const double logits = static_cast<double>(std::min(c.max_num_seqs, c.max_num_batched_tokens)) * static_cast<double>(m.vocab) * 4.0;
-  return T * per_token + logits;
+  const double forward = T * a * (2.0 * h + qkv + mlp);
+  // Then the profiling run samples min(max_num_seqs, T) sequences over the whole vocabulary
+  // (logits are gathered on every TP rank, so this term does not shrink with TP) while the
+  // last hidden states are alive; the forward pass's intermediates are freed by then.
+  const double seqs = static_cast<double>(std::min(c.max_num_seqs, c.max_num_batched_tokens));
+  const double sampling = T * a * h + c.sampler_buffers * seqs * static_cast<double>(m.vocab) * 4.0;
+  return std::max(forward, sampling);
 }
 
 MemoryPlan plan_memory(const ModelSpec& m, const DeviceSpec& d, const IParallelPlan& plan, const MemoryConfig& c) {

@@ -18,6 +18,14 @@
 
 namespace servesim {
 
+// Full-vocabulary fp32 arrays per sequence that vLLM's profiling run holds at its peak while
+// sampling (logits, softmax, top-k/top-p sort values and int64 indices, ...). Measured from
+// vLLM's own start-up logs (calibration/data/kv_capacity, docs/planner.md): activation peak
+// minus the live hidden states, over max_num_seqs x vocab x 4 B, is 3.72-3.73 for
+// Llama-3.1-8B and Qwen2.5-7B on vLLM 0.19.0 (the same at TP 1, 2 and 4); vLLM 0.6.5 and
+// 0.11.0 give 9.6-9.8.
+inline constexpr double kVllmSamplerBuffers = 3.7;
+
 struct MemoryConfig {
   double gpu_memory_utilization = 0.9;
   DType weight_dtype = DType::kBf16;
@@ -26,13 +34,14 @@ struct MemoryConfig {
   std::int64_t max_num_batched_tokens = 8192;
   std::int64_t max_num_seqs = 256;
   double runtime_overhead_bytes = 0;
+  double sampler_buffers = kVllmSamplerBuffers;
 };
 
 struct MemoryPlan {
   double device_bytes = 0;      // runtime-reported capacity of one device
   double usable_bytes = 0;      // x gpu_memory_utilization
   double weight_bytes = 0;      // on the most loaded device
-  double activation_bytes = 0;  // forward-pass peak at the token budget
+  double activation_bytes = 0;  // profiling-run peak: forward pass at the token budget, or sampling
   double runtime_bytes = 0;
   double kv_bytes = 0;          // left for the KV cache (may be <= 0: does not fit)
   double kv_bytes_per_token = 0;  // per device, all its layers
@@ -56,6 +65,9 @@ struct KvCapacity {
   nlohmann::json to_json() const;
 };
 
+// The larger of the forward pass's intermediates at max_num_batched_tokens and the
+// sampler's peak (sampler_buffers x min(max_num_seqs, tokens) x vocab x 4 B, with the last
+// hidden states still alive); docs/planner.md derives both.
 double activation_peak_bytes(const ModelSpec& m, const IParallelPlan& plan, const MemoryConfig& c);
 MemoryPlan plan_memory(const ModelSpec& m, const DeviceSpec& d, const IParallelPlan& plan, const MemoryConfig& c);
 

@@ -200,6 +200,8 @@ std::vector<Case> catalogue() {
       {"HelpUnknownCommand", {}, "help fly", {"unknown command 'fly'"}},
       {"PlanMemoryUnknownModel", {}, "plan memory --model Llama-9-1T --hardware h100_sxm", {"--model", "Llama-9-1T"}},
       {"PlanMemoryTpZero", {}, "plan memory --model Llama-3.1-8B --hardware h100_sxm --tp 0", {"tp", "'0'"}},
+      {"PlanMemorySamplerBuffersOutOfRange", {}, "plan memory --model Llama-3.1-8B --hardware h100_sxm --sampler-buffers 200",
+       {"--sampler-buffers", "200", "[0, 100]"}},
       {"CostPredictMissingIn", {}, predict("nope.csv"), {"nope.csv", "cannot open"}},
       {"CostPredictHugeGemm", {{"s.csv", "op,m,n,k\ngemm,1e30,4096,4096\n"}}, predict("s.csv"),
        {"s.csv:2:2", "1e30", "a whole number in [1, 2147483647]"}},

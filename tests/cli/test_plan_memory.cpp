@@ -14,9 +14,10 @@ using testing::count_lines;
 using testing::run_cli;
 
 constexpr double kGiB = 1024.0 * 1024 * 1024;
-// h100_sxm.json memory.hbm_runtime_capacity: 81559 MiB; x the default 0.9 utilisation.
-constexpr double kH100 = 81559.0 * 1024 * 1024;  // 85,520,809,984 B
-constexpr double kUsable = 0.9 * kH100;          // 76,968,728,985.6 B
+// h100_sxm.json memory.hbm_runtime_capacity: 81091 MiB (cudaMemGetInfo's total, what vLLM
+// multiplies); x the default 0.9 utilisation.
+constexpr double kH100 = 81091.0 * 1024 * 1024;  // 85,030,076,416 B
+constexpr double kUsable = 0.9 * kH100;          // 76,527,068,774.4 B
 constexpr double kRuntime = 1.5 * kGiB;          // default --runtime-overhead
 
 nlohmann::json plan_json(const std::string& args) {
@@ -35,30 +36,32 @@ TEST(PlanMemory, DenseLlama31_8bOnOneH100ByHand) {
   EXPECT_DOUBLE_EQ(m["weight_bytes"].get<double>(), weights);
   // Activations at 8192 tokens, bf16: residual + normed input 2 x 4096, QKV output
   // (32 + 2 x 8) x 128 = 6,144, MLP 3 x 14336 = 43,008 -> 2 x 57,344 = 114,688 B a token
-  // -> 939,524,096; sampler logits 256 x 128,256 x 4 = 131,334,144; total 1,070,858,240.
-  const double act = 1070858240.0;
+  // -> forward 939,524,096. Sampling: hidden states 8192 x 4096 x 2 = 67,108,864 plus the
+  // default 3.7 buffers x 256 seqs x 128,256 x 4 B = 485,936,332.8 -> 553,045,196.8, less
+  // than the forward pass, so the peak is the forward pass.
+  const double act = 939524096.0;
   EXPECT_DOUBLE_EQ(m["activation_bytes"].get<double>(), act);
   EXPECT_DOUBLE_EQ(m["runtime_bytes"].get<double>(), kRuntime);
-  // KV: 76,968,728,985.6 - 16,060,522,496 - 1,070,858,240 - 1,610,612,736 = 58,226,735,513.6 B
+  // KV: 76,527,068,774.4 - 16,060,522,496 - 939,524,096 - 1,610,612,736 = 57,916,409,446.4 B
   // at 131,072 B a token (32 layers x 2 x 8 x 128 x 2).
   const double kv = kUsable - weights - act - kRuntime;
   EXPECT_NEAR(m["kv_bytes"].get<double>(), kv, 1e-3);
   EXPECT_EQ(m["kv_bytes_per_token"].get<double>(), 131072.0);
-  EXPECT_EQ(m["kv_tokens"].get<std::int64_t>(), 444234);  // floor(58,226,735,513.6 / 131,072)
-  // Blocks of 16 tokens = 2,097,152 B: floor(27,764.67) = 27,764 -> 444,224 tokens.
+  EXPECT_EQ(m["kv_tokens"].get<std::int64_t>(), 441867);  // floor(57,916,409,446.4 / 131,072)
+  // Blocks of 16 tokens = 2,097,152 B: floor(27,616.7) = 27,616 -> 441,856 tokens.
   const auto& k = j["kv"];
-  EXPECT_EQ(k["blocks"].get<std::int64_t>(), 27764);
-  EXPECT_EQ(k["block_tokens"].get<std::int64_t>(), 27764 * 16);
-  // At 8192 tokens a sequence takes 512 blocks: 27,764 / 512 = 54 sequences (< 256).
-  EXPECT_EQ(k["max_batch_kv"].get<std::int64_t>(), 54);
-  EXPECT_EQ(k["max_batch"].get<std::int64_t>(), 54);
+  EXPECT_EQ(k["blocks"].get<std::int64_t>(), 27616);
+  EXPECT_EQ(k["block_tokens"].get<std::int64_t>(), 27616 * 16);
+  // At 8192 tokens a sequence takes 512 blocks: 27,616 / 512 = 53 sequences (< 256).
+  EXPECT_EQ(k["max_batch_kv"].get<std::int64_t>(), 53);
+  EXPECT_EQ(k["max_batch"].get<std::int64_t>(), 53);
 }
 
 TEST(PlanMemory, TextOutputSaysTheSameInWords) {
   const auto r = run_cli("plan memory --model Llama-3.1-8B --hardware h100_sxm --context 8192");
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_NE(r.out.find("444224 tokens in 27764 blocks of 16"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("largest batch 54 sequences"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("441856 tokens in 27616 blocks of 16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("largest batch 53 sequences"), std::string::npos) << r.out;
   // 16,060,522,496 B = 14.96 GiB.
   EXPECT_NE(r.out.find("14.96 GiB per GPU"), std::string::npos) << r.out;
 }
@@ -71,17 +74,17 @@ TEST(PlanMemory, MoeMixtral8x7bOnTwoH100sByHand) {
   EXPECT_DOUBLE_EQ(m["weight_bytes"].get<double>(), weights);
   // Activations, TP=2: QKV output (32 + 2 x 8) x 128 / 2 = 3,072; fused MoE per routed
   // copy 3 x 14336 / 2 + 4096 = 25,600, top-2 -> 51,200 (more than a dense 3 x 14336 / 2);
-  // 2 x (8192 + 3072 + 51200) = 124,928 B a token x 8192 = 1,023,410,176; logits
-  // 256 x 32000 x 4 = 32,768,000; total 1,056,178,176.
-  const double act = 1056178176.0;
+  // 2 x (8192 + 3072 + 51200) = 124,928 B a token x 8192 = 1,023,410,176; sampling
+  // 8192 x 4096 x 2 + 3.7 x 256 x 32000 x 4 = 188,350,464 is less, so the forward pass.
+  const double act = 1023410176.0;
   EXPECT_DOUBLE_EQ(m["activation_bytes"].get<double>(), act);
   // KV per GPU: 32 layers x 2 x 4 KV heads x 128 x 2 = 65,536 B a token.
   EXPECT_EQ(m["kv_bytes_per_token"].get<double>(), 65536.0);
-  // KV bytes 76,968,728,985.6 - 46,702,792,704 - 1,056,178,176 - 1,610,612,736
-  // = 27,599,145,369.6 -> blocks of 1,048,576 B: 26,320; at 4096 tokens (256 blocks) 102.
+  // KV bytes 76,527,068,774.4 - 46,702,792,704 - 1,023,410,176 - 1,610,612,736
+  // = 27,190,253,158.4 -> blocks of 1,048,576 B: 25,930; at 4096 tokens (256 blocks) 101.
   EXPECT_NEAR(m["kv_bytes"].get<double>(), kUsable - weights - act - kRuntime, 1e-3);
-  EXPECT_EQ(j["kv"]["blocks"].get<std::int64_t>(), 26320);
-  EXPECT_EQ(j["kv"]["max_batch"].get<std::int64_t>(), 102);
+  EXPECT_EQ(j["kv"]["blocks"].get<std::int64_t>(), 25930);
+  EXPECT_EQ(j["kv"]["max_batch"].get<std::int64_t>(), 101);
   EXPECT_EQ(j["model"]["params"].get<double>(), 46702792704.0);
 }
 
@@ -126,9 +129,9 @@ void expect_refusal(const std::string& args, const std::vector<std::string>& fra
 
 TEST(PlanMemory, InfeasiblePlanSaysWhatHowMuchAndWhatIsAvailable) {
   // Llama-3.1-405B in bf16 on one H100: 405,853,388,800 x 2 B = 755.96 GiB of weights
-  // against 0.9 x 79.65 = 71.68 GiB usable.
+  // against 0.9 x 79.19 = 71.27 GiB usable.
   expect_refusal("--model Llama-3.1-405B --hardware h100_sxm",
-                 {"Llama-3.1-405B does not fit on h100_sxm", "tp=1", "weights 755.96", "71.68 GiB is usable"});
+                 {"Llama-3.1-405B does not fit on h100_sxm", "tp=1", "weights 755.96", "71.27 GiB is usable"});
 }
 
 TEST(PlanMemory, ContextThatNoSequenceFitsIsRefused) {
@@ -146,6 +149,7 @@ TEST(PlanMemory, BadOptionsAreOneLineErrors) {
   expect_refusal("--model Llama-3.1-8B --hardware h900", {"--hardware", "h900"});
   expect_refusal("--hardware h100_sxm", {"--model", "missing"});
   expect_refusal("--model Llama-3.1-8B --hardware h100_sxm --block-size 0", {"--block-size", "'0'"});
+  expect_refusal("--model Llama-3.1-8B --hardware h100_sxm --sampler-buffers 200", {"--sampler-buffers", "200", "[0, 100]"});
 }
 
 TEST(Plan, HelpListsTheVerbs) {

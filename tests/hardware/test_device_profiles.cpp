@@ -94,7 +94,7 @@ TEST(DeviceProfiles, NumbersKeepTheirDatasheetRelations) {
     EXPECT_DOUBLE_EQ(d.peak_dense_flops.at("fp16"), d.peak_dense_flops.at("bf16"));
     if (d.peak_dense_flops.count("fp8")) EXPECT_NEAR(d.peak_dense_flops.at("fp8") / d.peak_dense_flops.at("bf16"), 2.0, 0.001);
     // Runtime-reported capacity is binary units of a decimal marketing size, plus up to the
-    // rounding of the HBM stacks: 80 GB -> 81559 MiB = 1.069x; 40 GB -> 40960 MiB = 1.074x.
+    // rounding of the HBM stacks: 80 GB -> 81091 MiB = 1.063x; 40 GB -> 40960 MiB = 1.074x.
     EXPECT_GE(d.hbm_runtime_capacity / d.hbm_capacity, 1.0);
     EXPECT_LE(d.hbm_runtime_capacity / d.hbm_capacity, 1.08);
     // Per-direction PCIe x16: Gen4 32 GB/s, Gen5 64 GB/s (2 GB/s per lane per generation step).
@@ -138,12 +138,12 @@ TEST(DeviceProfiles, TheLoaderRecordsWhereEveryNumberCameFrom) {
 }
 
 TEST(DeviceProfiles, H100SxmFiguresAsTheDatasheetGivesThem) {
-  // h100_sxm.json: 132 SMs, 989.4 TFLOP/s dense bf16, 81559 MiB runtime, 3.35 TB/s,
+  // h100_sxm.json: 132 SMs, 989.4 TFLOP/s dense bf16, 81091 MiB runtime (cudaMemGetInfo), 3.35 TB/s,
   // NVLink4 450 GB/s per direction (900 GB/s both ways), PCIe Gen5 64 GB/s, 700 W.
   const DeviceSpec d = load_device("h100_sxm", SERVESIM_DATA_DIR, "test");
   EXPECT_EQ(d.sm_count, 132);
   EXPECT_DOUBLE_EQ(d.peak_flops(DType::kBf16), 989.4e12);
-  EXPECT_DOUBLE_EQ(d.hbm_runtime_capacity, 81559.0 * 1024 * 1024);
+  EXPECT_DOUBLE_EQ(d.hbm_runtime_capacity, 81091.0 * 1024 * 1024);
   EXPECT_DOUBLE_EQ(d.hbm_bandwidth, 3.35e12);
   EXPECT_DOUBLE_EQ(d.intra_node_bandwidth, 450e9);
   EXPECT_EQ(d.pcie_generation, 5);

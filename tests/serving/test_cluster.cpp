@@ -201,8 +201,11 @@ TEST(ClusterMemory, HfCbRequestBudgetSizesTheSamplerLogits) {
   const double with_256 = activation_peak_bytes(*p.model, *p.plan, m);
   EXPECT_DOUBLE_EQ(p.memory.activation_bytes, with_1024);
   EXPECT_NE(p.memory.activation_bytes, with_256);
-  // The two differ only in the sampler's fp32 logits: (1024 - 256) seqs x 128256 vocab x 4 B.
-  EXPECT_DOUBLE_EQ(with_1024 - with_256, 768.0 * 128256.0 * 4.0);
+  // 1024 sequences: sampling dominates, hidden states 8192 x 4096 x 2 B plus the default
+  // 3.7 fp32 buffers x 1024 seqs x 128256 vocab x 4 B (docs/planner.md).
+  EXPECT_DOUBLE_EQ(with_1024, 8192.0 * 4096.0 * 2.0 + kVllmSamplerBuffers * 1024.0 * 128256.0 * 4.0);
+  // 256 sequences: the forward pass at 8192 tokens dominates (2 x 57,344 B a token).
+  EXPECT_DOUBLE_EQ(with_256, 8192.0 * 114688.0);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 // docs/plan_search.md derives the method and states what is simplified.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,12 @@ struct RunOutcome {
   std::vector<double> values;  // per SLO target: its percentile, seconds (goodput mode: as well)
   double goodput = 0;          // fraction of requests meeting every bound
   double output_tokens_per_s = 0;
+  // From the run's summary.json "energy" and "cost" objects, as `servesim run` reports them
+  // (0 for a run stopped early, which has no summary):
+  double j_per_output_token = 0;         // energy.j_per_output_token
+  double mean_power_w = 0;               // energy.mean_power_w (the whole deployment)
+  double run_usd_per_m_output_tokens = 0;  // cost.usd_per_million_output_tokens (on-demand prices, the run's
+                                           // whole simulated time including its drain; 0 when a device has no price)
   nlohmann::json to_json() const;
 };
 
@@ -92,6 +99,18 @@ struct SearchOptions {
 // is long against a request's time in the system: a window shorter than that is a burst the
 // running batch absorbs, and would overstate the sustained rate.
 std::int64_t window_requests(const SearchKnobs& knobs, double rate, bool full);
+
+// Checks that the model and every candidate device exist and that each device has a price
+// of the plan's tier (InputError naming the field, before any simulation); returns the prices.
+std::map<std::string, Price> check_plan_inputs(const PlanConfig& plan, const PriceBook& prices, Catalog& catalog);
+
+// Trace traffic: the trace's own request rate over its first search.requests requests
+// ((n-1) / span), which the searched rates scale; 0 for synthetic traffic.
+double native_trace_rate(const PlanConfig& plan, const std::shared_ptr<Catalog>& catalog);
+
+// Why candidate `c` cannot run at all (its model does not fit in memory, a plan the model
+// does not admit): the error text; empty when it can. Independent of the replica count.
+std::string rejection_reason(const PlanConfig& plan, const Candidate& c, Catalog& catalog, double native_trace_rate);
 
 // Enumerates the candidates of a plan (no file read).
 std::vector<Candidate> enumerate_candidates(const PlanConfig& plan);

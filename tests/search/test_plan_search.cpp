@@ -12,7 +12,10 @@
 #include "sim/search/plan_eval.h"
 #include "sim/search/plan_output.h"
 #include "sim/search/plan_search.h"
+#include "sim/cost/power_model.h"
 #include "sim/serving/catalog.h"
+#include "sim/serving/scenario_config.h"
+#include "sim/serving/simulation.h"
 
 namespace servesim::search {
 namespace {
@@ -197,6 +200,40 @@ TEST(PlanSearch, CheapestMeetingTheTargetRanksFirst) {
   EXPECT_TRUE(best.pareto_latency);
   // $/hour = GPUs x the price of prices.json.
   EXPECT_DOUBLE_EQ(best.usd_per_hour, static_cast<double>(best.c.gpus()) * best.price);
+}
+
+// Rule: the plan's energy and money per run are summary.json's, not recomputed. The
+// chosen candidate's target-rate run is simulated again as a plain scenario (same
+// scenario, same request count) and its summary must give the same figures exactly.
+TEST(PlanSearch, EnergyAndCostAreTheSummaryOfTheTargetRun) {
+  const PlanConfig plan = parse_plan(small_plan(), "plan.json");
+  PlanResult r = run_plan_search(plan, prices(), catalog(), {1, {}, {}});
+  rank_plans(plan, r);
+  ASSERT_FALSE(r.ranking.empty());
+  const CandidateResult& best = r.candidates[r.ranking.front()];
+  const std::int64_t n = window_requests(plan.search, plan.target_rate, true);
+  ASSERT_EQ(best.at_target.requests, n);
+  Simulation sim(parse_scenario(candidate_scenario(plan, best.c, plan.target_rate, n, 0), "again"), catalog());
+  const SimResult res = sim.run();
+  EXPECT_DOUBLE_EQ(best.at_target.j_per_output_token, res.summary["energy"]["j_per_output_token"].get<double>());
+  EXPECT_DOUBLE_EQ(best.at_target.mean_power_w, res.summary["energy"]["mean_power_w"].get<double>());
+  EXPECT_DOUBLE_EQ(best.at_target.run_usd_per_m_output_tokens,
+                   res.summary["cost"]["usd_per_million_output_tokens"].get<double>());
+  EXPECT_GT(best.at_target.j_per_output_token, 0);
+}
+
+// Rule (sim/cost/power_model.h): every GPU draws at least its engine-idle power P0 the whole
+// run and never more than its limit (TDP here), so GPUs x P0 <= mean power <= GPUs x TDP.
+TEST(PlanSearch, MeanPowerLiesBetweenEngineIdleAndTdp) {
+  const PlanConfig plan = parse_plan(small_plan(), "plan.json");
+  PlanResult r = run_plan_search(plan, prices(), catalog(), {1, {}, {}});
+  rank_plans(plan, r);
+  ASSERT_FALSE(r.ranking.empty());
+  const CandidateResult& best = r.candidates[r.ranking.front()];
+  const PowerCoefficients c = power_coefficients(*catalog()->device("h100_sxm", "t"), 0, "t");
+  const auto gpus = static_cast<double>(best.c.gpus());
+  EXPECT_GE(best.at_target.mean_power_w, gpus * c.engine_idle_w);
+  EXPECT_LE(best.at_target.mean_power_w, gpus * c.tdp_w);
 }
 
 }  // namespace

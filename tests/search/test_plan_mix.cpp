@@ -110,6 +110,28 @@ TEST(PlanMix, BucketSharesAreTheSampledFractions) {
   for (std::int32_t p : b[2].prompts) EXPECT_EQ(p, 2000);
 }
 
+std::string mix_text(const PlanConfig& plan, int threads) {
+  const MixResult r = run_plan_mix(plan, PriceBook::load(SERVESIM_DATA_DIR), std::make_shared<Catalog>(SERVESIM_DATA_DIR),
+                                   {threads, {}, {}});
+  std::string s;
+  for (const auto& [name, text] : mix_files(plan, r, "prices.json")) s += name + "\n" + text;
+  return s + mix_summary(plan, r);
+}
+
+TEST(PlanMix, ResultsDoNotDependOnTheThreadCount) {
+  const PlanConfig plan = parse_plan(nlohmann::json::parse(R"({
+    "model": "Llama-3.1-8B", "target_rate": 4,
+    "traffic": {"prompt": {"dist": "empirical", "values": [256, 2048]}, "output": {"dist": "fixed", "value": 16}},
+    "slo": {"ttft": "500ms", "tpot": "50ms"}, "candidates": {"devices": ["h100_sxm", "a100_sxm4_80gb"]},
+    "search": {"requests": 60, "short_requests": 20, "tolerance": 0.1, "min_duration": "5s"},
+    "mix": {"output_edges": [], "samples": 200}
+  })"),
+                                     "plan.json");
+  const std::string one = mix_text(plan, 1);
+  EXPECT_EQ(one, mix_text(plan, 2));
+  EXPECT_EQ(one, mix_text(plan, 3));
+}
+
 TEST(PlanMix, EdgesMustIncrease) {
   nlohmann::json j = nlohmann::json::parse(R"({"model": "m", "target_rate": 1, "slo": {"ttft": "1s"},
     "candidates": {"devices": ["h100_sxm"]}, "mix": {"prompt_edges": [512, 512]}})");

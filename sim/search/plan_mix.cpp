@@ -106,6 +106,7 @@ MixResult run_plan_mix(const PlanConfig& plan, const PriceBook& prices, const st
     u.reason = rejection_reason(plan, u.c, *catalog, native);
     if (u.reason.empty() && plan.max_gpus > 0 && u.c.gpus() > plan.max_gpus) {
       u.reason = fmt::format("one replica uses {} GPUs, over limits.max_gpus {}", u.c.gpus(), plan.max_gpus);
+      u.over_limit = true;
     }
     res.units.push_back(std::move(u));
   }

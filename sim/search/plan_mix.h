@@ -45,6 +45,7 @@ struct MixUnit {
   Candidate c;                    // replicas = 1
   double usd_per_hour = 0;        // one replica
   std::string reason;             // why not simulated (memory, plan, limits); empty when it was
+  bool over_limit = false;        // not simulated because one replica is over limits.max_gpus
   std::vector<double> capacity;   // per bucket, req/s of one replica (0: none, or an empty bucket)
   std::vector<bool> capped;       // per bucket: sustained search.max_rate
   std::int64_t simulations = 0;

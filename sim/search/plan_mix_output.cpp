@@ -15,7 +15,10 @@ std::string capacity_column(const MixBucket& b) {
   return fmt::format("rps_p{}_{}_o{}_{}", b.prompt_lo, edge(b.prompt_hi), b.output_lo, edge(b.output_hi));
 }
 
-std::string status(const MixUnit& u) { return u.reason.empty() ? "simulated" : u.reason.rfind("one replica uses", 0) == 0 ? "over_limit" : "rejected"; }
+std::string status(const MixUnit& u) {
+  if (u.reason.empty()) return "simulated";
+  return u.over_limit ? "over_limit" : "rejected";
+}
 
 // The replicas of a solution with the share of each bucket they serve.
 nlohmann::json solution_json(const MixResult& r, const MixSolution& s) {
@@ -115,7 +118,7 @@ std::string mix_summary(const PlanConfig& plan, const MixResult& r) {
       for (std::size_t b = 0; b < r.buckets.size(); ++b) {
         if (m.share[k][b] > 0) served += fmt::format("{}b{} {:.0f}%", served.empty() ? "" : ", ", b + 1, 100 * m.share[k][b]);
       }
-      s += fmt::format("  {} x {:<58} ${:>8.2f}/h  serves {}\n", m.replicas[k], u.c.label(), u.usd_per_hour * static_cast<double>(m.replicas[k]),
+      s += fmt::format("  {} x {:<62} ${:>8.2f}/h  serves {}\n", m.replicas[k], u.c.label(), u.usd_per_hour * static_cast<double>(m.replicas[k]),
                        served);
     }
   };

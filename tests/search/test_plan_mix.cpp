@@ -132,6 +132,27 @@ TEST(PlanMix, ResultsDoNotDependOnTheThreadCount) {
   EXPECT_EQ(one, mix_text(plan, 3));
 }
 
+// Rule (plan_mix.h): a unit whose one replica uses more GPUs than limits.max_gpus is listed,
+// not simulated. TP 2 on one GPU at most: over the limit; TP 1 is simulated.
+TEST(PlanMix, UnitOverTheGpuLimitIsListedNotSimulated) {
+  const PlanConfig plan = parse_plan(nlohmann::json::parse(R"({
+    "model": "Llama-3.1-8B", "target_rate": 2,
+    "traffic": {"prompt": {"dist": "fixed", "value": 256}, "output": {"dist": "fixed", "value": 16}},
+    "slo": {"ttft": "500ms", "tpot": "50ms"}, "candidates": {"devices": ["h100_sxm"], "tp": [1, 2]},
+    "limits": {"max_gpus": 1},
+    "search": {"requests": 60, "short_requests": 20, "tolerance": 0.1, "min_duration": "5s"}
+  })"),
+                                     "plan.json");
+  const MixResult r = run_plan_mix(plan, PriceBook::load(SERVESIM_DATA_DIR), std::make_shared<Catalog>(SERVESIM_DATA_DIR), {1, {}, {}});
+  ASSERT_EQ(r.units.size(), 2u);
+  EXPECT_TRUE(r.units[0].reason.empty());
+  EXPECT_GT(r.units[0].simulations, 0);
+  EXPECT_TRUE(r.units[1].over_limit);
+  EXPECT_EQ(r.units[1].simulations, 0);
+  EXPECT_NE(r.units[1].reason.find("over limits.max_gpus 1"), std::string::npos) << r.units[1].reason;
+  EXPECT_EQ(r.simulated, (std::vector<std::size_t>{0}));
+}
+
 TEST(PlanMix, EdgesMustIncrease) {
   nlohmann::json j = nlohmann::json::parse(R"({"model": "m", "target_rate": 1, "slo": {"ttft": "1s"},
     "candidates": {"devices": ["h100_sxm"]}, "mix": {"prompt_edges": [512, 512]}})");

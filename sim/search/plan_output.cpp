@@ -173,7 +173,9 @@ std::vector<std::pair<std::string, std::string>> plan_files(const PlanConfig& pl
     const CandidateResult& best = result.candidates[result.ranking.front()];
     files.emplace_back("best_scenario.json",
                        candidate_scenario(plan, best.c, plan.target_rate, window_requests(plan.search, plan.target_rate, true),
-                                          result.native_trace_rate, true).dump(2) + "\n");
+                                          result.native_trace_rate, ScenarioUse::kBest)
+                               .dump(2) +
+                           "\n");
   }
   nlohmann::json resolved = plan.resolved;
   resolved["prices_file"] = prices_path;

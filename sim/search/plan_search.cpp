@@ -115,7 +115,8 @@ std::vector<Candidate> enumerate_candidates(const PlanConfig& plan) {
 }
 
 nlohmann::json candidate_scenario(const PlanConfig& plan, const Candidate& c, double rate, std::int64_t requests,
-                                  double native_trace_rate, bool for_run) {
+                                  double native_trace_rate, ScenarioUse use) {
+  const bool for_run = use == ScenarioUse::kBest;
   nlohmann::json s;
   s["name"] = for_run ? plan.name + "-best" : plan.name;
   s["seed"] = plan.seed;
@@ -146,8 +147,8 @@ nlohmann::json candidate_scenario(const PlanConfig& plan, const Candidate& c, do
   nlohmann::json slo = nlohmann::json::object();
   for (const SloTarget& x : plan.slo.targets) slo[x.metric] = to_seconds(x.bound);
   s["metrics"] = {{"slo", slo}};
-  // The search reads no time series: one sample a simulated hour keeps the cost out.
-  if (!for_run) s["metrics"]["sample_interval"] = "1h";
+  // A screening run reads no time series: one sample a simulated hour keeps the cost out.
+  if (use == ScenarioUse::kScreening) s["metrics"]["sample_interval"] = "1h";
   return s;
 }
 
@@ -197,7 +198,8 @@ PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, cons
       auto run = [&](double rate, bool full) {
         const std::int64_t n = window_requests(plan.search, rate, full);
         if (options.cancelled && options.cancelled()) throw Cancelled("plan search stopped; nothing was written");
-        RunOutcome o = simulate_and_judge(candidate_scenario(plan, c, rate, n, result.native_trace_rate), rate, n, plan.slo,
+        const ScenarioUse use = full ? ScenarioUse::kMeasured : ScenarioUse::kScreening;
+        RunOutcome o = simulate_and_judge(candidate_scenario(plan, c, rate, n, result.native_trace_rate, use), rate, n, plan.slo,
                                           plan.search.early_stop, catalog, source, options.cancelled);
         ++r.simulations;
         r.early_stops += o.stopped_early ? 1 : 0;

@@ -120,10 +120,16 @@ std::vector<Candidate> enumerate_candidates(const PlanConfig& plan);
 PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, const std::shared_ptr<Catalog>& catalog,
                            const SearchOptions& options = {});
 
+// What a candidate scenario is for: a screening run (verdict only: the time series is
+// sampled once a simulated hour, which keeps its cost out but stretches the run's simulated
+// time, and so its idle energy and cost, to that sample), a measured run (full window: the
+// default time series, so its summary's energy and cost are what `servesim run` reports), or
+// the chosen plan written as best_scenario.json (a measured run named "<plan>-best").
+enum class ScenarioUse { kScreening, kMeasured, kBest };
+
 // The scenario of candidate `c` at `rate` req/s with `requests` requests (the traffic of the
-// plan; trace traffic needs `native_trace_rate`). `for_run` names it as the chosen plan and
-// keeps the default time series (best_scenario.json); otherwise sampling is sparse.
+// plan; trace traffic needs `native_trace_rate`).
 nlohmann::json candidate_scenario(const PlanConfig& plan, const Candidate& c, double rate, std::int64_t requests,
-                                  double native_trace_rate, bool for_run = false);
+                                  double native_trace_rate, ScenarioUse use = ScenarioUse::kScreening);
 
 }  // namespace servesim::search

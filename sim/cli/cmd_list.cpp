@@ -5,6 +5,7 @@
 
 #include "sim/cli/commands.h"
 #include "sim/core/registry.h"
+#include "sim/search/plan_config.h"
 #include "sim/serving/scenario_config.h"
 
 namespace servesim::cli {
@@ -22,12 +23,16 @@ int cmd_list(const Args& args) {
     return 0;
   }
   const bool params = vm.count("params") != 0;
+  auto print_param = [](const ParamDoc& p) {
+    std::cout << fmt::format("      {:<32} {:<10} default {:<10} {}\n", p.key, p.type, p.default_value, p.help);
+  };
   if (params) {
     // The scenario's own keys (top level, pools, engine, metrics, KV transfer, ...).
     std::cout << "scenario:\n";
-    for (const auto& p : scenario_param_docs()) {
-      std::cout << fmt::format("      {:<32} {:<10} default {:<10} {}\n", p.key, p.type, p.default_value, p.help);
-    }
+    for (const auto& p : scenario_param_docs()) print_param(p);
+    // The plan file of `servesim plan search` (docs/plan_search.md).
+    std::cout << "plan file:\n";
+    for (const auto& p : search::plan_param_docs()) print_param(p);
   }
   for (const auto& [iface, lister] : RegistryIndex::get().all()) {
     std::cout << iface << ":\n";
@@ -35,8 +40,7 @@ int cmd_list(const Args& args) {
       std::cout << fmt::format("  {:<18} {}\n", e.name, e.description);
       if (!params) continue;
       for (const auto& p : e.params) {
-        if (p.key == "impl") continue;
-        std::cout << fmt::format("      {:<32} {:<10} default {:<10} {}\n", p.key, p.type, p.default_value, p.help);
+        if (p.key != "impl") print_param(p);
       }
     }
   }

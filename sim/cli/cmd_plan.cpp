@@ -3,6 +3,8 @@
 //           accounting, docs/planner.md); refuses a plan that does not fit (exit 2).
 //   search  the cheapest deployment meeting SLOs at a target rate, by simulation
 //           (cmd_plan_search.cpp, docs/plan_search.md).
+//   mix     the cheapest heterogeneous mix of device plans over request-size buckets
+//           (Melange; cmd_plan_search.cpp, docs/plan_search.md).
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -23,6 +25,7 @@ namespace servesim::cli {
 namespace po = boost::program_options;
 
 int plan_search_cmd(const Args& args);  // cmd_plan_search.cpp
+int plan_mix_cmd(const Args& args);     // cmd_plan_search.cpp
 
 namespace {
 
@@ -164,7 +167,8 @@ using Verb = std::pair<int (*)(const Args&), const char*>;
 const std::map<std::string, Verb>& verbs() {
   static const std::map<std::string, Verb> v{
       {"memory", {plan_memory_cmd, "weights, activation peak, KV capacity and the largest batch per GPU of one deployment"}},
-      {"search", {plan_search_cmd, "the cheapest deployment meeting SLOs at a target rate, searched by simulation"}}};
+      {"search", {plan_search_cmd, "the cheapest deployment meeting SLOs at a target rate, searched by simulation"}},
+      {"mix", {plan_mix_cmd, "the cheapest mix of device types per request-size bucket (Melange, GLPK)"}}};
   return v;
 }
 
@@ -190,6 +194,6 @@ int cmd_plan(const Args& args) {
 
 }  // namespace
 
-SERVESIM_CLI_COMMAND("plan", "plan a deployment (`plan memory`: what fits per GPU; `plan search`: cheapest plan meeting SLOs)", cmd_plan);
+SERVESIM_CLI_COMMAND("plan", "plan a deployment (`plan memory`: what fits per GPU; `plan search`: cheapest plan meeting SLOs; `plan mix`: cheapest device mix)", cmd_plan);
 
 }  // namespace servesim::cli

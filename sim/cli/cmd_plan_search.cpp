@@ -1,5 +1,6 @@
 // `servesim plan search PLAN.json`: the cheapest deployment that sustains the plan's target
-// rate within its SLOs, found by simulation (sim/search/, docs/plan_search.md).
+// rate within its SLOs, found by simulation (sim/search/, docs/plan_search.md); and
+// `servesim plan mix PLAN.json`: the cheapest heterogeneous mix of device plans (Melange).
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -17,6 +18,7 @@
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
 #include "sim/report/output.h"
+#include "sim/search/plan_mix.h"
 #include "sim/search/plan_output.h"
 #include "sim/search/plan_search.h"
 #include "sim/serving/catalog.h"
@@ -24,10 +26,28 @@
 namespace servesim::cli {
 namespace po = boost::program_options;
 
-int plan_search_cmd(const Args& args) {
-  po::options_description opts("servesim plan search PLAN.json [options]", kHelpLineLength, kHelpMinDescription);
+namespace {
+
+// What `plan search` and `plan mix` share: the plan file, prices, data and the output folder.
+struct PlanCommand {
+  search::PlanConfig plan;
+  PriceBook prices;
+  std::shared_ptr<Catalog> catalog;
+  OutputOptions oo;
+  std::string out;
+  std::string path;
+  bool quiet = false;
+  search::SearchOptions so;
+  std::mutex print_mu;
+};
+
+// Parses the options (nullptr after --help, printed with `help_tail`); refuses a wrong --out
+// before anything runs.
+std::unique_ptr<PlanCommand> plan_command(const Args& args, const std::string& verb, const std::string& default_out,
+                                          const std::string& progress_what, const char* help_tail) {
+  po::options_description opts("servesim plan " + verb + " PLAN.json [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")("plan,p", po::value<std::string>(), "plan file (JSON, docs/plan_search.md)")(
-      "out,o", po::value<std::string>()->default_value("out/plan"),
+      "out,o", po::value<std::string>()->default_value(default_out),
       "output folder; replaced atomically, only if new, empty or written by servesim")(
       "force", "also replace a non-empty --out folder that servesim did not write")(
       "threads,j", po::value<int>()->default_value(0), "worker threads (0: all cores); results do not depend on it")(
@@ -43,59 +63,81 @@ int plan_search_cmd(const Args& args) {
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
   po::notify(vm);
+  const std::string where = "servesim plan " + verb;
   if (vm.count("help")) {
-    std::cout << opts
-              << "\nOutputs in --out: plans.csv (ranked table), plans.jsonl, pareto.json, best_scenario.json (runs with\n"
-                 "`servesim run`), plan.json (resolved plan), summary.txt. When no candidate meets the SLOs at the\n"
-                 "target rate: one line naming the closest candidate, exit 2, nothing written.\n";
-    return 0;
+    std::cout << opts << help_tail;
+    return nullptr;
   }
-  if (vm.count("extra")) {
-    bad_value("servesim plan search", vm["extra"].as<std::vector<std::string>>().front(), "one plan file (PLAN.json or --plan)");
-  }
-  if (!vm.count("plan")) input_error("servesim plan search", "missing the plan file (PLAN.json)");
+  if (vm.count("extra")) bad_value(where, vm["extra"].as<std::vector<std::string>>().front(), "one plan file (PLAN.json or --plan)");
+  if (!vm.count("plan")) input_error(where, "missing the plan file (PLAN.json)");
   const int threads = vm["threads"].as<int>();
   if (threads < 0 || threads > 4096) bad_value("--threads", std::to_string(threads), "0 (all cores) or a thread count up to 4096");
-  const std::string path = vm["plan"].as<std::string>();
+  auto c = std::make_unique<PlanCommand>();
+  c->path = vm["plan"].as<std::string>();
   const std::string data_dir = vm["data-dir"].as<std::string>();
-  const bool quiet = vm.count("quiet") > 0;
-  OutputOptions oo;
-  oo.force = vm.count("force") > 0;
-  oo.cancelled = stop_requested;
-  const std::string out = check_output_dir(vm["out"].as<std::string>(), oo);  // refuse a wrong --out before searching
-
-  const search::PlanConfig plan = search::parse_plan(read_json_file(path), path);
-  const PriceBook prices = PriceBook::load(data_dir, vm.count("prices") ? vm["prices"].as<std::string>() : "");
-  auto catalog = std::make_shared<Catalog>(data_dir);
-
-  search::SearchOptions so;
-  so.threads = threads;
-  so.cancelled = stop_requested;
-  std::mutex print_mu;
-  if (!quiet && ::isatty(2)) {  // a progress line only on a terminal
-    so.progress = [&](std::size_t done, std::size_t total) {
-      std::lock_guard<std::mutex> lock(print_mu);
-      std::fprintf(stderr, "\rsearching: %zu/%zu candidate groups", done, total);
+  c->quiet = vm.count("quiet") > 0;
+  c->oo.force = vm.count("force") > 0;
+  c->oo.cancelled = stop_requested;
+  c->out = check_output_dir(vm["out"].as<std::string>(), c->oo);  // refuse a wrong --out before searching
+  c->plan = search::parse_plan(read_json_file(c->path), c->path);
+  c->prices = PriceBook::load(data_dir, vm.count("prices") ? vm["prices"].as<std::string>() : "");
+  c->catalog = std::make_shared<Catalog>(data_dir);
+  c->so.threads = threads;
+  c->so.cancelled = stop_requested;
+  if (!c->quiet && ::isatty(2)) {  // a progress line only on a terminal
+    PlanCommand* raw = c.get();
+    c->so.progress = [raw, progress_what](std::size_t done, std::size_t total) {
+      std::lock_guard<std::mutex> lock(raw->print_mu);
+      std::fprintf(stderr, "\r%s: %zu/%zu", progress_what.c_str(), done, total);
       if (done == total) std::fprintf(stderr, "\n");
     };
   }
+  return c;
+}
+
+}  // namespace
+
+int plan_search_cmd(const Args& args) {
+  auto c = plan_command(args, "search", "out/plan", "searching candidate groups",
+                        "\nOutputs in --out: plans.csv (ranked table), plans.jsonl, pareto.json, best_scenario.json (runs with\n"
+                        "`servesim run`), plan.json (resolved plan), summary.txt. When no candidate meets the SLOs at the\n"
+                        "target rate: one line naming the closest candidate, exit 2, nothing written.\n");
+  if (!c) return 0;
+  const search::PlanConfig& plan = c->plan;
   const auto wall0 = std::chrono::steady_clock::now();
   const std::clock_t cpu0 = std::clock();
-  search::PlanResult result = search::run_plan_search(plan, prices, catalog, so);
+  search::PlanResult result = search::run_plan_search(plan, c->prices, c->catalog, c->so);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   const double cpu = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
   search::rank_plans(plan, result);
-  if (result.ranking.empty()) input_error(path, search::no_plan_message(plan, result));
+  if (result.ranking.empty()) input_error(c->path, search::no_plan_message(plan, result));
 
-  auto files = search::plan_files(plan, result, prices.path());
+  auto files = search::plan_files(plan, result, c->prices.path());
   const std::string summary = search::plan_summary(plan, result);
   files.emplace_back("summary.txt", summary);
-  write_dir_atomically(out, files, oo);
-  if (!quiet) {
+  write_dir_atomically(c->out, files, c->oo);
+  if (!c->quiet) {
     std::cout << summary
               << fmt::format("search took {:.1f} s wall, {:.1f} s CPU; results in {}/ (best_scenario.json runs with `servesim run`)\n",
-                             wall, cpu, out);
+                             wall, cpu, c->out);
   }
+  return 0;
+}
+
+int plan_mix_cmd(const Args& args) {
+  auto c = plan_command(args, "mix", "out/mix", "measuring bucket capacities",
+                        "\nThe plan file's traffic is split into request-size buckets (its `mix` section); each device plan's\n"
+                        "capacity per bucket is simulated; GLPK finds the cheapest mix (Melange). Outputs in --out: mix.json,\n"
+                        "mix_units.csv, plan.json, summary.txt. docs/plan_search.md (Heterogeneous mixes).\n");
+  if (!c) return 0;
+  const auto wall0 = std::chrono::steady_clock::now();
+  const search::MixResult result = search::run_plan_mix(c->plan, c->prices, c->catalog, c->so);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  auto files = search::mix_files(c->plan, result, c->prices.path());
+  const std::string summary = search::mix_summary(c->plan, result);
+  files.emplace_back("summary.txt", summary);
+  write_dir_atomically(c->out, files, c->oo);
+  if (!c->quiet) std::cout << summary << fmt::format("took {:.1f} s wall; results in {}/\n", wall, c->out);
   return 0;
 }
 

@@ -165,6 +165,29 @@ SearchKnobs parse_search(Params& p) {
   return s;
 }
 
+// Bucket edges: positive token counts in strictly increasing order (an empty list: one bucket).
+std::vector<std::int64_t> edges(Params& p, const std::string& key, nlohmann::json def, const std::string& help) {
+  const nlohmann::json v = p.value(key, std::move(def), help);
+  if (p.doc_mode()) return {};
+  if (!v.is_array()) bad_value(p.where(key), v.dump(), "a JSON array of token counts in increasing order");
+  std::vector<std::int64_t> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string where = fmt::format("{}[{}]", p.where(key), i);
+    const std::int64_t e = positive_int(v[i], where);
+    if (!out.empty() && e <= out.back()) bad_value(where, v[i].dump(), fmt::format("more than the edge before it ({})", out.back()));
+    out.push_back(e);
+  }
+  return out;
+}
+
+MixKnobs parse_mix(Params& p) {
+  MixKnobs m;
+  m.prompt_edges = edges(p, "prompt_edges", {1024}, "prompt-length bucket edges, tokens (each starts a bucket)");
+  m.output_edges = edges(p, "output_edges", {256}, "output-length bucket edges, tokens (each starts a bucket)");
+  m.samples = p.integer("samples", 4000, "requests drawn from the traffic to measure each bucket's share", 10, 10'000'000);
+  return m;
+}
+
 template <class Fn>
 auto nested(Params& p, const std::string& key, const std::string& help, bool optional, Fn fn) {
   const nlohmann::json j = p.object(key, help, optional);
@@ -175,7 +198,43 @@ auto nested(Params& p, const std::string& key, const std::string& help, bool opt
   return out;
 }
 
+// The plan's top-level scalar keys.
+void parse_top(Params& p, PlanConfig& c) {
+  p.choice("schema", "servesim.plan/1", {"servesim.plan/1"}, "plan file schema");
+  c.name = p.string("name", "plan", "name of the plan (in the outputs)");
+  c.seed = static_cast<std::uint64_t>(p.integer("seed", 42, "seed of every simulation (each candidate and rate uses it)", 0));
+  c.model = p.string("model", std::nullopt, "model in models/ (folder name) or a path to a config.json");
+  c.target_rate = p.real("target_rate", std::nullopt, "request rate the deployment must sustain, req/s", 1e-6);
+  c.price_tier = p.choice("price", "on_demand", {"on_demand", "reserved"}, "which price of hardware_profiles/prices.json");
+}
+
+std::int64_t parse_limits(Params& q) { return q.integer("max_gpus", 0, "most GPUs a candidate may use (0: no limit)", 0); }
+
 }  // namespace
+
+std::vector<ParamDoc> plan_param_docs() {
+  std::vector<ParamDoc> out;
+  auto doc = [&](const std::string& prefix, auto parse) {
+    Params p = Params::describe();
+    (void)parse(p);
+    for (ParamDoc d : p.docs()) {
+      d.key = prefix + d.key;
+      out.push_back(std::move(d));
+    }
+  };
+  doc("", [](Params& p) {
+    PlanConfig c;
+    parse_top(p, c);
+    return 0;
+  });
+  doc("traffic.", parse_traffic);
+  doc("slo.", parse_slo);
+  doc("candidates.", parse_candidates);
+  doc("limits.", parse_limits);
+  doc("search.", parse_search);
+  doc("mix.", parse_mix);
+  return out;
+}
 
 std::string Split::name() const { return disaggregated() ? fmt::format("{}:{}", prefill, decode) : "colocated"; }
 
@@ -184,19 +243,13 @@ PlanConfig parse_plan(const nlohmann::json& plan, const std::string& source) {
   PlanConfig c;
   c.source = source;
   Params p(plan, source);
-  p.choice("schema", "servesim.plan/1", {"servesim.plan/1"}, "plan file schema");
-  c.name = p.string("name", "plan", "name of the plan (in the outputs)");
-  c.seed = static_cast<std::uint64_t>(p.integer("seed", 42, "seed of every simulation (each candidate and rate uses it)", 0));
-  c.model = p.string("model", std::nullopt, "model in models/ (folder name) or a path to a config.json");
-  c.target_rate = p.real("target_rate", std::nullopt, "request rate the deployment must sustain, req/s", 1e-6);
-  c.price_tier = p.choice("price", "on_demand", {"on_demand", "reserved"}, "which price of hardware_profiles/prices.json");
+  parse_top(p, c);
   c.traffic = nested(p, "traffic", "how requests arrive and how long they are", true, parse_traffic);
   c.slo = nested(p, "slo", "latency SLOs", false, parse_slo);
   c.candidates = nested(p, "candidates", "the axes of the search (their product is the candidate list)", false, parse_candidates);
-  c.max_gpus = nested(p, "limits", "limits on a candidate", true, [](Params& q) {
-    return q.integer("max_gpus", 0, "most GPUs a candidate may use (0: no limit)", 0);
-  });
+  c.max_gpus = nested(p, "limits", "limits on a candidate", true, parse_limits);
   c.search = nested(p, "search", "how the highest sustained rate is searched", true, parse_search);
+  c.mix = nested(p, "mix", "request-size buckets of `servesim plan mix` (heterogeneous device mixes)", true, parse_mix);
   p.finish();
   c.resolved = p.resolved();
   if (c.search.max_rate < c.target_rate) {

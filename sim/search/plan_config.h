@@ -66,6 +66,13 @@ struct SearchKnobs {
   bool prune = true;  // skip a group's larger replica counts once one meets the target
 };
 
+// `servesim plan mix` (Melange): requests split into buckets by prompt and output length;
+// an edge e starts a bucket at e tokens ([1, e0), [e0, e1), ..., [e_last, inf)).
+struct MixKnobs {
+  std::vector<std::int64_t> prompt_edges, output_edges;  // strictly increasing, may be empty
+  std::int64_t samples = 0;  // requests drawn from the traffic to measure each bucket's share
+};
+
 struct PlanConfig {
   std::string source;  // file name for messages
   std::string name;
@@ -78,10 +85,14 @@ struct PlanConfig {
   CandidateAxes candidates;
   std::int64_t max_gpus = 0;  // 0: no limit
   SearchKnobs search;
+  MixKnobs mix;
   nlohmann::json resolved;  // every field with its default
 };
 
 PlanConfig parse_plan(const nlohmann::json& plan, const std::string& source);
+
+// Every key of a plan file with its type, default and help (`servesim list --params`).
+std::vector<ParamDoc> plan_param_docs();
 
 // "TTFT p99 <= 2 s, TPOT p99 <= 80 ms" (or "... for 90% of requests" with goodput).
 std::string slo_text(const SloConfig& slo);

@@ -73,6 +73,48 @@ std::vector<Deadline> deadlines(const ScenarioConfig& cfg, const SloConfig& slo,
 
 }  // namespace
 
+bool RateSearch::passes(double rate, bool full) {
+  RunOutcome o = run(rate, full);
+  if (full && o.pass && o.rate > best_full.rate) best_full = o;
+  return o.pass;
+}
+
+double RateSearch::operator()(double guess) {
+  const bool full_only = k.short_requests == 0;
+  double lo = 0, hi = 0;  // lo passes (0: none yet); hi fails (0: none yet)
+  double r = std::clamp(guess, k.min_rate, k.max_rate);
+  for (;;) {
+    if (passes(r, full_only)) {
+      lo = r;
+      if (hi > 0 || r >= k.max_rate) break;
+      r = std::min(r * 2, k.max_rate);
+    } else {
+      hi = r;
+      if (lo > 0) break;
+      if (r <= k.min_rate) return 0;
+      r = std::max(r / 2, k.min_rate);
+    }
+  }
+  auto bisect = [&](bool full) {
+    while (hi > 0 && hi / lo > 1 + k.tolerance) {
+      const double m = std::sqrt(lo * hi);
+      if (passes(m, full)) lo = m; else hi = m;
+    }
+  };
+  bisect(full_only);
+  if (!full_only) {
+    // Confirm on the full window; step down until it passes there, then bisect there.
+    while (!passes(lo, true)) {
+      hi = lo;
+      lo = lo / (1 + 4 * k.tolerance);
+      if (lo < k.min_rate) return 0;
+    }
+    bisect(true);
+  }
+  capped = hi == 0 && lo >= k.max_rate;
+  return lo;
+}
+
 std::int64_t certain_miss_count(std::int64_t n, double percentile) {
   if (n <= 0) return 1;
   const double rank = percentile / 100.0 * static_cast<double>(n - 1);
@@ -145,6 +187,12 @@ RunOutcome simulate_and_judge(const nlohmann::json& scenario, double rate, std::
   }
   if (slo.goodput > 0) out.pass = out.goodput >= slo.goodput;
   out.output_tokens_per_s = res.summary["throughput"]["output_tokens_per_s"].get<double>();
+  // Energy and money exactly as summary.json reports them (sim/metrics/energy.*), not recomputed.
+  const nlohmann::json& energy = res.summary.at("energy");
+  out.j_per_output_token = energy.at("j_per_output_token").get<double>();
+  out.mean_power_w = energy.at("mean_power_w").get<double>();
+  const nlohmann::json& cost = res.summary.at("cost");
+  if (cost.value("available", false)) out.run_usd_per_m_output_tokens = cost.at("usd_per_million_output_tokens").get<double>();
   return out;
 }
 

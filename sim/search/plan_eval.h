@@ -4,6 +4,7 @@
 // ends a run only once the SLOs are certainly broken, so it never turns a pass into a fail.
 #include <functional>
 #include <memory>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -11,6 +12,20 @@
 #include "sim/search/plan_search.h"
 
 namespace servesim::search {
+
+// Searches the highest rate that passes, in [min_rate, max_rate]: bracket on the short
+// window from `guess` (doubling / halving), bisect geometrically to the tolerance, then
+// confirm on the full window (stepping down and bisecting again if it fails there).
+struct RateSearch {
+  const SearchKnobs& k;
+  std::function<RunOutcome(double rate, bool full)> run;
+  RunOutcome best_full;  // the highest-rate full-window run that passed
+  bool capped = false;
+
+  bool passes(double rate, bool full);
+  // The highest rate found to pass on the full window (0: not even min_rate).
+  double operator()(double guess);
+};
 
 // Simulates `scenario` (rate and request count as given) and judges it. `cancelled` is the
 // user's stop (Cancelled propagates).

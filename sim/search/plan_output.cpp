@@ -86,8 +86,15 @@ nlohmann::json record(const PlanConfig& plan, const CandidateResult& r) {
 }  // namespace
 
 nlohmann::json RunOutcome::to_json() const {
-  return {{"rate", rate}, {"requests", requests}, {"pass", pass}, {"slo_values_s", values}, {"goodput", goodput},
-          {"output_tokens_per_s", output_tokens_per_s}};
+  return {{"rate", rate},
+          {"requests", requests},
+          {"pass", pass},
+          {"slo_values_s", values},
+          {"goodput", goodput},
+          {"output_tokens_per_s", output_tokens_per_s},
+          {"j_per_output_token", j_per_output_token},
+          {"mean_power_w", mean_power_w},
+          {"run_usd_per_m_output_tokens", run_usd_per_m_output_tokens}};
 }
 
 void rank_plans(const PlanConfig& plan, PlanResult& result) {
@@ -124,9 +131,10 @@ std::vector<std::pair<std::string, std::string>> plan_files(const PlanConfig& pl
   std::string csv =
       "rank,candidate,device,tp,pp,replicas,disaggregation,max_num_batched_tokens,max_num_seqs,kv_cache_dtype,gpus,status,"
       "usd_per_gpu_hour,usd_per_hour,max_rate,max_rate_capped,headroom,meets_target,replicas_for_target";
-  for (const SloTarget& t : plan.slo.targets) csv += "," + metric_column(t, "at_target");
-  csv += ",usd_per_m_output_tokens,usd_per_m_output_tokens_at_capacity,pareto_cost_latency,pareto_cost_headroom,simulations,"
-         "early_stops,reason\n";
+  for (const SloTarget& t : plan.slo.targets) csv += fmt::format(",{}", metric_column(t, "at_target"));
+  csv += ",usd_per_m_output_tokens,usd_per_m_output_tokens_at_capacity,j_per_output_token_at_target,mean_power_w_at_target,"
+         "run_usd_per_m_output_tokens_at_target,j_per_output_token_at_capacity,pareto_cost_latency,pareto_cost_headroom,"
+         "simulations,early_stops,reason\n";
   std::string jsonl;
   for (std::size_t i : order) {
     const CandidateResult& r = result.candidates[i];
@@ -137,8 +145,13 @@ std::vector<std::pair<std::string, std::string>> plan_files(const PlanConfig& pl
     for (std::size_t k = 0; k < plan.slo.targets.size(); ++k) {
       csv += r.meets_target ? fmt::format(",{:.6g}", r.at_target.values.at(k)) : std::string(",");
     }
-    csv += fmt::format(",{:.4f},{:.4f},{},{},{},{},{}\n", r.usd_per_m_output_tokens, r.usd_per_m_output_tokens_at_capacity,
-                       r.pareto_latency ? 1 : 0, r.pareto_headroom ? 1 : 0, r.simulations, r.early_stops, csv_text(r.reason));
+    csv += fmt::format(",{:.4f},{:.4f}", r.usd_per_m_output_tokens, r.usd_per_m_output_tokens_at_capacity);
+    csv += r.meets_target ? fmt::format(",{:.6g},{:.6g},{:.4f}", r.at_target.j_per_output_token, r.at_target.mean_power_w,
+                                        r.at_target.run_usd_per_m_output_tokens)
+                          : std::string(",,,");
+    csv += r.max_rate > 0 ? fmt::format(",{:.6g}", r.at_max.j_per_output_token) : std::string(",");
+    csv += fmt::format(",{},{},{},{},{}\n", r.pareto_latency ? 1 : 0, r.pareto_headroom ? 1 : 0, r.simulations, r.early_stops,
+                       csv_text(r.reason));
     jsonl += record(plan, r).dump() + "\n";
   }
   files.emplace_back("plans.csv", csv);
@@ -148,7 +161,10 @@ std::vector<std::pair<std::string, std::string>> plan_files(const PlanConfig& pl
   for (std::size_t i : result.ranking) {
     const CandidateResult& r = result.candidates[i];
     const nlohmann::json p = {{"candidate", r.c.label()}, {"index", i}, {"rank", r.rank}, {"usd_per_hour", r.usd_per_hour},
-                              {"latency_s", latency(r)}, {"headroom", r.headroom}};
+                              {"latency_s", latency(r)}, {"headroom", r.headroom},
+                              {"usd_per_m_output_tokens", r.usd_per_m_output_tokens},
+                              {"j_per_output_token", r.at_target.j_per_output_token},
+                              {"mean_power_w", r.at_target.mean_power_w}};
     if (r.pareto_latency) pareto["cost_vs_latency"].push_back(p);
     if (r.pareto_headroom) pareto["cost_vs_headroom"].push_back(p);
   }
@@ -157,7 +173,9 @@ std::vector<std::pair<std::string, std::string>> plan_files(const PlanConfig& pl
     const CandidateResult& best = result.candidates[result.ranking.front()];
     files.emplace_back("best_scenario.json",
                        candidate_scenario(plan, best.c, plan.target_rate, window_requests(plan.search, plan.target_rate, true),
-                                          result.native_trace_rate, true).dump(2) + "\n");
+                                          result.native_trace_rate, ScenarioUse::kBest)
+                               .dump(2) +
+                           "\n");
   }
   nlohmann::json resolved = plan.resolved;
   resolved["prices_file"] = prices_path;
@@ -176,9 +194,11 @@ std::string plan_summary(const PlanConfig& plan, const PlanResult& result) {
   const std::size_t shown = std::min<std::size_t>(result.ranking.size(), 5);
   for (std::size_t k = 0; k < shown; ++k) {
     const CandidateResult& r = result.candidates[result.ranking[k]];
-    s += fmt::format("{} {:>2}. {:<55} {:>3} GPUs ${:>8.2f}/h  max {:>7.3g} req/s (+{:.0f}%)  {} {:.3g} s  ${:.3f}/M out tok{}{}\n",
+    s += fmt::format("{} {:>2}. {:<55} {:>3} GPUs ${:>8.2f}/h  max {:>7.3g} req/s (+{:.0f}%)  {} {:.3g} s  ${:.3f}/M out tok  "
+                     "{:.3g} J/tok  {:.3g} kW{}{}\n",
                      k == 0 ? "*" : " ", r.rank, r.c.label(), r.c.gpus(), r.usd_per_hour, r.max_rate, r.headroom * 100,
                      metric_column(plan.slo.targets.front(), "at_target"), latency(r), r.usd_per_m_output_tokens,
+                     r.at_target.j_per_output_token, r.at_target.mean_power_w / 1e3,
                      r.pareto_latency ? "  [pareto latency]" : "", r.pareto_headroom ? "  [pareto headroom]" : "");
   }
   return s;

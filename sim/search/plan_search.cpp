@@ -23,8 +23,10 @@ namespace {
 
 double rate_of(const RunOutcome& o) { return o.rate; }
 
-// The trace's own request rate over its first `requests` requests ((n-1) / span).
-double native_rate(const PlanConfig& plan, const std::shared_ptr<Catalog>& catalog) {
+}  // namespace
+
+double native_trace_rate(const PlanConfig& plan, const std::shared_ptr<Catalog>& catalog) {
+  if (plan.traffic.arrival != "trace") return 0;
   nlohmann::json w = plan.traffic.trace;
   w["max_requests"] = plan.search.requests;
   const std::string where = plan.source + ": traffic.trace";
@@ -41,59 +43,28 @@ double native_rate(const PlanConfig& plan, const std::shared_ptr<Catalog>& catal
   return static_cast<double>(n - 1) / to_seconds(last - first);
 }
 
-// Searches the highest rate that passes, in [min_rate, max_rate]: bracket on the short
-// window from `guess` (doubling / halving), bisect geometrically to the tolerance, then
-// confirm on the full window (stepping down and bisecting again if it fails there).
-struct RateSearch {
-  const SearchKnobs& k;
-  std::function<RunOutcome(double rate, bool full)> run;
-  RunOutcome best_full;  // the highest-rate full-window run that passed
-  bool capped = false;
-
-  bool passes(double rate, bool full) {
-    RunOutcome o = run(rate, full);
-    if (full && o.pass && o.rate > best_full.rate) best_full = o;
-    return o.pass;
+std::map<std::string, Price> check_plan_inputs(const PlanConfig& plan, const PriceBook& prices, Catalog& catalog) {
+  catalog.model(plan.model, plan.source + ": model");
+  std::map<std::string, Price> price;
+  for (std::size_t i = 0; i < plan.candidates.devices.size(); ++i) {
+    const std::string& d = plan.candidates.devices[i];
+    const std::string where = fmt::format("{}: candidates.devices[{}]", plan.source, i);
+    catalog.device(d, where);
+    price[d] = prices.price(d, plan.price_tier, where);
   }
+  return price;
+}
 
-  double operator()(double guess) {
-    const bool full_only = k.short_requests == 0;
-    double lo = 0, hi = 0;  // lo passes (0: none yet); hi fails (0: none yet)
-    double r = std::clamp(guess, k.min_rate, k.max_rate);
-    for (;;) {
-      if (passes(r, full_only)) {
-        lo = r;
-        if (hi > 0 || r >= k.max_rate) break;
-        r = std::min(r * 2, k.max_rate);
-      } else {
-        hi = r;
-        if (lo > 0) break;
-        if (r <= k.min_rate) return 0;
-        r = std::max(r / 2, k.min_rate);
-      }
-    }
-    auto bisect = [&](bool full) {
-      while (hi > 0 && hi / lo > 1 + k.tolerance) {
-        const double m = std::sqrt(lo * hi);
-        if (passes(m, full)) lo = m; else hi = m;
-      }
-    };
-    bisect(full_only);
-    if (!full_only) {
-      // Confirm on the full window; step down until it passes there, then bisect there.
-      while (!passes(lo, true)) {
-        hi = lo;
-        lo = lo / (1 + 4 * k.tolerance);
-        if (lo < k.min_rate) return 0;
-      }
-      bisect(true);
-    }
-    capped = hi == 0 && lo >= k.max_rate;
-    return lo;
+std::string rejection_reason(const PlanConfig& plan, const Candidate& c, Catalog& catalog, double native_trace_rate) {
+  const std::string source = plan.source + " (candidate scenario)";
+  try {
+    const ScenarioConfig cfg = parse_scenario(candidate_scenario(plan, c, plan.target_rate, 10, native_trace_rate), source);
+    for (const PoolConfig& pc : cfg.pools) (void)build_pool(pc, catalog, source);
+  } catch (const InputError& e) {
+    return e.what();
   }
-};
-
-}  // namespace
+  return "";
+}
 
 std::int64_t window_requests(const SearchKnobs& k, double rate, bool full) {
   const double seconds = to_seconds(k.min_duration) * (full ? 1.0 : 1.0 / 3.0);
@@ -144,7 +115,8 @@ std::vector<Candidate> enumerate_candidates(const PlanConfig& plan) {
 }
 
 nlohmann::json candidate_scenario(const PlanConfig& plan, const Candidate& c, double rate, std::int64_t requests,
-                                  double native_trace_rate, bool for_run) {
+                                  double native_trace_rate, ScenarioUse use) {
+  const bool for_run = use == ScenarioUse::kBest;
   nlohmann::json s;
   s["name"] = for_run ? plan.name + "-best" : plan.name;
   s["seed"] = plan.seed;
@@ -175,24 +147,16 @@ nlohmann::json candidate_scenario(const PlanConfig& plan, const Candidate& c, do
   nlohmann::json slo = nlohmann::json::object();
   for (const SloTarget& x : plan.slo.targets) slo[x.metric] = to_seconds(x.bound);
   s["metrics"] = {{"slo", slo}};
-  // The search reads no time series: one sample a simulated hour keeps the cost out.
-  if (!for_run) s["metrics"]["sample_interval"] = "1h";
+  // A screening run reads no time series: one sample a simulated hour keeps the cost out.
+  if (use == ScenarioUse::kScreening) s["metrics"]["sample_interval"] = "1h";
   return s;
 }
 
 PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, const std::shared_ptr<Catalog>& catalog,
                            const SearchOptions& options) {
-  // Everything the plan names must exist before anything runs.
-  catalog->model(plan.model, plan.source + ": model");
-  std::map<std::string, Price> price;
-  for (std::size_t i = 0; i < plan.candidates.devices.size(); ++i) {
-    const std::string& d = plan.candidates.devices[i];
-    const std::string where = fmt::format("{}: candidates.devices[{}]", plan.source, i);
-    catalog->device(d, where);
-    price[d] = prices.price(d, plan.price_tier, where);
-  }
+  const std::map<std::string, Price> price = check_plan_inputs(plan, prices, *catalog);
   PlanResult result;
-  if (plan.traffic.arrival == "trace") result.native_trace_rate = native_rate(plan, catalog);
+  result.native_trace_rate = native_trace_rate(plan, catalog);
   const std::vector<Candidate> cands = enumerate_candidates(plan);
   result.candidates.resize(cands.size());
   std::vector<std::size_t> group_start;
@@ -214,15 +178,8 @@ PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, cons
       r.c = c;
       r.price = price.at(c.device).usd_per_gpu_hour;
       r.usd_per_hour = r.price * static_cast<double>(c.gpus());
-      if (i == group_start[g]) {
-        // Memory and plan checks do not depend on the replica count: once per group.
-        try {
-          const ScenarioConfig cfg = parse_scenario(candidate_scenario(plan, c, plan.target_rate, 10, result.native_trace_rate), source);
-          for (const PoolConfig& pc : cfg.pools) (void)build_pool(pc, *catalog, source);
-        } catch (const InputError& e) {
-          reason = e.what();
-        }
-      }
+      // Memory and plan checks do not depend on the replica count: once per group.
+      if (i == group_start[g]) reason = rejection_reason(plan, c, *catalog, result.native_trace_rate);
       if (!reason.empty()) {
         r.reason = reason;
         continue;
@@ -241,7 +198,8 @@ PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, cons
       auto run = [&](double rate, bool full) {
         const std::int64_t n = window_requests(plan.search, rate, full);
         if (options.cancelled && options.cancelled()) throw Cancelled("plan search stopped; nothing was written");
-        RunOutcome o = simulate_and_judge(candidate_scenario(plan, c, rate, n, result.native_trace_rate), rate, n, plan.slo,
+        const ScenarioUse use = full ? ScenarioUse::kMeasured : ScenarioUse::kScreening;
+        RunOutcome o = simulate_and_judge(candidate_scenario(plan, c, rate, n, result.native_trace_rate, use), rate, n, plan.slo,
                                           plan.search.early_stop, catalog, source, options.cancelled);
         ++r.simulations;
         r.early_stops += o.stopped_early ? 1 : 0;

@@ -14,6 +14,7 @@
 // docs/plan_search.md derives the method and states what is simplified.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,12 @@ struct RunOutcome {
   std::vector<double> values;  // per SLO target: its percentile, seconds (goodput mode: as well)
   double goodput = 0;          // fraction of requests meeting every bound
   double output_tokens_per_s = 0;
+  // From the run's summary.json "energy" and "cost" objects, as `servesim run` reports them
+  // (0 for a run stopped early, which has no summary):
+  double j_per_output_token = 0;         // energy.j_per_output_token
+  double mean_power_w = 0;               // energy.mean_power_w (the whole deployment)
+  double run_usd_per_m_output_tokens = 0;  // cost.usd_per_million_output_tokens (on-demand prices, the run's
+                                           // whole simulated time including its drain; 0 when a device has no price)
   nlohmann::json to_json() const;
 };
 
@@ -93,6 +100,18 @@ struct SearchOptions {
 // running batch absorbs, and would overstate the sustained rate.
 std::int64_t window_requests(const SearchKnobs& knobs, double rate, bool full);
 
+// Checks that the model and every candidate device exist and that each device has a price
+// of the plan's tier (InputError naming the field, before any simulation); returns the prices.
+std::map<std::string, Price> check_plan_inputs(const PlanConfig& plan, const PriceBook& prices, Catalog& catalog);
+
+// Trace traffic: the trace's own request rate over its first search.requests requests
+// ((n-1) / span), which the searched rates scale; 0 for synthetic traffic.
+double native_trace_rate(const PlanConfig& plan, const std::shared_ptr<Catalog>& catalog);
+
+// Why candidate `c` cannot run at all (its model does not fit in memory, a plan the model
+// does not admit): the error text; empty when it can. Independent of the replica count.
+std::string rejection_reason(const PlanConfig& plan, const Candidate& c, Catalog& catalog, double native_trace_rate);
+
 // Enumerates the candidates of a plan (no file read).
 std::vector<Candidate> enumerate_candidates(const PlanConfig& plan);
 
@@ -101,10 +120,16 @@ std::vector<Candidate> enumerate_candidates(const PlanConfig& plan);
 PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, const std::shared_ptr<Catalog>& catalog,
                            const SearchOptions& options = {});
 
+// What a candidate scenario is for: a screening run (verdict only: the time series is
+// sampled once a simulated hour, which keeps its cost out but stretches the run's simulated
+// time, and so its idle energy and cost, to that sample), a measured run (full window: the
+// default time series, so its summary's energy and cost are what `servesim run` reports), or
+// the chosen plan written as best_scenario.json (a measured run named "<plan>-best").
+enum class ScenarioUse { kScreening, kMeasured, kBest };
+
 // The scenario of candidate `c` at `rate` req/s with `requests` requests (the traffic of the
-// plan; trace traffic needs `native_trace_rate`). `for_run` names it as the chosen plan and
-// keeps the default time series (best_scenario.json); otherwise sampling is sparse.
+// plan; trace traffic needs `native_trace_rate`).
 nlohmann::json candidate_scenario(const PlanConfig& plan, const Candidate& c, double rate, std::int64_t requests,
-                                  double native_trace_rate, bool for_run = false);
+                                  double native_trace_rate, ScenarioUse use = ScenarioUse::kScreening);
 
 }  // namespace servesim::search

@@ -155,11 +155,11 @@ TEST(PlanMemory, BadOptionsAreOneLineErrors) {
 TEST(Plan, HelpListsTheVerbs) {
   const auto r = run_cli("plan --help");
   EXPECT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_NE(r.out.find("memory"), std::string::npos) << r.out;
+  for (const char* verb : {"memory", "search", "mix"}) EXPECT_NE(r.out.find(std::string("  ") + verb + " "), std::string::npos) << r.out;
   const auto bad = run_cli("plan frobnicate");
   EXPECT_EQ(bad.exit_code, 2) << bad.out;
   EXPECT_EQ(count_lines(bad.out), 1) << bad.out;
-  EXPECT_NE(bad.out.find("expected a verb (memory, search)"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("expected a verb (memory, mix, search)"), std::string::npos) << bad.out;
 }
 
 }  // namespace

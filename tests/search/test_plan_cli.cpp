@@ -47,10 +47,47 @@ TEST(PlanSearchCli, WritesTheTableAndARunnableBestScenario) {
   const std::string csv = slurp(dir / "res" / "plans.csv");
   EXPECT_EQ(count_lines(csv), 3);  // header + 2 candidates
   EXPECT_EQ(csv.find("\n1,h100_sxm tp1 pp1 x"), csv.find('\n')) << csv;  // the first row is rank 1
+  for (const char* col : {",j_per_output_token_at_target,mean_power_w_at_target,run_usd_per_m_output_tokens_at_target,"}) {
+    EXPECT_NE(csv.find(col), std::string::npos) << csv;
+  }
+  const auto pareto = nlohmann::json::parse(slurp(dir / "res" / "pareto.json"));
+  ASSERT_FALSE(pareto["cost_vs_latency"].empty());
+  EXPECT_GT(pareto["cost_vs_latency"][0]["j_per_output_token"].get<double>(), 0);
+  EXPECT_GT(pareto["cost_vs_latency"][0]["mean_power_w"].get<double>(), 0);
   r = run_cli_in(dir, "run res/best_scenario.json --quiet --out run");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_TRUE(fs::exists(dir / "run" / "summary.json"));
   fs::remove_all(dir);
+}
+
+TEST(PlanMixCli, WritesTheMixAndTheSingleTypeComparison) {
+  const fs::path dir = temp_dir("plan_mix_ok");
+  // Two device types; prompts 256 or 2048 tokens: two non-empty buckets with prompt edge 1024.
+  write_text(dir / "plan.json", plan(R"({"candidates": {"devices": ["h100_sxm", "a100_sxm4_80gb"], "replicas": [1]},
+    "traffic": {"prompt": {"dist": "empirical", "value": null, "values": [256, 2048]}}, "mix": {"output_edges": [], "samples": 200}})"));
+  auto r = run_cli_in(dir, "plan mix plan.json --out res --threads 2");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("cheapest mix at 4 req/s"), std::string::npos) << r.out;
+  const auto mix = nlohmann::json::parse(slurp(dir / "res" / "mix.json"));
+  ASSERT_EQ(mix["buckets"].size(), 2u);
+  EXPECT_EQ(mix["units"].size(), 2u);
+  // The mix is never dearer than the best single type: that type alone is a feasible mix.
+  ASSERT_FALSE(mix["best_single_type"].is_null());
+  EXPECT_LE(mix["mix"]["usd_per_hour"].get<double>(), mix["best_single_type"]["usd_per_hour"].get<double>() + 1e-9);
+  EXPECT_GE(mix["saving_vs_best_single_type"].get<double>(), 0);
+  EXPECT_EQ(count_lines(slurp(dir / "res" / "mix_units.csv")), 3);  // header + 2 device plans
+  fs::remove_all(dir);
+}
+
+TEST(PlanSearchCli, ListParamsDocumentsThePlanFile) {
+  const auto r = testing::run_cli("list --params");
+  ASSERT_EQ(r.exit_code, 0);
+  const auto at = r.out.find("plan file:");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  for (const char* key :
+       {"target_rate", "traffic.arrival", "slo.ttft", "candidates.devices", "limits.max_gpus", "search.prune", "mix.prompt_edges"}) {
+    EXPECT_NE(r.out.find(std::string("      ") + key + " ", at), std::string::npos) << key;
+  }
 }
 
 TEST(PlanSearchCli, HelpKeepsPathsWhole) {
@@ -67,6 +104,7 @@ struct Case {
   std::string extra_args;
   std::vector<std::string> expect;
   std::string prices_text;  // non-empty: written to prices.json and passed with --prices
+  std::string verb = "search";
 };
 std::ostream& operator<<(std::ostream& os, const Case& c) { return os << c.name; }
 
@@ -105,6 +143,17 @@ std::vector<Case> cases() {
       {"PriceNotPositive", plan(), "", {"devices.h100_sxm.on_demand.value", "positive"},
        R"({"schema": "servesim.prices/1", "sources": {"s": "a list"},
            "devices": {"h100_sxm": {"on_demand": {"value": 0, "source": "s", "date": "2026-01-01"}}}})"},
+      // --- plan mix ---
+      {"MixDeviceWithoutPrice", plan(R"({"candidates": {"devices": ["h100_sxm", "mi325x"]}})"), "",
+       {"candidates.devices[1]", "no on_demand price for device mi325x"}, "", "mix"},
+      {"MixEdgesNotIncreasing", plan(R"({"mix": {"output_edges": [64, 32]}})"), "",
+       {"plan.json: mix.output_edges[1]", "32", "more than the edge before it (64)"}, "", "mix"},
+      {"MixEdgeNotPositive", plan(R"({"mix": {"prompt_edges": [0]}})"), "", {"mix.prompt_edges[0]", "positive integer"}, "", "mix"},
+      {"MixBucketNobodyServes", plan(R"({"slo": {"ttft": "1ms", "tpot": null}})"), "",
+       {"no device plan serves mix bucket prompt [1, 1024) x output [1, 256)", "TTFT p99 <= 1 ms"}, "", "mix"},
+      // One H100 replica sustains far less than 5,000 req/s of 256-token prompts; one GPU at most.
+      {"MixOverGpuLimit", plan(R"({"target_rate": 5000, "limits": {"max_gpus": 1}, "search": {"max_rate": 5000, "min_duration": "1s"}})"),
+       "", {"no mix of the 1 device plans serves 5000 req/s within limits.max_gpus 1"}, "", "mix"},
   };
 }
 
@@ -121,7 +170,7 @@ TEST_P(BadPlan, ExitsTwoWithOneLineAndLeavesNothing) {
     expected.push_back(dir / "prices.json");
     args += " --prices prices.json";
   }
-  const auto r = run_cli_in(dir, "plan search plan.json --quiet --out res " + args);
+  const auto r = run_cli_in(dir, "plan " + c.verb + " plan.json --quiet --out res " + args);
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_EQ(count_lines(r.out), 1) << r.out;
   EXPECT_EQ(r.out.rfind("error: ", 0), 0u) << r.out;

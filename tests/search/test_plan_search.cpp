@@ -12,7 +12,10 @@
 #include "sim/search/plan_eval.h"
 #include "sim/search/plan_output.h"
 #include "sim/search/plan_search.h"
+#include "sim/cost/power_model.h"
 #include "sim/serving/catalog.h"
+#include "sim/serving/scenario_config.h"
+#include "sim/serving/simulation.h"
 
 namespace servesim::search {
 namespace {
@@ -197,6 +200,62 @@ TEST(PlanSearch, CheapestMeetingTheTargetRanksFirst) {
   EXPECT_TRUE(best.pareto_latency);
   // $/hour = GPUs x the price of prices.json.
   EXPECT_DOUBLE_EQ(best.usd_per_hour, static_cast<double>(best.c.gpus()) * best.price);
+}
+
+// Rule: the plan's energy and money per run are summary.json's, not recomputed, and are
+// what `servesim run best_scenario.json` reports. best_scenario.json is simulated here and
+// its summary must give the chosen plan's target-rate figures exactly.
+TEST(PlanSearch, EnergyAndCostAreTheSummaryOfTheBestScenario) {
+  const PlanConfig plan = parse_plan(small_plan(), "plan.json");
+  PlanResult r = run_plan_search(plan, prices(), catalog(), {1, {}, {}});
+  rank_plans(plan, r);
+  ASSERT_FALSE(r.ranking.empty());
+  const CandidateResult& best = r.candidates[r.ranking.front()];
+  const std::int64_t n = window_requests(plan.search, plan.target_rate, true);
+  ASSERT_EQ(best.at_target.requests, n);
+  nlohmann::json best_scenario;
+  for (const auto& [name, text] : plan_files(plan, r, "prices.json")) {
+    if (name == "best_scenario.json") best_scenario = nlohmann::json::parse(text);
+  }
+  ASSERT_FALSE(best_scenario.is_null());
+  Simulation sim(parse_scenario(best_scenario, "best_scenario.json"), catalog());
+  const SimResult res = sim.run();
+  EXPECT_DOUBLE_EQ(best.at_target.j_per_output_token, res.summary["energy"]["j_per_output_token"].get<double>());
+  EXPECT_DOUBLE_EQ(best.at_target.mean_power_w, res.summary["energy"]["mean_power_w"].get<double>());
+  EXPECT_DOUBLE_EQ(best.at_target.run_usd_per_m_output_tokens,
+                   res.summary["cost"]["usd_per_million_output_tokens"].get<double>());
+  EXPECT_GT(best.at_target.j_per_output_token, 0);
+}
+
+// Rule: the run's $/Mtok (summary.json: $/h x simulated time / tokens) is at least the
+// steady-state one ($/h / (tokens / throughput window)), as the simulated time [0, end]
+// covers the window [first arrival, last completion]; and it exceeds it by at most the
+// time before the first arrival and the tail to the next 1 s time-series sample: with 5 s
+// windows at 5 req/s (>= 80 requests, ~16 s) that is well under 25 %. (A screening run's
+// 1-hour sampling would stretch the end to 1 h: a ratio of ~200.)
+TEST(PlanSearch, RunCostPerTokenIsTheSteadyStateOnePlusTheEdges) {
+  const PlanConfig plan = parse_plan(small_plan(), "plan.json");
+  PlanResult r = run_plan_search(plan, prices(), catalog(), {1, {}, {}});
+  rank_plans(plan, r);
+  ASSERT_FALSE(r.ranking.empty());
+  const CandidateResult& best = r.candidates[r.ranking.front()];
+  const double ratio = best.at_target.run_usd_per_m_output_tokens / best.usd_per_m_output_tokens;
+  EXPECT_GE(ratio, 1 - 1e-9);
+  EXPECT_LE(ratio, 1.25);
+}
+
+// Rule (sim/cost/power_model.h): every GPU draws at least its engine-idle power P0 the whole
+// run and never more than its limit (TDP here), so GPUs x P0 <= mean power <= GPUs x TDP.
+TEST(PlanSearch, MeanPowerLiesBetweenEngineIdleAndTdp) {
+  const PlanConfig plan = parse_plan(small_plan(), "plan.json");
+  PlanResult r = run_plan_search(plan, prices(), catalog(), {1, {}, {}});
+  rank_plans(plan, r);
+  ASSERT_FALSE(r.ranking.empty());
+  const CandidateResult& best = r.candidates[r.ranking.front()];
+  const PowerCoefficients c = power_coefficients(*catalog()->device("h100_sxm", "t"), 0, "t");
+  const auto gpus = static_cast<double>(best.c.gpus());
+  EXPECT_GE(best.at_target.mean_power_w, gpus * c.engine_idle_w);
+  EXPECT_LE(best.at_target.mean_power_w, gpus * c.tdp_w);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@ packages=(
   clang libclang-rt-14-dev  # libFuzzer harnesses (tools/fuzz.sh)
   nodejs npm chromium       # report.html's chart library (npm) and its headless-browser test
   libtbb-dev libopenmpi-dev openmpi-bin  # servesim sweep: points on oneTBB threads and MPI ranks
+  python3-dev pybind11-dev python3-numpy python3-pytest  # the Python module (sim/python) and its tests
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,7 @@
 """servesim from Python, notebook style: a what-if, a sweep and a CI-style comparison.
 
 Run from the repository root after building (docs/python.md):
-    PYTHONPATH=build/release/sim/python python3 docs/examples/python_what_if.py
+    PYTHONPATH=build/release/sim/python /usr/bin/python3 docs/examples/python_what_if.py
 Each block below is one notebook cell.
 """
 import os

@@ -25,7 +25,7 @@ py::array field_view(const std::vector<Row>& rows, const T Row::*field, py::hand
   static_assert(std::is_arithmetic_v<T>);
   const T* first = rows.empty() ? nullptr : &(rows.front().*field);
   py::array a(py::dtype::of<T>(), {static_cast<py::ssize_t>(rows.size())}, {static_cast<py::ssize_t>(sizeof(Row))}, first, base);
-  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  a.attr("setflags")(py::arg("write") = false);
   return a;
 }
 

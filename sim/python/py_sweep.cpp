@@ -2,6 +2,7 @@
 // `servesim sweep` (points.csv, points.jsonl) without the output folder.
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>

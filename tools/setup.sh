@@ -13,6 +13,8 @@ packages=(
   nodejs npm chromium       # report.html's chart library (npm) and its headless-browser test
   libtbb-dev libopenmpi-dev openmpi-bin  # servesim sweep: points on oneTBB threads and MPI ranks
   libglpk-dev               # servesim plan mix: the Melange integer program (GLPK)
+  python3-dev pybind11-dev python3-numpy python3-pytest  # the Python module (sim/python) and its tests
+  python3-jsonschema        # timeline.json checked against the trace-event format's schema (tests/python)
 )
 missing=()
 for p in "${packages[@]}"; do

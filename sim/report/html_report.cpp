@@ -73,7 +73,11 @@ std::string default_assets_dir() {
 std::string render_html(const nlohmann::json& data, const std::string& assets_dir) {
   const fs::path dir(assets_dir);
   const std::string echarts = read_asset(dir / "node_modules" / "echarts" / "dist" / "echarts.min.js");
-  const std::string script = read_asset(dir / "report.js");
+  // The page's scripts: shared helpers first, then one per kind of document.
+  std::string script;
+  for (const char* name : {"report_common.js", "report.js", "report_search.js"}) {
+    script += "<script>\n" + escape_for_element(read_asset(dir / name), "</script") + "\n</script>\n";
+  }
   const std::string style = read_asset(dir / "report.css");
   std::string title = data.value("title", "");
   if (title.empty()) title = "servesim report";
@@ -87,7 +91,7 @@ std::string render_html(const nlohmann::json& data, const std::string& assets_di
   html += "<main id=\"report\"></main>\n";
   html += "<script id=\"report-data\" type=\"application/json\">" + escape_for_element(data.dump(), "</") + "</script>\n";
   html += "<script>\n" + escape_for_element(echarts, "</script") + "\n</script>\n";
-  html += "<script>\n" + escape_for_element(script, "</script") + "\n</script>\n</body>\n</html>\n";
+  html += script + "</body>\n</html>\n";
   return html;
 }
 

@@ -4,7 +4,8 @@
 //
 // Contract:
 // - The page inlines, from the assets folder: node_modules/echarts/dist/echarts.min.js (the
-//   library), report.js (the page's script) and report.css; and the data as JSON. It loads
+//   library), report_common.js, report.js and report_search.js (the page's scripts) and
+//   report.css; and the data as JSON. It loads
 //   nothing else. A missing asset is an InputError naming the file and how to install it
 //   (the CLI exits 2).
 // - The assets folder is $SERVESIM_REPORT_ASSETS when set, else the one configured at build

@@ -12,6 +12,7 @@
 #include "sim/core/error.h"
 #include "sim/metrics/stats.h"
 #include "sim/report/compare.h"
+#include "sim/report/report_search.h"
 
 namespace servesim::report {
 namespace fs = std::filesystem;
@@ -226,6 +227,19 @@ nlohmann::json cdf_points(std::vector<double>& values, double scale, std::size_t
 
 nlohmann::json collect_report_data(const std::vector<std::string>& dirs, const std::string& title) {
   if (dirs.empty()) bad_value("servesim report", "", "one or more result folders");
+  // A sweep or a plan search has a page of its own (sim/report/report_search.h).
+  for (const std::string& dir : dirs) {
+    const SearchFolder kind = search_folder_kind(dir);
+    if (kind == SearchFolder::kNone) continue;
+    if (dirs.size() > 1) {
+      bad_value("servesim report", dir, "run folders only when several are given (a sweep or plan-search folder is reported alone)");
+    }
+    nlohmann::json doc = kind == SearchFolder::kSweep ? collect_sweep_data(dir) : collect_plan_data(dir);
+    doc["title"] = title;
+    doc["dir"] = dir;
+    doc["label"] = fs::path(dir).lexically_normal().filename().string();
+    return doc;
+  }
   nlohmann::json doc;
   nlohmann::json sets = nlohmann::json::array();
   for (std::size_t i = 0; i < dirs.size(); ++i) sets.push_back(collect_set(dirs[i], dirs.size() == 1 ? "report" : fmt::format("report input {}", i + 1)));

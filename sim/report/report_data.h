@@ -2,6 +2,9 @@
 // The data behind report.html, gathered from result folders.
 //
 // Contract:
+// - A single sweep or plan-search folder gives that folder's document instead
+//   (sim/report/report_search.h; kind "sweep" or "plan"); such a folder among several is an
+//   InputError.
 // - collect_report_data() reads one or more result folders and returns one JSON document
 //   that the report's script (tools/report/report.js) draws; it reads nothing else and
 //   writes nothing. Each folder is a run folder (`servesim run --out`) or a multi-seed

@@ -2,68 +2,19 @@
 // Inlined into the page by `servesim report` / `servesim run --report`; loads nothing.
 (function () {
   'use strict';
-  const data = JSON.parse(document.getElementById('report-data').textContent);
-  const root = document.getElementById('report');
+  const { data, el, fmt, mean, get, section, table, chart, axis, title } = SR;
+  if (!['run', 'seeds', 'compare'].includes(data.kind)) return;  // sweeps and plan searches: report_search.js
   const sets = data.sets;
-  const charts = [];
-  // Distinct on screen and in print (blue, red, amber, teal, green, grey, purple, brown).
-  const PALETTE = ['#2f5d8a', '#c8443c', '#e09b2d', '#1f8a8a', '#5a9e4b', '#7d8794', '#7b4f9d', '#8c5a3c'];
   const OP_CLASSES = ['gemm', 'attention_prefill', 'attention_decode', 'elementwise', 'collective', 'copy', 'page_map', 'cpu'];
   const OP_LABEL = { gemm: 'GEMM', attention_prefill: 'attention (prefill)', attention_decode: 'attention (decode)', elementwise: 'element-wise',
     collective: 'collectives', copy: 'copies (swap, offload)', page_map: 'page mapping', cpu: 'CPU / launch' };
 
-  // --- small helpers ----------------------------------------------------------------------
-  function el(tag, attrs, children) {
-    const e = document.createElement(tag);
-    if (attrs) for (const k of Object.keys(attrs)) { if (k === 'text') e.textContent = attrs[k]; else e.setAttribute(k, attrs[k]); }
-    for (const c of children || []) e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
-    return e;
-  }
-  function fmt(v, digits) {
-    if (v === undefined || v === null || Number.isNaN(v)) return '–';
-    const d = digits === undefined ? (Math.abs(v) >= 100 ? 1 : Math.abs(v) >= 10 ? 2 : 3) : digits;
-    return v.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
-  }
-  function mean(xs) { return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN; }
-  function get(o, path) { return path.reduce((a, k) => (a && a[k] !== undefined ? a[k] : undefined), o); }
+  // --- helpers on result sets ----------------------------------------------------------------
   // Mean over a set's seeds of a summary value; with several seeds also min and max.
   function seedStat(set, path, scale) {
     const xs = set.summaries.map(s => get(s, path)).filter(v => typeof v === 'number').map(v => v * (scale || 1));
     return { mean: mean(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
   }
-  function section(title, note) {
-    const s = el('section', {}, [el('h2', { text: title })]);
-    if (note) s.appendChild(el('p', { class: 'note', text: note }));
-    root.appendChild(s);
-    return s;
-  }
-  function table(header, rows, cls) {
-    const t = el('table', cls ? { class: cls } : {});
-    t.appendChild(el('tr', {}, header.map(h => el('th', { text: h }))));
-    const numeric = c => /^[-+]?[\d,]*\.?\d+( %)?$|^–$/.test(String(c).trim());
-    for (const r of rows) {
-      t.appendChild(el('tr', {}, r.map(c => (c instanceof Node ? el('td', {}, [c]) : el('td', numeric(c) ? { text: String(c) } : { class: 'text', text: String(c) })))));
-    }
-    return el('div', { class: 'scroll' }, [t]);
-  }
-  function chart(parent, option, wide) {
-    const div = el('div', { class: 'chart' + (wide ? ' wide' : '') });
-    parent.appendChild(div);
-    const c = echarts.init(div, null, { renderer: 'canvas' });
-    option.animation = false;
-    option.color = PALETTE;
-    option.textStyle = { fontFamily: 'DejaVu Sans, Arial, sans-serif' };
-    option.grid = Object.assign({ left: 64, right: 24, top: 48, bottom: 56 }, option.grid || {});
-    option.tooltip = option.tooltip || { trigger: 'axis' };
-    c.on('finished', () => div.setAttribute('data-rendered', '1'));
-    c.setOption(option);
-    charts.push(c);
-    return c;
-  }
-  function axis(name, extra) {
-    return Object.assign({ name: name, nameLocation: 'middle', nameGap: 32, nameTextStyle: { fontWeight: 'bold' }, splitLine: { lineStyle: { color: '#eceff3' } } }, extra || {});
-  }
-  function title(text) { return { text: text, left: 'center', textStyle: { fontSize: 14 } }; }
   const multi = sets.length > 1;
   const label = set => set.label || set.dir;
   const cfg = set => set.resolved_config || {};
@@ -96,9 +47,7 @@
   // --- page ------------------------------------------------------------------------------
   const names = [...new Set(sets.map(s => s.summaries[0].scenario || label(s)))];
   const kindText = { run: 'single run', seeds: `${sets[0].summaries.length} seeds of one scenario`, compare: `what-if comparison of ${sets.length} runs` }[data.kind];
-  root.appendChild(el('header', { class: 'top' }, [
-    el('h1', { text: data.title || `Capacity report: ${names.join(' vs ')}` }),
-    el('div', { class: 'sub', text: `servesim simulation — ${kindText}. Latencies in milliseconds unless marked.` })]));
+  SR.header(data.title || `Capacity report: ${names.join(' vs ')}`, `servesim simulation — ${kindText}. Latencies in milliseconds unless marked.`);
 
   const scen = section('Scenario', multi ? 'Each column is one result folder; the first is the reference the changes are measured against.' : null);
   const scenRows = [
@@ -357,8 +306,5 @@
     }
   }
 
-  root.appendChild(el('footer', { text: 'Generated by servesim (simulated results, not measurements). Percentiles interpolate linearly between ranks; ' +
-    'ITL percentiles come from a log-linear histogram (< 0.1 % bucket width). Charts: Apache ECharts, inlined.' }));
-  window.addEventListener('resize', () => charts.forEach(c => c.resize()));
-  document.body.setAttribute('data-charts', String(charts.length));
+  SR.done('Percentiles interpolate linearly between ranks; ITL percentiles come from a log-linear histogram (< 0.1 % bucket width).');
 })();

@@ -1,7 +1,7 @@
 // Browser test of report.html (ctest: report_browser).
 //   node tools/report/test_reports.mjs SERVESIM_BIN WORK_DIR [SCREENSHOT_DIR]
 // Builds every kind of report with the CLI (a single run with its timeline, a multi-seed run,
-// a what-if comparison of two runs, a disaggregated run), loads each in headless Debian
+// a what-if comparison of two runs, a disaggregated run, a sweep, a plan search), loads each in headless Debian
 // chromium through playwright-core (no browser download), and fails on: a console error or
 // uncaught exception, any request other than the page itself (the page must open offline),
 // a chart that did not render or whose canvas is blank, a missing section. With
@@ -33,12 +33,20 @@ sv('run', '--quiet', '--seeds', '3', '--set', 'workload.num_requests=1500', '--r
 sv('run', '--quiet', '--set', 'scheduler.max_num_seqs=16', '--out', at('s16'));
 sv('report', '--quiet', at('run'), at('s16'), '--title', 'What-if: max_num_seqs 256 -> 16', '--out', at('compare.html'));
 sv('run', '--quiet', '--scenario', 'tests/golden/scenarios/disagg_1p1d.json', '--report', '--out', at('disagg'));
+// A sweep (hardware x rate x batch limit) and a plan search, each reported from its folder.
+sv('sweep', '--quiet', 'docs/report/sweep_example.json', '--out', at('sweep'));
+sv('report', '--quiet', at('sweep'));
+sv('plan', 'search', '--quiet', 'docs/report/plan_example.json', '--out', at('plan'));
+sv('report', '--quiet', at('plan'));
 
 const cases = [
   { kind: 'run', file: at('run', 'report.html'), sections: ['Headline numbers', 'Latency', 'Throughput over time', 'Queues and KV cache over time', 'Where step time goes', 'Preemptions and swaps'] },
   { kind: 'seeds', file: at('seeds', 'report.html'), sections: ['Headline numbers', 'Latency', 'Seeds'] },
   { kind: 'compare', file: at('compare.html'), sections: ['Headline numbers', 'Latency', 'Where step time goes'], text: ['change s16'] },
   { kind: 'disagg', file: at('disagg', 'report.html'), sections: ['Pools', 'KV transfers (disaggregated prefill/decode)'] },
+  { kind: 'sweep', file: at('sweep', 'report.html'), sections: ['Settings varied', 'Best points', 'Metric vs each setting', 'Every point'] },
+  { kind: 'plan', file: at('plan', 'report.html'), sections: ['Recommendation', 'Cost against latency and headroom', 'Capacity against cost', 'Ranked deployments'],
+    text: ['Runners-up'] },
 ];
 
 // The timeline is JSON in the trace-event format (details: tests/report/test_timeline.cpp).

@@ -80,9 +80,18 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   // first step (static_); KV work (maps, copies) belongs to the step that caused it only.
   // All sums are integer ns, so they do not depend on the order steps are accounted in.
   SimTime critical = 0, background = 0;
+  std::array<SimTime, 4> part{};  // critical time by StagePart
   const std::int64_t energy_before = energy_nj_;
+  auto on_path = [&](const Operator& op, SimTime t) {
+    if (op.overlap) {
+      background += t;
+    } else {
+      critical += t;
+      part[static_cast<std::size_t>(op.stage)] += t;
+    }
+  };
   auto account = [&](const Operator& op, std::size_t i, SimTime t) {
-    (op.overlap ? background : critical) += t;
+    on_path(op, t);
     energy_nj_ += op_nj_[i];
     ns_by_class_[static_cast<std::size_t>(op.cls)] += t;
     by_source_[op_source_[i]] += t;
@@ -105,6 +114,7 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
         attention_ops_.push_back(i);
       } else if (!kv_work) {
         (op.overlap ? static_.background : static_.critical) += op_ns_[i];
+        if (!op.overlap) static_.by_part[static_cast<std::size_t>(op.stage)] += op_ns_[i];
         static_.by_class[static_cast<std::size_t>(op.cls)] += op_ns_[i];
         static_.by_source.emplace_back(op_source_[i], op_ns_[i]);
         static_.energy_nj += op_nj_[i];
@@ -113,6 +123,7 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   } else {
     critical = static_.critical;
     background = static_.background;
+    part = static_.by_part;
     if (deferred) {
       deferred->attention.clear();
       deferred->energy_nj = 0;
@@ -126,7 +137,7 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
       compute_attention_aggregates(op.attn);
       price(op, i);
       if (deferred) {
-        (op.overlap ? background : critical) += op_ns_[i];
+        on_path(op, op_ns_[i]);
         deferred->energy_nj += op_nj_[i];
         deferred->attention.emplace_back(op.cls, op_source_[i], op_ns_[i]);
       } else {
@@ -138,11 +149,12 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   if (!reuse_non_attention && plan_kv_disk_s_ > 0) {
     const SimTime disk = from_seconds(plan_kv_disk_s_);
     critical += disk;
+    part[static_cast<std::size_t>(StagePart::kLayers)] += disk;
     ns_by_class_[static_cast<std::size_t>(OpClass::kCopy)] += disk;
     swap_ns_ += disk;
   }
   if (background > critical) (deferred ? deferred->exposed : exposed_map_ns_) += background - critical;
-  const SimTime device = ctx_.plan.compose_step(std::max(critical, background), step_seqs_);
+  const SimTime device = compose_stages(part, std::max<SimTime>(0, background - critical));
 
   // The engine's CPU work for the step: what it exposes beyond the device time.
   Operator cpu;
@@ -160,7 +172,25 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     ns_by_class_[static_cast<std::size_t>(OpClass::kCpu)] += cp->ns;
     last_step_nj_ = energy_nj_ - energy_before;
   }
+  stage_ns_.front() += cp->ns;
   return device + cp->ns;
+}
+
+SimTime Executor::compose_stages(const std::array<SimTime, 4>& part, SimTime exposed_background) {
+  const std::int32_t pp = ctx_.plan.degrees().pp;
+  const SimTime most = ctx_.plan.layers_per_stage(ctx_.model);
+  const SimTime layers = part[static_cast<std::size_t>(StagePart::kLayers)];
+  stage_ns_.assign(static_cast<std::size_t>(pp), 0);
+  SimTime total = 0;
+  for (std::int32_t s = 0; s < pp; ++s) {
+    SimTime t = layers * ctx_.plan.stage_layers(ctx_.model, s) / most;
+    if (s == 0) t += part[static_cast<std::size_t>(StagePart::kFirst)];
+    if (s == pp - 1) t += part[static_cast<std::size_t>(StagePart::kLast)] + exposed_background;
+    stage_ns_[static_cast<std::size_t>(s)] = t;
+    total += t;
+  }
+  handoff_ns_ = part[static_cast<std::size_t>(StagePart::kHandoff)];
+  return total + handoff_ns_ * (pp - 1);
 }
 
 void Executor::price(const Operator& op, std::size_t i) {

@@ -4,7 +4,15 @@
 // Contract:
 // - cost_step(plan, layout) prices one step: the critical path of its device operators
 //   (page maps and spills that overlap compute count only where they outlast it), composed
-//   over pipeline stages, plus the CPU time the engine exposes for the step.
+//   over pipeline stages, plus the CPU time the engine exposes for the step. The result is
+//   the time of the step traversing every stage in turn: the sum of stage_ns() plus
+//   (pp - 1) hand-offs of handoff_ns().
+// - stage_ns()[s] is the last priced step's time on stage s: the per-layer operators scaled
+//   by the stage's layers (stage_layers / layers_per_stage, integer ns), the embedding on
+//   the first stage, the LM head and sampling on the last, the engine's exposed CPU time
+//   before the first stage (the host forms and launches the step), and overlapping work that
+//   outlasts the critical path after the last. With pp == 1 it is the step's device time
+//   plus CPU time, exactly as before stages were priced apart.
 // - cost_repeated_decode_step() prices the step after the last one priced, which must have
 //   been a pure-decode step: the same sequences, every context one token longer. Only the
 //   attention operators are re-costed; the others repeat their summed cost (all sums are
@@ -78,6 +86,8 @@ class Executor {
   // The dynamic energy account(c) adds (nJ, one device).
   std::int64_t charge_energy_nj(const Charge& c) const { return static_.energy_nj + c.energy_nj; }
 
+  const std::vector<SimTime>& stage_ns() const { return stage_ns_; }
+  SimTime handoff_ns() const { return handoff_ns_; }
   std::int64_t step_seqs() const { return step_seqs_; }
   std::int64_t step_tokens() const { return step_tokens_; }
   const CostBreakdown& breakdown() const;
@@ -92,6 +102,9 @@ class Executor {
 
  private:
   SimTime price_step(bool reuse_non_attention, Charge* deferred = nullptr);
+  // Critical time by StagePart -> stage_ns_ and handoff_ns_ (the CPU time not yet added);
+  // returns the device time of the step traversing every stage in turn.
+  SimTime compose_stages(const std::array<SimTime, 4>& part, SimTime exposed_background);
   std::size_t source_slot(std::string_view s);
   // Predicts ops_[i] (under the power limit, with its energy) into op_ns_, op_nj_, op_source_.
   void price(const Operator& op, std::size_t i);
@@ -106,6 +119,7 @@ class Executor {
   struct StaticCost {
     SimTime critical = 0, background = 0;
     std::array<SimTime, 8> by_class{};
+    std::array<SimTime, 4> by_part{};  // critical time by StagePart
     std::vector<std::pair<std::size_t, SimTime>> by_source;  // (source slot, ns)
     std::int64_t energy_nj = 0;
   } static_;
@@ -116,6 +130,8 @@ class Executor {
   std::int64_t last_step_nj_ = 0;
   SimTime swap_ns_ = 0;
   std::vector<std::size_t> op_source_;  // its cost-model source slot
+  std::vector<SimTime> stage_ns_;       // the last priced step, per pipeline stage
+  SimTime handoff_ns_ = 0;
   std::int64_t step_kv_tokens_ = 0;     // sum of context + new tokens of the step
   std::int64_t step_seqs_ = 0;
   std::int64_t step_tokens_ = 0;

@@ -408,9 +408,13 @@ SimResult Simulation::run(const RunControl& control) {
     SimTime busy = 0;
     double sent = 0, received = 0;
     std::int64_t capacity = 0;
+    std::vector<SimTime> stage_busy(static_cast<std::size_t>(p.plan->degrees().pp), 0);
     for (const auto& rep : replicas_) {
       if (rep->pool() != static_cast<std::int32_t>(pi)) continue;
       const ReplicaStats& s = rep->stats();
+      if (const PipelineTimeline* pipe = rep->pipeline()) {
+        for (std::size_t k = 0; k < stage_busy.size(); ++k) stage_busy[k] += pipe->busy()[k];
+      }
       steps += s.steps;
       tokens += s.tokens;
       seqs += s.seqs;
@@ -462,6 +466,7 @@ SimResult Simulation::run(const RunControl& control) {
         {"kv_received_bytes", received},
     };
     if (pc.role == PoolRole::kPrefill) pj["prefilled"] = prefilled;
+    if (stage_busy.size() > 1) pj["pipeline"] = pipeline_json(p.plan->degrees(), stage_busy, busy);
     pools.push_back(std::move(pj));
   }
   res.summary["pools"] = pools;

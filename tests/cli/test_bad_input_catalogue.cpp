@@ -101,6 +101,7 @@ std::vector<Case> catalogue() {
       {"UnknownHardware", {}, kRun + "--set hardware=tpu_v9", {"hardware", "tpu_v9", "devices"}},
       {"ModelDoesNotFit", {}, kRun + "--set model=Llama-3.1-70B", {"Llama-3.1-70B", "does not fit", "h100_sxm", "weights"}},
       {"TensorParallelNotADivisor", {}, kRun + "--set parallel.tp=3", {"parallel.tp", "'3'", "num_attention_heads"}},
+      {"MicroBatchesBeyondStages", {}, kRun + "--set parallel.micro_batches=3", {"parallel.micro_batches", "'3'", "at most pp"}},
       {"PromptFixedZero", {}, kRun + "--set 'workload.prompt={\"dist\":\"fixed\",\"value\":0}'", {"workload.prompt.value", "'0'", "[1, 2147483647]"}},
       {"PromptFixedHuge", {}, kRun + "--set 'workload.prompt={\"dist\":\"fixed\",\"value\":1000000000000}'",
        {"workload.prompt.value", "1000000000000", "2147483647"}},

@@ -17,19 +17,30 @@ class MegatronPlan final : public IParallelPlan {
  public:
   struct Config {
     ParallelDegrees d;
+    std::int32_t micro_batches = 0;  // as given (0: pp)
     static Config parse(Params& p) {
       Config c;
       c.d.tp = static_cast<std::int32_t>(p.integer("tp", 1, "tensor-parallel degree (devices per stage)", 1, 1024));
       c.d.pp = static_cast<std::int32_t>(p.integer("pp", 1, "pipeline-parallel degree (stages)", 1, 1024));
       c.d.ep = static_cast<std::int32_t>(p.integer("ep", 1, "expert-parallel degree for MoE layers (divides tp)", 1, 1024));
+      c.micro_batches = static_cast<std::int32_t>(p.integer(
+          "micro_batches", 0,
+          "micro-batches in flight through the pipeline stages, at most pp (0: one per stage, as vLLM's virtual "
+          "engines; 1: a step traverses every stage before the next one starts)",
+          0, 1024));
+      c.d.micro_batches = c.micro_batches == 0 ? c.d.pp : c.micro_batches;
       return c;
     }
   };
-  explicit MegatronPlan(const Config& c) : d_(c.d) {}
+  explicit MegatronPlan(const Config& c) : d_(c.d), micro_batches_given_(c.micro_batches) {}
 
   const ParallelDegrees& degrees() const override { return d_; }
 
   void validate(const ModelSpec& m, const std::string& where) const override {
+    if (d_.micro_batches > d_.pp) {
+      bad_value(where + ".micro_batches", std::to_string(micro_batches_given_),
+                "at most pp (" + std::to_string(d_.pp) + "), or 0 for one per stage");
+    }
     if (m.heads % d_.tp != 0) {
       bad_value(where + ".tp", std::to_string(d_.tp), "a divisor of the model's num_attention_heads (" + std::to_string(m.heads) + ")");
     }
@@ -50,6 +61,16 @@ class MegatronPlan final : public IParallelPlan {
   }
 
   std::int64_t layers_per_stage(const ModelSpec& m) const override { return ceil_div(m.layers, d_.pp); }
+
+  // Contiguous layers, as vLLM's get_pp_indices: layers / pp each, and the remainder one
+  // more each on the stages before the last (which also runs the LM head), from the
+  // second-last backwards.
+  std::int64_t stage_layers(const ModelSpec& m, std::int32_t stage) const override {
+    const std::int64_t base = m.layers / d_.pp;
+    const std::int64_t extra = m.layers % d_.pp;  // < pp
+    const bool gets_extra = stage < d_.pp - 1 && stage >= d_.pp - 1 - extra;
+    return base + (gets_extra ? 1 : 0);
+  }
 
   double weight_bytes_per_device(const ModelSpec& m, DType wd) const override {
     // Everything but experts is split over TP; routed experts over EP, then what remains of
@@ -76,27 +97,32 @@ class MegatronPlan final : public IParallelPlan {
     const std::int64_t kvh = kv_heads_per_device(m);
 
     auto gemm = [&](const char* name, std::int64_t mm, std::int64_t n, std::int64_t k, std::int64_t repeat,
-                    std::int64_t groups = 1) {
+                    std::int64_t groups = 1, StagePart stage = StagePart::kLayers) {
       Operator op;
       op.cls = OpClass::kGemm;
+      op.stage = stage;
       op.name = name;
       op.repeat = repeat;
       op.gemm = GemmShape{mm, n, k, groups, bt.weight_dtype};
       out.push_back(op);
     };
-    auto elementwise = [&](const char* name, double bytes, double flops, std::int64_t repeat) {
+    auto elementwise = [&](const char* name, double bytes, double flops, std::int64_t repeat,
+                           StagePart stage = StagePart::kLayers) {
       Operator op;
       op.cls = OpClass::kElementwise;
+      op.stage = stage;
       op.name = name;
       op.repeat = repeat;
       op.bytes = bytes;
       op.flops = flops;
       out.push_back(op);
     };
-    auto collective = [&](const char* name, CollectiveKind kind, double bytes, std::int32_t ranks, std::int64_t repeat) {
+    auto collective = [&](const char* name, CollectiveKind kind, double bytes, std::int32_t ranks, std::int64_t repeat,
+                          StagePart stage = StagePart::kLayers) {
       if (ranks <= 1) return;
       Operator op;
       op.cls = OpClass::kCollective;
+      op.stage = stage;
       op.name = name;
       op.repeat = repeat;
       op.coll = CollectiveShape{kind, bytes, ranks, links.tp_bandwidth, links.tp_latency_s};
@@ -104,7 +130,7 @@ class MegatronPlan final : public IParallelPlan {
     };
 
     const double tok_hidden_bytes = static_cast<double>(T) * static_cast<double>(H) * act;
-    elementwise("embedding", 2 * tok_hidden_bytes, 0, 1);
+    elementwise("embedding", 2 * tok_hidden_bytes, 0, 1, StagePart::kFirst);
 
     // Attention block, per layer.
     elementwise("input_norm", 2 * tok_hidden_bytes, 4.0 * T * H, L);
@@ -213,11 +239,11 @@ class MegatronPlan final : public IParallelPlan {
       collective("tp_all_reduce", CollectiveKind::kAllReduce, tok_hidden_bytes, d_.tp, moe_layers);
     }
 
-    // Pipeline hand-off of hidden states between stages (one send per stage boundary on
-    // the critical path, charged to this stage).
+    // Pipeline hand-off of hidden states from one stage to the next (once per boundary).
     if (d_.pp > 1) {
       Operator op;
       op.cls = OpClass::kCollective;
+      op.stage = StagePart::kHandoff;
       op.name = "pp_send";
       op.coll = CollectiveShape{CollectiveKind::kSendRecv, tok_hidden_bytes, 2, links.pp_bandwidth, links.pp_latency_s};
       out.push_back(op);
@@ -226,21 +252,18 @@ class MegatronPlan final : public IParallelPlan {
     // Final norm, LM head on the last token of each sampling sequence, sampling.
     if (bt.num_logits > 0) {
       const std::int64_t S = bt.num_logits;
-      elementwise("final_norm", 2.0 * S * H * act, 4.0 * S * H, 1);
-      gemm("lm_head", S, m.vocab / tp, H, 1);
-      collective("logits_all_gather", CollectiveKind::kAllGather, static_cast<double>(S) * m.vocab * act, d_.tp, 1);
-      elementwise("sampling", static_cast<double>(S) * m.vocab * 4.0 * 2, 8.0 * S * m.vocab, 1);
+      elementwise("final_norm", 2.0 * S * H * act, 4.0 * S * H, 1, StagePart::kLast);
+      gemm("lm_head", S, m.vocab / tp, H, 1, 1, StagePart::kLast);
+      collective("logits_all_gather", CollectiveKind::kAllGather, static_cast<double>(S) * m.vocab * act, d_.tp, 1,
+                 StagePart::kLast);
+      elementwise("sampling", static_cast<double>(S) * m.vocab * 4.0 * 2, 8.0 * S * m.vocab, 1, StagePart::kLast);
     }
   }
 
-  SimTime compose_step(SimTime stage_time, std::int64_t /*num_seqs*/) const override {
-    // Without micro-batching a step traverses every stage in turn; vLLM's virtual engines
-    // that overlap several batches across stages are not modelled yet.
-    return stage_time * d_.pp;
-  }
 
  private:
   ParallelDegrees d_;
+  std::int32_t micro_batches_given_ = 0;
 };
 
 }  // namespace

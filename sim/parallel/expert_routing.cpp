@@ -33,13 +33,16 @@ ShardLoad slowest_shard(std::span<const std::int64_t> expert_tokens, std::int32_
   ShardLoad worst;
   worst.copies = -1;
   for (std::int32_t r = 0; r < ep; ++r) {
-    ShardLoad s;
-    s.rank = r;
+    std::int64_t copies = 0, active = 0;
     for (std::size_t e = static_cast<std::size_t>(r) * per; e < static_cast<std::size_t>(r + 1) * per; ++e) {
-      s.copies += expert_tokens[e];
-      s.active_experts += expert_tokens[e] > 0 ? 1 : 0;
+      copies += expert_tokens[e];
+      active += expert_tokens[e] > 0 ? 1 : 0;
     }
-    if (s.copies > worst.copies) worst = s;
+    if (copies > worst.copies) {
+      worst.rank = r;
+      worst.copies = copies;
+    }
+    worst.active_experts = std::max(worst.active_experts, active);
   }
   return worst;
 }

@@ -9,6 +9,10 @@
 // - stage_layers(m, s) is the number of layers stage s holds (they sum to the model's
 //   layers; none exceeds layers_per_stage()). The executor scales a stage's per-layer work
 //   by it, so stages with the embedding or the LM head and fewer or more layers differ.
+// - expert_popularity(m, seed) is the probability that a routed token copy picks each
+//   expert (seeded where the plan draws an expert order), or empty for balanced routing
+//   (token copies spread evenly, no draw). Given StepBatch::expert_tokens (one step's
+//   draw), step_operators() sizes the MoE layer by the EP shard that received the most.
 // - degrees().micro_batches is how many micro-batches (disjoint sets of requests) a replica
 //   keeps in flight through its stages (1 when pp == 1).
 // - Implementations hold no per-step state: one plan object may serve many replicas.
@@ -42,6 +46,8 @@ struct StepBatch {
   DType kv_dtype = DType::kBf16;
   bool paged_kv = true;
   std::int32_t block_size = 16;
+  // Token copies routed to each expert this step (empty: spread evenly over the experts).
+  std::span<const std::int64_t> expert_tokens;
 };
 
 // Links the plan's collectives run over (from the hardware topology).
@@ -65,6 +71,7 @@ class IParallelPlan {
   virtual void step_operators(const ModelSpec& model, const StepBatch& batch, const PlanLinks& links,
                               std::vector<Operator>& out) const = 0;
   virtual std::int64_t stage_layers(const ModelSpec& model, std::int32_t stage) const = 0;
+  virtual std::vector<double> expert_popularity(const ModelSpec& model, std::uint64_t seed) const = 0;
 };
 
 template <>

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "sim/core/error.h"
+#include "sim/parallel/expert_routing.h"
 
 namespace servesim {
 
@@ -34,6 +35,13 @@ void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops) {
   add_copy(CopyKind::kHostToDevice, w.load_bytes, w.load_chunks, "kv_offload_load", false);
   add_copy(CopyKind::kDeviceToHost, w.spill_bytes, w.spill_chunks, "kv_offload_spill", true);  // a side stream
   add_copy(CopyKind::kDeviceToDevice, w.cow_bytes, w.cow_chunks, "kv_copy", false);
+}
+
+Executor::Executor(ExecutorContext ctx)
+    : ctx_(std::move(ctx)), rng_(Rng::for_component(ctx_.seed, "expert_routing/" + std::to_string(ctx_.replica))) {
+  expert_p_ = ctx_.plan.expert_popularity(ctx_.model, ctx_.seed);
+  double run = 0;
+  for (const double p : expert_p_) expert_cdf_.push_back(run += p);
 }
 
 SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
@@ -67,6 +75,14 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
   batch.kv_dtype = ctx_.kv_dtype;
   batch.paged_kv = layout.paged;
   batch.block_size = layout.block_size;
+  if (!expert_p_.empty() && plan.num_tokens > 0) {
+    const std::int64_t copies = plan.num_tokens * ctx_.model.moe.experts_per_token;
+    draw_expert_tokens(rng_, expert_p_, expert_cdf_, copies, expert_tokens_);
+    batch.expert_tokens = expert_tokens_;
+    const std::int32_t ep = ctx_.plan.degrees().ep;
+    imbalance_sum_ += static_cast<double>(slowest_shard(expert_tokens_, ep).copies) * ep / static_cast<double>(copies);
+    ++routed_steps_;
+  }
 
   ops_.clear();
   ctx_.plan.step_operators(ctx_.model, batch, ctx_.links, ops_);

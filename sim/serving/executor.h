@@ -13,6 +13,10 @@
 //   before the first stage (the host forms and launches the step), and overlapping work that
 //   outlasts the critical path after the last. With pp == 1 it is the step's device time
 //   plus CPU time, exactly as before stages were priced apart.
+// - With a drawn expert routing (the plan's expert_popularity is not empty), cost_step()
+//   draws each step's token copies per expert from the replica's own seeded stream (one
+//   draw per step, used by every MoE layer of it); a repeated decode step keeps the draw of
+//   the step before it, so the replica does not merge steps then.
 // - cost_repeated_decode_step() prices the step after the last one priced, which must have
 //   been a pure-decode step: the same sequences, every context one token longer. Only the
 //   attention operators are re-costed; the others repeat their summed cost (all sums are
@@ -28,6 +32,7 @@
 #include <vector>
 
 #include "sim/cost/i_cost_model.h"
+#include "sim/core/rng.h"
 #include "sim/cost/power_model.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/parallel/i_parallel_plan.h"
@@ -45,6 +50,9 @@ struct ExecutorContext {
   DType kv_dtype = DType::kBf16;
   // The device's power model (null: no energy accounting, times as the cost model says).
   const PowerModel* power = nullptr;
+  // The scenario's seed and the replica's id (the expert-routing draws' stream).
+  std::uint64_t seed = 0;
+  std::int32_t replica = 0;
 };
 
 // The KV layout attention kernels read (from the KV manager).
@@ -67,7 +75,7 @@ void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops);
 
 class Executor {
  public:
-  explicit Executor(ExecutorContext ctx) : ctx_(std::move(ctx)) {}
+  explicit Executor(ExecutorContext ctx);
 
   // What one repeated decode step adds to the breakdown, kept until the step is known to
   // run (a merged run may be cut short): its attention operators and its CPU time; the
@@ -87,6 +95,11 @@ class Executor {
   std::int64_t charge_energy_nj(const Charge& c) const { return static_.energy_nj + c.energy_nj; }
 
   const std::vector<SimTime>& stage_ns() const { return stage_ns_; }
+  bool draws_routing() const { return !expert_p_.empty(); }
+  // Expert routing so far: the sum over steps of (copies on the slowest EP shard / the mean
+  // shard's copies), and the number of steps drawn.
+  double imbalance_sum() const { return imbalance_sum_; }
+  std::int64_t routed_steps() const { return routed_steps_; }
   SimTime handoff_ns() const { return handoff_ns_; }
   std::int64_t step_seqs() const { return step_seqs_; }
   std::int64_t step_tokens() const { return step_tokens_; }
@@ -132,6 +145,11 @@ class Executor {
   std::vector<std::size_t> op_source_;  // its cost-model source slot
   std::vector<SimTime> stage_ns_;       // the last priced step, per pipeline stage
   SimTime handoff_ns_ = 0;
+  std::vector<double> expert_p_, expert_cdf_;  // routing probabilities (empty: balanced)
+  std::vector<std::int64_t> expert_tokens_;    // the last step's draw
+  Rng rng_;
+  double imbalance_sum_ = 0;
+  std::int64_t routed_steps_ = 0;
   std::int64_t step_kv_tokens_ = 0;     // sum of context + new tokens of the step
   std::int64_t step_seqs_ = 0;
   std::int64_t step_tokens_ = 0;

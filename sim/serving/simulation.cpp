@@ -126,6 +126,8 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
       }
       ReplicaContext ctx{queue_, metrics_, *this, p.exec_context(links), static_cast<std::int32_t>(pi),
                          pc.role == PoolRole::kPrefill, pc.engine.fast_forward};
+      ctx.exec.seed = config_.seed;
+      ctx.exec.replica = id;
       replicas_.push_back(std::make_unique<Replica>(id, std::move(ctx), std::move(kv), std::move(sched)));
       placement_.push_back(Placement{gid, offset + i * per_replica, per_replica});
     }
@@ -409,9 +411,13 @@ SimResult Simulation::run(const RunControl& control) {
     double sent = 0, received = 0;
     std::int64_t capacity = 0;
     std::vector<SimTime> stage_busy(static_cast<std::size_t>(p.plan->degrees().pp), 0);
+    double imbalance = 0;
+    std::int64_t routed = 0;
     for (const auto& rep : replicas_) {
       if (rep->pool() != static_cast<std::int32_t>(pi)) continue;
       const ReplicaStats& s = rep->stats();
+      imbalance += rep->executor().imbalance_sum();
+      routed += rep->executor().routed_steps();
       if (const PipelineTimeline* pipe = rep->pipeline()) {
         for (std::size_t k = 0; k < stage_busy.size(); ++k) stage_busy[k] += pipe->busy()[k];
       }
@@ -466,6 +472,8 @@ SimResult Simulation::run(const RunControl& control) {
         {"kv_received_bytes", received},
     };
     if (pc.role == PoolRole::kPrefill) pj["prefilled"] = prefilled;
+    // Expert routing drawn per step: the slowest EP shard's copies over the mean shard's.
+    if (routed > 0) pj["expert_routing"] = {{"steps", routed}, {"mean_slowest_shard_load_over_mean", imbalance / static_cast<double>(routed)}};
     if (stage_busy.size() > 1) pj["pipeline"] = pipeline_json(p.plan->degrees(), stage_busy, busy);
     pools.push_back(std::move(pj));
   }

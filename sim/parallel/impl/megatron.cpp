@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "sim/core/error.h"
+#include "sim/core/rng.h"
+#include "sim/parallel/expert_routing.h"
 #include "sim/parallel/i_parallel_plan.h"
 
 namespace servesim {
@@ -18,6 +20,9 @@ class MegatronPlan final : public IParallelPlan {
   struct Config {
     ParallelDegrees d;
     std::int32_t micro_batches = 0;  // as given (0: pp)
+    std::string routing = "balanced";
+    double zipf_exponent = 1.0;
+    std::vector<double> loads;
     static Config parse(Params& p) {
       Config c;
       c.d.tp = static_cast<std::int32_t>(p.integer("tp", 1, "tensor-parallel degree (devices per stage)", 1, 1024));
@@ -29,10 +34,34 @@ class MegatronPlan final : public IParallelPlan {
           "engines; 1: a step traverses every stage before the next one starts)",
           0, 1024));
       c.d.micro_batches = c.micro_batches == 0 ? c.d.pp : c.micro_batches;
+      c.routing = p.choice("routing", "balanced", {"balanced", "uniform", "zipf", "loads"},
+                           "how MoE token copies pick experts: spread evenly (balanced), or drawn every step uniformly, "
+                           "from a Zipf popularity over a seeded expert order (zipf_exponent), or from measured "
+                           "per-expert loads (routing_loads)");
+      c.zipf_exponent = p.real("zipf_exponent", 1.0,
+                               "routing zipf: the expert of popularity rank r (1, 2, ...) gets weight 1 / r^s", 0.0, 10.0);
+      const nlohmann::json loads = p.value("routing_loads", nlohmann::json::array(),
+                                           "routing loads: one non-negative weight per routed expert, in expert "
+                                           "order (e.g. a measured token histogram)");
+      double sum = 0;
+      if (loads.is_array()) {
+        for (const auto& v : loads) {
+          if (!v.is_number() || v.get<double>() < 0) {
+            c.loads.clear();
+            sum = -1;
+            break;
+          }
+          c.loads.push_back(v.get<double>());
+          sum += v.get<double>();
+        }
+      }
+      if (!loads.is_array() || sum < 0 || (!c.loads.empty() && sum <= 0)) {
+        bad_value(p.where("routing_loads"), loads.dump(), "an array of non-negative numbers, not all 0");
+      }
       return c;
     }
   };
-  explicit MegatronPlan(const Config& c) : d_(c.d), micro_batches_given_(c.micro_batches) {}
+  explicit MegatronPlan(const Config& c) : d_(c.d), micro_batches_given_(c.micro_batches), c_(c) {}
 
   const ParallelDegrees& degrees() const override { return d_; }
 
@@ -46,6 +75,10 @@ class MegatronPlan final : public IParallelPlan {
     }
     if (m.layers < d_.pp) {
       bad_value(where + ".pp", std::to_string(d_.pp), "at most the model's num_hidden_layers (" + std::to_string(m.layers) + ")");
+    }
+    if (c_.routing == "loads" && m.is_moe() && static_cast<std::int64_t>(c_.loads.size()) != m.moe.num_experts) {
+      bad_value(where + ".routing_loads", nlohmann::json(c_.loads).dump(),
+                "one weight per routed expert (" + std::to_string(m.moe.num_experts) + ")");
     }
     if (d_.ep > 1) {
       if (!m.is_moe()) bad_value(where + ".ep", std::to_string(d_.ep), "1 for a dense model");
@@ -83,6 +116,28 @@ class MegatronPlan final : public IParallelPlan {
     const double expert_share = w.routed_experts * layer_share / d_.tp;  // ep * (tp/ep) = tp devices share them
     const double ends = (d_.pp == 1 ? w.embedding + w.lm_head : std::max(w.embedding, w.lm_head)) / d_.tp;
     return body + expert_share + ends;
+  }
+
+  std::vector<double> expert_popularity(const ModelSpec& m, std::uint64_t seed) const override {
+    if (!m.is_moe() || c_.routing == "balanced") return {};
+    const auto n = static_cast<std::size_t>(m.moe.num_experts);
+    std::vector<double> w(n, 1.0);
+    if (c_.routing == "loads") w = c_.loads;
+    if (c_.routing == "zipf") {
+      // Which experts are popular is a seeded shuffle (Fisher-Yates), the same for every
+      // replica of the scenario; rank r (from 1) has weight r^-s.
+      std::vector<std::size_t> order(n);
+      for (std::size_t i = 0; i < n; ++i) order[i] = i;
+      Rng rng = Rng::for_component(seed, "expert_order");
+      for (std::size_t i = n - 1; i > 0; --i) {
+        std::swap(order[i], order[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(i)))]);
+      }
+      for (std::size_t r = 0; r < n; ++r) w[order[r]] = std::pow(static_cast<double>(r + 1), -c_.zipf_exponent);
+    }
+    double sum = 0;
+    for (const double x : w) sum += x;
+    for (double& x : w) x /= sum;
+    return w;
   }
 
   void step_operators(const ModelSpec& m, const StepBatch& bt, const PlanLinks& links,
@@ -220,16 +275,29 @@ class MegatronPlan final : public IParallelPlan {
       const std::int64_t I = moe.expert_intermediate / (tp / d_.ep);
       // Routed token copies are spread uniformly over experts (balanced routing assumed).
       const double copies = static_cast<double>(T) * static_cast<double>(moe.experts_per_token) / d_.ep;
-      const std::int64_t active = std::min<std::int64_t>(local_experts, static_cast<std::int64_t>(std::ceil(copies)));
-      const std::int64_t per_expert = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(copies / std::max<std::int64_t>(1, active))));
+      std::int64_t active = std::min<std::int64_t>(local_experts, static_cast<std::int64_t>(std::ceil(copies)));
+      std::int64_t per_expert = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(copies / std::max<std::int64_t>(1, active))));
+      double a2a_bytes = static_cast<double>(T) * moe.experts_per_token * H * act / d_.ep;
+      double shard_copies = copies;
+      if (!bt.expert_tokens.empty()) {
+        // A routing draw: the slowest EP shard sets the layer's time (every rank waits for it
+        // at the combine). Groups = the most active experts on any rank, rows = the most
+        // copies on any rank spread over them: under a roofline, max(weights, FLOPs) of
+        // this GEMM is the slowest rank's (see slowest_shard).
+        const ShardLoad s = slowest_shard(bt.expert_tokens, d_.ep);
+        shard_copies = static_cast<double>(s.copies);
+        active = std::max<std::int64_t>(1, s.active_experts);
+        per_expert = std::max<std::int64_t>(1, (s.copies + active - 1) / active);
+        a2a_bytes = shard_copies * static_cast<double>(H) * act;
+      }
       if (d_.ep > 1) {
-        collective("ep_dispatch", CollectiveKind::kAllToAll, static_cast<double>(T) * moe.experts_per_token * H * act / d_.ep, d_.ep, moe_layers);
+        collective("ep_dispatch", CollectiveKind::kAllToAll, a2a_bytes, d_.ep, moe_layers);
       }
       gemm("expert_gate_up", per_expert, 2 * I, H, moe_layers, active);
-      elementwise("expert_act", 3.0 * copies * I * act, 4.0 * copies * I, moe_layers);
+      elementwise("expert_act", 3.0 * shard_copies * I * act, 4.0 * shard_copies * I, moe_layers);
       gemm("expert_down", per_expert, H, I, moe_layers, active);
       if (d_.ep > 1) {
-        collective("ep_combine", CollectiveKind::kAllToAll, static_cast<double>(T) * moe.experts_per_token * H * act / d_.ep, d_.ep, moe_layers);
+        collective("ep_combine", CollectiveKind::kAllToAll, a2a_bytes, d_.ep, moe_layers);
       }
       if (moe.shared_experts > 0) {
         const std::int64_t SI = moe.shared_experts * moe.shared_intermediate / tp;
@@ -264,6 +332,7 @@ class MegatronPlan final : public IParallelPlan {
  private:
   ParallelDegrees d_;
   std::int32_t micro_batches_given_ = 0;
+  Config c_;
 };
 
 }  // namespace

@@ -101,6 +101,12 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
     PoolRuntime& p = pools_[pi];
     const PoolConfig& pc = config_.pools[pi];
     const std::int64_t per_replica = p.plan->degrees().devices_per_replica();
+    // Live migration stops a request at its replica's step boundary; with several pipeline
+    // micro-batches in flight that boundary may fall while the request is still in one.
+    if (config_.migration.enabled && pc.role != PoolRole::kPrefill && p.plan->degrees().micro_batches > 1) {
+      bad_value(pc.where.find(": ") == std::string::npos ? pc.where + ": parallel.micro_batches" : pc.where + ".parallel.micro_batches",
+                std::to_string(p.plan->degrees().micro_batches), "1 while migration.enabled is true (pipeline micro-batches and live migration do not combine yet)");
+    }
     const std::string group = p.topology ? "topology:" + pc.topology : "device:" + p.device->name;
     const std::int32_t gid = group_ids.emplace(group, static_cast<std::int32_t>(group_ids.size())).first->second;
     std::int64_t& offset = used[group];

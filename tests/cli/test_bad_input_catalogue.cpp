@@ -102,6 +102,8 @@ std::vector<Case> catalogue() {
       {"ModelDoesNotFit", {}, kRun + "--set model=Llama-3.1-70B", {"Llama-3.1-70B", "does not fit", "h100_sxm", "weights"}},
       {"TensorParallelNotADivisor", {}, kRun + "--set parallel.tp=3", {"parallel.tp", "'3'", "num_attention_heads"}},
       {"MicroBatchesBeyondStages", {}, kRun + "--set parallel.micro_batches=3", {"parallel.micro_batches", "'3'", "at most pp"}},
+      {"MicroBatchesWithMigration", {}, kRun + "--set parallel.pp=2 --set migration.enabled=true",
+       {"parallel.micro_batches", "'2'", "migration.enabled"}},
       {"RoutingLoadsNotNumbers", {}, kRun + "--set 'parallel.routing_loads=[1,\"a\"]'",
        {"parallel.routing_loads", "'[1,\"a\"]'", "non-negative numbers"}},
       {"RoutingLoadsNotOnePerExpert", {}, kRun + "--set model=Mixtral-8x7B-v0.1 --set parallel.routing=loads --set 'parallel.routing_loads=[1,2]'",

@@ -87,7 +87,38 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
   ops_.clear();
   ctx_.plan.step_operators(ctx_.model, batch, ctx_.links, ops_);
   kv_work_operators(plan.kv_work, ops_);
+  split_ns_ = overlaps() ? split_layers_ns(batch) : -1;
   return price_step(false);
+}
+
+SimTime Executor::split_layers_ns(const StepBatch& whole) {
+  // Halves of about equal tokens, in the batch's order (decode sequences first).
+  if (seqs_.size() < 2) return -1;
+  std::int64_t cum = 0;
+  std::size_t h = 0;
+  while (h + 1 < seqs_.size() && 2 * (cum + seqs_[h].q) <= whole.num_tokens) cum += seqs_[h++].q;
+  if (h == 0) cum += seqs_[h++].q;  // the first sequence alone is more than half
+  HalfCost cost[2];
+  const std::span<const SeqAttention> all(seqs_);
+  for (int half = 0; half < 2; ++half) {
+    StepBatch b = whole;
+    b.seqs = half == 0 ? all.subspan(0, h) : all.subspan(h);
+    b.num_decode = half == 0 ? std::min<std::int64_t>(whole.num_decode, static_cast<std::int64_t>(h))
+                             : std::max<std::int64_t>(0, whole.num_decode - static_cast<std::int64_t>(h));
+    b.num_tokens = half == 0 ? cum : whole.num_tokens - cum;
+    b.num_logits = 0;  // the LM head is not a per-layer operator
+    b.expert_tokens = {};
+    half_ops_.clear();
+    ctx_.plan.step_operators(ctx_.model, b, ctx_.links, half_ops_);
+    for (const Operator& op : half_ops_) {
+      if (op.stage != StagePart::kLayers || op.overlap) continue;
+      const SimTime t = predict(op, nullptr).first * op.repeat;
+      (op.cls == OpClass::kCollective ? cost[half].network
+       : op.cls == OpClass::kAttentionDecode ? cost[half].memory
+                                              : cost[half].compute) += t;
+    }
+  }
+  return overlapped_layers_ns(ctx_.overlap, cost[0], cost[1], ctx_.plan.layers_per_stage(ctx_.model));
 }
 
 SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
@@ -96,6 +127,7 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   // first step (static_); KV work (maps, copies) belongs to the step that caused it only.
   // All sums are integer ns, so they do not depend on the order steps are accounted in.
   SimTime critical = 0, background = 0;
+  SimTime plan_layers = 0;  // the plan's per-layer operators on the critical path (not KV work)
   std::array<SimTime, 4> part{};  // critical time by StagePart
   const std::int64_t energy_before = energy_nj_;
   auto on_path = [&](const Operator& op, SimTime t) {
@@ -104,6 +136,7 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     } else {
       critical += t;
       part[static_cast<std::size_t>(op.stage)] += t;
+      if (op.stage == StagePart::kLayers && op.cls != OpClass::kPageMap && op.cls != OpClass::kCopy) plan_layers += t;
     }
   };
   auto account = [&](const Operator& op, std::size_t i, SimTime t) {
@@ -169,6 +202,11 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     ns_by_class_[static_cast<std::size_t>(OpClass::kCopy)] += disk;
     swap_ns_ += disk;
   }
+  if (!reuse_non_attention && split_ns_ >= 0 && split_ns_ < plan_layers) {
+    // engine.overlap: the split batch's overlapped layers replace the whole batch's.
+    part[static_cast<std::size_t>(StagePart::kLayers)] -= plan_layers - split_ns_;
+    critical -= plan_layers - split_ns_;
+  }
   if (background > critical) (deferred ? deferred->exposed : exposed_map_ns_) += background - critical;
   const SimTime device = compose_stages(part, std::max<SimTime>(0, background - critical));
 
@@ -209,19 +247,21 @@ SimTime Executor::compose_stages(const std::array<SimTime, 4>& part, SimTime exp
   return total + handoff_ns_ * (pp - 1);
 }
 
-void Executor::price(const Operator& op, std::size_t i) {
+std::pair<SimTime, std::int64_t> Executor::predict(const Operator& op, std::string_view* source) const {
   const std::optional<Prediction> p = ctx_.cost.predict(op);
   SERVESIM_ASSERT(p.has_value());
-  SimTime ns = p->ns;
-  std::int64_t nj = 0;
-  if (ctx_.power) {
-    const PowerModel::OpPower w = ctx_.power->apply(op, ns);
-    ns = w.ns;
-    nj = std::llround(w.joules * 1e9);
-  }
+  if (source) *source = p->source;
+  if (!ctx_.power) return {p->ns, 0};
+  const PowerModel::OpPower w = ctx_.power->apply(op, p->ns);
+  return {w.ns, std::llround(w.joules * 1e9)};
+}
+
+void Executor::price(const Operator& op, std::size_t i) {
+  std::string_view source;
+  const auto [ns, nj] = predict(op, &source);
   op_ns_[i] = ns * op.repeat;
   op_nj_[i] = nj * op.repeat;
-  op_source_[i] = source_slot(p->source);
+  op_source_[i] = source_slot(source);
 }
 
 void Executor::account(const Charge& c) {

@@ -17,6 +17,10 @@
 //   draws each step's token copies per expert from the replica's own seeded stream (one
 //   draw per step, used by every MoE layer of it); a repeated decode step keeps the draw of
 //   the step before it, so the replica does not merge steps then.
+// - With engine.overlap (overlap.h) the per-layer operators of the batch's two halves are
+//   also priced alone, and the stage's layer time is the overlapped time when that is
+//   shorter than the whole batch's; the breakdown by class stays the whole batch's. The
+//   replica does not merge steps then either.
 // - cost_repeated_decode_step() prices the step after the last one priced, which must have
 //   been a pure-decode step: the same sequences, every context one token longer. Only the
 //   attention operators are re-costed; the others repeat their summed cost (all sums are
@@ -28,6 +32,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <tuple>
 #include <vector>
 
@@ -36,6 +41,7 @@
 #include "sim/cost/power_model.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/parallel/i_parallel_plan.h"
+#include "sim/serving/overlap.h"
 #include "sim/sched/i_scheduler.h"
 
 namespace servesim {
@@ -53,6 +59,7 @@ struct ExecutorContext {
   // The scenario's seed and the replica's id (the expert-routing draws' stream).
   std::uint64_t seed = 0;
   std::int32_t replica = 0;
+  OverlapConfig overlap;  // engine.overlap
 };
 
 // The KV layout attention kernels read (from the KV manager).
@@ -96,6 +103,7 @@ class Executor {
 
   const std::vector<SimTime>& stage_ns() const { return stage_ns_; }
   bool draws_routing() const { return !expert_p_.empty(); }
+  bool overlaps() const { return ctx_.overlap.mode != OverlapMode::kNone; }
   // Expert routing so far: the sum over steps of (copies on the slowest EP shard / the mean
   // shard's copies), and the number of steps drawn.
   double imbalance_sum() const { return imbalance_sum_; }
@@ -121,6 +129,10 @@ class Executor {
   std::size_t source_slot(std::string_view s);
   // Predicts ops_[i] (under the power limit, with its energy) into op_ns_, op_nj_, op_source_.
   void price(const Operator& op, std::size_t i);
+  // One execution of op under the power limit: its time and dynamic energy (nJ).
+  std::pair<SimTime, std::int64_t> predict(const Operator& op, std::string_view* source) const;
+  // engine.overlap: the stage's per-layer time with the batch split in two halves (-1: no split).
+  SimTime split_layers_ns(const StepBatch& whole);
 
   ExecutorContext ctx_;
   std::vector<SeqAttention> seqs_;
@@ -148,6 +160,8 @@ class Executor {
   std::vector<double> expert_p_, expert_cdf_;  // routing probabilities (empty: balanced)
   std::vector<std::int64_t> expert_tokens_;    // the last step's draw
   Rng rng_;
+  std::vector<Operator> half_ops_;
+  SimTime split_ns_ = -1;  // split_layers_ns of the step being priced
   double imbalance_sum_ = 0;
   std::int64_t routed_steps_ = 0;
   std::int64_t step_kv_tokens_ = 0;     // sum of context + new tokens of the step

@@ -134,6 +134,10 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
                          pc.role == PoolRole::kPrefill, pc.engine.fast_forward};
       ctx.exec.seed = config_.seed;
       ctx.exec.replica = id;
+      ctx.exec.overlap = OverlapConfig{pc.engine.overlap == "tokenweave" ? OverlapMode::kTokenWeave
+                                       : pc.engine.overlap == "nanoflow" ? OverlapMode::kNanoFlow
+                                                                         : OverlapMode::kNone,
+                                       pc.engine.overlap_sm_share, pc.engine.overlap_contention};
       replicas_.push_back(std::make_unique<Replica>(id, std::move(ctx), std::move(kv), std::move(sched)));
       placement_.push_back(Placement{gid, offset + i * per_replica, per_replica});
     }

@@ -104,6 +104,8 @@ std::vector<Case> catalogue() {
       {"MicroBatchesBeyondStages", {}, kRun + "--set parallel.micro_batches=3", {"parallel.micro_batches", "'3'", "at most pp"}},
       {"MicroBatchesWithMigration", {}, kRun + "--set parallel.pp=2 --set migration.enabled=true",
        {"parallel.micro_batches", "'2'", "migration.enabled"}},
+      {"OverlapUnknown", {}, kRun + "--set engine.overlap=fast", {"engine.overlap", "'fast'", "none|tokenweave|nanoflow"}},
+      {"OverlapSmShareTooLarge", {}, kRun + "--set engine.overlap_sm_share=0.95", {"engine.overlap_sm_share", "'0.95'", "[0, 0.9]"}},
       {"RoutingLoadsNotNumbers", {}, kRun + "--set 'parallel.routing_loads=[1,\"a\"]'",
        {"parallel.routing_loads", "'[1,\"a\"]'", "non-negative numbers"}},
       {"RoutingLoadsNotOnePerExpert", {}, kRun + "--set model=Mixtral-8x7B-v0.1 --set parallel.routing=loads --set 'parallel.routing_loads=[1,2]'",

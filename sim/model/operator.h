@@ -82,8 +82,15 @@ struct CopyShape {
   bool pinned = true;
 };
 
+// Which pipeline stages run an operator (a plan with pp > 1): every stage, per layer it
+// holds (the operator's repeat counts the most loaded stage's layers), the first stage only
+// (embedding), the last only (final norm, LM head, sampling), or the hand-off of hidden
+// states from one stage to the next (on the link between them, once per boundary).
+enum class StagePart : std::uint8_t { kLayers, kFirst, kLast, kHandoff };
+
 struct Operator {
   OpClass cls = OpClass::kElementwise;
+  StagePart stage = StagePart::kLayers;
   const char* name = "";  // stable label: "qkv_proj", "attn_decode", "tp_all_reduce", ...
   std::int64_t repeat = 1;
   bool overlap = false;

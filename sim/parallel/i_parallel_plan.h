@@ -4,9 +4,17 @@
 //   by TP, layers by PP, experts by EP); an impossible plan is an InputError naming it.
 // - step_operators() appends, for one step of one replica, the operators that run on the
 //   devices of the critical path, with shapes already sharded and the collectives the plan
-//   needs (TP all-reduces, EP all-to-alls, PP sends), each repeated per layer of a stage.
-// - compose_step() turns the per-stage time into the replica's step time (pipeline
-//   bubbles, micro-batches); it is pure.
+//   needs (TP all-reduces, EP all-to-alls, PP sends), each repeated per layer of the most
+//   loaded stage, and each tagged with the stages that run it (Operator::stage).
+// - stage_layers(m, s) is the number of layers stage s holds (they sum to the model's
+//   layers; none exceeds layers_per_stage()). The executor scales a stage's per-layer work
+//   by it, so stages with the embedding or the LM head and fewer or more layers differ.
+// - expert_popularity(m, seed) is the probability that a routed token copy picks each
+//   expert (seeded where the plan draws an expert order), or empty for balanced routing
+//   (token copies spread evenly, no draw). Given StepBatch::expert_tokens (one step's
+//   draw), step_operators() sizes the MoE layer by the EP shard that received the most.
+// - degrees().micro_batches is how many micro-batches (disjoint sets of requests) a replica
+//   keeps in flight through its stages (1 when pp == 1).
 // - Implementations hold no per-step state: one plan object may serve many replicas.
 #include <cstdint>
 #include <vector>
@@ -22,6 +30,7 @@ struct ParallelDegrees {
   std::int32_t tp = 1;  // tensor parallel
   std::int32_t pp = 1;  // pipeline stages
   std::int32_t ep = 1;  // expert parallel (within the TP x DP group, as vLLM's EP)
+  std::int32_t micro_batches = 1;  // micro-batches in flight through the pipeline (<= pp)
   std::int32_t devices_per_replica() const { return tp * pp; }
 };
 
@@ -37,6 +46,8 @@ struct StepBatch {
   DType kv_dtype = DType::kBf16;
   bool paged_kv = true;
   std::int32_t block_size = 16;
+  // Token copies routed to each expert this step (empty: spread evenly over the experts).
+  std::span<const std::int64_t> expert_tokens;
 };
 
 // Links the plan's collectives run over (from the hardware topology).
@@ -59,7 +70,8 @@ class IParallelPlan {
   virtual std::int64_t layers_per_stage(const ModelSpec& model) const = 0;
   virtual void step_operators(const ModelSpec& model, const StepBatch& batch, const PlanLinks& links,
                               std::vector<Operator>& out) const = 0;
-  virtual SimTime compose_step(SimTime stage_time, std::int64_t num_seqs) const = 0;
+  virtual std::int64_t stage_layers(const ModelSpec& model, std::int32_t stage) const = 0;
+  virtual std::vector<double> expert_popularity(const ModelSpec& model, std::uint64_t seed) const = 0;
 };
 
 template <>

@@ -5,6 +5,10 @@
 //   computes, within the scheduler's budgets, allocating KV through the KV manager.
 //   It may preempt running requests (reported in the output); it must never schedule
 //   a request whose KV allocation failed.
+// - schedule_around() is schedule() beside pipeline micro-batches still in flight: the
+//   requests of `in_flight` (all in the running set) are neither scheduled nor preempted,
+//   and still count toward the running budget (max_num_seqs and alike); the running order
+//   they had is kept. With `in_flight` empty it is schedule().
 // - update() applies a finished step: advances num_computed, samples tokens, finishes
 //   requests (freeing their KV) and reports what happened through StepEvents.
 // - A scheduler keeps no pointers to requests it has reported finished or rejected.
@@ -74,6 +78,7 @@ class IScheduler {
   // context or than the whole KV capacity); the caller records it as rejected.
   virtual bool add(Request* r) = 0;
   virtual void schedule(SimTime now, StepPlan& plan) = 0;
+  virtual void schedule_around(SimTime now, StepPlan& plan, std::span<Request* const> in_flight) = 0;
   virtual void update(SimTime now, const StepPlan& plan, StepEvents& events) = 0;
   virtual std::size_t num_waiting() const = 0;
   virtual std::size_t num_running() const = 0;

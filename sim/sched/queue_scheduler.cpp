@@ -71,6 +71,44 @@ void QueueScheduler::detach(Request* r) {
   running_.erase(it);
 }
 
+void QueueScheduler::schedule_around(SimTime now, StepPlan& plan, std::span<Request* const> in_flight) {
+  if (in_flight.empty()) {
+    schedule(now, plan);
+    return;
+  }
+  flight_sorted_.assign(in_flight.begin(), in_flight.end());
+  std::sort(flight_sorted_.begin(), flight_sorted_.end());
+  hidden_.clear();
+  visible_.clear();
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < running_.size(); ++i) {
+    Request* r = running_[i];
+    if (std::binary_search(flight_sorted_.begin(), flight_sorted_.end(), r)) {
+      hidden_.emplace_back(i, r);
+    } else {
+      visible_.emplace_back(r, i);
+      running_[kept++] = r;
+    }
+  }
+  SERVESIM_ASSERT(hidden_.size() == in_flight.size());
+  running_.resize(kept);
+  schedule(now, plan);
+  // Back in: each hidden request before the first request that stood after it (requests
+  // admitted by this step stood after all of them).
+  std::sort(visible_.begin(), visible_.end());
+  merged_.clear();
+  std::size_t h = 0;
+  for (Request* r : running_) {
+    const auto it = std::lower_bound(visible_.begin(), visible_.end(), std::pair<const Request*, std::size_t>{r, 0});
+    const std::size_t was = it != visible_.end() && it->first == r ? it->second : SIZE_MAX;
+    while (h < hidden_.size() && hidden_[h].first < was) merged_.push_back(hidden_[h++].second);
+    merged_.push_back(r);
+  }
+  while (h < hidden_.size()) merged_.push_back(hidden_[h++].second);
+  running_.swap(merged_);
+  hidden_.clear();
+}
+
 void QueueScheduler::preempt(Request* r, PreemptMode mode, StepPlan& plan) {
   r->preempt(kv_.preempt(*r, mode, plan.kv_work));  // tokens kept in host memory (0: recompute)
   plan.preempted.push_back(r);

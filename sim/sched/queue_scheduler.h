@@ -11,7 +11,9 @@
 //   to `total`; it returns false when r itself had to go. Victims are never already in the
 //   plan (callers build the plan from the front of running_ and victims leave from the back).
 // - can_adopt() keeps the running list within max_running().
+#include <cstdint>
 #include <deque>
+#include <utility>
 #include <vector>
 
 #include "sim/sched/i_scheduler.h"
@@ -54,6 +56,9 @@ class QueueScheduler : public IScheduler {
     return static_cast<std::int64_t>(running_.size() + in_flight) < max_running_;
   }
   void detach(Request* r) override;
+  // Hides the in-flight requests from running_ while schedule() runs, then puts them back
+  // where they were (before the requests admitted after them).
+  void schedule_around(SimTime now, StepPlan& plan, std::span<Request* const> in_flight) override;
 
  protected:
   // Whether r can ever run here: within the model's context and the KV capacity, and accepts(r).
@@ -87,7 +92,7 @@ class QueueScheduler : public IScheduler {
   // length, as if every client set max_tokens exactly; a longer output reserves its length),
   // never beyond the model's context.
   std::int64_t reservation(const Request& r, std::int64_t max_tokens) const;
-  bool full() const { return static_cast<std::int64_t>(running_.size()) >= max_running_; }
+  bool full() const { return static_cast<std::int64_t>(running_.size() + hidden_.size()) >= max_running_; }
   void admit(Request* r, SimTime now, std::int64_t resident, StepPlan& plan, std::int64_t new_tokens);
 
   // vLLM v1's step (token budget; running requests first, each catching up with its known
@@ -107,6 +112,13 @@ class QueueScheduler : public IScheduler {
   std::int64_t max_running_;
   std::deque<Request*> waiting_;
   std::vector<Request*> running_;  // admitted (holding KV), in admission order
+
+ private:
+  // schedule_around's scratch: the hidden requests (index in running_ before, request) and
+  // the visible ones (request, index before), sorted by address for look-up only.
+  std::vector<std::pair<std::size_t, Request*>> hidden_;
+  std::vector<std::pair<const Request*, std::size_t>> visible_;
+  std::vector<Request*> flight_sorted_, merged_;
 };
 
 }  // namespace servesim

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "sim/core/error.h"
+#include "sim/parallel/expert_routing.h"
 
 namespace servesim {
 
@@ -34,6 +35,13 @@ void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops) {
   add_copy(CopyKind::kHostToDevice, w.load_bytes, w.load_chunks, "kv_offload_load", false);
   add_copy(CopyKind::kDeviceToHost, w.spill_bytes, w.spill_chunks, "kv_offload_spill", true);  // a side stream
   add_copy(CopyKind::kDeviceToDevice, w.cow_bytes, w.cow_chunks, "kv_copy", false);
+}
+
+Executor::Executor(ExecutorContext ctx)
+    : ctx_(std::move(ctx)), rng_(Rng::for_component(ctx_.seed, "expert_routing/" + std::to_string(ctx_.replica))) {
+  expert_p_ = ctx_.plan.expert_popularity(ctx_.model, ctx_.seed);
+  double run = 0;
+  for (const double p : expert_p_) expert_cdf_.push_back(run += p);
 }
 
 SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
@@ -67,11 +75,50 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
   batch.kv_dtype = ctx_.kv_dtype;
   batch.paged_kv = layout.paged;
   batch.block_size = layout.block_size;
+  if (!expert_p_.empty() && plan.num_tokens > 0) {
+    const std::int64_t copies = plan.num_tokens * ctx_.model.moe.experts_per_token;
+    draw_expert_tokens(rng_, expert_p_, expert_cdf_, copies, expert_tokens_);
+    batch.expert_tokens = expert_tokens_;
+    const std::int32_t ep = ctx_.plan.degrees().ep;
+    imbalance_sum_ += static_cast<double>(slowest_shard(expert_tokens_, ep).copies) * ep / static_cast<double>(copies);
+    ++routed_steps_;
+  }
 
   ops_.clear();
   ctx_.plan.step_operators(ctx_.model, batch, ctx_.links, ops_);
   kv_work_operators(plan.kv_work, ops_);
+  split_ns_ = overlaps() ? split_layers_ns(batch) : -1;
   return price_step(false);
+}
+
+SimTime Executor::split_layers_ns(const StepBatch& whole) {
+  // Halves of about equal tokens, in the batch's order (decode sequences first).
+  if (seqs_.size() < 2) return -1;
+  std::int64_t cum = 0;
+  std::size_t h = 0;
+  while (h + 1 < seqs_.size() && 2 * (cum + seqs_[h].q) <= whole.num_tokens) cum += seqs_[h++].q;
+  if (h == 0) cum += seqs_[h++].q;  // the first sequence alone is more than half
+  HalfCost cost[2];
+  const std::span<const SeqAttention> all(seqs_);
+  for (int half = 0; half < 2; ++half) {
+    StepBatch b = whole;
+    b.seqs = half == 0 ? all.subspan(0, h) : all.subspan(h);
+    b.num_decode = half == 0 ? std::min<std::int64_t>(whole.num_decode, static_cast<std::int64_t>(h))
+                             : std::max<std::int64_t>(0, whole.num_decode - static_cast<std::int64_t>(h));
+    b.num_tokens = half == 0 ? cum : whole.num_tokens - cum;
+    b.num_logits = 0;  // the LM head is not a per-layer operator
+    b.expert_tokens = {};
+    half_ops_.clear();
+    ctx_.plan.step_operators(ctx_.model, b, ctx_.links, half_ops_);
+    for (const Operator& op : half_ops_) {
+      if (op.stage != StagePart::kLayers || op.overlap) continue;
+      const SimTime t = predict(op, nullptr).first * op.repeat;
+      (op.cls == OpClass::kCollective ? cost[half].network
+       : op.cls == OpClass::kAttentionDecode ? cost[half].memory
+                                              : cost[half].compute) += t;
+    }
+  }
+  return overlapped_layers_ns(ctx_.overlap, cost[0], cost[1], ctx_.plan.layers_per_stage(ctx_.model));
 }
 
 SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
@@ -80,9 +127,20 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   // first step (static_); KV work (maps, copies) belongs to the step that caused it only.
   // All sums are integer ns, so they do not depend on the order steps are accounted in.
   SimTime critical = 0, background = 0;
+  SimTime plan_layers = 0;  // the plan's per-layer operators on the critical path (not KV work)
+  std::array<SimTime, 4> part{};  // critical time by StagePart
   const std::int64_t energy_before = energy_nj_;
+  auto on_path = [&](const Operator& op, SimTime t) {
+    if (op.overlap) {
+      background += t;
+    } else {
+      critical += t;
+      part[static_cast<std::size_t>(op.stage)] += t;
+      if (op.stage == StagePart::kLayers && op.cls != OpClass::kPageMap && op.cls != OpClass::kCopy) plan_layers += t;
+    }
+  };
   auto account = [&](const Operator& op, std::size_t i, SimTime t) {
-    (op.overlap ? background : critical) += t;
+    on_path(op, t);
     energy_nj_ += op_nj_[i];
     ns_by_class_[static_cast<std::size_t>(op.cls)] += t;
     by_source_[op_source_[i]] += t;
@@ -105,6 +163,7 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
         attention_ops_.push_back(i);
       } else if (!kv_work) {
         (op.overlap ? static_.background : static_.critical) += op_ns_[i];
+        if (!op.overlap) static_.by_part[static_cast<std::size_t>(op.stage)] += op_ns_[i];
         static_.by_class[static_cast<std::size_t>(op.cls)] += op_ns_[i];
         static_.by_source.emplace_back(op_source_[i], op_ns_[i]);
         static_.energy_nj += op_nj_[i];
@@ -113,6 +172,7 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   } else {
     critical = static_.critical;
     background = static_.background;
+    part = static_.by_part;
     if (deferred) {
       deferred->attention.clear();
       deferred->energy_nj = 0;
@@ -126,7 +186,7 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
       compute_attention_aggregates(op.attn);
       price(op, i);
       if (deferred) {
-        (op.overlap ? background : critical) += op_ns_[i];
+        on_path(op, op_ns_[i]);
         deferred->energy_nj += op_nj_[i];
         deferred->attention.emplace_back(op.cls, op_source_[i], op_ns_[i]);
       } else {
@@ -138,11 +198,17 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   if (!reuse_non_attention && plan_kv_disk_s_ > 0) {
     const SimTime disk = from_seconds(plan_kv_disk_s_);
     critical += disk;
+    part[static_cast<std::size_t>(StagePart::kLayers)] += disk;
     ns_by_class_[static_cast<std::size_t>(OpClass::kCopy)] += disk;
     swap_ns_ += disk;
   }
+  if (!reuse_non_attention && split_ns_ >= 0 && split_ns_ < plan_layers) {
+    // engine.overlap: the split batch's overlapped layers replace the whole batch's.
+    part[static_cast<std::size_t>(StagePart::kLayers)] -= plan_layers - split_ns_;
+    critical -= plan_layers - split_ns_;
+  }
   if (background > critical) (deferred ? deferred->exposed : exposed_map_ns_) += background - critical;
-  const SimTime device = ctx_.plan.compose_step(std::max(critical, background), step_seqs_);
+  const SimTime device = compose_stages(part, std::max<SimTime>(0, background - critical));
 
   // The engine's CPU work for the step: what it exposes beyond the device time.
   Operator cpu;
@@ -160,22 +226,42 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     ns_by_class_[static_cast<std::size_t>(OpClass::kCpu)] += cp->ns;
     last_step_nj_ = energy_nj_ - energy_before;
   }
+  stage_ns_.front() += cp->ns;
   return device + cp->ns;
 }
 
-void Executor::price(const Operator& op, std::size_t i) {
+SimTime Executor::compose_stages(const std::array<SimTime, 4>& part, SimTime exposed_background) {
+  const std::int32_t pp = ctx_.plan.degrees().pp;
+  const SimTime most = ctx_.plan.layers_per_stage(ctx_.model);
+  const SimTime layers = part[static_cast<std::size_t>(StagePart::kLayers)];
+  stage_ns_.assign(static_cast<std::size_t>(pp), 0);
+  SimTime total = 0;
+  for (std::int32_t s = 0; s < pp; ++s) {
+    SimTime t = layers * ctx_.plan.stage_layers(ctx_.model, s) / most;
+    if (s == 0) t += part[static_cast<std::size_t>(StagePart::kFirst)];
+    if (s == pp - 1) t += part[static_cast<std::size_t>(StagePart::kLast)] + exposed_background;
+    stage_ns_[static_cast<std::size_t>(s)] = t;
+    total += t;
+  }
+  handoff_ns_ = part[static_cast<std::size_t>(StagePart::kHandoff)];
+  return total + handoff_ns_ * (pp - 1);
+}
+
+std::pair<SimTime, std::int64_t> Executor::predict(const Operator& op, std::string_view* source) const {
   const std::optional<Prediction> p = ctx_.cost.predict(op);
   SERVESIM_ASSERT(p.has_value());
-  SimTime ns = p->ns;
-  std::int64_t nj = 0;
-  if (ctx_.power) {
-    const PowerModel::OpPower w = ctx_.power->apply(op, ns);
-    ns = w.ns;
-    nj = std::llround(w.joules * 1e9);
-  }
+  if (source) *source = p->source;
+  if (!ctx_.power) return {p->ns, 0};
+  const PowerModel::OpPower w = ctx_.power->apply(op, p->ns);
+  return {w.ns, std::llround(w.joules * 1e9)};
+}
+
+void Executor::price(const Operator& op, std::size_t i) {
+  std::string_view source;
+  const auto [ns, nj] = predict(op, &source);
   op_ns_[i] = ns * op.repeat;
   op_nj_[i] = nj * op.repeat;
-  op_source_[i] = source_slot(p->source);
+  op_source_[i] = source_slot(source);
 }
 
 void Executor::account(const Charge& c) {

@@ -4,7 +4,23 @@
 // Contract:
 // - cost_step(plan, layout) prices one step: the critical path of its device operators
 //   (page maps and spills that overlap compute count only where they outlast it), composed
-//   over pipeline stages, plus the CPU time the engine exposes for the step.
+//   over pipeline stages, plus the CPU time the engine exposes for the step. The result is
+//   the time of the step traversing every stage in turn: the sum of stage_ns() plus
+//   (pp - 1) hand-offs of handoff_ns().
+// - stage_ns()[s] is the last priced step's time on stage s: the per-layer operators scaled
+//   by the stage's layers (stage_layers / layers_per_stage, integer ns), the embedding on
+//   the first stage, the LM head and sampling on the last, the engine's exposed CPU time
+//   before the first stage (the host forms and launches the step), and overlapping work that
+//   outlasts the critical path after the last. With pp == 1 it is the step's device time
+//   plus CPU time, exactly as before stages were priced apart.
+// - With a drawn expert routing (the plan's expert_popularity is not empty), cost_step()
+//   draws each step's token copies per expert from the replica's own seeded stream (one
+//   draw per step, used by every MoE layer of it); a repeated decode step keeps the draw of
+//   the step before it, so the replica does not merge steps then.
+// - With engine.overlap (overlap.h) the per-layer operators of the batch's two halves are
+//   also priced alone, and the stage's layer time is the overlapped time when that is
+//   shorter than the whole batch's; the breakdown by class stays the whole batch's. The
+//   replica does not merge steps then either.
 // - cost_repeated_decode_step() prices the step after the last one priced, which must have
 //   been a pure-decode step: the same sequences, every context one token longer. Only the
 //   attention operators are re-costed; the others repeat their summed cost (all sums are
@@ -16,13 +32,16 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <tuple>
 #include <vector>
 
 #include "sim/cost/i_cost_model.h"
+#include "sim/core/rng.h"
 #include "sim/cost/power_model.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/parallel/i_parallel_plan.h"
+#include "sim/serving/overlap.h"
 #include "sim/sched/i_scheduler.h"
 
 namespace servesim {
@@ -37,6 +56,10 @@ struct ExecutorContext {
   DType kv_dtype = DType::kBf16;
   // The device's power model (null: no energy accounting, times as the cost model says).
   const PowerModel* power = nullptr;
+  // The scenario's seed and the replica's id (the expert-routing draws' stream).
+  std::uint64_t seed = 0;
+  std::int32_t replica = 0;
+  OverlapConfig overlap;  // engine.overlap
 };
 
 // The KV layout attention kernels read (from the KV manager).
@@ -59,7 +82,7 @@ void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops);
 
 class Executor {
  public:
-  explicit Executor(ExecutorContext ctx) : ctx_(std::move(ctx)) {}
+  explicit Executor(ExecutorContext ctx);
 
   // What one repeated decode step adds to the breakdown, kept until the step is known to
   // run (a merged run may be cut short): its attention operators and its CPU time; the
@@ -78,6 +101,14 @@ class Executor {
   // The dynamic energy account(c) adds (nJ, one device).
   std::int64_t charge_energy_nj(const Charge& c) const { return static_.energy_nj + c.energy_nj; }
 
+  const std::vector<SimTime>& stage_ns() const { return stage_ns_; }
+  bool draws_routing() const { return !expert_p_.empty(); }
+  bool overlaps() const { return ctx_.overlap.mode != OverlapMode::kNone; }
+  // Expert routing so far: the sum over steps of (copies on the slowest EP shard / the mean
+  // shard's copies), and the number of steps drawn.
+  double imbalance_sum() const { return imbalance_sum_; }
+  std::int64_t routed_steps() const { return routed_steps_; }
+  SimTime handoff_ns() const { return handoff_ns_; }
   std::int64_t step_seqs() const { return step_seqs_; }
   std::int64_t step_tokens() const { return step_tokens_; }
   const CostBreakdown& breakdown() const;
@@ -92,9 +123,16 @@ class Executor {
 
  private:
   SimTime price_step(bool reuse_non_attention, Charge* deferred = nullptr);
+  // Critical time by StagePart -> stage_ns_ and handoff_ns_ (the CPU time not yet added);
+  // returns the device time of the step traversing every stage in turn.
+  SimTime compose_stages(const std::array<SimTime, 4>& part, SimTime exposed_background);
   std::size_t source_slot(std::string_view s);
   // Predicts ops_[i] (under the power limit, with its energy) into op_ns_, op_nj_, op_source_.
   void price(const Operator& op, std::size_t i);
+  // One execution of op under the power limit: its time and dynamic energy (nJ).
+  std::pair<SimTime, std::int64_t> predict(const Operator& op, std::string_view* source) const;
+  // engine.overlap: the stage's per-layer time with the batch split in two halves (-1: no split).
+  SimTime split_layers_ns(const StepBatch& whole);
 
   ExecutorContext ctx_;
   std::vector<SeqAttention> seqs_;
@@ -106,6 +144,7 @@ class Executor {
   struct StaticCost {
     SimTime critical = 0, background = 0;
     std::array<SimTime, 8> by_class{};
+    std::array<SimTime, 4> by_part{};  // critical time by StagePart
     std::vector<std::pair<std::size_t, SimTime>> by_source;  // (source slot, ns)
     std::int64_t energy_nj = 0;
   } static_;
@@ -116,6 +155,15 @@ class Executor {
   std::int64_t last_step_nj_ = 0;
   SimTime swap_ns_ = 0;
   std::vector<std::size_t> op_source_;  // its cost-model source slot
+  std::vector<SimTime> stage_ns_;       // the last priced step, per pipeline stage
+  SimTime handoff_ns_ = 0;
+  std::vector<double> expert_p_, expert_cdf_;  // routing probabilities (empty: balanced)
+  std::vector<std::int64_t> expert_tokens_;    // the last step's draw
+  Rng rng_;
+  std::vector<Operator> half_ops_;
+  SimTime split_ns_ = -1;  // split_layers_ns of the step being priced
+  double imbalance_sum_ = 0;
+  std::int64_t routed_steps_ = 0;
   std::int64_t step_kv_tokens_ = 0;     // sum of context + new tokens of the step
   std::int64_t step_seqs_ = 0;
   std::int64_t step_tokens_ = 0;

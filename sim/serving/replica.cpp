@@ -7,7 +7,13 @@
 namespace servesim {
 
 Replica::Replica(std::int32_t id, ReplicaContext ctx, std::unique_ptr<IKvManager> kv, std::unique_ptr<IScheduler> sched)
-    : id_(id), ctx_(std::move(ctx)), kv_(std::move(kv)), sched_(std::move(sched)), exec_(ctx_.exec) {}
+    : id_(id), ctx_(std::move(ctx)), kv_(std::move(kv)), sched_(std::move(sched)), exec_(ctx_.exec) {
+  const ParallelDegrees& d = ctx_.exec.plan.degrees();
+  if (d.pp > 1) {
+    pipe_.emplace(d.pp);
+    ring_.resize(static_cast<std::size_t>(d.micro_batches));
+  }
+}
 
 void Replica::on_arrival(Request* r) {
   interrupt();
@@ -28,6 +34,10 @@ void Replica::adopt(Request* r) {
 }
 
 void Replica::wake() {
+  if (pipe_) {
+    request_start();
+    return;
+  }
   if (state_ != State::kIdle) return;
   state_ = State::kStartPending;
   ctx_.queue.schedule_at(ctx_.queue.now(), EventPriority::kStepStart, [this] { start_step(); });
@@ -59,13 +69,13 @@ void Replica::start_step() {
   const SimTime dt = std::max<SimTime>(1, cost_step(plan_));
   if (trace_) {
     for (const Request* r : plan_.preempted) trace_->on_preempted(id_, r->spec.id, step_start_);
-    trace_step(step_start_, step_start_ + dt, before, false);
+    trace_step(plan_, step_start_, step_start_ + dt, before, false);
   }
   ctx_.metrics.on_step(exec_.step_seqs(), plan_.num_tokens, dt);
   ++stats_.steps;
   stats_.tokens += plan_.num_tokens;
   stats_.seqs += exec_.step_seqs();
-  const bool merge = ctx_.fast_forward && ctx_.owner.may_merge_steps(*this);
+  const bool merge = ctx_.fast_forward && !exec_.draws_routing() && !exec_.overlaps() && ctx_.owner.may_merge_steps(*this);
   run_k_ = 0;
   run_max_ = 0;
   ends_.assign(1, ctx_.queue.now() + dt);
@@ -156,6 +166,10 @@ void Replica::sync() {
 
 std::int64_t Replica::ended_energy_nj() const {
   std::int64_t e = exec_.dynamic_energy_nj();
+  if (pipe_) {
+    for (std::size_t i = 0; i < count_; ++i) e -= ring_[(head_ + i) % ring_.size()].energy_nj;
+    return e;
+  }
   if (state_ != State::kBusy) return e;
   // A step priced by cost_step() was accounted at once: not counted while it runs. In a
   // merged run, ends_[0] ends that first step and ends_[i + 1] merged step i, whose charges
@@ -177,14 +191,15 @@ void Replica::interrupt() {
   end_event_ = ctx_.queue.schedule_at(ends_[run_k_], EventPriority::kIterationEnd, [this] { on_run_event(); });
 }
 
-void Replica::trace_step(SimTime start, SimTime end, const std::array<SimTime, 8>& before, bool merged) {
+void Replica::trace_step(const StepPlan& plan, SimTime start, SimTime end, const std::array<SimTime, 8>& before,
+                         bool merged) {
   StepTrace t;
   t.replica = id_;
   t.start = start;
   t.end = end;
   t.merged = merged;
-  t.plan = &plan_;
-  for (const ScheduledSeq& s : plan_.seqs) {
+  t.plan = &plan;
+  for (const ScheduledSeq& s : plan.seqs) {
     ++t.seqs;
     const std::int64_t tokens = merged ? 1 : s.new_tokens;
     t.tokens += tokens;
@@ -205,7 +220,7 @@ void Replica::end_step() {
     for (std::size_t i = 0; i < run_k_; ++i) {
       const std::array<SimTime, 8> before = trace_ ? exec_.ns_by_class() : std::array<SimTime, 8>{};
       exec_.account(charges_[i]);
-      if (trace_) trace_step(ends_[i], ends_[i + 1], before, true);
+      if (trace_) trace_step(plan_, ends_[i], ends_[i + 1], before, true);
       ctx_.metrics.on_step(exec_.step_seqs(), plan_.num_tokens, merged_dt_[i]);
       ++stats_.steps;
       stats_.tokens += plan_.num_tokens;
@@ -220,7 +235,13 @@ void Replica::end_step() {
   const SimTime now = ctx_.queue.now();
   last_step_ = now - step_start_;
   stats_.busy += last_step_;
-  sched_->update(now, plan_, events_);
+  finish_step(plan_);
+  start_step();
+}
+
+void Replica::finish_step(const StepPlan& plan) {
+  const SimTime now = ctx_.queue.now();
+  sched_->update(now, plan, events_);
   for (Request* r : events_.sampled) {
     if (ctx_.prefill_only && r->state == RequestState::kRunning && r->num_generated == 1) {
       // Prompt done on a prefill replica: the request leaves with its KV; its first token
@@ -238,7 +259,68 @@ void Replica::end_step() {
     ctx_.owner.on_released(r);
   }
   ctx_.owner.on_step_end(*this);
-  start_step();
+}
+
+void Replica::request_start() {
+  if (start_pending_ || count_ >= ring_.size()) return;
+  start_pending_ = true;
+  if (state_ == State::kIdle) state_ = State::kStartPending;
+  const SimTime at = std::max(ctx_.queue.now(), pipe_->stage_free(0));
+  ctx_.queue.schedule_at(at, EventPriority::kStepStart, [this] { start_micro_batch(); });
+}
+
+void Replica::start_micro_batch() {
+  start_pending_ = false;
+  const SimTime now = ctx_.queue.now();
+  flying_.clear();
+  for (std::size_t i = 0; i < count_; ++i) {
+    for (const ScheduledSeq& s : ring_[(head_ + i) % ring_.size()].plan.seqs) flying_.push_back(s.req);
+  }
+  MicroBatch& mb = ring_[(head_ + count_) % ring_.size()];
+  sched_->schedule_around(now, mb.plan, flying_);
+  if (mb.plan.seqs.empty()) {
+    if (count_ > 0) return;  // the next completion retries
+    state_ = State::kIdle;
+    SERVESIM_ASSERT(sched_->num_running() > 0 || sched_->num_waiting() == 0 || ctx_.owner.holds_moving_kv(*this));
+    return;
+  }
+  if (count_ == 0) last_done_ = now;  // the pipeline was empty: busy time restarts here
+  state_ = State::kBusy;
+  const std::array<SimTime, 8> before = trace_ ? exec_.ns_by_class() : std::array<SimTime, 8>{};
+  cost_step(mb.plan);
+  mb.start = now;
+  mb.energy_nj = exec_.last_step_energy_nj();
+  const PipelineTimeline::Pass pass = pipe_->enter(now, exec_.stage_ns(), exec_.handoff_ns());
+  ++count_;
+  if (trace_) {
+    for (const Request* r : mb.plan.preempted) trace_->on_preempted(id_, r->spec.id, now);
+    trace_step(mb.plan, now, pass.done, before, false);
+  }
+  ++stats_.steps;
+  stats_.tokens += mb.plan.num_tokens;
+  stats_.seqs += exec_.step_seqs();
+  // Micro-batches leave the last stage in the order they entered (FIFO stages), so the
+  // completion events come in ring order.
+  ctx_.queue.schedule_at(std::max(pass.done, now + 1), EventPriority::kIterationEnd, [this] { finish_micro_batch(); });
+  request_start();
+}
+
+void Replica::finish_micro_batch() {
+  SERVESIM_ASSERT(count_ > 0);
+  MicroBatch& mb = ring_[head_];
+  head_ = (head_ + 1) % ring_.size();
+  --count_;
+  const SimTime now = ctx_.queue.now();
+  // Busy time is the union of the micro-batches' flights: starts and ends both come in
+  // ring order, so each adds what lies after the previous end.
+  const SimTime added = now - std::max(mb.start, last_done_);
+  last_done_ = now;
+  last_step_ = now - mb.start;
+  stats_.busy += added;
+  ctx_.metrics.on_step(static_cast<std::int64_t>(mb.plan.seqs.size()), mb.plan.num_tokens, added);
+  finish_step(mb.plan);
+  if (count_ == 0 && !start_pending_) state_ = State::kIdle;
+  request_start();
 }
 
 }  // namespace servesim

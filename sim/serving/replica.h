@@ -22,10 +22,22 @@
 // routed here, KV placed or adopted) is seen by the next step, as step by step. The owner
 // calls sync() before reading a replica and interrupt() before changing it; results are
 // byte-identical with the advance on or off.
+//
+// Pipeline parallelism (pp > 1): the replica keeps up to degrees().micro_batches
+// micro-batches in flight through its stages (PipelineTimeline), as vLLM's virtual engines
+// and TensorRT-LLM do. A micro-batch is a step formed by the scheduler from the requests not
+// in flight (IScheduler::schedule_around), when the first stage is free and fewer than
+// micro_batches are in flight; its stage times are the executor's stage_ns(). Events: one
+// start event per micro-batch (kStepStart, at the instant the first stage frees, or at an
+// arrival or completion after it) and one completion event when it leaves the last stage
+// (kIterationEnd), where its requests advance exactly as at the end of a step. The
+// multi-step advance is off for pp > 1 (micro-batches interleave, so the batch never
+// repeats as a whole); with micro_batches == 1 a step traverses every stage in turn.
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "sim/core/event_queue.h"
@@ -34,6 +46,7 @@
 #include "sim/sched/i_scheduler.h"
 #include "sim/serving/executor.h"
 #include "sim/serving/i_trace_sink.h"
+#include "sim/serving/pipeline.h"
 
 namespace servesim {
 
@@ -73,6 +86,7 @@ struct ReplicaStats {
   std::int64_t tokens = 0;
   std::int64_t prefilled = 0;  // requests handed off after their prompt (prefill role)
   std::int64_t seqs = 0;       // sequences summed over steps
+  // busy: time a step (pp > 1: at least one micro-batch) was in progress.
 };
 
 class Replica {
@@ -112,6 +126,8 @@ class Replica {
   void interrupt();
   // The timeline observer (null: none); see i_trace_sink.h.
   void set_trace(ITraceSink* trace) { trace_ = trace; }
+  // The pipeline's stages (null when pp == 1): the time each stage held micro-batches.
+  const PipelineTimeline* pipeline() const { return pipe_ ? &*pipe_ : nullptr; }
 
  private:
   enum class State : std::uint8_t { kIdle, kStartPending, kBusy };
@@ -130,7 +146,19 @@ class Replica {
   // True when an event at the current instant and priority comes after a step ending at e.
   bool ended(SimTime e) const;
   // Reports a step to trace_: [start, end], its operator time since `before` (ns_by_class).
-  void trace_step(SimTime start, SimTime end, const std::array<SimTime, 8>& before, bool merged);
+  void trace_step(const StepPlan& plan, SimTime start, SimTime end, const std::array<SimTime, 8>& before, bool merged);
+  // The end of a step (or micro-batch) `plan`: the scheduler applies it, tokens and
+  // finished requests are reported, the owner acts.
+  void finish_step(const StepPlan& plan);
+  // Pipeline (pp > 1): see the header comment.
+  void request_start();
+  void start_micro_batch();
+  void finish_micro_batch();
+  struct MicroBatch {
+    StepPlan plan;
+    SimTime start = 0;
+    std::int64_t energy_nj = 0;  // its dynamic energy (counted once it has ended)
+  };
 
   std::int32_t id_;
   ReplicaContext ctx_;
@@ -158,6 +186,14 @@ class Replica {
   SimTime step_start_ = 0;
   SimTime last_step_ = 0;
   ReplicaStats stats_;
+  // Pipeline: the stages, the micro-batches in flight (a ring, oldest at head_), the
+  // requests they hold, whether a start event is pending, and the last completion.
+  std::optional<PipelineTimeline> pipe_;
+  std::vector<MicroBatch> ring_;
+  std::size_t head_ = 0, count_ = 0;
+  std::vector<Request*> flying_;
+  bool start_pending_ = false;
+  SimTime last_done_ = 0;
 };
 
 }  // namespace servesim

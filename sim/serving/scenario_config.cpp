@@ -52,6 +52,18 @@ EngineConfig parse_engine(Params& p) {
   e.power_limit_w = p.power("power_limit", "0W",
                             "GPU power limit of the pool's devices, as nvidia-smi -pl sets it (0W: the device's TDP); a "
                             "lower limit slows power-limited kernels (docs/power.md)");
+  e.overlap = p.choice("overlap", "none", {"none", "tokenweave", "nanoflow"},
+                       "compute/communication overlap in a step: tokenweave (the batch split in two halves, one half's "
+                       "all-reduce beside the other's compute) or nanoflow (two nano-batches overlapping compute-, memory- "
+                       "and network-bound operators); docs/parallelism.md");
+  e.overlap_sm_share = p.real("overlap_sm_share", 0.06,
+                              "tokenweave: share of the SMs a collective takes from the compute beside it (assumed: 8 of "
+                              "an H100's 132)",
+                              0.0, 0.9);
+  e.overlap_contention = p.real("overlap_contention", 0.2,
+                                "nanoflow: share of the overlapped (non-longest) work that still adds time, as operators "
+                                "share SMs and HBM bandwidth (assumed; 0: perfect overlap, 1: none)",
+                                0.0, 1.0);
   e.fast_forward = p.boolean("fast_forward", true, "merge runs of identical decode steps into one event (same results, fewer events)");
   return e;
 }

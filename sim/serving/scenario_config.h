@@ -39,6 +39,9 @@ struct EngineConfig {
   double runtime_overhead_bytes = 0;
   bool fast_forward = true;
   double power_limit_w = 0;  // 0: the device's TDP
+  std::string overlap = "none";  // compute/communication overlap: none, tokenweave, nanoflow
+  double overlap_sm_share = 0;
+  double overlap_contention = 0;
   nlohmann::json resolved;
 };
 

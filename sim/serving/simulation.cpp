@@ -101,6 +101,12 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
     PoolRuntime& p = pools_[pi];
     const PoolConfig& pc = config_.pools[pi];
     const std::int64_t per_replica = p.plan->degrees().devices_per_replica();
+    // Live migration stops a request at its replica's step boundary; with several pipeline
+    // micro-batches in flight that boundary may fall while the request is still in one.
+    if (config_.migration.enabled && pc.role != PoolRole::kPrefill && p.plan->degrees().micro_batches > 1) {
+      bad_value(pc.where.find(": ") == std::string::npos ? pc.where + ": parallel.micro_batches" : pc.where + ".parallel.micro_batches",
+                std::to_string(p.plan->degrees().micro_batches), "1 while migration.enabled is true (pipeline micro-batches and live migration do not combine yet)");
+    }
     const std::string group = p.topology ? "topology:" + pc.topology : "device:" + p.device->name;
     const std::int32_t gid = group_ids.emplace(group, static_cast<std::int32_t>(group_ids.size())).first->second;
     std::int64_t& offset = used[group];
@@ -126,6 +132,12 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
       }
       ReplicaContext ctx{queue_, metrics_, *this, p.exec_context(links), static_cast<std::int32_t>(pi),
                          pc.role == PoolRole::kPrefill, pc.engine.fast_forward};
+      ctx.exec.seed = config_.seed;
+      ctx.exec.replica = id;
+      ctx.exec.overlap = OverlapConfig{pc.engine.overlap == "tokenweave" ? OverlapMode::kTokenWeave
+                                       : pc.engine.overlap == "nanoflow" ? OverlapMode::kNanoFlow
+                                                                         : OverlapMode::kNone,
+                                       pc.engine.overlap_sm_share, pc.engine.overlap_contention};
       replicas_.push_back(std::make_unique<Replica>(id, std::move(ctx), std::move(kv), std::move(sched)));
       placement_.push_back(Placement{gid, offset + i * per_replica, per_replica});
     }
@@ -408,9 +420,17 @@ SimResult Simulation::run(const RunControl& control) {
     SimTime busy = 0;
     double sent = 0, received = 0;
     std::int64_t capacity = 0;
+    std::vector<SimTime> stage_busy(static_cast<std::size_t>(p.plan->degrees().pp), 0);
+    double imbalance = 0;
+    std::int64_t routed = 0;
     for (const auto& rep : replicas_) {
       if (rep->pool() != static_cast<std::int32_t>(pi)) continue;
       const ReplicaStats& s = rep->stats();
+      imbalance += rep->executor().imbalance_sum();
+      routed += rep->executor().routed_steps();
+      if (const PipelineTimeline* pipe = rep->pipeline()) {
+        for (std::size_t k = 0; k < stage_busy.size(); ++k) stage_busy[k] += pipe->busy()[k];
+      }
       steps += s.steps;
       tokens += s.tokens;
       seqs += s.seqs;
@@ -462,6 +482,9 @@ SimResult Simulation::run(const RunControl& control) {
         {"kv_received_bytes", received},
     };
     if (pc.role == PoolRole::kPrefill) pj["prefilled"] = prefilled;
+    // Expert routing drawn per step: the slowest EP shard's copies over the mean shard's.
+    if (routed > 0) pj["expert_routing"] = {{"steps", routed}, {"mean_slowest_shard_load_over_mean", imbalance / static_cast<double>(routed)}};
+    if (stage_busy.size() > 1) pj["pipeline"] = pipeline_json(p.plan->degrees(), stage_busy, busy);
     pools.push_back(std::move(pj));
   }
   res.summary["pools"] = pools;

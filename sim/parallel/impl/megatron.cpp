@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "sim/core/error.h"
+#include "sim/core/rng.h"
+#include "sim/parallel/expert_routing.h"
 #include "sim/parallel/i_parallel_plan.h"
 
 namespace servesim {
@@ -17,24 +19,66 @@ class MegatronPlan final : public IParallelPlan {
  public:
   struct Config {
     ParallelDegrees d;
+    std::int32_t micro_batches = 0;  // as given (0: pp)
+    std::string routing = "balanced";
+    double zipf_exponent = 1.0;
+    std::vector<double> loads;
     static Config parse(Params& p) {
       Config c;
       c.d.tp = static_cast<std::int32_t>(p.integer("tp", 1, "tensor-parallel degree (devices per stage)", 1, 1024));
       c.d.pp = static_cast<std::int32_t>(p.integer("pp", 1, "pipeline-parallel degree (stages)", 1, 1024));
       c.d.ep = static_cast<std::int32_t>(p.integer("ep", 1, "expert-parallel degree for MoE layers (divides tp)", 1, 1024));
+      c.micro_batches = static_cast<std::int32_t>(p.integer(
+          "micro_batches", 0,
+          "micro-batches in flight through the pipeline stages, at most pp (0: one per stage, as vLLM's virtual "
+          "engines; 1: a step traverses every stage before the next one starts)",
+          0, 1024));
+      c.d.micro_batches = c.micro_batches == 0 ? c.d.pp : c.micro_batches;
+      c.routing = p.choice("routing", "balanced", {"balanced", "uniform", "zipf", "loads"},
+                           "how MoE token copies pick experts: spread evenly (balanced), or drawn every step uniformly, "
+                           "from a Zipf popularity over a seeded expert order (zipf_exponent), or from measured "
+                           "per-expert loads (routing_loads)");
+      c.zipf_exponent = p.real("zipf_exponent", 1.0,
+                               "routing zipf: the expert of popularity rank r (1, 2, ...) gets weight 1 / r^s", 0.0, 10.0);
+      const nlohmann::json loads = p.value("routing_loads", nlohmann::json::array(),
+                                           "routing loads: one non-negative weight per routed expert, in expert "
+                                           "order (e.g. a measured token histogram)");
+      double sum = 0;
+      if (loads.is_array()) {
+        for (const auto& v : loads) {
+          if (!v.is_number() || v.get<double>() < 0) {
+            c.loads.clear();
+            sum = -1;
+            break;
+          }
+          c.loads.push_back(v.get<double>());
+          sum += v.get<double>();
+        }
+      }
+      if (!loads.is_array() || sum < 0 || (!c.loads.empty() && sum <= 0)) {
+        bad_value(p.where("routing_loads"), loads.dump(), "an array of non-negative numbers, not all 0");
+      }
       return c;
     }
   };
-  explicit MegatronPlan(const Config& c) : d_(c.d) {}
+  explicit MegatronPlan(const Config& c) : d_(c.d), micro_batches_given_(c.micro_batches), c_(c) {}
 
   const ParallelDegrees& degrees() const override { return d_; }
 
   void validate(const ModelSpec& m, const std::string& where) const override {
+    if (d_.micro_batches > d_.pp) {
+      bad_value(where + ".micro_batches", std::to_string(micro_batches_given_),
+                "at most pp (" + std::to_string(d_.pp) + "), or 0 for one per stage");
+    }
     if (m.heads % d_.tp != 0) {
       bad_value(where + ".tp", std::to_string(d_.tp), "a divisor of the model's num_attention_heads (" + std::to_string(m.heads) + ")");
     }
     if (m.layers < d_.pp) {
       bad_value(where + ".pp", std::to_string(d_.pp), "at most the model's num_hidden_layers (" + std::to_string(m.layers) + ")");
+    }
+    if (c_.routing == "loads" && m.is_moe() && static_cast<std::int64_t>(c_.loads.size()) != m.moe.num_experts) {
+      bad_value(where + ".routing_loads", nlohmann::json(c_.loads).dump(),
+                "one weight per routed expert (" + std::to_string(m.moe.num_experts) + ")");
     }
     if (d_.ep > 1) {
       if (!m.is_moe()) bad_value(where + ".ep", std::to_string(d_.ep), "1 for a dense model");
@@ -51,6 +95,16 @@ class MegatronPlan final : public IParallelPlan {
 
   std::int64_t layers_per_stage(const ModelSpec& m) const override { return ceil_div(m.layers, d_.pp); }
 
+  // Contiguous layers, as vLLM's get_pp_indices: layers / pp each, and the remainder one
+  // more each on the stages before the last (which also runs the LM head), from the
+  // second-last backwards.
+  std::int64_t stage_layers(const ModelSpec& m, std::int32_t stage) const override {
+    const std::int64_t base = m.layers / d_.pp;
+    const std::int64_t extra = m.layers % d_.pp;  // < pp
+    const bool gets_extra = stage < d_.pp - 1 && stage >= d_.pp - 1 - extra;
+    return base + (gets_extra ? 1 : 0);
+  }
+
   double weight_bytes_per_device(const ModelSpec& m, DType wd) const override {
     // Everything but experts is split over TP; routed experts over EP, then what remains of
     // TP splits each expert (tp/ep-way). Embedding and LM head sit on the first/last stage;
@@ -62,6 +116,28 @@ class MegatronPlan final : public IParallelPlan {
     const double expert_share = w.routed_experts * layer_share / d_.tp;  // ep * (tp/ep) = tp devices share them
     const double ends = (d_.pp == 1 ? w.embedding + w.lm_head : std::max(w.embedding, w.lm_head)) / d_.tp;
     return body + expert_share + ends;
+  }
+
+  std::vector<double> expert_popularity(const ModelSpec& m, std::uint64_t seed) const override {
+    if (!m.is_moe() || c_.routing == "balanced") return {};
+    const auto n = static_cast<std::size_t>(m.moe.num_experts);
+    std::vector<double> w(n, 1.0);
+    if (c_.routing == "loads") w = c_.loads;
+    if (c_.routing == "zipf") {
+      // Which experts are popular is a seeded shuffle (Fisher-Yates), the same for every
+      // replica of the scenario; rank r (from 1) has weight r^-s.
+      std::vector<std::size_t> order(n);
+      for (std::size_t i = 0; i < n; ++i) order[i] = i;
+      Rng rng = Rng::for_component(seed, "expert_order");
+      for (std::size_t i = n - 1; i > 0; --i) {
+        std::swap(order[i], order[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(i)))]);
+      }
+      for (std::size_t r = 0; r < n; ++r) w[order[r]] = std::pow(static_cast<double>(r + 1), -c_.zipf_exponent);
+    }
+    double sum = 0;
+    for (const double x : w) sum += x;
+    for (double& x : w) x /= sum;
+    return w;
   }
 
   void step_operators(const ModelSpec& m, const StepBatch& bt, const PlanLinks& links,
@@ -76,27 +152,32 @@ class MegatronPlan final : public IParallelPlan {
     const std::int64_t kvh = kv_heads_per_device(m);
 
     auto gemm = [&](const char* name, std::int64_t mm, std::int64_t n, std::int64_t k, std::int64_t repeat,
-                    std::int64_t groups = 1) {
+                    std::int64_t groups = 1, StagePart stage = StagePart::kLayers) {
       Operator op;
       op.cls = OpClass::kGemm;
+      op.stage = stage;
       op.name = name;
       op.repeat = repeat;
       op.gemm = GemmShape{mm, n, k, groups, bt.weight_dtype};
       out.push_back(op);
     };
-    auto elementwise = [&](const char* name, double bytes, double flops, std::int64_t repeat) {
+    auto elementwise = [&](const char* name, double bytes, double flops, std::int64_t repeat,
+                           StagePart stage = StagePart::kLayers) {
       Operator op;
       op.cls = OpClass::kElementwise;
+      op.stage = stage;
       op.name = name;
       op.repeat = repeat;
       op.bytes = bytes;
       op.flops = flops;
       out.push_back(op);
     };
-    auto collective = [&](const char* name, CollectiveKind kind, double bytes, std::int32_t ranks, std::int64_t repeat) {
+    auto collective = [&](const char* name, CollectiveKind kind, double bytes, std::int32_t ranks, std::int64_t repeat,
+                          StagePart stage = StagePart::kLayers) {
       if (ranks <= 1) return;
       Operator op;
       op.cls = OpClass::kCollective;
+      op.stage = stage;
       op.name = name;
       op.repeat = repeat;
       op.coll = CollectiveShape{kind, bytes, ranks, links.tp_bandwidth, links.tp_latency_s};
@@ -104,7 +185,7 @@ class MegatronPlan final : public IParallelPlan {
     };
 
     const double tok_hidden_bytes = static_cast<double>(T) * static_cast<double>(H) * act;
-    elementwise("embedding", 2 * tok_hidden_bytes, 0, 1);
+    elementwise("embedding", 2 * tok_hidden_bytes, 0, 1, StagePart::kFirst);
 
     // Attention block, per layer.
     elementwise("input_norm", 2 * tok_hidden_bytes, 4.0 * T * H, L);
@@ -194,16 +275,29 @@ class MegatronPlan final : public IParallelPlan {
       const std::int64_t I = moe.expert_intermediate / (tp / d_.ep);
       // Routed token copies are spread uniformly over experts (balanced routing assumed).
       const double copies = static_cast<double>(T) * static_cast<double>(moe.experts_per_token) / d_.ep;
-      const std::int64_t active = std::min<std::int64_t>(local_experts, static_cast<std::int64_t>(std::ceil(copies)));
-      const std::int64_t per_expert = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(copies / std::max<std::int64_t>(1, active))));
+      std::int64_t active = std::min<std::int64_t>(local_experts, static_cast<std::int64_t>(std::ceil(copies)));
+      std::int64_t per_expert = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(copies / std::max<std::int64_t>(1, active))));
+      double a2a_bytes = static_cast<double>(T) * moe.experts_per_token * H * act / d_.ep;
+      double shard_copies = copies;
+      if (!bt.expert_tokens.empty()) {
+        // A routing draw: the slowest EP shard sets the layer's time (every rank waits for it
+        // at the combine). Groups = the most active experts on any rank, rows = the most
+        // copies on any rank spread over them: under a roofline, max(weights, FLOPs) of
+        // this GEMM is the slowest rank's (see slowest_shard).
+        const ShardLoad s = slowest_shard(bt.expert_tokens, d_.ep);
+        shard_copies = static_cast<double>(s.copies);
+        active = std::max<std::int64_t>(1, s.active_experts);
+        per_expert = std::max<std::int64_t>(1, (s.copies + active - 1) / active);
+        a2a_bytes = shard_copies * static_cast<double>(H) * act;
+      }
       if (d_.ep > 1) {
-        collective("ep_dispatch", CollectiveKind::kAllToAll, static_cast<double>(T) * moe.experts_per_token * H * act / d_.ep, d_.ep, moe_layers);
+        collective("ep_dispatch", CollectiveKind::kAllToAll, a2a_bytes, d_.ep, moe_layers);
       }
       gemm("expert_gate_up", per_expert, 2 * I, H, moe_layers, active);
-      elementwise("expert_act", 3.0 * copies * I * act, 4.0 * copies * I, moe_layers);
+      elementwise("expert_act", 3.0 * shard_copies * I * act, 4.0 * shard_copies * I, moe_layers);
       gemm("expert_down", per_expert, H, I, moe_layers, active);
       if (d_.ep > 1) {
-        collective("ep_combine", CollectiveKind::kAllToAll, static_cast<double>(T) * moe.experts_per_token * H * act / d_.ep, d_.ep, moe_layers);
+        collective("ep_combine", CollectiveKind::kAllToAll, a2a_bytes, d_.ep, moe_layers);
       }
       if (moe.shared_experts > 0) {
         const std::int64_t SI = moe.shared_experts * moe.shared_intermediate / tp;
@@ -213,11 +307,11 @@ class MegatronPlan final : public IParallelPlan {
       collective("tp_all_reduce", CollectiveKind::kAllReduce, tok_hidden_bytes, d_.tp, moe_layers);
     }
 
-    // Pipeline hand-off of hidden states between stages (one send per stage boundary on
-    // the critical path, charged to this stage).
+    // Pipeline hand-off of hidden states from one stage to the next (once per boundary).
     if (d_.pp > 1) {
       Operator op;
       op.cls = OpClass::kCollective;
+      op.stage = StagePart::kHandoff;
       op.name = "pp_send";
       op.coll = CollectiveShape{CollectiveKind::kSendRecv, tok_hidden_bytes, 2, links.pp_bandwidth, links.pp_latency_s};
       out.push_back(op);
@@ -226,21 +320,19 @@ class MegatronPlan final : public IParallelPlan {
     // Final norm, LM head on the last token of each sampling sequence, sampling.
     if (bt.num_logits > 0) {
       const std::int64_t S = bt.num_logits;
-      elementwise("final_norm", 2.0 * S * H * act, 4.0 * S * H, 1);
-      gemm("lm_head", S, m.vocab / tp, H, 1);
-      collective("logits_all_gather", CollectiveKind::kAllGather, static_cast<double>(S) * m.vocab * act, d_.tp, 1);
-      elementwise("sampling", static_cast<double>(S) * m.vocab * 4.0 * 2, 8.0 * S * m.vocab, 1);
+      elementwise("final_norm", 2.0 * S * H * act, 4.0 * S * H, 1, StagePart::kLast);
+      gemm("lm_head", S, m.vocab / tp, H, 1, 1, StagePart::kLast);
+      collective("logits_all_gather", CollectiveKind::kAllGather, static_cast<double>(S) * m.vocab * act, d_.tp, 1,
+                 StagePart::kLast);
+      elementwise("sampling", static_cast<double>(S) * m.vocab * 4.0 * 2, 8.0 * S * m.vocab, 1, StagePart::kLast);
     }
   }
 
-  SimTime compose_step(SimTime stage_time, std::int64_t /*num_seqs*/) const override {
-    // Without micro-batching a step traverses every stage in turn; vLLM's virtual engines
-    // that overlap several batches across stages are not modelled yet.
-    return stage_time * d_.pp;
-  }
 
  private:
   ParallelDegrees d_;
+  std::int32_t micro_batches_given_ = 0;
+  Config c_;
 };
 
 }  // namespace

@@ -31,6 +31,7 @@
 #include "sim/serving/memory_plan.h"
 #include "sim/serving/scenario_config.h"
 #include "sim/serving/simulation.h"
+#include "tests/serving/one_decode_step.h"
 
 namespace servesim {
 namespace {
@@ -246,30 +247,14 @@ TEST(ClusterExecutor, DecodeStepIsItsOperatorsCostsPlusTheCpuStep) {
   const PlanLinks links{kNvlink, 0, kNvlink, 0};
   Executor exec(p.exec_context(links));
 
-  Request req;
-  req.spec.prompt_tokens = 100;
-  req.spec.output_tokens = 10;
-  req.num_generated = 1;  // num_tokens() = 101: this step samples its second token
-  req.num_computed = 100;
-  req.state = RequestState::kRunning;
-  StepPlan plan;
-  plan.seqs.push_back(ScheduledSeq{&req, 1, 100});
-  plan.num_tokens = 1;
-  const SimTime step = exec.cost_step(plan, KvLayout{true, 16});
+  const testing::OneDecodeStep d(p, links);
+  const SimTime step = exec.cost_step(d.plan, KvLayout{true, 16});
 
   // The rule (executor.h's contract): the plan's operators, each priced by the cost model
   // (x its repeat), summed on the critical path, composed over pp = 1 stage (x1), plus the
   // CPU operator: roofline's 1 ms + 10 us x 1 sequence = 1,010,000 ns.
-  const SeqAttention seq{1, 100};
-  StepBatch batch;
-  batch.seqs = std::span<const SeqAttention>(&seq, 1);
-  batch.num_decode = 1;
-  batch.num_tokens = 1;
-  batch.num_logits = 1;
-  std::vector<Operator> ops;
-  p.plan->step_operators(*p.model, batch, links, ops);
   SimTime device = 0;
-  for (const Operator& op : ops) {
+  for (const Operator& op : d.ops) {
     ASSERT_FALSE(op.overlap) << op.name;  // a dense tp 1 plan has no side-stream work
     device += p.cost->predict(op)->ns * op.repeat;
   }

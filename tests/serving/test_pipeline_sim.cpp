@@ -8,6 +8,7 @@
 #include "sim/serving/executor.h"
 #include "sim/serving/scenario_config.h"
 #include "sim/serving/simulation.h"
+#include "tests/serving/one_decode_step.h"
 
 namespace servesim {
 namespace {
@@ -50,27 +51,10 @@ TEST(PipelineStages, StageTimesPutTheEmbeddingFirstAndTheLmHeadLast) {
   const PoolRuntime p = build_pool(c.pools[0], catalog, c.source);
   const PlanLinks links{450e9, 0, 450e9, 0};
   Executor exec(p.exec_context(links));
-  Request req;
-  req.spec.prompt_tokens = 100;
-  req.spec.output_tokens = 10;
-  req.num_generated = 1;
-  req.num_computed = 100;
-  req.state = RequestState::kRunning;
-  StepPlan plan;
-  plan.seqs.push_back(ScheduledSeq{&req, 1, 100});
-  plan.num_tokens = 1;
-  const SimTime step = exec.cost_step(plan, KvLayout{true, 16});
-
-  const SeqAttention seq{1, 100};
-  StepBatch batch;
-  batch.seqs = std::span<const SeqAttention>(&seq, 1);
-  batch.num_decode = 1;
-  batch.num_tokens = 1;
-  batch.num_logits = 1;
-  std::vector<Operator> ops;
-  p.plan->step_operators(*p.model, batch, links, ops);
+  const testing::OneDecodeStep d(p, links);
+  const SimTime step = exec.cost_step(d.plan, KvLayout{true, 16});
   SimTime layers = 0, first = 0, last = 0, handoff = 0;
-  for (const Operator& op : ops) {
+  for (const Operator& op : d.ops) {
     const SimTime t = p.cost->predict(op)->ns * op.repeat;
     switch (op.stage) {
       case StagePart::kLayers: layers += t; break;

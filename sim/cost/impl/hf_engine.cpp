@@ -40,6 +40,7 @@
 
 #include "sim/core/error.h"
 #include "sim/cost/i_cost_model.h"
+#include "sim/cost/inner_cost.h"
 #include "sim/model/model_spec.h"
 
 namespace servesim {
@@ -64,11 +65,8 @@ class HfEngineCostModel final : public ICostModel {
     static Config parse(Params& p) {
       Config c;
       c.where = p.where();
-      nlohmann::json inner = p.object("inner", "cost model of the plan's non-attention operators ({impl, ...}; default roofline)");
-      if (!inner.contains("impl")) inner["impl"] = "roofline";
-      if (inner["impl"] == "hf_engine") bad_value(p.where("inner") + ".impl", "hf_engine", "another cost model");
-      c.inner = CostModelRegistry::get().parse(inner, p.where("inner"));
-      p.set_resolved("inner", c.inner.resolved);
+      c.inner = parse_inner_cost(p, "cost model of the plan's non-attention operators ({impl, ...}; default roofline)", "roofline",
+                                 "hf_engine");
       c.model = p.string("model", std::nullopt,
                          "the scenario's model (name in models/ or a config.json path): its layers and heads scale the "
                          "launch time and the dense SDPA");

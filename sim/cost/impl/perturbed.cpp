@@ -19,6 +19,7 @@
 #include "sim/core/json_file.h"
 #include "sim/core/rng.h"
 #include "sim/cost/i_cost_model.h"
+#include "sim/cost/inner_cost.h"
 #include "sim/cost/physical_bound.h"
 
 namespace servesim {
@@ -47,11 +48,7 @@ class PerturbedCostModel final : public ICostModel {
     static Config parse(Params& p) {
       Config c;
       c.where = p.where();
-      nlohmann::json inner = p.object("inner", "the cost model whose fitted answers are perturbed ({impl, ...})");
-      if (!inner.contains("impl")) inner["impl"] = "calibrated";
-      if (inner["impl"] == "perturbed") bad_value(p.where("inner") + ".impl", "perturbed", "another cost model");
-      c.inner = CostModelRegistry::get().parse(inner, p.where("inner"));
-      p.set_resolved("inner", c.inner.resolved);
+      c.inner = parse_inner_cost(p, "the cost model whose fitted answers are perturbed ({impl, ...})", "calibrated", "perturbed");
       c.residuals = p.string("residuals", "",
                              "residuals file (servesim calibrate check --residuals-out); empty: "
                              "calibration/profiles/<device>.residuals.json under the data dir");

@@ -95,6 +95,8 @@ class Executor {
   };
 
   SimTime cost_step(const StepPlan& plan, KvLayout layout);
+  // Prices the next step (cost_step) under another power model (a power cap set or lifted).
+  void set_power(const PowerModel* power) { ctx_.power = power; }
   // Accounts the step at once, or, given `deferred`, records its charge there for account().
   SimTime cost_repeated_decode_step(Charge* deferred = nullptr);
   void account(const Charge& c);

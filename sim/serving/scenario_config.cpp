@@ -140,6 +140,19 @@ Slo parse_slo(Params& s) {
   return slo;
 }
 
+PowerCapConfig parse_power_cap(Params& p) {
+  PowerCapConfig c;
+  c.budget_w = p.power("budget", "0W",
+                       "POLCA-style capping: the cluster's GPU power budget (0W: off); while the power of the last "
+                       "sampling interval nears it, every GPU is capped (docs/power.md)");
+  c.cap_w = p.power("cap", "0W", "the per-GPU power limit applied while capping (needed with a budget)");
+  c.high = p.real("high", 0.95, "cap when the last interval's power exceeds this fraction of the budget", 0.0, 10.0);
+  c.low = p.real("low", 0.85, "lift the cap when it falls below this fraction of the budget", 0.0, 10.0);
+  if (c.budget_w > 0 && c.cap_w <= 0) bad_value(p.where("cap"), "0W", "a per-GPU power limit with power_cap.budget set");
+  if (c.low > c.high) bad_value(p.where("low"), std::to_string(c.low), "at most power_cap.high (" + std::to_string(c.high) + ")");
+  return c;
+}
+
 MetricsConfig parse_metrics(Params& p) {
   MetricsConfig m;
   m.sample_interval = p.duration("sample_interval", "1s", "interval of the time series (KV use, queue lengths)", 1);
@@ -206,7 +219,7 @@ PoolConfig parse_pool(Params& p, const PoolDefaults& d, const std::string& sourc
 struct TopLevel {
   std::string name;
   std::uint64_t seed = 0;
-  nlohmann::json router, workload, metrics, kv_transfer, disaggregation, migration, pools;
+  nlohmann::json router, workload, metrics, kv_transfer, disaggregation, migration, power_cap, pools;
 };
 
 TopLevel parse_top(Params& top) {
@@ -219,6 +232,7 @@ TopLevel parse_top(Params& top) {
   t.kv_transfer = top.object("kv_transfer", "how KV moves between replicas (disaggregation, migration)");
   t.disaggregation = top.object("disaggregation", "prefill/decode disaggregation settings (pools with role prefill and decode)");
   t.migration = top.object("migration", "live migration of running requests between replicas (Llumnix)");
+  t.power_cap = top.object("power_cap", "POLCA-style power capping of the cluster under a power budget");
   t.pools = top.value("pools", nlohmann::json(), "cluster of pools [{name, role, replicas, model, hardware, topology, engine, "
                                                  "parallel, scheduler, kv, cost}] (absent: one pool from the top-level keys)");
   return t;
@@ -292,6 +306,7 @@ ScenarioConfig parse_scenario(const nlohmann::json& scenario, const std::string&
   c.disaggregation = section(t.disaggregation, "disaggregation", [&](Params& p) { return parse_disaggregation(p, source); });
   c.migration = section(t.migration, "migration", parse_migration);
   c.metrics = section(t.metrics, "metrics", parse_metrics);
+  c.power_cap = section(t.power_cap, "power_cap", parse_power_cap);
   return c;
 }
 
@@ -314,6 +329,7 @@ nlohmann::json ScenarioConfig::resolved() const {
   j["disaggregation"] = disaggregation.resolved;
   j["migration"] = migration.resolved;
   j["metrics"] = metrics.resolved;
+  j["power_cap"] = power_cap.resolved;
   return j;
 }
 
@@ -342,6 +358,7 @@ std::vector<ParamDoc> scenario_param_docs() {
   doc("disaggregation.", [](Params& p) { return parse_disaggregation(p, ""); });
   doc("migration.", parse_migration);
   doc("metrics.", parse_metrics);
+  doc("power_cap.", parse_power_cap);
   doc("metrics.slo.", parse_slo);
   return out;
 }

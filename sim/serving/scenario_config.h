@@ -23,6 +23,7 @@
 
 #include "sim/core/params.h"
 #include "sim/core/registry.h"
+#include "sim/serving/power_cap.h"
 #include "sim/metrics/metrics.h"
 
 namespace servesim {
@@ -103,6 +104,7 @@ struct ScenarioConfig {
   DisaggregationConfig disaggregation;
   MigrationConfig migration;
   MetricsConfig metrics;
+  PowerCapConfig power_cap;
   bool pools_form = false;  // written with "pools" (else the one-pool top-level form)
 
   bool disaggregated() const;

@@ -26,10 +26,11 @@ std::string data_relative(const std::string& path, const std::string& data_dir) 
 // Pools
 
 ExecutorContext PoolRuntime::exec_context(PlanLinks links) const {
-  return ExecutorContext{*model, *plan, *cost, links, mem.weight_dtype, mem.act_dtype, mem.kv_dtype, power.get()};
+  // The seed, replica and overlap are the replica's: its owner sets them.
+  return ExecutorContext{*model, *plan, *cost, links, mem.weight_dtype, mem.act_dtype, mem.kv_dtype, power.get(), 0, 0, OverlapConfig{}};
 }
 
-PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string& source) {
+PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string& source, double cap_w) {
   auto where = [&](const std::string& key) { return c.where.find(": ") == std::string::npos ? c.where + ": " + key : c.where + "." + key; };
   PoolRuntime p;
   p.config = &c;
@@ -67,6 +68,7 @@ PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string&
   p.max_model_len = std::min<std::int64_t>(max_model_len, p.memory.kv_tokens);
   p.cost = catalog.cost_model(c.cost, p.device);
   p.power = std::make_unique<PowerModel>(*p.device, power_coefficients(*p.device, e.power_limit_w, where("engine.power_limit")));
+  if (cap_w > 0) p.power_capped = std::make_unique<PowerModel>(*p.device, power_coefficients(*p.device, cap_w, source + ": power_cap.cap"));
   (void)source;
   return p;
 }
@@ -89,7 +91,9 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
   catalog_ = std::move(catalog);
   const std::string& src = config_.source;
   pools_.reserve(config_.pools.size());
-  for (const PoolConfig& pc : config_.pools) pools_.push_back(build_pool(pc, *catalog_, src));
+  const double cap_w = config_.power_cap.enabled() ? config_.power_cap.cap_w : 0.0;
+  for (const PoolConfig& pc : config_.pools) pools_.push_back(build_pool(pc, *catalog_, src, cap_w));
+  power_cap_ = PowerCapController(config_.power_cap);
 
   // Placement: pools on one topology fill it in order; without one, pools of one device
   // type fill nodes of kv_transfer.devices_per_node in order.
@@ -288,6 +292,7 @@ void Simulation::sample() {
               fmt::format("an interval giving at most {} time-series rows (the run reached {:.6g} s of simulated time)",
                           kMaxSampleRows, to_seconds(queue_.now())));
   }
+  std::vector<double> energies;
   for (const auto& rep : replicas_) {
     rep->sync();
     const KvUsage u = rep->kv().usage();
@@ -308,6 +313,14 @@ void Simulation::sample() {
     t.energy_j = replica_energy_j(pool.power->coefficients(), pool.plan->degrees().devices_per_replica(),
                                   rep->ended_energy_nj(), queue_.now());
     metrics_.add_sample(t);
+    energies.push_back(t.energy_j);
+  }
+  if (power_cap_.on_sample(queue_.now(), energies)) {
+    for (const auto& rep : replicas_) {  // a cap set or lifted: from each replica's next step
+      rep->interrupt();
+      const PoolRuntime& pool = pools_[static_cast<std::size_t>(rep->pool())];
+      rep->executor().set_power(power_cap_.capped() ? pool.power_capped.get() : pool.power.get());
+    }
   }
   if (!arrivals_done_ || live_requests_ > 0) {
     // An idle cluster gives identical rows: after kMaxIdleSamples of them in a row, sampling
@@ -531,61 +544,9 @@ SimResult Simulation::run(const RunControl& control) {
                     pools_[pi].plan->degrees().devices_per_replica() * config_.pools[pi].replicas});
     }
     res.summary["cost"] = cost_summary(catalog_->prices(), cp, queue_.now(), tokens, completed);
+    if (config_.power_cap.enabled()) res.summary["power_cap"] = power_cap_.summary(queue_.now());
   }
   return res;
-}
-
-void apply_override(nlohmann::json& scenario, const std::string& assignment) {
-  const auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0) bad_value("--set", assignment, "key=value (e.g. scheduler.max_num_seqs=128)");
-  const std::string path = assignment.substr(0, eq);
-  const std::string text = assignment.substr(eq + 1);
-  nlohmann::json value = try_parse_json_text(text, "--set " + quoted_value(path)).value_or(nlohmann::json(text));  // else a bare string
-  if (value.is_string()) {
-    // A bare string must be valid UTF-8: every later error message and the resolved config
-    // serialise it (found by fuzz_scenario: nlohmann's dump() throws on invalid UTF-8).
-    try {
-      (void)value.dump();
-    } catch (const nlohmann::json::type_error&) {
-      bad_value("--set " + path, text, "valid UTF-8 text");
-    }
-  }
-  nlohmann::json* cur = &scenario;
-  std::size_t start = 0;
-  int depth = 0;
-  for (;;) {
-    const std::size_t dot = path.find('.', start);
-    const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (key.empty()) bad_value("--set", assignment, "a dotted key path without empty parts");
-    if (cur->is_array()) {
-      // pools.1.replicas: an index into an array.
-      char* end = nullptr;
-      const long idx = std::strtol(key.c_str(), &end, 10);
-      if (*end != '\0' || idx < 0 || static_cast<std::size_t>(idx) >= cur->size()) {
-        bad_value("--set " + path, key, "an index of the array (0.." + std::to_string(cur->size()) + ")");
-      }
-      cur = &(*cur)[static_cast<std::size_t>(idx)];
-      if (dot == std::string::npos) {
-        *cur = value;
-        return;
-      }
-      start = dot + 1;
-      continue;
-    }
-    if (!cur->is_object()) bad_value("--set " + path, cur->dump(), "an object to set '" + key + "' in");
-    if (dot == std::string::npos) {
-      // Switching a component's implementation drops the old one's keys (they would be
-      // unknown to the new one): `--set kv.impl=vtensor` gives {"impl": "vtensor"}; later
-      // --set options set the new one's keys.
-      if (key == "impl" && cur->contains("impl") && (*cur)["impl"] != value) *cur = nlohmann::json::object();
-      (*cur)[key] = value;
-      return;
-    }
-    if (++depth > kMaxJsonDepth) bad_value("--set", path, fmt::format("a key path of at most {} parts", kMaxJsonDepth));
-    cur = &(*cur)[key];
-    if (cur->is_null()) *cur = nlohmann::json::object();
-    start = dot + 1;
-  }
 }
 
 }  // namespace servesim

@@ -80,6 +80,7 @@ struct PoolRuntime {
   std::unique_ptr<IParallelPlan> plan;
   std::shared_ptr<const ICostModel> cost;
   std::unique_ptr<PowerModel> power;
+  std::unique_ptr<PowerModel> power_capped;  // under power_cap.cap (null: no power_cap)
   MemoryConfig mem;
   MemoryPlan memory;
   std::int64_t max_model_len = 0;
@@ -88,7 +89,8 @@ struct PoolRuntime {
 
 // Builds a pool's runtime from its config (checks the plan and that the model fits).
 // `topology_devices_before`: devices of earlier pools on the same topology (placement).
-PoolRuntime build_pool(const PoolConfig& config, Catalog& catalog, const std::string& source);
+// `cap_w` > 0 also builds power_capped, the power model under that limit (power_cap.cap).
+PoolRuntime build_pool(const PoolConfig& config, Catalog& catalog, const std::string& source, double cap_w = 0);
 
 struct PoolSummaryInput;
 
@@ -180,6 +182,7 @@ class Simulation final : public IReplicaOwner {
   std::unique_ptr<IWorkload> workload_;
   EventQueue queue_;
   MetricsCollector metrics_;
+  PowerCapController power_cap_{PowerCapConfig{}};
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::vector<Placement> placement_;
   Group entry_, decode_, overflow_;

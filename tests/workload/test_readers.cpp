@@ -199,3 +199,42 @@ TEST(BundledTraces, SamplesParseWhole) {
 }
 }  // namespace
 }  // namespace servesim
+
+namespace servesim {
+namespace {
+
+// Diurnal arrivals, rate(t) = r (1 - A cos(2 pi t / P)). Over one period P the expected
+// count is r P; the trough half (t in [0, P/4) and [3P/4, P)) expects r (P/2 - A P / pi)
+// and the peak half r (P/2 + A P / pi). With r = 100/s, P = 100 s, A = 0.5: 10,000 in all,
+// 3,408.5 vs 6,591.5 (ratio 1.934). Poisson counts of that size have a standard deviation
+// near 1 %, so 4 % bounds are > 3 sigma.
+TEST(SyntheticDiurnal, ArrivalsFollowTheDailyCurveAndKeepTheMeanRate) {
+  const json cfg = {{"impl", "synthetic"}, {"rate", 100.0}, {"duration", "100s"}, {"diurnal_amplitude", 0.5},
+                    {"diurnal_period", "100s"}, {"prompt", {{"dist", "fixed"}, {"value", 8}}},
+                    {"output", {{"dist", "fixed"}, {"value", 4}}}};
+  auto w = build(cfg, 7);
+  double total = 0, peak_half = 0;
+  while (auto r = w->next()) {
+    const double t = to_seconds(r->arrival);
+    total += 1;
+    peak_half += (t >= 25.0 && t < 75.0);
+  }
+  EXPECT_NEAR(total, 10'000, 400);
+  EXPECT_NEAR(peak_half / (total - peak_half), 1.934, 1.934 * 0.04);
+}
+
+TEST(SyntheticDiurnal, WithoutASwingTheStreamIsUnchanged) {
+  const json plain = {{"impl", "synthetic"}, {"rate", 5.0}, {"num_requests", 200}, {"duration", "0s"}};
+  json flat = plain;
+  flat["diurnal_amplitude"] = 0.0;
+  auto a = build(plain, 3), b = build(flat, 3);
+  for (int i = 0; i < 200; ++i) {
+    const auto x = a->next(), y = b->next();
+    ASSERT_TRUE(x && y);
+    EXPECT_EQ(x->arrival, y->arrival);
+    EXPECT_EQ(x->prompt_tokens, y->prompt_tokens);
+  }
+}
+
+}  // namespace
+}  // namespace servesim

@@ -1,5 +1,6 @@
 // Synthetic workload: Poisson or Gamma arrivals at a given rate, prompt and output lengths
 // from configurable distributions, optional shared prefixes for prefix-caching studies.
+#include <numbers>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -30,6 +31,8 @@ class SyntheticWorkload final : public IWorkload {
       std::int32_t priority = 0;
     };
     std::vector<Client> clients;  // empty: one client 0 of priority 0
+    double diurnal_amplitude = 0;   // rate(t) = rate x (1 - A cos(2 pi t / period)): trough at 0, peak at period / 2
+    SimTime diurnal_period = 0;
     double client_weight_sum = 0;
 
     static Config parse(Params& p) {
@@ -53,7 +56,15 @@ class SyntheticWorkload final : public IWorkload {
       c.shared_prefix_tokens =
           static_cast<std::int32_t>(p.integer("shared_prefix_tokens", 0, "tokens of each shared prefix (e.g. a system prompt)", 0));
       c.prefix_unit = static_cast<std::int32_t>(p.integer("prefix_unit", 16, "tokens per prefix id", 1));
-      // Read only when given (or documented), so scenarios without clients resolve as before.
+      // Read only when given (or documented), so scenarios without them resolve as before.
+      if (p.has("diurnal_amplitude") || p.doc_mode()) {
+        c.diurnal_amplitude = p.real("diurnal_amplitude", 0.0,
+                                     "daily swing of the rate: rate x (1 - A cos(2 pi t / diurnal_period)), so the trough "
+                                     "(1 - A) x rate is at t = 0 and the peak (1 + A) x rate half a period later; the mean "
+                                     "over a period is rate (non-homogeneous arrivals by thinning)",
+                                     0.0, 1.0);
+        c.diurnal_period = p.duration("diurnal_period", "24h", "length of the daily cycle (shorten it to compress a day)", 1);
+      }
       nlohmann::json cl = nlohmann::json::array();
       if (p.has("clients") || p.doc_mode()) {
         cl = p.value("clients", nlohmann::json::array(),
@@ -85,14 +96,22 @@ class SyntheticWorkload final : public IWorkload {
 
   std::optional<RequestSpec> next() override {
     if (c_.num_requests > 0 && next_id_ >= c_.num_requests) return std::nullopt;
-    double gap;
-    if (c_.arrival == "poisson" || c_.cv == 1.0) {
-      gap = rng_.exponential(c_.rate);
-    } else {
-      const double shape = 1.0 / (c_.cv * c_.cv);
-      gap = rng_.gamma(shape, 1.0 / (c_.rate * shape));
+    // With a diurnal swing, candidates come at the peak rate and each is kept with
+    // probability rate(t) / peak rate (thinning); without one, every candidate is kept and
+    // no extra number is drawn.
+    const double a = c_.diurnal_amplitude, peak = c_.rate * (1.0 + a);
+    for (;;) {
+      if (c_.arrival == "poisson" || c_.cv == 1.0) {
+        clock_s_ += rng_.exponential(peak);
+      } else {
+        const double shape = 1.0 / (c_.cv * c_.cv);
+        clock_s_ += rng_.gamma(shape, 1.0 / (peak * shape));
+      }
+      if (a == 0) break;
+      const double phase = 2.0 * std::numbers::pi * clock_s_ / to_seconds(c_.diurnal_period);
+      if (rng_.uniform01() * (1.0 + a) < 1.0 - a * std::cos(phase)) break;
+      if (c_.duration > 0 && from_seconds(clock_s_) > c_.duration) return std::nullopt;
     }
-    clock_s_ += gap;
     const SimTime t = from_seconds(clock_s_);
     if (c_.duration > 0 && t > c_.duration) return std::nullopt;
     RequestSpec r;

@@ -1,5 +1,7 @@
 #include "sim/serving/scenario_config.h"
 
+#include <algorithm>
+
 #include "sim/core/dtype.h"
 #include "sim/core/error.h"
 #include "sim/cost/i_cost_model.h"
@@ -148,6 +150,14 @@ PowerCapConfig parse_power_cap(Params& p) {
   c.cap_w = p.power("cap", "0W", "the per-GPU power limit applied while capping (needed with a budget)");
   c.high = p.real("high", 0.95, "cap when the last interval's power exceeds this fraction of the budget", 0.0, 10.0);
   c.low = p.real("low", 0.85, "lift the cap when it falls below this fraction of the budget", 0.0, 10.0);
+  const nlohmann::json first = p.value("first", nlohmann::json::array(),
+                                       "pools capped first, before the others (POLCA's lower-priority work; empty: every "
+                                       "pool at once)");
+  if (!first.is_array()) bad_value(p.where("first"), first.dump(), "an array of pool names");
+  for (const auto& f : first) {
+    if (!f.is_string()) bad_value(p.where("first"), f.dump(), "a pool name (string)");
+    c.first.push_back(f.get<std::string>());
+  }
   if (c.budget_w > 0 && c.cap_w <= 0) bad_value(p.where("cap"), "0W", "a per-GPU power limit with power_cap.budget set");
   if (c.low > c.high) bad_value(p.where("low"), std::to_string(c.low), "at most power_cap.high (" + std::to_string(c.high) + ")");
   return c;
@@ -307,6 +317,11 @@ ScenarioConfig parse_scenario(const nlohmann::json& scenario, const std::string&
   c.migration = section(t.migration, "migration", parse_migration);
   c.metrics = section(t.metrics, "metrics", parse_metrics);
   c.power_cap = section(t.power_cap, "power_cap", parse_power_cap);
+  for (const std::string& f : c.power_cap.first) {
+    if (std::none_of(c.pools.begin(), c.pools.end(), [&](const PoolConfig& pc) { return pc.name == f; })) {
+      bad_value(source + ": power_cap.first", f, "the name of one of the scenario's pools");
+    }
+  }
   return c;
 }
 

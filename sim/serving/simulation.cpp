@@ -319,7 +319,7 @@ void Simulation::sample() {
     for (const auto& rep : replicas_) {  // a cap set or lifted: from each replica's next step
       rep->interrupt();
       const PoolRuntime& pool = pools_[static_cast<std::size_t>(rep->pool())];
-      rep->executor().set_power(power_cap_.capped() ? pool.power_capped.get() : pool.power.get());
+      rep->executor().set_power(power_cap_.caps(pool.config->name) ? pool.power_capped.get() : pool.power.get());
     }
   }
   if (!arrivals_done_ || live_requests_ > 0) {
@@ -544,7 +544,13 @@ SimResult Simulation::run(const RunControl& control) {
                     pools_[pi].plan->degrees().devices_per_replica() * config_.pools[pi].replicas});
     }
     res.summary["cost"] = cost_summary(catalog_->prices(), cp, queue_.now(), tokens, completed);
-    if (config_.power_cap.enabled()) res.summary["power_cap"] = power_cap_.summary(queue_.now());
+    if (config_.power_cap.enabled()) {
+      double tdp = 0;  // the GPUs' TDP together: what the budget would hold without capping
+      for (std::size_t pi = 0; pi < pools_.size(); ++pi) tdp += pools_[pi].device->tdp_w * static_cast<double>(cp[pi].gpus);
+      res.summary["power_cap"] = power_cap_.summary(queue_.now());
+      res.summary["power_cap"]["gpus_tdp_w"] = tdp;
+      res.summary["power_cap"]["oversubscription"] = tdp / config_.power_cap.budget_w - 1.0;
+    }
   }
   return res;
 }

@@ -76,6 +76,8 @@ std::vector<Case> catalogue() {
       {"CalibrateHoldoutLargestNotAFraction", {}, "calibrate fit --device h200_sxm --holdout-largest 1.5 --out p.json",
        {"--holdout-largest", "1.5", "a fraction in [0, 1)"}},
       {"PowerCapBudgetWithoutCap", {}, kRun + "--set power_cap.budget=2kW", {"power_cap.cap", "a per-GPU power limit"}},
+      {"PowerCapFirstUnknownPool", {}, kRun + "--set power_cap.budget=2kW --set power_cap.cap=400W --set 'power_cap.first=[\"batch\"]'",
+       {"power_cap.first", "batch", "one of the scenario's pools"}},
       {"PowerCapBelowEngineIdle", {}, kRun + "--set power_cap.budget=2kW --set power_cap.cap=50W",
        {"power_cap.cap", "above the engine-idle power of h100_sxm"}},
       {"UnknownImplementation", {}, kRun + "--set scheduler.impl=fcfs_magic", {"scheduler.impl", "fcfs_magic", "vllm_v1"}},

@@ -24,17 +24,44 @@ TEST(PowerCap, CapsAboveHighAndLiftsBelowLowWithHysteresis) {
   PowerCapController pc(c);
   EXPECT_FALSE(pc.on_sample(0, {0.0}));
   EXPECT_TRUE(pc.on_sample(from_seconds(1.0), {950.0}));
-  EXPECT_TRUE(pc.capped());
+  EXPECT_EQ(pc.level(), 2);
   EXPECT_FALSE(pc.on_sample(from_seconds(2.0), {1750.0}));
-  EXPECT_TRUE(pc.capped());
+  EXPECT_EQ(pc.level(), 2);
   EXPECT_TRUE(pc.on_sample(from_seconds(3.0), {2150.0}));
-  EXPECT_FALSE(pc.capped());
+  EXPECT_EQ(pc.level(), 0);
   const json s = pc.summary(from_seconds(4.0));
   EXPECT_DOUBLE_EQ(s["capped_fraction"].get<double>(), 0.5);
   EXPECT_EQ(s["cap_events"], 1);
   EXPECT_EQ(s["intervals"], 3);
   EXPECT_EQ(s["intervals_over_budget"], 0);  // 950 W at most
   EXPECT_DOUBLE_EQ(s["peak_interval_power_w"].get<double>(), 950.0);
+}
+
+// Priority-aware: pool "batch" capped first. Budget 1000 W, high 0.9, low 0.5; interval
+// powers 950 (> 900: level 1, batch only), 950 (level 2, everyone), 400 (< 500: back to
+// level 1), 400 (level 0). Capped (any level) from 1 s to 4 s.
+TEST(PowerCap, PriorityAwareCapsTheFirstPoolsBeforeTheOthers) {
+  PowerCapConfig c;
+  c.budget_w = 1000;
+  c.cap_w = 400;
+  c.high = 0.9;
+  c.low = 0.5;
+  c.first = {"batch"};
+  PowerCapController pc(c);
+  pc.on_sample(0, {0.0});
+  EXPECT_TRUE(pc.on_sample(from_seconds(1.0), {950.0}));
+  EXPECT_TRUE(pc.caps("batch"));
+  EXPECT_FALSE(pc.caps("chat"));
+  EXPECT_TRUE(pc.on_sample(from_seconds(2.0), {1900.0}));
+  EXPECT_TRUE(pc.caps("chat"));
+  EXPECT_TRUE(pc.on_sample(from_seconds(3.0), {2300.0}));
+  EXPECT_TRUE(pc.caps("batch"));
+  EXPECT_FALSE(pc.caps("chat"));
+  EXPECT_TRUE(pc.on_sample(from_seconds(4.0), {2700.0}));
+  EXPECT_FALSE(pc.caps("batch"));
+  const json s = pc.summary(from_seconds(5.0));
+  EXPECT_DOUBLE_EQ(s["capped_fraction"].get<double>(), 3.0 / 5.0);
+  EXPECT_EQ(s["cap_events"], 1);
 }
 
 json small(const std::string& budget) {
@@ -68,6 +95,7 @@ TEST(PowerCap, ABudgetBelowEngineIdleCapsFromTheFirstIntervalAndSlowsDecode) {
   const json& pc = capped.summary["power_cap"];
   EXPECT_EQ(pc["cap_events"], 1);
   EXPECT_GT(pc["capped_fraction"].get<double>(), 0.9);
+  EXPECT_DOUBLE_EQ(pc["oversubscription"].get<double>(), 700.0 / 100.0 - 1.0);  // one H100 (700 W TDP), 100 W
   EXPECT_GT(capped.summary["tpot_s"]["p50"].get<double>(), plain.summary["tpot_s"]["p50"].get<double>());
 }
 

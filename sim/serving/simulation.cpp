@@ -313,7 +313,7 @@ void Simulation::sample() {
     t.energy_j = replica_energy_j(pool.power->coefficients(), pool.plan->degrees().devices_per_replica(),
                                   rep->ended_energy_nj(), queue_.now());
     metrics_.add_sample(t);
-    energies.push_back(t.energy_j);
+    if (config_.power_cap.enabled()) energies.push_back(t.energy_j);
   }
   if (power_cap_.on_sample(queue_.now(), energies)) {
     for (const auto& rep : replicas_) {  // a cap set or lifted: from each replica's next step

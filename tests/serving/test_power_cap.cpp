@@ -15,13 +15,19 @@ using nlohmann::json;
 // Budget 1000 W, cap above 0.9 x budget, lift below 0.5 x budget. One replica's energy
 // 0, 950, 1750, 2150 J at 0, 1, 2, 3 s: interval powers 950 W (> 900: cap), 800 W (stays
 // capped, not < 500), 400 W (< 500: lift). Capped from 1 s to 3 s: 2 of 4 s at the end.
-TEST(PowerCap, CapsAboveHighAndLiftsBelowLowWithHysteresis) {
+// Budget 1000 W, cap 400 W, thresholds 0.9 and 0.5 of the budget; `first` capped first.
+PowerCapConfig hand_config(std::vector<std::string> first = {}) {
   PowerCapConfig c;
   c.budget_w = 1000;
   c.cap_w = 400;
   c.high = 0.9;
   c.low = 0.5;
-  PowerCapController pc(c);
+  c.first = std::move(first);
+  return c;
+}
+
+TEST(PowerCap, CapsAboveHighAndLiftsBelowLowWithHysteresis) {
+  PowerCapController pc(hand_config());
   EXPECT_FALSE(pc.on_sample(0, {0.0}));
   EXPECT_TRUE(pc.on_sample(from_seconds(1.0), {950.0}));
   EXPECT_EQ(pc.level(), 2);
@@ -41,13 +47,7 @@ TEST(PowerCap, CapsAboveHighAndLiftsBelowLowWithHysteresis) {
 // powers 950 (> 900: level 1, batch only), 950 (level 2, everyone), 400 (< 500: back to
 // level 1), 400 (level 0). Capped (any level) from 1 s to 4 s.
 TEST(PowerCap, PriorityAwareCapsTheFirstPoolsBeforeTheOthers) {
-  PowerCapConfig c;
-  c.budget_w = 1000;
-  c.cap_w = 400;
-  c.high = 0.9;
-  c.low = 0.5;
-  c.first = {"batch"};
-  PowerCapController pc(c);
+  PowerCapController pc(hand_config({"batch"}));
   pc.on_sample(0, {0.0});
   EXPECT_TRUE(pc.on_sample(from_seconds(1.0), {950.0}));
   EXPECT_TRUE(pc.caps("batch"));

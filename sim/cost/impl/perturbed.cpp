@@ -13,7 +13,6 @@
 // - Families without residuals in the file are unperturbed.
 #include <array>
 #include <filesystem>
-#include <string_view>
 
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
@@ -25,14 +24,15 @@
 namespace servesim {
 namespace {
 
-const char* family_of(OpClass c) {
+// The family's index in kFamilies (below), or -1 for classes no fit answers.
+int family_of(OpClass c) {
   switch (c) {
-    case OpClass::kGemm: return "gemm";
-    case OpClass::kAttentionPrefill: return "attention_prefill";
-    case OpClass::kAttentionDecode: return "attention_decode";
-    case OpClass::kCollective: return "collective";
-    case OpClass::kCopy: return "copy";
-    default: return nullptr;
+    case OpClass::kGemm: return 0;
+    case OpClass::kAttentionPrefill: return 1;
+    case OpClass::kAttentionDecode: return 2;
+    case OpClass::kCollective: return 3;
+    case OpClass::kCopy: return 4;
+    default: return -1;
   }
 }
 
@@ -92,17 +92,15 @@ class PerturbedCostModel final : public ICostModel {
 
   std::optional<Prediction> predict(const Operator& op) const override {
     auto p = inner_->predict(op);
-    const char* fam = family_of(op.cls);
-    if (!p || !fam || !(p->source.starts_with("fit:") || p->source.starts_with("derived:"))) return p;
-    for (std::size_t f = 0; f < kFamilies.size(); ++f) {
-      if (std::string_view(kFamilies[f]) != fam) continue;
-      const double ns = static_cast<double>(p->ns) * factor_[f];
-      p->ns = std::max(static_cast<SimTime>(std::llround(ns)), from_seconds(bound_.seconds(op)));
-    }
+    const int f = family_of(op.cls);
+    if (!p || f < 0 || !(p->source.starts_with("fit:") || p->source.starts_with("derived:"))) return p;
+    const double ns = static_cast<double>(p->ns) * factor_[static_cast<std::size_t>(f)];
+    p->ns = std::max(static_cast<SimTime>(std::llround(ns)), from_seconds(bound_.seconds(op)));
     return p;
   }
 
  private:
+  // In family_of()'s order.
   static constexpr std::array<const char*, 5> kFamilies = {"gemm", "attention_prefill", "attention_decode", "collective", "copy"};
   std::unique_ptr<ICostModel> inner_;
   PhysicalBound bound_;

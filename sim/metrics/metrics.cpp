@@ -38,6 +38,8 @@ void MetricsCollector::on_finish(const Request& r) {
   rec.migrations = r.migrations;
   rec.kv_transfer_ns = r.kv_transfer_ns;
   rec.kv_transfer_bytes = r.kv_transfer_bytes;
+  rec.session = r.spec.session;
+  rec.call = r.spec.call;
   records_.push_back(rec);
 }
 
@@ -50,6 +52,8 @@ void MetricsCollector::on_reject(const Request& r) {
   rec.rejected = true;
   rec.client = r.spec.client;
   rec.priority = r.spec.priority;
+  rec.session = r.spec.session;
+  rec.call = r.spec.call;
   records_.push_back(rec);
 }
 
@@ -116,7 +120,47 @@ nlohmann::json MetricsCollector::summary(const Slo& slo) const {
   }
   j["kv_utilization"] = to_json(summarize(util));
   add_client_summary(j);
+  add_program_summary(j);
   return j;
+}
+
+void MetricsCollector::add_program_summary(nlohmann::json& j) const {
+  // Closed-loop sessions (agent programs, chat sessions), only when the workload has them:
+  // job completion time = the last call's last token - the first call's arrival, over
+  // programs whose every call completed (a rejected call ends its program: it counts in
+  // `incomplete`).
+  struct Prog {
+    SimTime start = kTimeMax, end = 0;
+    std::int64_t calls = 0;
+    bool rejected = false;
+  };
+  std::map<std::int64_t, Prog> progs;
+  for (const auto& r : records_) {
+    if (r.call < 0) continue;
+    Prog& p = progs[r.session];
+    ++p.calls;
+    if (r.call == 0) p.start = r.arrival;
+    if (r.rejected) {
+      p.rejected = true;
+      continue;
+    }
+    p.end = std::max(p.end, r.last_token);
+  }
+  if (progs.empty()) return;
+  std::vector<double> jct;
+  std::int64_t incomplete = 0, calls = 0;
+  for (const auto& [id, p] : progs) {
+    calls += p.calls;
+    if (p.rejected || p.start == kTimeMax) {
+      ++incomplete;
+      continue;
+    }
+    jct.push_back(to_seconds(p.end - p.start));
+  }
+  j["programs"] = {{"completed", static_cast<std::int64_t>(jct.size())},
+                   {"incomplete", incomplete},
+                   {"calls", calls},
+                   {"jct_s", to_json(summarize(jct))}};
 }
 
 void MetricsCollector::add_client_summary(nlohmann::json& j) const {

@@ -5,6 +5,8 @@
 //   output tokens; E2E = last token - arrival; queueing = first scheduled - arrival.
 //   Throughput is over the measured window [first arrival, last completion].
 //   Goodput = requests per second that meet every SLO given.
+//   Job completion time (closed-loop agent programs / chat sessions) = last token of the
+//   program's last call - arrival of its first call.
 // A preempted request keeps one record; its restarts are counted in `preemptions`.
 #include <cstdint>
 #include <string>
@@ -37,6 +39,8 @@ struct RequestRecord {
   std::int32_t migrations = 0;
   SimTime kv_transfer_ns = 0;        // hand-off to adoption, summed over its moves
   double kv_transfer_bytes = 0;
+  std::int64_t session = -1;  // session / agent program (RequestSpec::session)
+  std::int32_t call = -1;     // index within a closed-loop session, -1: not closed-loop
 
   SimTime ttft() const { return first_token - arrival; }
   SimTime e2e() const { return last_token - arrival; }
@@ -94,6 +98,7 @@ class MetricsCollector {
 
  private:
   void add_client_summary(nlohmann::json& j) const;
+  void add_program_summary(nlohmann::json& j) const;
 
   std::vector<RequestRecord> records_;
   std::vector<TimeSample> samples_;

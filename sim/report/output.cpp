@@ -1,5 +1,6 @@
 #include "sim/report/output.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -39,23 +40,30 @@ std::string requests_csv(const SimResult& res) {
   std::string s =
       "id,replica,arrival_s,prompt_tokens,output_tokens,first_scheduled_s,first_token_s,last_token_s,ttft_s,tpot_s,"
       "e2e_s,queueing_s,preemptions,cached_prefix_tokens,rejected,pool,decode_replica,kv_transfer_s,kv_transfer_bytes,"
-      "migrations\n";
+      "migrations";
+  // Closed-loop workloads add the session (agent program) and the call's index in it.
+  const bool programs = std::any_of(res.records.begin(), res.records.end(), [](const RequestRecord& r) { return r.call >= 0; });
+  s += programs ? ",program,call\n" : "\n";
+  auto program_cols = [&](const RequestRecord& r) {
+    return programs ? (r.call >= 0 ? fmt::format(",{},{}", r.session, r.call) : std::string(",,")) : std::string();
+  };
   auto pool_of = [&](std::int32_t replica) {
     return replica >= 0 && static_cast<std::size_t>(replica) < res.replica_pool.size() ? res.replica_pool[static_cast<std::size_t>(replica)]
                                                                                         : std::string();
   };
   for (const auto& r : res.records) {
     if (r.rejected) {
-      s += fmt::format("{},,{},{},{},,,,,,,,0,0,1,,,,,0\n", r.id, seconds(r.arrival), r.prompt_tokens, r.output_tokens);
+      s += fmt::format("{},,{},{},{},,,,,,,,0,0,1,,,,,0{}\n", r.id, seconds(r.arrival), r.prompt_tokens, r.output_tokens,
+                       program_cols(r));
       continue;
     }
-    s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},0,{},{},{},{:.0f},{}\n", r.id, r.replica, seconds(r.arrival),
+    s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},0,{},{},{},{:.0f},{}{}\n", r.id, r.replica, seconds(r.arrival),
                      r.prompt_tokens, r.output_tokens, seconds(r.first_scheduled), seconds(r.first_token), seconds(r.last_token),
                      seconds(r.ttft()), r.has_tpot() ? fmt::format("{:.6f}", r.tpot_ns() * 1e-9) : std::string(),
                      seconds(r.e2e()), seconds(r.queueing()), r.preemptions, r.cached_prefix_tokens, pool_of(r.replica),
                      r.decode_replica >= 0 ? std::to_string(r.decode_replica) : std::string(),
                      r.decode_replica >= 0 ? fmt::format("{:.6f}", to_seconds(r.kv_transfer_ns)) : std::string(),
-                     r.kv_transfer_bytes, r.migrations);
+                     r.kv_transfer_bytes, r.migrations, program_cols(r));
   }
   return s;
 }
@@ -279,6 +287,13 @@ std::string summary_table(const nlohmann::json& s) {
   if (s.contains("goodput")) {
     out += fmt::format("goodput: {:.2f} req/s ({:.1f}% of requests meet every SLO)\n", s["goodput"]["requests_per_s"].get<double>(),
                        100.0 * s["goodput"]["fraction"].get<double>());
+  }
+  if (s.contains("programs")) {
+    const auto& p = s["programs"];
+    const auto& j = p["jct_s"];
+    out += fmt::format("programs: {} completed, {} incomplete, {} calls; job completion time mean {:.2f} s p50 {:.2f} s p99 {:.2f} s\n",
+                       p["completed"].get<std::int64_t>(), p["incomplete"].get<std::int64_t>(), p["calls"].get<std::int64_t>(),
+                       j["mean"].get<double>(), j["p50"].get<double>(), j["p99"].get<double>());
   }
   const auto& ku = s["kv_utilization"];
   if (s.contains("pools") && s["pools"].size() > 1) {

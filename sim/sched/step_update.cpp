@@ -11,7 +11,8 @@ bool apply_step(SimTime now, const StepPlan& plan, IKvManager& kv, StepEvents& e
       events.sampled.push_back(r);
       if (r->done()) {
         r->finish(now);
-        kv.free(*r);
+        // A request with a KV time-to-live keeps its KV slot: its replica pins it (Replica).
+        if (r->spec.kv_ttl == 0) kv.free(*r);
         events.finished.push_back(r);
         any_finished = true;
         continue;

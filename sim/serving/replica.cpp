@@ -18,13 +18,45 @@ Replica::Replica(std::int32_t id, ReplicaContext ctx, std::unique_ptr<IKvManager
 void Replica::on_arrival(Request* r) {
   interrupt();
   if (r->replica < 0) r->replica = id_;
+  auto pinned = r->spec.session >= 0 ? pins_.find(r->spec.session) : pins_.end();
   if (!sched_->add(r)) {
     r->reject();
     ctx_.metrics.on_reject(*r);
     ctx_.owner.on_released(r);
+    if (pinned != pins_.end()) {
+      unpin(r->spec.session);
+      wake();  // room for requests waiting for it
+    }
     return;
   }
+  if (pinned != pins_.end() && pinned->second.next == nullptr) {
+    pinned->second.next = r;
+    handed_.push_back(r->spec.session);
+  }
   wake();
+}
+
+void Replica::pin(Request* r) {
+  if (pins_.count(r->spec.session)) unpin(r->spec.session);  // a session's calls run one after another
+  Pin& p = pins_[r->spec.session];
+  p.holder = std::make_unique<Request>(*r);
+  r->kv_slot = -1;  // the holder owns the slot now
+  const std::int64_t session = r->spec.session;
+  p.expiry = ctx_.queue.schedule_in(r->spec.kv_ttl, EventPriority::kTransfer, [this, session] {
+    pins_.at(session).expiry = 0;
+    interrupt();
+    unpin(session);
+    wake();  // room for requests waiting for it
+  });
+}
+
+void Replica::unpin(std::int64_t session) {
+  auto it = pins_.find(session);
+  SERVESIM_ASSERT(it != pins_.end());
+  if (it->second.expiry != 0) ctx_.queue.cancel(it->second.expiry);
+  kv_->free(*it->second.holder);
+  pins_.erase(it);
+  std::erase(handed_, session);
 }
 
 void Replica::adopt(Request* r) {
@@ -60,7 +92,9 @@ void Replica::start_step() {
     // Nothing runnable while requests wait would be a deadlock; admission rejects requests
     // that can never fit, so with nothing running every waiting request fits, unless KV
     // placed for requests still in flight holds the room (their adoption wakes us).
-    SERVESIM_ASSERT(sched_->num_running() > 0 || sched_->num_waiting() == 0 || ctx_.owner.holds_moving_kv(*this));
+    // Pinned KV (a time-to-live) also holds room until it expires (its expiry wakes us).
+    SERVESIM_ASSERT(sched_->num_running() > 0 || sched_->num_waiting() == 0 || ctx_.owner.holds_moving_kv(*this) ||
+                    !pins_.empty());
     return;
   }
   state_ = State::kBusy;
@@ -254,7 +288,16 @@ void Replica::finish_step(const StepPlan& plan) {
     }
     ctx_.metrics.on_token(*r);
   }
+  for (std::size_t i = 0; i < handed_.size();) {  // pins whose next request has been admitted
+    const std::int64_t s = handed_[i];
+    if (pins_.at(s).next->first_scheduled >= 0) {
+      unpin(s);  // removes s from handed_
+    } else {
+      ++i;
+    }
+  }
   for (Request* r : events_.finished) {
+    if (r->kv_slot >= 0) pin(r);  // finished with a KV time-to-live (apply_step kept the slot)
     ctx_.metrics.on_finish(*r);
     ctx_.owner.on_released(r);
   }
@@ -281,7 +324,8 @@ void Replica::start_micro_batch() {
   if (mb.plan.seqs.empty()) {
     if (count_ > 0) return;  // the next completion retries
     state_ = State::kIdle;
-    SERVESIM_ASSERT(sched_->num_running() > 0 || sched_->num_waiting() == 0 || ctx_.owner.holds_moving_kv(*this));
+    SERVESIM_ASSERT(sched_->num_running() > 0 || sched_->num_waiting() == 0 || ctx_.owner.holds_moving_kv(*this) ||
+                    !pins_.empty());
     return;
   }
   if (count_ == 0) last_done_ = now;  // the pipeline was empty: busy time restarts here

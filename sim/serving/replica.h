@@ -23,6 +23,13 @@
 // calls sync() before reading a replica and interrupt() before changing it; results are
 // byte-identical with the advance on or off.
 //
+// KV time-to-live (Continuum): a request that finishes with spec.kv_ttl > 0 hands its KV
+// slot to a pin the replica holds (the blocks stay referenced, so they are neither free nor
+// evictable) until the TTL expires or the session's next request, routed here, has been
+// admitted (it then shares the blocks as prefix hits); then the KV is freed as usual (to
+// the evictable prefix cache). Pinned KV takes room: a waiting request may wait for a pin
+// to expire.
+//
 // Pipeline parallelism (pp > 1): the replica keeps up to degrees().micro_batches
 // micro-batches in flight through its stages (PipelineTimeline), as vLLM's virtual engines
 // and TensorRT-LLM do. A micro-batch is a step formed by the scheduler from the requests not
@@ -36,6 +43,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -150,6 +158,17 @@ class Replica {
   // The end of a step (or micro-batch) `plan`: the scheduler applies it, tokens and
   // finished requests are reported, the owner acts.
   void finish_step(const StepPlan& plan);
+  // KV time-to-live: pin a finished request's KV; free a pin (its expiry, or its session's
+  // next request admitted).
+  void pin(Request* r);
+  void unpin(std::int64_t session);
+  struct Pin {
+    std::unique_ptr<Request> holder;  // owns the KV slot
+    EventId expiry = 0;
+    Request* next = nullptr;  // the session's next request, routed here (unpinned once admitted)
+  };
+  std::map<std::int64_t, Pin> pins_;       // by session
+  std::vector<std::int64_t> handed_;       // sessions whose next request has arrived
   // Pipeline (pp > 1): see the header comment.
   void request_start();
   void start_micro_batch();

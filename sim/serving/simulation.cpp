@@ -228,7 +228,7 @@ void Simulation::pull_arrival() {
   const SimTime t = std::max(spec->arrival, queue_.now());
   next_arrival_ = t;
   Request* r = acquire(std::move(*spec));
-  queue_.schedule_at(t, EventPriority::kArrival, [this, r] { on_arrival(r); });
+  queue_.schedule_at(t, EventPriority::kArrival, [this, r] { on_arrival(r, true); });
 }
 
 std::int32_t Simulation::route(Group& g, const Request& r) {
@@ -247,7 +247,7 @@ std::int32_t Simulation::route(Group& g, const Request& r) {
   return g.members[static_cast<std::size_t>(k)];
 }
 
-void Simulation::on_arrival(Request* r) {
+void Simulation::on_arrival(Request* r, bool streamed) {
   Group* g = &entry_;
   if (config_.disaggregation.overflow_waiting > 0 && !overflow_.members.empty()) {
     bool all_busy = true;
@@ -258,10 +258,19 @@ void Simulation::on_arrival(Request* r) {
     if (all_busy) g = &overflow_;
   }
   replicas_[static_cast<std::size_t>(route(*g, *r))]->on_arrival(r);
-  pull_arrival();
+  if (streamed) pull_arrival();
 }
 
 void Simulation::on_released(Request* r) {
+  // Closed-loop workloads answer a request's end with their next requests (an agent's next
+  // call after its tool runs); they arrive as scheduled events, outside the open-loop stream.
+  workload_->on_request_done(r->spec, r->state == RequestState::kFinished, queue_.now(), follow_ups_);
+  for (RequestSpec& spec : follow_ups_) {
+    const SimTime t = std::max(spec.arrival, queue_.now());
+    Request* f = acquire(std::move(spec));
+    queue_.schedule_at(t, EventPriority::kArrival, [this, f] { on_arrival(f, false); });
+  }
+  follow_ups_.clear();
   auto it = migrations_.find(r->spec.id);
   if (it != migrations_.end()) {
     // The request finished (or was preempted away) while its KV was being copied: the copy

@@ -150,7 +150,8 @@ class Simulation final : public IReplicaOwner {
   void build(std::shared_ptr<Catalog> catalog);
   void run_events(const RunControl& control);
   void pull_arrival();
-  void on_arrival(Request* r);
+  // `streamed`: from the workload's next() (the next one is pulled); else a closed-loop follow-up.
+  void on_arrival(Request* r, bool streamed);
   std::int32_t route(Group& g, const Request& r);
   void sample();
   Request* acquire(RequestSpec&& spec);
@@ -189,6 +190,7 @@ class Simulation final : public IReplicaOwner {
   std::deque<Request> request_pool_;
   std::vector<Request*> free_requests_;
   std::int64_t live_requests_ = 0;
+  std::vector<RequestSpec> follow_ups_;  // scratch of on_released
   bool arrivals_done_ = false;
   SimTime next_arrival_ = 0;
   static constexpr std::int64_t kMaxIdleSamples = 1000;

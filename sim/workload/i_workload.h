@@ -7,6 +7,7 @@
 // - Sources are deterministic functions of their parameters and the component RNG.
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "sim/core/registry.h"
 #include "sim/core/rng.h"
@@ -24,6 +25,17 @@ class IWorkload {
  public:
   virtual ~IWorkload() = default;
   virtual std::optional<RequestSpec> next() = 0;
+  // Closed loop: the simulation reports each request of this source that has ended at `now`
+  // (`completed`: finished; else rejected), in event order, and the source appends to `out`
+  // the requests it issues in response (arrival >= now; ids unique and increasing with
+  // those of next()). next() streams the open-loop arrivals (e.g. program starts) only.
+  // Open-loop sources issue nothing.
+  virtual void on_request_done(const RequestSpec& spec, bool completed, SimTime now, std::vector<RequestSpec>& out) {
+    (void)spec;
+    (void)completed;
+    (void)now;
+    (void)out;
+  }
 };
 
 template <>

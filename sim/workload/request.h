@@ -31,6 +31,13 @@ struct RequestSpec {
   std::int64_t session = -1;  // multi-turn session, -1: none
   std::int32_t priority = 0;  // lower is more urgent (vLLM's convention)
   std::int32_t client = 0;    // who sent it (fairness schedulers, per-client metrics)
+  // Closed-loop workloads (agent programs, chat sessions waiting for replies): the index of
+  // this request within its session (agent program), -1: not closed-loop.
+  std::int32_t call = -1;
+  // Continuum's KV time-to-live: after this request finishes, its replica keeps (pins) its KV
+  // for this long, or until the session's next request is admitted there; 0: freed at once
+  // (vLLM: to the evictable prefix cache).
+  SimTime kv_ttl = 0;
 };
 
 enum class RequestState : std::uint8_t { kWaiting, kRunning, kTransferring, kFinished, kRejected };

@@ -35,6 +35,12 @@ std::string azure(const std::string& file) { return kRun + "--set 'workload={\"i
 std::string mooncake(const std::string& file) {
   return kRun + "--set 'workload={\"impl\":\"mooncake_jsonl\",\"path\":\"" + file + "\"}'";
 }
+// Any workload impl reading `file`, with extra JSON members (",\"k\":v").
+std::string wl(const std::string& impl, const std::string& file, const std::string& extra = "") {
+  return kRun + "--set 'workload={\"impl\":\"" + impl + "\",\"path\":\"" + file + "\"" + extra + "}'";
+}
+const std::string kSgHeader = "num_prefill_tokens,num_decode_tokens\n";
+const std::string kViHeader = "arrived_at,num_prefill_tokens,num_decode_tokens\n";
 const std::string kAzHeader = "TIMESTAMP,ContextTokens,GeneratedTokens\n";
 const std::string kAzRow = "2023-11-16 18:15:46.6805900,374,44\n";
 const std::string kMcRow = "{\"timestamp\": 0, \"input_length\": 1000, \"output_length\": 5, \"hash_ids\": [1, 2]}\n";
@@ -196,6 +202,48 @@ std::vector<Case> catalogue() {
       {"MooncakeDuplicateKey", {{"t.jsonl", "{\"timestamp\": 0, \"input_length\": 10, \"input_length\": 20, \"output_length\": 5}\n"}},
        mooncake("t.jsonl"), {"t.jsonl:1: input_length", "twice"}},
       {"MooncakeNestedTooDeep", {{"t.jsonl", std::string(1000, '[') + "\n"}}, mooncake("t.jsonl"), {"t.jsonl:1:1:65", "deeper than 64"}},
+      // --- ShareGPT lengths and Vidur trace CSVs ---
+      {"ShareGptMissingColumn", {{"t.csv", "num_prefill_tokens,decode\n10,5\n"}}, wl("sharegpt_csv", "t.csv"),
+       {"t.csv:1: header", "num_prefill_tokens,decode", "missing num_decode_tokens"}},
+      {"ShareGptDuplicateColumn", {{"t.csv", "num_prefill_tokens,num_decode_tokens,num_prefill_tokens\n10,5,3\n"}},
+       wl("sharegpt_csv", "t.csv"), {"t.csv:1: header", "num_prefill_tokens", "each column named once"}},
+      {"ShareGptNegativeOutput", {{"t.csv", kSgHeader + "10,5\n10,-3\n"}}, wl("sharegpt_csv", "t.csv"),
+       {"t.csv:3: num_decode_tokens", "-3", "positive integer"}},
+      {"ShareGptTooFewFields", {{"t.csv", kSgHeader + "10\n"}}, wl("sharegpt_csv", "t.csv"), {"t.csv:2", "'10'", "2 comma-separated fields"}},
+      {"ShareGptHeaderOnly", {{"t.csv", kSgHeader}}, wl("sharegpt_csv", "t.csv"), {"t.csv", "no rows", "at least one"}},
+      {"ShareGptNoRowWithinMax", {{"t.csv", kSgHeader + "900,200\n"}}, wl("sharegpt_csv", "t.csv", ",\"max_total_tokens\":1000"),
+       {"t.csv", "no row within max_total_tokens 1000"}},
+      {"ShareGptEmptyFile", {{"t.csv", ""}}, wl("sharegpt_csv", "t.csv"), {"t.csv", "empty file", "num_prefill_tokens,num_decode_tokens"}},
+      {"VidurMissingColumn", {{"t.csv", kSgHeader + "10,5\n"}}, wl("vidur_csv", "t.csv"), {"t.csv:1: header", "missing arrived_at"}},
+      {"VidurOutOfOrder", {{"t.csv", kViHeader + "1.5,10,5\n0.25,10,5\n"}}, wl("vidur_csv", "t.csv"),
+       {"t.csv:3: arrived_at", "0.25", "non-decreasing"}},
+      {"VidurNegativeTime", {{"t.csv", kViHeader + "-1,10,5\n"}}, wl("vidur_csv", "t.csv"), {"t.csv:2: arrived_at", "-1", "seconds"}},
+      {"VidurTimeNotANumber", {{"t.csv", kViHeader + "noon,10,5\n"}}, wl("vidur_csv", "t.csv"), {"t.csv:2: arrived_at", "noon", "seconds"}},
+      {"VidurFractionalTokens", {{"t.csv", kViHeader + "0,10.5,5\n"}}, wl("vidur_csv", "t.csv"),
+       {"t.csv:2: num_prefill_tokens", "10.5", "positive integer"}},
+      {"VidurBadPriority", {{"t.csv", "arrived_at,num_prefill_tokens,num_decode_tokens,priority\n0,10,5,high\n"}}, wl("vidur_csv", "t.csv"),
+       {"t.csv:2: priority", "high", "integer priority"}},
+      // --- agent programs ---
+      {"AgentTraceNotJson", {{"a.jsonl", "calls: 3\n"}}, wl("agent", "a.jsonl"), {"a.jsonl:1", "calls: 3", "one JSON object a line"}},
+      {"AgentTraceNoCalls", {{"a.jsonl", "{\"calls\": []}\n"}}, wl("agent", "a.jsonl"), {"a.jsonl:1: calls", "[]", "non-empty array"}},
+      {"AgentTraceMissingToolLatency", {{"a.jsonl", "{\"calls\": [{\"input\": 10, \"output\": 5}, {\"input\": 10, \"output\": 5}]}\n"}},
+       wl("agent", "a.jsonl"), {"a.jsonl:1: calls[0]", "tool_s"}},
+      {"AgentTraceNegativeOutput", {{"a.jsonl", "{\"calls\": [{\"input\": 10, \"output\": -5}]}\n"}}, wl("agent", "a.jsonl"),
+       {"a.jsonl:1: calls[0]", "output", "-5"}},
+      {"AgentTraceArrivalOnSomeLines",
+       {{"a.jsonl", "{\"arrival\": 1, \"calls\": [{\"input\": 10, \"output\": 5}]}\n{\"calls\": [{\"input\": 10, \"output\": 5}]}\n"}},
+       wl("agent", "a.jsonl"), {"a.jsonl:2: arrival", "every line or on none"}},
+      {"AgentTraceArrivalOutOfOrder",
+       {{"a.jsonl", "{\"arrival\": 3, \"calls\": [{\"input\": 10, \"output\": 5}]}\n{\"arrival\": 1, \"calls\": [{\"input\": 10, \"output\": 5}]}\n"}},
+       wl("agent", "a.jsonl"), {"a.jsonl:2: arrival", "'1'", "non-decreasing"}},
+      {"AgentTwoTtlRules", {}, kRun + "--set 'workload={\"impl\":\"agent\",\"kv_ttl\":\"2s\",\"kv_ttl_tool_multiple\":1.5}'",
+       {"workload.kv_ttl", "2 s", "one TTL rule"}},
+      {"AgentPercentileWithATrace", {{"a.jsonl", "{\"calls\": [{\"input\": 10, \"output\": 5}]}\n"}},
+       wl("agent", "a.jsonl", ",\"kv_ttl_tool_percentile\":90"), {"workload.kv_ttl_tool_percentile", "90", "kv_ttl_tool_multiple"}},
+      {"AgentUnknownToolDist", {}, kRun + "--set 'workload={\"impl\":\"agent\",\"tool_latency\":{\"dist\":\"weibull\"}}'",
+       {"workload.tool_latency", "weibull"}},
+      {"MultiturnClosedLoopNotABool", {}, kRun + "--set 'workload={\"impl\":\"multiturn\",\"closed_loop\":\"yes\"}'",
+       {"workload.closed_loop", "yes"}},
       // --- --out ---
       {"OutIsAFile", {{"res", "data"}}, kRun, {"--out", "'res'", "a file with that name exists"}},
       {"OutIsTheWorkingDirectory", {}, "run --quiet --out . --set workload.num_requests=5", {"--out", "'.'", "not '.'"}},

@@ -5,13 +5,17 @@
 // prompt AND the output (BlockHasher: ids beyond those the prompt needs continue over the
 // output): a unit lying wholly inside the earlier conversation keeps its id in the next
 // turn; a unit inside the optional system prompt has the same id in every session.
-// The workload is open loop: the next turn arrives `think_time` (exponential mean, counted
-// from the previous turn's arrival, so it includes the response time) after the previous
-// one, whether or not the simulated response has finished.
+// Open loop (default): the next turn arrives `think_time` (exponential mean, counted from
+// the previous turn's arrival, so it includes the response time) after the previous one,
+// whether or not the simulated response has finished. Closed loop (`closed_loop`): the user
+// waits for the reply; the next turn arrives `think_time` (exponential mean) after the
+// previous turn finished (a rejected turn ends its session); turns carry their index
+// (RequestSpec::call), so sessions are reported as programs (job completion time).
 #include <map>
 #include <queue>
 
 #include "sim/core/error.h"
+#include "sim/workload/conversation.h"
 #include "sim/workload/i_workload.h"
 #include "sim/workload/length_dist.h"
 
@@ -31,6 +35,7 @@ class MultiTurnWorkload final : public IWorkload {
     SimTime think_time = 0;
     std::int64_t max_context = 0;
     std::int32_t prefix_unit = 16;
+    bool closed_loop = false;
 
     static Config parse(Params& p) {
       Config c;
@@ -57,6 +62,11 @@ class MultiTurnWorkload final : public IWorkload {
       c.think_time = p.duration("think_time", "30s", "mean time from one turn's arrival to the next (exponential)", 1);
       c.max_context = p.integer("max_context", 32768, "a session ends before a turn whose prompt + output would exceed this", 2);
       c.prefix_unit = static_cast<std::int32_t>(p.integer("prefix_unit", 16, "tokens per prefix id", 1, 4096));
+      // Read only when given (or documented), so open-loop scenarios resolve as before.
+      if (p.has("closed_loop") || p.doc_mode()) {
+        c.closed_loop = p.boolean("closed_loop", false,
+                                  "the next turn is sent think_time after the previous reply finished (else after its arrival)");
+      }
       if (!p.doc_mode() && c.num_sessions == 0 && c.duration == 0) {
         bad_value(p.where("duration"), "0", "a positive duration or a positive num_sessions (the workload must end)");
       }
@@ -85,12 +95,22 @@ class MultiTurnWorkload final : public IWorkload {
     }
   }
 
+  void on_request_done(const RequestSpec& spec, bool completed, SimTime now, std::vector<RequestSpec>& out) override {
+    if (!c_.closed_loop) return;
+    auto it = sessions_.find(spec.session);
+    if (it == sessions_.end()) return;  // its last turn
+    if (!completed) {
+      sessions_.erase(it);
+      return;
+    }
+    std::optional<RequestSpec> r = turn(Pending{now + think(), spec.session});
+    if (r) out.push_back(std::move(*r));
+  }
+
  private:
   struct Session {
     std::int32_t turn = 0, turns = 0;
-    std::int64_t history = 0;            // tokens of the conversation so far
-    std::vector<std::uint64_t> ids;      // prefix ids of the conversation so far
-    std::uint64_t salt = 0, counter = 0;
+    Conversation conv;
   };
   struct Pending {
     SimTime time;
@@ -104,7 +124,7 @@ class MultiTurnWorkload final : public IWorkload {
     const std::int64_t id = sessions_started_++;
     Session s;
     s.turns = c_.turns.sample(rng_);
-    s.salt = mix64(0x6d75'6c74'6974'7572ULL, static_cast<std::uint64_t>(id));
+    s.conv.salt = mix64(0x6d75'6c74'6974'7572ULL, static_cast<std::uint64_t>(id));
     sessions_.emplace(id, std::move(s));
     pending_.push(Pending{from_seconds(next_session_s_), id});
     next_session_s_ += rng_.exponential(c_.rate);
@@ -117,39 +137,33 @@ class MultiTurnWorkload final : public IWorkload {
     const bool first = s.turn == 0;
     const std::int64_t user = first ? static_cast<std::int64_t>(c_.system_prompt_tokens) + c_.first_user.sample(rng_)
                                     : c_.user.sample(rng_);
-    const std::int64_t prompt = s.history + user;
+    const std::int64_t prompt = s.conv.history + user;
     const std::int64_t output = c_.output.sample(rng_);
     if (prompt + output > c_.max_context) {
       sessions_.erase(it);
       return std::nullopt;
     }
-    const std::int64_t unit = c_.prefix_unit;
-    // Units wholly inside the earlier conversation keep their ids; the rest are new.
-    s.ids.resize(static_cast<std::size_t>(s.history / unit));
-    while (static_cast<std::int64_t>(s.ids.size()) * unit < prompt + output) {
-      const auto u = static_cast<std::int64_t>(s.ids.size());
-      if (first && (u + 1) * unit <= c_.system_prompt_tokens) {
-        s.ids.push_back(mix64(kSystemPromptSalt, static_cast<std::uint64_t>(u)));
-      } else {
-        s.ids.push_back(mix64(s.salt, s.counter++));
-      }
-    }
+    s.conv.extend(prompt + output, c_.prefix_unit, c_.system_prompt_tokens, kSystemPromptSalt);
     RequestSpec r;
     r.id = next_id_++;
     r.arrival = at.time;
     r.prompt_tokens = static_cast<std::int32_t>(prompt);
     r.output_tokens = static_cast<std::int32_t>(output);
-    r.prefix_ids = s.ids;
+    r.prefix_ids = s.conv.ids;
     r.prefix_unit = c_.prefix_unit;
     r.session = at.session;
-    s.history = prompt + output;
+    if (c_.closed_loop) r.call = s.turn;
     if (++s.turn < s.turns) {
-      const double mean_s = to_seconds(c_.think_time);
-      pending_.push(Pending{at.time + std::max<SimTime>(1, from_seconds(rng_.exponential(1.0 / mean_s))), at.session});
+      if (!c_.closed_loop) pending_.push(Pending{at.time + think(), at.session});  // closed loop: on_request_done
     } else {
       sessions_.erase(it);
     }
     return r;
+  }
+
+  SimTime think() {
+    const double mean_s = to_seconds(c_.think_time);
+    return std::max<SimTime>(1, from_seconds(rng_.exponential(1.0 / mean_s)));
   }
 
   Config c_;

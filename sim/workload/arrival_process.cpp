@@ -10,7 +10,7 @@
 namespace servesim {
 
 ArrivalProcess::Config ArrivalProcess::Config::parse(Params& p, double default_rate, const std::string& default_duration,
-                                                     const char* what, const char* count_key) {
+                                                     const char* what, const char* count_key, bool ends_anyway) {
   Config c;
   c.arrival = p.choice("arrival", "poisson", {"poisson", "gamma"}, "inter-arrival process");
   c.rate = p.real("rate", default_rate, fmt::format("mean arrival rate, {} per second", what), 1e-9);
@@ -26,7 +26,7 @@ ArrivalProcess::Config ArrivalProcess::Config::parse(Params& p, double default_r
                                  0.0, 1.0);
     c.diurnal_period = p.duration("diurnal_period", "24h", "length of the daily cycle (shorten it to compress a day)", 1);
   }
-  if (!p.doc_mode() && c.num_requests == 0 && c.duration == 0) {
+  if (!p.doc_mode() && !ends_anyway && c.num_requests == 0 && c.duration == 0) {
     bad_value(p.where("duration"), "0", fmt::format("a positive duration or a positive {} (the workload must end)", count_key));
   }
   return c;
@@ -39,7 +39,7 @@ std::optional<SimTime> ArrivalProcess::next(Rng& rng) {
   // no extra number is drawn.
   const double a = c_.diurnal_amplitude, peak = c_.rate * (1.0 + a);
   for (;;) {
-    if (c_.arrival == "poisson" || c_.cv == 1.0) {
+    if (exponential_) {
       clock_s_ += rng.exponential(peak);
     } else {
       const double shape = 1.0 / (c_.cv * c_.cv);

@@ -64,6 +64,20 @@ TEST(ShareGptCsv, ArrivalsArePoissonAtTheRate) {
   EXPECT_NEAR(to_seconds(last), 1000.0, 64.0);
 }
 
+TEST(ShareGptCsv, ReadsVidursShareGptFileWhenPresent) {
+  const std::string path = std::string(SERVESIM_SHARED_DATA) + "/traces/sharegpt/sharegpt_8k_filtered_stats_llama2_tokenizer.csv";
+  if (!std::ifstream(path)) GTEST_SKIP() << "shared data absent";
+  auto w = build(json{{"impl", "sharegpt_csv"}, {"path", path}, {"order", "sequential"}, {"duration", 0}});
+  std::int64_t n = 0;
+  auto first = w->next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->prompt_tokens, 74);  // the file's first row: 74,918,992,...
+  EXPECT_EQ(first->output_tokens, 918);
+  for (n = 1; w->next(); ++n) {
+  }
+  EXPECT_EQ(n, 30731);  // wc -l: 30,732 lines, one of them the header
+}
+
 TEST(ShareGptCsv, OptionalPriorityAndClientColumnsTravelWithTheirRow) {
   auto w = build(json{{"impl", "sharegpt_csv"}, {"path", data("sharegpt_clients.csv")}, {"order", "sequential"}});
   auto a = w->next();

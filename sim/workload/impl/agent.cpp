@@ -41,23 +41,24 @@ constexpr double kMaxToolSeconds = 86400;
 // Tool-call latency, seconds: {"dist": "constant", "value": s} | {"dist": "exponential",
 // "mean": s} | {"dist": "lognormal", "mean": s, "sigma": sigma of the log}.
 struct ToolLatency {
-  std::string dist = "constant";
+  enum class Kind : std::uint8_t { kConstant, kExponential, kLognormal } kind = Kind::kConstant;
   double mean = 1, sigma = 0;
   static ToolLatency parse(const nlohmann::json& j, const std::string& where) {
     if (!j.is_object()) bad_value(where, j.dump(), "a tool latency object {\"dist\": ...}");
     Params p(j, where);
     ToolLatency t;
-    t.dist = p.choice("dist", "constant", {"constant", "exponential", "lognormal"}, "latency distribution");
-    t.mean = t.dist == "constant" ? p.real("value", std::nullopt, "latency, seconds", 0, kMaxToolSeconds)
-                                  : p.real("mean", std::nullopt, "mean latency, seconds", 1e-9, kMaxToolSeconds);
-    if (t.dist == "lognormal") t.sigma = p.real("sigma", 1.0, "standard deviation of the latency's log", 0, 5);
+    const std::string dist = p.choice("dist", "constant", {"constant", "exponential", "lognormal"}, "latency distribution");
+    t.kind = dist == "constant" ? Kind::kConstant : dist == "exponential" ? Kind::kExponential : Kind::kLognormal;
+    t.mean = t.kind == Kind::kConstant ? p.real("value", std::nullopt, "latency, seconds", 0, kMaxToolSeconds)
+                                       : p.real("mean", std::nullopt, "mean latency, seconds", 1e-9, kMaxToolSeconds);
+    if (t.kind == Kind::kLognormal) t.sigma = p.real("sigma", 1.0, "standard deviation of the latency's log", 0, 5);
     p.finish();
     return t;
   }
   // The latency below which a fraction q of tool calls end (0 < q < 1).
   double quantile(double q) const {
-    if (dist == "constant") return mean;
-    if (dist == "exponential") return -mean * std::log1p(-q);
+    if (kind == Kind::kConstant) return mean;
+    if (kind == Kind::kExponential) return -mean * std::log1p(-q);
     // Lognormal: exp(mu + sigma z_q), z_q the standard normal quantile (by bisection on erfc).
     double lo = -10, hi = 10;
     for (int i = 0; i < 100; ++i) {
@@ -68,8 +69,8 @@ struct ToolLatency {
   }
   SimTime sample(Rng& rng) const {
     double s = mean;
-    if (dist == "exponential") s = rng.exponential(1.0 / mean);
-    if (dist == "lognormal") s = rng.lognormal(std::log(mean) - sigma * sigma / 2, sigma);
+    if (kind == Kind::kExponential) s = rng.exponential(1.0 / mean);
+    if (kind == Kind::kLognormal) s = rng.lognormal(std::log(mean) - sigma * sigma / 2, sigma);
     return from_seconds(std::min(s, kMaxToolSeconds));
   }
 };

@@ -19,17 +19,17 @@ class ShareGptCsvWorkload final : public IWorkload {
  public:
   struct Config {
     std::string path;
-    std::string order;
+    bool sequential = false;
     std::int64_t max_total_tokens = 0;
     ArrivalProcess::Config arrivals;
     static Config parse(Params& p) {
       Config c;
       c.path = p.string("path", std::nullopt, "CSV file with columns num_prefill_tokens,num_decode_tokens (others ignored)");
-      c.order = p.choice("order", "random", {"random", "sequential"},
+      c.sequential = "sequential" == p.choice("order", "random", {"random", "sequential"},
                          "random: each request draws a row uniformly (with replacement); sequential: rows in file order, "
                          "ending after the last");
       c.max_total_tokens = p.integer("max_total_tokens", 0, "skip rows whose prompt + output exceed this (0: keep all)", 0);
-      c.arrivals = ArrivalProcess::Config::parse(p, 5.5, "10min");
+      c.arrivals = ArrivalProcess::Config::parse(p, 5.5, "10min", "requests", "num_requests", c.sequential);
       return c;
     }
   };
@@ -57,10 +57,10 @@ class ShareGptCsvWorkload final : public IWorkload {
   }
 
   std::optional<RequestSpec> next() override {
-    if (c_.order == "sequential" && cursor_ >= rows_.size()) return std::nullopt;
+    if (c_.sequential && cursor_ >= rows_.size()) return std::nullopt;
     const std::optional<SimTime> t = arrivals_.next(rng_);
     if (!t) return std::nullopt;
-    const Row& row = c_.order == "sequential"
+    const Row& row = c_.sequential
                          ? rows_[cursor_++]
                          : rows_[static_cast<std::size_t>(rng_.uniform_int(0, static_cast<std::int64_t>(rows_.size()) - 1))];
     RequestSpec r;

@@ -89,5 +89,22 @@ TEST(KvTtl, SameScenarioSameOutputs) {
   EXPECT_EQ(x.summary.dump(), y.summary.dump());
 }
 
+// Closed-loop chat: 5 sessions of 3 turns each (at most 8000 + 2 x (2000 + 4000) + 2000 =
+// 22,000 tokens by the default length bounds, within max_context 32768, so no session ends
+// early); each later turn arrives after the previous turn's last token (think time > 0).
+TEST(ClosedLoopChat, EachTurnArrivesAfterThePreviousReplyAndSessionsAreReportedAsPrograms) {
+  json s = json::parse(default_scenario_text());
+  s["workload"] = {{"impl", "multiturn"}, {"num_sessions", 5}, {"closed_loop", true},
+                   {"turns", {{"dist", "fixed"}, {"value", 3}}}, {"think_time", "1s"}};
+  SimResult r = Simulation(s, SimOptions{}).run();
+  for (std::int64_t session = 0; session < 5; ++session) {
+    for (std::int32_t turn = 1; turn < 3; ++turn) {
+      EXPECT_GT(record(r, session, turn).arrival, record(r, session, turn - 1).last_token) << session << " " << turn;
+    }
+  }
+  EXPECT_EQ(r.summary.at("programs").at("completed").get<int>(), 5);
+  EXPECT_EQ(r.summary.at("programs").at("calls").get<int>(), 15);
+}
+
 }  // namespace
 }  // namespace servesim

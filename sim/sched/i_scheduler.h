@@ -32,6 +32,11 @@ struct ScheduledSeq {
   Request* req = nullptr;
   std::int32_t new_tokens = 0;
   std::int64_t context = 0;  // tokens already computed (cached) before this step
+  // Speculative decoding (sim/serving/speculative.h): proposals verified in this step
+  // (new_tokens = 1 + draft) and, drawn by the engine when the step starts, how many of
+  // them are accepted.
+  std::int32_t draft = 0;
+  std::int32_t accepted = 0;
 };
 
 struct StepPlan {
@@ -69,6 +74,9 @@ inline StepBudgets step_budgets(const ComponentConfig& c) { return std::any_cast
 struct SchedulerDeps {
   IKvManager& kv;
   std::int64_t max_model_len = 0;
+  // Speculative decoding: proposals per decode step (0: off). Only a scheduler whose
+  // speculates() is true may be given one.
+  std::int32_t spec_tokens = 0;
 };
 
 class IScheduler {
@@ -80,6 +88,10 @@ class IScheduler {
   virtual void schedule(SimTime now, StepPlan& plan) = 0;
   virtual void schedule_around(SimTime now, StepPlan& plan, std::span<Request* const> in_flight) = 0;
   virtual void update(SimTime now, const StepPlan& plan, StepEvents& events) = 0;
+  // Whether it schedules speculative decode steps when SchedulerDeps::spec_tokens > 0: a
+  // decoding request computes 1 + k tokens (k capped by its remaining output and the
+  // step's budget), with ScheduledSeq::draft = k.
+  virtual bool speculates() const { return false; }
   virtual std::size_t num_waiting() const = 0;
   virtual std::size_t num_running() const = 0;
   bool has_work() const { return num_waiting() + num_running() > 0; }

@@ -163,6 +163,7 @@ void QueueScheduler::schedule_budget(SimTime now, StepPlan& plan, const BudgetRu
   for (std::size_t i = 0; i < running_.size() && budget > 0;) {
     Request* r = running_[i];
     std::int64_t want = r->num_tokens() - r->num_computed;
+    if (spec_tokens_ > 0 && decoding(*r)) want += std::min<std::int64_t>(spec_tokens_, r->spec.output_tokens - r->num_generated - 1);
     if (c.long_prefill_token_threshold > 0) want = std::min(want, c.long_prefill_token_threshold);
     want = std::min(want, budget);
     if (want <= 0) {
@@ -174,7 +175,8 @@ void QueueScheduler::schedule_budget(SimTime now, StepPlan& plan, const BudgetRu
     const bool scheduled = allocate_or_preempt(r, r->num_computed + want, c.preemption_mode, plan);
     preempted_any = preempted_any || plan.preempted.size() > before;
     if (!scheduled) break;
-    plan.seqs.push_back(ScheduledSeq{r, static_cast<std::int32_t>(want), r->num_computed});
+    const auto draft = static_cast<std::int32_t>(spec_tokens_ > 0 && decoding(*r) ? want - 1 : 0);
+    plan.seqs.push_back(ScheduledSeq{r, static_cast<std::int32_t>(want), r->num_computed, draft, 0});
     budget -= want;
     ++i;
   }

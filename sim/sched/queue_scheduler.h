@@ -44,7 +44,8 @@ std::int64_t parse_max_tokens(Params& p);
 
 class QueueScheduler : public IScheduler {
  public:
-  QueueScheduler(const SchedulerDeps& deps, std::int64_t max_running) : kv_(deps.kv), max_model_len_(deps.max_model_len), max_running_(max_running) {}
+  QueueScheduler(const SchedulerDeps& deps, std::int64_t max_running)
+      : kv_(deps.kv), max_model_len_(deps.max_model_len), max_running_(max_running), spec_tokens_(deps.spec_tokens) {}
 
   bool add(Request* r) override;
   void update(SimTime now, const StepPlan& plan, StepEvents& events) override;
@@ -95,7 +96,9 @@ class QueueScheduler : public IScheduler {
   bool full() const { return static_cast<std::int64_t>(running_.size() + hidden_.size()) >= max_running_; }
   void admit(Request* r, SimTime now, std::int64_t resident, StepPlan& plan, std::int64_t new_tokens);
 
-  // vLLM v1's step (token budget; running requests first, each catching up with its known
+  // vLLM v1's step (token budget; with spec_tokens_ > 0 a decoding request asks for 1 + k
+  // tokens, k = min(spec_tokens_, its remaining output - 1), as vLLM v1 schedules a
+  // request's spec tokens, cut by the budget like any other tokens; running requests first, each catching up with its known
   // tokens, preempting the newest on KV shortage; then waiting requests while budget,
   // seats and KV allow, none if the step preempted; head-of-line blocking). The waiting
   // order is the subclass's: next_waiting() names the candidate, take_waiting() removes it.
@@ -110,6 +113,7 @@ class QueueScheduler : public IScheduler {
   IKvManager& kv_;
   std::int64_t max_model_len_;
   std::int64_t max_running_;
+  std::int32_t spec_tokens_;  // speculative proposals per decode step (schedule_budget; 0: off)
   std::deque<Request*> waiting_;
   std::vector<Request*> running_;  // admitted (holding KV), in admission order
 

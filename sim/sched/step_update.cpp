@@ -7,7 +7,13 @@ bool apply_step(SimTime now, const StepPlan& plan, IKvManager& kv, StepEvents& e
   bool any_finished = false;
   for (const ScheduledSeq& s : plan.seqs) {
     Request* r = s.req;
-    if (r->advance(s.new_tokens, now)) {
+    bool sampled = true;
+    if (s.draft > 0) {
+      r->advance_speculative(s.accepted, now);  // a verify step always samples
+    } else {
+      sampled = r->advance(s.new_tokens, now);
+    }
+    if (sampled) {
       events.sampled.push_back(r);
       if (r->done()) {
         r->finish(now);

@@ -59,7 +59,7 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
   step_kv_tokens_ = 0;
   for (const ScheduledSeq& s : plan.seqs) {
     num_decode += (s.new_tokens == 1 && s.context > 0) ? 1 : 0;
-    if (s.context + s.new_tokens >= s.req->num_tokens()) ++logits;
+    if (s.context + s.new_tokens >= s.req->num_tokens()) logits += 1 + s.draft;
     step_kv_tokens_ += s.context + s.new_tokens;
   }
   step_seqs_ = static_cast<std::int64_t>(plan.seqs.size());
@@ -86,9 +86,31 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
 
   ops_.clear();
   ctx_.plan.step_operators(ctx_.model, batch, ctx_.links, ops_);
+  if (ctx_.draft) draft_operators(plan, batch);
   kv_work_operators(plan.kv_work, ops_);
   split_ns_ = overlaps() ? split_layers_ns(batch) : -1;
   return price_step(false);
+}
+
+std::size_t Executor::draft_operators(const StepPlan& plan, const StepBatch& target) {
+  std::int32_t forwards = 0;
+  for (const ScheduledSeq& s : plan.seqs) forwards = std::max(forwards, s.draft);
+  if (draft_seqs_.size() < static_cast<std::size_t>(forwards)) draft_seqs_.resize(static_cast<std::size_t>(forwards));
+  for (std::int32_t j = 0; j < forwards; ++j) {
+    std::vector<SeqAttention>& seqs = draft_seqs_[static_cast<std::size_t>(j)];
+    seqs.clear();
+    for (const ScheduledSeq& s : plan.seqs) {
+      if (s.draft > j) seqs.push_back(SeqAttention{1, static_cast<std::int32_t>(s.context + j)});
+    }
+    StepBatch b = target;
+    b.seqs = seqs;
+    b.num_decode = static_cast<std::int64_t>(seqs.size());
+    b.num_tokens = b.num_decode;
+    b.num_logits = b.num_decode;
+    b.expert_tokens = {};
+    ctx_.plan.step_operators(*ctx_.draft, b, ctx_.links, ops_);
+  }
+  return static_cast<std::size_t>(forwards);
 }
 
 SimTime Executor::split_layers_ns(const StepBatch& whole) {

@@ -25,6 +25,9 @@
 //   been a pure-decode step: the same sequences, every context one token longer. Only the
 //   attention operators are re-costed; the others repeat their summed cost (all sums are
 //   integer ns, so the result does not depend on how steps are grouped).
+// - Speculative decoding: a verify sequence (1 + draft query tokens) is priced as a
+//   prefill-like chunk attending to its context, with 1 + draft logits; the drafter's
+//   forwards (ExecutorContext::draft) are added to the step's critical path.
 // - It owns no requests and no KV; it only reads the plan. One executor per replica (it
 //   keeps that replica's cost breakdown); the cost model it calls may be shared.
 #include <array>
@@ -60,6 +63,10 @@ struct ExecutorContext {
   std::uint64_t seed = 0;
   std::int32_t replica = 0;
   OverlapConfig overlap;  // engine.overlap
+  // Speculative decoding's drafter (speculative.h; null: none): a step whose sequences
+  // verify proposals (ScheduledSeq::draft) first runs max(draft) sequential decode forwards
+  // of this model over them, the j-th over the sequences with draft > j at context + j.
+  const ModelSpec* draft = nullptr;
 };
 
 // The KV layout attention kernels read (from the KV manager).
@@ -137,7 +144,11 @@ class Executor {
   SimTime split_layers_ns(const StepBatch& whole);
 
   ExecutorContext ctx_;
+  // The drafter's forwards of the step (ExecutorContext::draft); returns how many.
+  std::size_t draft_operators(const StepPlan& plan, const StepBatch& target);
+
   std::vector<SeqAttention> seqs_;
+  std::vector<std::vector<SeqAttention>> draft_seqs_;  // per draft forward
   std::vector<Operator> ops_;
   std::vector<SimTime> op_ns_;              // predicted time of each op of ops_ (x repeat)
   std::vector<std::int64_t> op_nj_;         // its dynamic energy in nJ (x repeat)

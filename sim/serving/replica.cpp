@@ -7,7 +7,12 @@
 namespace servesim {
 
 Replica::Replica(std::int32_t id, ReplicaContext ctx, std::unique_ptr<IKvManager> kv, std::unique_ptr<IScheduler> sched)
-    : id_(id), ctx_(std::move(ctx)), kv_(std::move(kv)), sched_(std::move(sched)), exec_(ctx_.exec) {
+    : id_(id),
+      ctx_(std::move(ctx)),
+      spec_rng_(Rng::for_component(ctx_.exec.seed, "speculative/" + std::to_string(id))),
+      kv_(std::move(kv)),
+      sched_(std::move(sched)),
+      exec_(ctx_.exec) {
   const ParallelDegrees& d = ctx_.exec.plan.degrees();
   if (d.pp > 1) {
     pipe_.emplace(d.pp);
@@ -85,8 +90,16 @@ SimTime Replica::cost_step(const StepPlan& plan) {
   return exec_.cost_step(plan, KvLayout{kv_->paged_layout(), kv_->kernel_block_size()});
 }
 
+void Replica::draw_acceptance(StepPlan& plan) {
+  if (!ctx_.speculative) return;
+  for (ScheduledSeq& s : plan.seqs) {
+    if (s.draft > 0) s.accepted = draw_accepted(ctx_.speculative->acceptance, s.draft, spec_rng_);
+  }
+}
+
 void Replica::start_step() {
   sched_->schedule(ctx_.queue.now(), plan_);
+  draw_acceptance(plan_);
   if (plan_.seqs.empty()) {
     state_ = State::kIdle;
     // Nothing runnable while requests wait would be a deadlock; admission rejects requests
@@ -109,7 +122,7 @@ void Replica::start_step() {
   ++stats_.steps;
   stats_.tokens += plan_.num_tokens;
   stats_.seqs += exec_.step_seqs();
-  const bool merge = ctx_.fast_forward && !exec_.draws_routing() && !exec_.overlaps() && ctx_.owner.may_merge_steps(*this);
+  const bool merge = ctx_.fast_forward && !ctx_.speculative && !exec_.draws_routing() && !exec_.overlaps() && ctx_.owner.may_merge_steps(*this);
   run_k_ = 0;
   run_max_ = 0;
   ends_.assign(1, ctx_.queue.now() + dt);
@@ -237,7 +250,7 @@ void Replica::trace_step(const StepPlan& plan, SimTime start, SimTime end, const
     ++t.seqs;
     const std::int64_t tokens = merged ? 1 : s.new_tokens;
     t.tokens += tokens;
-    if (!merged && (s.new_tokens > 1 || s.context < s.req->spec.prompt_tokens)) {
+    if (!merged && ((s.new_tokens > 1 && s.draft == 0) || s.context < s.req->spec.prompt_tokens)) {
       ++t.prefill_seqs;
       t.prefill_tokens += tokens;
     }
@@ -321,6 +334,7 @@ void Replica::start_micro_batch() {
   }
   MicroBatch& mb = ring_[(head_ + count_) % ring_.size()];
   sched_->schedule_around(now, mb.plan, flying_);
+  draw_acceptance(mb.plan);
   if (mb.plan.seqs.empty()) {
     if (count_ > 0) return;  // the next completion retries
     state_ = State::kIdle;

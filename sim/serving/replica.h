@@ -55,6 +55,7 @@
 #include "sim/serving/executor.h"
 #include "sim/serving/i_trace_sink.h"
 #include "sim/serving/pipeline.h"
+#include "sim/serving/speculative.h"
 
 namespace servesim {
 
@@ -85,6 +86,10 @@ struct ReplicaContext {
   // Advance several identical decode steps in one event when scheduler and KV manager allow
   // it (same results as step by step; see Replica::plan_fast_forward).
   bool fast_forward = true;
+  // Speculative decoding (null: off; the scheduler was given its k): each verify step's
+  // accepted proposals are drawn when the step starts, from the replica's own stream. The
+  // multi-step advance is off then (no two verify steps are alike).
+  const SpeculativeConfig* speculative = nullptr;
 };
 
 // Per-replica totals, for per-pool outputs.
@@ -179,8 +184,12 @@ class Replica {
     std::int64_t energy_nj = 0;  // its dynamic energy (counted once it has ended)
   };
 
+  // Speculative decoding: draws the accepted proposals of the plan's verify sequences.
+  void draw_acceptance(StepPlan& plan);
+
   std::int32_t id_;
   ReplicaContext ctx_;
+  Rng spec_rng_;
   std::unique_ptr<IKvManager> kv_;
   std::unique_ptr<IScheduler> sched_;
   Executor exec_;

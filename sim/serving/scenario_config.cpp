@@ -67,6 +67,14 @@ EngineConfig parse_engine(Params& p) {
                                 "share SMs and HBM bandwidth (assumed; 0: perfect overlap, 1: none)",
                                 0.0, 1.0);
   e.fast_forward = p.boolean("fast_forward", true, "merge runs of identical decode steps into one event (same results, fewer events)");
+  const nlohmann::json spec_j = p.object("speculative", "speculative decoding {method, k, acceptance, draft_model} "
+                                                        "(docs/schedulers.md; absent: off)");
+  if (!p.doc_mode() && p.has("speculative")) {
+    Params sp(spec_j, p.where("speculative"));
+    e.speculative = SpeculativeConfig::parse(sp);
+    sp.finish();
+    p.set_resolved("speculative", sp.resolved());
+  }
   return e;
 }
 
@@ -369,6 +377,7 @@ std::vector<ParamDoc> scenario_param_docs() {
     add(prefix, p);
   };
   doc("engine.", parse_engine);
+  doc("engine.speculative.", SpeculativeConfig::parse);
   doc("kv_transfer.", parse_kv_transfer);
   doc("disaggregation.", [](Params& p) { return parse_disaggregation(p, ""); });
   doc("migration.", parse_migration);

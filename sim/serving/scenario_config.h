@@ -24,6 +24,7 @@
 #include "sim/core/params.h"
 #include "sim/core/registry.h"
 #include "sim/serving/power_cap.h"
+#include "sim/serving/speculative.h"
 #include "sim/metrics/metrics.h"
 
 namespace servesim {
@@ -43,6 +44,7 @@ struct EngineConfig {
   std::string overlap = "none";  // compute/communication overlap: none, tokenweave, nanoflow
   double overlap_sm_share = 0;
   double overlap_contention = 0;
+  SpeculativeConfig speculative;  // engine.speculative (absent: off, and not in the resolved config)
   nlohmann::json resolved;
 };
 

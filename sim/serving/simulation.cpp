@@ -27,8 +27,38 @@ std::string data_relative(const std::string& path, const std::string& data_dir) 
 
 ExecutorContext PoolRuntime::exec_context(PlanLinks links) const {
   // The seed, replica and overlap are the replica's: its owner sets them.
-  return ExecutorContext{*model, *plan, *cost, links, mem.weight_dtype, mem.act_dtype, mem.kv_dtype, power.get(), 0, 0, OverlapConfig{}};
+  return ExecutorContext{*model, *plan, *cost, links, mem.weight_dtype, mem.act_dtype, mem.kv_dtype, power.get(), 0, 0, OverlapConfig{},
+                         draft.get()};
 }
+
+namespace {
+// engine.speculative (speculative.h): the drafter's spec, and its weights and per-token KV
+// taken from the pool's KV memory.
+template <class Where>
+void add_drafter(PoolRuntime& p, Catalog& catalog, const Where& where) {
+  const EngineConfig& e = p.config->engine;
+  const SpeculativeConfig& s = e.speculative;
+  if (p.plan->degrees().pp > 1) {
+    bad_value(where("parallel.pp"), std::to_string(p.plan->degrees().pp), "1 with engine.speculative (not modelled with pipelines)");
+  }
+  if (e.overlap != "none") bad_value(where("engine.overlap"), e.overlap, "none with engine.speculative");
+  const bool head = s.method != SpecMethod::kDraftModel;
+  p.draft = head ? std::make_shared<const ModelSpec>(draft_head_spec(*p.model))
+                 : catalog.model(s.draft_model, where("engine.speculative.draft_model"));
+  p.plan->validate(*p.draft, where("engine.speculative"));
+  const MemoryPlan dm = plan_memory(*p.draft, *p.device, *p.plan, p.mem);
+  double weights = dm.weight_bytes;
+  if (head) {
+    // The head shares the target's embedding and LM head (vocab-parallel over TP).
+    const WeightBytes wb = p.draft->weight_bytes(p.mem.weight_dtype);
+    weights = std::max(0.0, weights - (wb.embedding + wb.lm_head) / p.plan->degrees().tp);
+  }
+  p.memory.weight_bytes += weights;
+  p.memory.kv_bytes -= weights;
+  p.memory.kv_bytes_per_token += dm.kv_bytes_per_token;
+  p.memory.kv_tokens = p.memory.kv_bytes > 0 ? static_cast<std::int64_t>(p.memory.kv_bytes / p.memory.kv_bytes_per_token) : 0;
+}
+}  // namespace
 
 PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string& source, double cap_w) {
   auto where = [&](const std::string& key) { return c.where.find(": ") == std::string::npos ? c.where + ": " + key : c.where + "." + key; };
@@ -58,6 +88,7 @@ PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string&
     }
   }
   p.memory = plan_memory(model, *p.device, *p.plan, p.mem);
+  if (e.speculative.enabled()) add_drafter(p, catalog, where);
   require_fit(p.memory, model, *p.device, where("model"));
   std::int64_t max_model_len = e.max_model_len;
   if (max_model_len == 0) max_model_len = model.max_position > 0 ? model.max_position : INT32_MAX;
@@ -123,7 +154,12 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
       KvDeps kd{*p.model, p.memory.kv_bytes, p.memory.kv_bytes_per_token, p.plan->layers_per_stage(*p.model),
                 config_.seed + static_cast<std::uint64_t>(pi) * 7919u, p.device.get(), p.plan->degrees().tp};
       auto kv = KvManagerRegistry::get().make(pc.kv, kd);
-      auto sched = SchedulerRegistry::get().make(pc.scheduler, SchedulerDeps{*kv, p.max_model_len});
+      const SpeculativeConfig& spec = pc.engine.speculative;
+      auto sched = SchedulerRegistry::get().make(pc.scheduler, SchedulerDeps{*kv, p.max_model_len, spec.enabled() ? spec.k : 0});
+      if (spec.enabled() && !sched->speculates()) {
+        bad_value(pc.where.find(": ") == std::string::npos ? pc.where + ": scheduler.impl" : pc.where + ".scheduler.impl",
+                  pc.scheduler.impl, "a scheduler that runs speculative decoding (vllm_v1, priority) with engine.speculative");
+      }
       PlanLinks links;
       if (p.topology) {
         const std::int64_t first = offset + i * per_replica;
@@ -136,6 +172,7 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
       }
       ReplicaContext ctx{queue_, metrics_, *this, p.exec_context(links), static_cast<std::int32_t>(pi),
                          pc.role == PoolRole::kPrefill, pc.engine.fast_forward};
+      if (spec.enabled()) ctx.speculative = &spec;
       ctx.exec.seed = config_.seed;
       ctx.exec.replica = id;
       ctx.exec.overlap = OverlapConfig{pc.engine.overlap == "tokenweave" ? OverlapMode::kTokenWeave

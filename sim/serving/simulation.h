@@ -84,6 +84,7 @@ struct PoolRuntime {
   MemoryConfig mem;
   MemoryPlan memory;
   std::int64_t max_model_len = 0;
+  std::shared_ptr<const ModelSpec> draft;  // engine.speculative's drafter (null: off)
   ExecutorContext exec_context(PlanLinks links) const;
 };
 

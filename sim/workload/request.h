@@ -97,11 +97,20 @@ struct Request {
     sample_token(now);
     return true;
   }
-  void sample_token(SimTime now) {
-    ++num_generated;
+  void sample_token(SimTime now) { sample_tokens(1, now); }
+  // n tokens at once (a speculative verify step): they reach the user together, so the
+  // inter-token gap is the one before them.
+  void sample_tokens(std::int32_t n, SimTime now) {
+    num_generated += n;
     if (first_token < 0) first_token = now;
     prev_token = last_token;
     last_token = now;
+  }
+  // A speculative verify step of a decoding request (one token pending): the pending token
+  // and the `accepted` proposals enter the KV, and accepted + 1 tokens are sampled at `now`.
+  void advance_speculative(std::int32_t accepted, SimTime now) {
+    num_computed += 1 + accepted;
+    sample_tokens(1 + accepted, now);
   }
   bool done() const { return num_generated >= spec.output_tokens; }
   void finish(SimTime now) {

@@ -29,7 +29,7 @@ constexpr Published kPublished[] = {
     {"Llama-3.1-8B", 8.03e9},        {"Llama-3.1-70B", 70.6e9},       {"Llama-3.1-405B", 405.9e9},
     {"Qwen2.5-7B", 7.61e9},          {"Qwen2.5-72B", 72.7e9},         {"Mistral-7B-v0.1", 7.24e9},
     {"Mixtral-8x7B-v0.1", 46.7e9},   {"Mixtral-8x22B-v0.1", 141e9},   {"Qwen3-30B-A3B", 30.5e9},
-    {"DeepSeek-V3", 671e9},          {"gpt-oss-120b", 116.8e9},
+    {"DeepSeek-V3", 671e9},          {"gpt-oss-120b", 116.8e9},       {"Llama-3.2-1B", 1.24e9},
 };
 
 TEST(ModelCatalogue, EveryModelIsInTheTable) {
@@ -41,7 +41,7 @@ TEST(ModelCatalogue, EveryModelIsInTheTable) {
     for (const auto& p : kPublished) found |= e.path().filename() == p.model;
     EXPECT_TRUE(found) << e.path();
   }
-  EXPECT_EQ(n, 14);
+  EXPECT_EQ(n, 15);
 }
 
 TEST(ModelCatalogue, ParamCountWithinOnePercentOfPublished) {
@@ -58,6 +58,7 @@ TEST(ModelCatalogue, DenseCountsMatchTheHubExactly) {
   EXPECT_EQ(catalogue("Llama-2-13b-hf").param_count(), 13015864320.0);
   EXPECT_EQ(catalogue("Llama-2-70b-hf").param_count(), 68976648192.0);
   EXPECT_EQ(catalogue("Llama-3.1-8B").param_count(), 8030261248.0);
+  EXPECT_EQ(catalogue("Llama-3.2-1B").param_count(), 1235814400.0);  // embedding tied to the head
   EXPECT_EQ(catalogue("Llama-3.1-70B").param_count(), 70553706496.0);
   EXPECT_EQ(catalogue("Mistral-7B-v0.1").param_count(), 7241732096.0);
 }

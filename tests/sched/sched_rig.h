@@ -25,7 +25,8 @@ struct SchedRig {
   StepEvents events;
   SimTime now = 0;
 
-  SchedRig(const std::string& impl, std::int64_t blocks, json sched_cfg, std::int64_t max_model_len = 0, bool prefix_caching = false) {
+  SchedRig(const std::string& impl, std::int64_t blocks, json sched_cfg, std::int64_t max_model_len = 0, bool prefix_caching = false,
+           std::int32_t spec_tokens = 0) {
     model.name = "toy";
     model.layers = 1;
     model.kv_heads = 1;
@@ -35,7 +36,7 @@ struct SchedRig {
         json{{"impl", "paged"}, {"num_gpu_blocks_override", blocks}, {"enable_prefix_caching", prefix_caching}}, "test: kv",
         nullptr, deps);
     sched_cfg["impl"] = impl;
-    sched = SchedulerRegistry::get().build(sched_cfg, "test: scheduler", nullptr, SchedulerDeps{*kv, max_model_len});
+    sched = SchedulerRegistry::get().build(sched_cfg, "test: scheduler", nullptr, SchedulerDeps{*kv, max_model_len, spec_tokens});
   }
   // `prefix_ids`: the prompt's content in 16-token units (equal ids share cached blocks).
   Request* add(std::int32_t prompt, std::int32_t output, std::vector<std::uint64_t> prefix_ids = {}) {

@@ -25,6 +25,7 @@ class VllmV1Scheduler final : public QueueScheduler {
   }
 
   std::int64_t repeatable_decode_steps(const StepPlan& plan) const override { return pure_decode_repeats(plan); }
+  bool speculates() const override { return true; }
 
  private:
   bool accepts(const Request& r) const override {

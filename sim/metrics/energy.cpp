@@ -41,16 +41,21 @@ nlohmann::json energy_summary(const std::vector<EnergyPool>& pools, const std::v
     const PowerCoefficients& c = pools[pi].power->coefficients();
     double e = 0, dyn = 0;
     std::int64_t devices = 0;
+    double device_s = 0;  // seconds the pool's GPUs were held, summed (autoscaled pools)
+    bool varying = false;
     for (const auto& r : replicas) {
       if (r.pool != static_cast<std::int32_t>(pi)) continue;
-      e += replica_energy_j(c, r.devices, r.dynamic_nj, elapsed);
+      const SimTime held = r.held >= 0 ? r.held : elapsed;
+      varying |= r.held >= 0;
+      e += replica_energy_j(c, r.devices, r.dynamic_nj, held);
       dyn += static_cast<double>(r.devices) * static_cast<double>(r.dynamic_nj) * 1e-9;
       devices += r.devices;
+      device_s += static_cast<double>(r.devices) * to_seconds(held);
     }
     total += e;
     dynamic += dyn;
     if (c.node_overhead_w) {
-      node_extra += static_cast<double>(devices) * *c.node_overhead_w * secs;
+      node_extra += varying ? device_s * *c.node_overhead_w : static_cast<double>(devices) * *c.node_overhead_w * secs;
     } else if (node_missing.empty()) {
       node_missing = pools[pi].name;
     }
@@ -92,13 +97,18 @@ nlohmann::json energy_summary(const std::vector<EnergyPool>& pools, const std::v
 
 nlohmann::json cost_summary(const PriceBook& prices, const std::vector<CostPool>& pools, SimTime elapsed,
                             std::int64_t output_tokens, std::int64_t completed) {
-  double per_hour = 0;
+  double per_hour = 0, run_usd = 0, gpu_s = 0;
+  bool varying = false;
   nlohmann::json used = nlohmann::json::array();
   for (const CostPool& p : pools) {
     const Price* price = prices.find(p.device, "on_demand");
     if (!price) {
       return {{"available", false}, {"reason", "no on_demand price for " + p.device + " in " + prices.path()}};
     }
+    const double held_s = p.gpu_seconds ? *p.gpu_seconds : static_cast<double>(p.gpus) * to_seconds(elapsed);
+    varying |= p.gpu_seconds.has_value();
+    gpu_s += held_s;
+    run_usd += held_s / 3600.0 * price->usd_per_gpu_hour;
     per_hour += static_cast<double>(p.gpus) * price->usd_per_gpu_hour;
     used.push_back({{"device", p.device},
                     {"gpus", p.gpus},
@@ -106,14 +116,21 @@ nlohmann::json cost_summary(const PriceBook& prices, const std::vector<CostPool>
                     {"source", price->source},
                     {"date", price->date}});
   }
-  const double run_usd = per_hour * to_seconds(elapsed) / 3600.0;
-  return {{"available", true},
+  if (!varying) run_usd = per_hour * to_seconds(elapsed) / 3600.0;  // the fixed-count formula, unchanged
+  if (varying) per_hour = elapsed > 0 ? run_usd / (to_seconds(elapsed) / 3600.0) : 0.0;
+  nlohmann::json j = {{"available", true},
           {"tier", "on_demand"},
           {"usd_per_hour", per_hour},
           {"run_usd", run_usd},
           {"usd_per_million_output_tokens", output_tokens > 0 ? run_usd / static_cast<double>(output_tokens) * 1e6 : 0.0},
           {"usd_per_request", completed > 0 ? run_usd / static_cast<double>(completed) : 0.0},
           {"prices", used}};
+  if (varying) {
+    j["gpu_hours"] = gpu_s / 3600.0;
+    j["basis"] = "GPU time held by each pool (autoscaled pools: from each replica's cold start to its drain); usd_per_hour "
+                 "is the run's mean";
+  }
+  return j;
 }
 
 }  // namespace servesim

@@ -5,6 +5,7 @@
 // devices' total. Per-token and per-request figures divide the cluster's energy by the
 // output tokens and requests completed in the run.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct ReplicaEnergyInput {
   std::int32_t pool = 0;
   std::int64_t devices = 1;     // GPUs of the replica (tp x pp)
   std::int64_t dynamic_nj = 0;  // dynamic energy on ONE device (Executor::dynamic_energy_nj)
+  SimTime held = -1;            // time its GPUs were held (autoscaling); -1: the whole run
 };
 
 // Energy of one replica's devices after `elapsed` of simulated time, in joules.
@@ -44,9 +46,12 @@ nlohmann::json energy_summary(const std::vector<EnergyPool>& pools, const std::v
 // The "cost" object: the deployment's $ per hour at on-demand GPU prices (prices.json), the
 // run's cost over its simulated time, and $ per million output tokens and per request.
 // A device without a price gives {"available": false, "reason": ...} instead.
+// A pool whose GPU count changed over the run (autoscaling) gives the GPU-seconds it held;
+// the cost then adds "gpu_hours", and usd_per_hour is the run's mean.
 struct CostPool {
   std::string device;
   std::int64_t gpus = 0;
+  std::optional<double> gpu_seconds;  // absent: gpus for the whole run
 };
 nlohmann::json cost_summary(const PriceBook& prices, const std::vector<CostPool>& pools, SimTime elapsed,
                             std::int64_t output_tokens, std::int64_t completed);

@@ -234,6 +234,7 @@ void Simulation::finish_hand_off(Transfer& t) {
 void Simulation::on_step_end(Replica& rep) {
   const std::int32_t id = rep.id();
   if (!pending_[static_cast<std::size_t>(id)].empty()) try_place(id);
+  if (scaler_of_[static_cast<std::size_t>(id)] >= 0) check_drained(id, true);
   if (migrations_.empty()) return;
   // Live migrations whose copy rounds are done stop their request at this step boundary.
   std::vector<Migration*> stopping;

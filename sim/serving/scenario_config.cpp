@@ -220,7 +220,21 @@ PoolConfig parse_pool(Params& p, const PoolDefaults& d, const std::string& sourc
   const nlohmann::json sched_j = obj("scheduler", "replica scheduler {impl, ...}", d.scheduler);
   const nlohmann::json kv_j = obj("kv", "KV-cache manager {impl, ...}", d.kv);
   const nlohmann::json cost_j = obj("cost", "cost model {impl, ...}", d.cost);
+  const nlohmann::json autoscale_j =
+      p.object("autoscale", "autoscaling of this pool's replica count over time {policy, min_replicas, max_replicas, ...} "
+                            "(absent: a fixed count; docs/autoscaling.md)");
   if (p.doc_mode()) return pool;
+  if (!autoscale_j.empty()) {
+    Params as(autoscale_j, p.where("autoscale"));
+    pool.autoscale = parse_autoscale(as);
+    as.finish();
+    pool.autoscale.resolved = as.resolved();
+    if (pool.replicas < pool.autoscale.min_replicas || pool.replicas > pool.autoscale.max_replicas) {
+      bad_value(p.where("replicas"), std::to_string(pool.replicas),
+                "a count within autoscale.min_replicas .. autoscale.max_replicas (" + std::to_string(pool.autoscale.min_replicas) +
+                    " .. " + std::to_string(pool.autoscale.max_replicas) + "): the replicas serving at time 0");
+    }
+  }
   Params eng(engine_j, p.where("engine"));
   pool.engine = parse_engine(eng);
   eng.finish();
@@ -325,6 +339,12 @@ ScenarioConfig parse_scenario(const nlohmann::json& scenario, const std::string&
   c.migration = section(t.migration, "migration", parse_migration);
   c.metrics = section(t.metrics, "metrics", parse_metrics);
   c.power_cap = section(t.power_cap, "power_cap", parse_power_cap);
+  for (const PoolConfig& pc : c.pools) {
+    if (pc.autoscale.enabled && c.migration.enabled) {
+      bad_value(pc.where.find(": ") == std::string::npos ? pc.where + ": autoscale" : pc.where + ".autoscale", "an autoscale section",
+                "no autoscaling while migration.enabled is true (live migration and autoscaling do not combine yet)");
+    }
+  }
   for (const std::string& f : c.power_cap.first) {
     if (std::none_of(c.pools.begin(), c.pools.end(), [&](const PoolConfig& pc) { return pc.name == f; })) {
       bad_value(source + ": power_cap.first", f, "the name of one of the scenario's pools");
@@ -343,6 +363,7 @@ nlohmann::json ScenarioConfig::resolved() const {
                          {"model", p.model},       {"hardware", p.hardware},         {"topology", p.topology},
                          {"engine", p.engine.resolved}, {"parallel", p.parallel.resolved}, {"scheduler", p.scheduler.resolved},
                          {"kv", p.kv.resolved},    {"cost", p.cost.resolved}};
+    if (p.autoscale.enabled) pj["autoscale"] = p.autoscale.resolved;
     pools_j.push_back(std::move(pj));
   }
   j["pools"] = std::move(pools_j);
@@ -383,6 +404,7 @@ std::vector<ParamDoc> scenario_param_docs() {
   doc("migration.", parse_migration);
   doc("metrics.", parse_metrics);
   doc("power_cap.", parse_power_cap);
+  doc("autoscale.", parse_autoscale);
   doc("metrics.slo.", parse_slo);
   return out;
 }

@@ -23,6 +23,7 @@
 
 #include "sim/core/params.h"
 #include "sim/core/registry.h"
+#include "sim/serving/autoscale.h"
 #include "sim/serving/power_cap.h"
 #include "sim/serving/speculative.h"
 #include "sim/metrics/metrics.h"
@@ -54,7 +55,8 @@ struct PoolConfig {
   std::string model;
   std::string hardware;
   std::string topology;  // node or cluster profile; empty: one node of `hardware`
-  std::int64_t replicas = 1;
+  std::int64_t replicas = 1;  // with autoscale: the replicas serving at time 0
+  AutoscaleConfig autoscale;   // enabled: the replica count changes over time (autoscale.h)
   EngineConfig engine;
   ComponentConfig parallel, scheduler, kv, cost;
   std::string where;  // "scenario.json: pools[1]" (or the file alone for the one-pool form)
@@ -117,7 +119,7 @@ struct ScenarioConfig {
 // InputError naming `source` and the field.
 ScenarioConfig parse_scenario(const nlohmann::json& scenario, const std::string& source);
 
-// Every scenario-level key (top level, pools[].*, engine.*, metrics.*, kv_transfer.*,
+// Every scenario-level key (top level, pools[].*, autoscale.*, engine.*, metrics.*, kv_transfer.*,
 // disaggregation.*, migration.*), for `servesim list --params`.
 std::vector<ParamDoc> scenario_param_docs();
 

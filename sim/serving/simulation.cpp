@@ -145,11 +145,13 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
     const std::string group = p.topology ? "topology:" + pc.topology : "device:" + p.device->name;
     const std::int32_t gid = group_ids.emplace(group, static_cast<std::int32_t>(group_ids.size())).first->second;
     std::int64_t& offset = used[group];
+    // An autoscaled pool is built at its largest; the replicas not serving hold no GPUs.
+    const std::int64_t built = pc.autoscale.enabled ? pc.autoscale.max_replicas : pc.replicas;
     if (p.topology) {
-      p.topology->require_devices(offset + per_replica * pc.replicas, "devices of the pools placed on it (tp x pp x replicas)",
+      p.topology->require_devices(offset + per_replica * built, "devices of the pools placed on it (tp x pp x replicas)",
                                   pc.where.find(": ") == std::string::npos ? pc.where + ": topology" : pc.where + ".topology");
     }
-    for (std::int64_t i = 0; i < pc.replicas; ++i) {
+    for (std::int64_t i = 0; i < built; ++i) {
       const auto id = static_cast<std::int32_t>(replicas_.size());
       KvDeps kd{*p.model, p.memory.kv_bytes, p.memory.kv_bytes_per_token, p.plan->layers_per_stage(*p.model),
                 config_.seed + static_cast<std::uint64_t>(pi) * 7919u, p.device.get(), p.plan->degrees().tp};
@@ -182,7 +184,7 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
       replicas_.push_back(std::make_unique<Replica>(id, std::move(ctx), std::move(kv), std::move(sched)));
       placement_.push_back(Placement{gid, offset + i * per_replica, per_replica});
     }
-    offset += per_replica * pc.replicas;
+    offset += per_replica * built;
 
     nlohmann::json pj = config_.resolved()["pools"][pi];
     pj["engine"]["resolved_max_model_len"] = p.max_model_len;
@@ -196,31 +198,22 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
   for (std::size_t i = 0; i < replicas_.size(); ++i) {
     const PoolRole role = config_.pools[static_cast<std::size_t>(replicas_[i]->pool())].role;
     const auto id = static_cast<std::int32_t>(i);
-    if (!disagg || role == PoolRole::kPrefill) entry_.members.push_back(id);
-    if (disagg && role == PoolRole::kDecode) decode_.members.push_back(id);
-    if (disagg && role == PoolRole::kMixed) overflow_.members.push_back(id);
+    if (!disagg || role == PoolRole::kPrefill) entry_.all.push_back(id);
+    if (disagg && role == PoolRole::kDecode) decode_.all.push_back(id);
+    if (disagg && role == PoolRole::kMixed) overflow_.all.push_back(id);
   }
-  auto make_views = [&](Group& g) {
-    for (std::int32_t id : g.members) {
-      ReplicaView v;
-      v.replica = id;
-      Replica* rep = replicas_[static_cast<std::size_t>(id)].get();
-      v.cached_prefix = [rep](const Request& r) { return rep->kv().cached_prefix(r); };
-      g.views.push_back(std::move(v));
-    }
-  };
-  make_views(entry_);
-  make_views(decode_);
-  make_views(overflow_);
-  entry_.router = RouterRegistry::get().make(config_.router, RouterDeps{static_cast<std::int32_t>(entry_.members.size()), config_.seed});
+  entry_.router_config = config_.router;
+  entry_.seed = config_.seed;
   if (disagg) {
-    decode_.router = RouterRegistry::get().make(config_.disaggregation.decode_router,
-                                                RouterDeps{static_cast<std::int32_t>(decode_.members.size()), config_.seed + 1});
-    if (!overflow_.members.empty()) {
-      overflow_.router = RouterRegistry::get().make(RouterRegistry::get().parse({{"impl", "least_load"}}, src + ": disaggregation"),
-                                                    RouterDeps{static_cast<std::int32_t>(overflow_.members.size()), config_.seed + 2});
+    decode_.router_config = config_.disaggregation.decode_router;
+    decode_.seed = config_.seed + 1;
+    if (!overflow_.all.empty()) {
+      overflow_.router_config = RouterRegistry::get().parse({{"impl", "least_load"}}, src + ": disaggregation");
+      overflow_.seed = config_.seed + 2;
     }
   }
+  build_autoscale();
+  rebuild_groups();
 
   workload_ = WorkloadRegistry::get().make(config_.workload,
                                            WorkloadDeps{config_.seed, catalog_->data_dir(), config_.workload.where});
@@ -357,7 +350,7 @@ void Simulation::sample() {
     t.kv_preemptions = c.preemptions_recompute + c.preemptions_swap;
     const PoolRuntime& pool = pools_[static_cast<std::size_t>(rep->pool())];
     t.energy_j = replica_energy_j(pool.power->coefficients(), pool.plan->degrees().devices_per_replica(),
-                                  rep->ended_energy_nj(), queue_.now());
+                                  rep->ended_energy_nj(), held(rep->id()));
     metrics_.add_sample(t);
     if (config_.power_cap.enabled()) energies.push_back(t.energy_j);
   }
@@ -420,6 +413,10 @@ SimResult Simulation::run(const RunControl& control) {
   pull_arrival();
   queue_.schedule_at(0, EventPriority::kSample, [this] { sample(); });
   if (config_.migration.enabled) queue_.schedule_at(0, EventPriority::kControl, [this] { balance(); });
+  for (std::size_t k = 0; k < scalers_.size(); ++k) {
+    const SimTime interval = config_.pools[static_cast<std::size_t>(replicas_[static_cast<std::size_t>(scalers_[k].replicas().front())]->pool())].autoscale.interval;
+    queue_.schedule_at(interval, EventPriority::kControl, [this, k] { autoscale_tick(k); });
+  }
   run_events(control);
   SERVESIM_ASSERT(transfers_.empty() && migrations_.empty());
 
@@ -482,8 +479,10 @@ SimResult Simulation::run(const RunControl& control) {
     std::vector<SimTime> stage_busy(static_cast<std::size_t>(p.plan->degrees().pp), 0);
     double imbalance = 0;
     std::int64_t routed = 0;
+    SimTime held_total = 0;  // autoscaled pools: the replicas' time held, the busy fraction's base
     for (const auto& rep : replicas_) {
       if (rep->pool() != static_cast<std::int32_t>(pi)) continue;
+      held_total += held(rep->id());
       const ReplicaStats& s = rep->stats();
       imbalance += rep->executor().imbalance_sum();
       routed += rep->executor().routed_steps();
@@ -530,7 +529,8 @@ SimResult Simulation::run(const RunControl& control) {
         {"busy_s", to_seconds(busy)},
         // Fraction of the time a replica is running a step (any step: a replica decoding one
         // request is busy); the batch sizes say how full the steps are.
-        {"busy_fraction", n > 0 && sim_s > 0 ? to_seconds(busy) / (static_cast<double>(n) * sim_s) : 0.0},
+        {"busy_fraction", pc.autoscale.enabled ? (held_total > 0 ? to_seconds(busy) / to_seconds(held_total) : 0.0)
+                          : n > 0 && sim_s > 0 ? to_seconds(busy) / (static_cast<double>(n) * sim_s) : 0.0},
         {"mean_batch_tokens", steps > 0 ? static_cast<double>(tokens) / static_cast<double>(steps) : 0.0},
         {"mean_batch_seqs", steps > 0 ? static_cast<double>(seqs) / static_cast<double>(steps) : 0.0},
         {"requests_entered", entered},
@@ -565,6 +565,7 @@ SimResult Simulation::run(const RunControl& control) {
         {"bytes", migration_bytes_},
         {"mean_downtime_s", migrations_done_ > 0 ? to_seconds(migration_downtime_) / static_cast<double>(migrations_done_) : 0.0}};
   }
+  if (!scalers_.empty()) res.summary["autoscale"] = autoscale_summary();
   res.events = queue_.fired();
   res.summary["events"] = res.events;
   res.resolved_config = resolved_;
@@ -575,7 +576,7 @@ SimResult Simulation::run(const RunControl& control) {
     std::vector<ReplicaEnergyInput> re;
     for (const auto& rep : replicas_) {
       re.push_back({rep->pool(), pools_[static_cast<std::size_t>(rep->pool())].plan->degrees().devices_per_replica(),
-                    rep->executor().dynamic_energy_nj()});
+                    rep->executor().dynamic_energy_nj(), scaler_of_[static_cast<std::size_t>(rep->id())] >= 0 ? held(rep->id()) : -1});
     }
     std::int64_t tokens = 0, completed = 0;
     for (const RequestRecord& r : res.records) {
@@ -586,8 +587,14 @@ SimResult Simulation::run(const RunControl& control) {
     res.summary["energy"] = energy_summary(ep, re, queue_.now(), tokens, completed, peak_interval_power_w(res.samples));
     std::vector<CostPool> cp;
     for (std::size_t pi = 0; pi < pools_.size(); ++pi) {
-      cp.push_back({pools_[pi].device->name,
-                    pools_[pi].plan->degrees().devices_per_replica() * config_.pools[pi].replicas});
+      const std::int64_t per_replica = pools_[pi].plan->degrees().devices_per_replica();
+      cp.push_back({pools_[pi].device->name, per_replica * config_.pools[pi].replicas, std::nullopt});
+      if (config_.pools[pi].autoscale.enabled) {  // GPU time held, not a fixed count; gpus: the most it may hold
+        cp.back().gpus = per_replica * config_.pools[pi].autoscale.max_replicas;
+        SimTime t = 0;
+        for (const auto& rep : replicas_) t += rep->pool() == static_cast<std::int32_t>(pi) ? held(rep->id()) : 0;
+        cp.back().gpu_seconds = to_seconds(t) * static_cast<double>(per_replica);
+      }
     }
     res.summary["cost"] = cost_summary(catalog_->prices(), cp, queue_.now(), tokens, completed);
     if (config_.power_cap.enabled()) {

@@ -35,6 +35,7 @@
 #include "sim/parallel/i_parallel_plan.h"
 #include "sim/sched/i_router.h"
 #include "sim/serving/catalog.h"
+#include "sim/serving/autoscale.h"
 #include "sim/serving/i_trace_sink.h"
 #include "sim/serving/memory_plan.h"
 #include "sim/serving/replica.h"
@@ -143,12 +144,26 @@ class Simulation final : public IReplicaOwner {
     const char* kind = "";
   };
   struct Group {  // replicas one router chooses among
-    std::vector<std::int32_t> members;
+    std::vector<std::int32_t> all;      // every replica of the group
+    std::vector<std::int32_t> members;  // those serving now (all of them without autoscaling)
     std::vector<ReplicaView> views;
     std::unique_ptr<IRouter> router;
+    ComponentConfig router_config;
+    std::uint64_t seed = 0;
   };
 
   void build(std::shared_ptr<Catalog> catalog);
+  // Autoscaling (autoscale_sim.cpp). A group's router is rebuilt over its serving members
+  // whenever they change (a fresh router: its memory of sessions and prefixes starts empty).
+  void rebuild_group(Group& g);
+  void rebuild_groups();
+  void build_autoscale();
+  void autoscale_tick(std::size_t scaler);
+  void check_drained(std::int32_t replica, bool at_step_end);
+  bool serving(std::int32_t replica) const;
+  // Time replica's GPUs have been held by now (the whole run without autoscaling).
+  SimTime held(std::int32_t replica) const;
+  nlohmann::json autoscale_summary() const;
   void run_events(const RunControl& control);
   void pull_arrival();
   // `streamed`: from the workload's next() (the next one is pulled); else a closed-loop follow-up.
@@ -185,6 +200,9 @@ class Simulation final : public IReplicaOwner {
   EventQueue queue_;
   MetricsCollector metrics_;
   PowerCapController power_cap_{PowerCapConfig{}};
+  std::vector<PoolScaler> scalers_;         // one per autoscaled pool
+  std::vector<std::int32_t> scaler_of_;     // per replica: index into scalers_, or -1
+  std::vector<EventId> ready_event_;        // per replica: its pending cold-start end (0: none)
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::vector<Placement> placement_;
   Group entry_, decode_, overflow_;

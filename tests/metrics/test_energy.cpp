@@ -34,7 +34,7 @@ TEST(Energy, PeakIntervalPowerSumsTheReplicasIncrementsOverTheInterval) {
 TEST(Energy, NodePowerAddsEachGpusShareOfTheNodesNonGpuPower) {
   const DeviceSpec h100 = load_device("h100_sxm", SERVESIM_DATA_DIR, "test");
   const PowerModel pm(h100, power_coefficients(h100, 0, "test"));
-  const std::vector<ReplicaEnergyInput> replicas = {{0, 2, 5'000'000'000}};
+  const std::vector<ReplicaEnergyInput> replicas = {{0, 2, 5'000'000'000, -1}};
   const auto e = energy_summary({{"default", &pm}}, replicas, from_seconds(10.0), 1000, 10, 0);
   ASSERT_TRUE(e["node"]["available"].get<bool>()) << e["node"].dump();
   EXPECT_NEAR(e["node"]["total_j"].get<double>() - e["total_j"].get<double>(), 11'500.0, 1e-6);
@@ -42,7 +42,7 @@ TEST(Energy, NodePowerAddsEachGpusShareOfTheNodesNonGpuPower) {
 
   const DeviceSpec b200 = load_device("b200", SERVESIM_DATA_DIR, "test");
   const PowerModel pb(b200, power_coefficients(b200, 0, "test"));
-  const auto f = energy_summary({{"default", &pm}, {"blackwell", &pb}}, {{0, 2, 0}, {1, 8, 0}}, from_seconds(10.0), 1000, 10, 0);
+  const auto f = energy_summary({{"default", &pm}, {"blackwell", &pb}}, {{0, 2, 0, -1}, {1, 8, 0, -1}}, from_seconds(10.0), 1000, 10, 0);
   EXPECT_FALSE(f["node"]["available"].get<bool>());
   EXPECT_NE(f["node"]["reason"].get<std::string>().find("blackwell"), std::string::npos);
 }
@@ -51,7 +51,7 @@ TEST(Cost, PriceArithmeticFromTheCommittedPriceList) {
   // prices.json: h100_sxm on demand $3.20 per GPU-hour. 8 GPUs for one hour = $25.60;
   // 2M output tokens -> $12.80 per million; 1000 requests -> $0.0256 each.
   const PriceBook prices = PriceBook::load(SERVESIM_DATA_DIR);
-  const nlohmann::json c = cost_summary(prices, {{"h100_sxm", 8}}, from_seconds(3600.0), 2'000'000, 1000);
+  const nlohmann::json c = cost_summary(prices, {{"h100_sxm", 8, std::nullopt}}, from_seconds(3600.0), 2'000'000, 1000);
   ASSERT_TRUE(c["available"].get<bool>());
   EXPECT_DOUBLE_EQ(c["usd_per_hour"].get<double>(), 25.6);
   EXPECT_NEAR(c["run_usd"].get<double>(), 25.6, 1e-12);
@@ -62,7 +62,7 @@ TEST(Cost, PriceArithmeticFromTheCommittedPriceList) {
 TEST(Cost, ADeviceWithoutAPriceSaysSoInsteadOfInventingOne) {
   // gh200_144gb has no published price in prices.json.
   const PriceBook prices = PriceBook::load(SERVESIM_DATA_DIR);
-  const nlohmann::json c = cost_summary(prices, {{"gh200_144gb", 1}}, from_seconds(60.0), 100, 1);
+  const nlohmann::json c = cost_summary(prices, {{"gh200_144gb", 1, std::nullopt}}, from_seconds(60.0), 100, 1);
   EXPECT_FALSE(c["available"].get<bool>());
   EXPECT_NE(c["reason"].get<std::string>().find("gh200_144gb"), std::string::npos);
 }

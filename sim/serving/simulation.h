@@ -84,6 +84,7 @@ struct PoolRuntime {
   MemoryConfig mem;
   MemoryPlan memory;
   std::int64_t max_model_len = 0;
+  HostOffload offload;  // engine.kv_offload / expert_offload (host_offload.h)
   ExecutorContext exec_context(PlanLinks links) const;
 };
 

@@ -115,6 +115,8 @@ std::vector<Case> catalogue() {
       {"KvOffloadUnknown", {}, kRun + "--set engine.kv_offload=disk", {"engine.kv_offload", "'disk'", "none|stream"}},
       {"KvOffloadNoHostMemory", {}, kRun + "--set engine.kv_offload=stream",
        {"engine.kv_offload_capacity", "'0B'", "h100_sxm gives no host memory"}},
+      {"HostAttentionNoHostBandwidth", {}, kRun + "--set engine.kv_offload=host_attention --set engine.kv_offload_capacity=1GiB",
+       {"engine.host_memory_bandwidth", "'0B/s'", "h100_sxm gives no host memory bandwidth"}},
       {"ExpertOffloadDenseModel", {}, kRun + "--set engine.expert_offload=host", {"engine.expert_offload", "'host'", "dense model"}},
       {"ResidentExpertsAllOfThem", {}, kRun + "--set model=Mixtral-8x7B-v0.1 --set engine.expert_offload=host --set engine.resident_experts=8",
        {"engine.resident_experts", "'8'", "fewer than the routed experts"}},

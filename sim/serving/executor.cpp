@@ -42,6 +42,9 @@ Executor::Executor(ExecutorContext ctx)
   expert_p_ = ctx_.plan.expert_popularity(ctx_.model, ctx_.seed);
   double run = 0;
   for (const double p : expert_p_) expert_cdf_.push_back(run += p);
+  if (ctx_.offload.experts) {
+    resident_ = resident_experts(expert_p_, ctx_.model.moe.num_experts, ctx_.plan.degrees().ep, ctx_.offload.resident_experts);
+  }
 }
 
 SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
@@ -55,13 +58,17 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
       seqs_.push_back(SeqAttention{s.new_tokens, static_cast<std::int32_t>(s.context)});
     }
   }
-  std::int64_t num_decode = 0;
+  std::int64_t num_decode = 0, context = 0;
   step_kv_tokens_ = 0;
   for (const ScheduledSeq& s : plan.seqs) {
     num_decode += (s.new_tokens == 1 && s.context > 0) ? 1 : 0;
     if (s.context + s.new_tokens >= s.req->num_tokens()) logits += 1 + s.draft;
     step_kv_tokens_ += s.context + s.new_tokens;
+    context += s.context;
   }
+  step_stream_ = kv_stream_bytes(ctx_.offload, context, step_kv_tokens_ - context);
+  step_context_ = context;
+  step_all_decode_ = num_decode == static_cast<std::int64_t>(plan.seqs.size());
   step_seqs_ = static_cast<std::int64_t>(plan.seqs.size());
   step_tokens_ = plan.num_tokens;
   plan_kv_disk_s_ = plan.kv_work.disk_read_seconds;
@@ -83,6 +90,8 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
     imbalance_sum_ += static_cast<double>(slowest_shard(expert_tokens_, ep).copies) * ep / static_cast<double>(copies);
     ++routed_steps_;
   }
+  step_fetched_ = fetched_experts(ctx_.offload, expert_p_.empty() ? std::span<const std::int64_t>{} : std::span<const std::int64_t>(expert_tokens_),
+                                  resident_, ctx_.plan.degrees().ep, plan.num_tokens * ctx_.model.moe.experts_per_token);
 
   ops_.clear();
   ctx_.plan.step_operators(ctx_.model, batch, ctx_.links, ops_);
@@ -229,6 +238,12 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     part[static_cast<std::size_t>(StagePart::kLayers)] -= plan_layers - split_ns_;
     critical -= plan_layers - split_ns_;
   }
+  if (!reuse_non_attention && ctx_.offload.enabled()) {
+    const SimTime extra = host_offload_ns(split_ns_ >= 0 && split_ns_ < plan_layers ? split_ns_ : plan_layers);
+    part[static_cast<std::size_t>(StagePart::kLayers)] += extra;
+    critical += extra;
+    ns_by_class_[static_cast<std::size_t>(OpClass::kCopy)] += extra;
+  }
   if (background > critical) (deferred ? deferred->exposed : exposed_map_ns_) += background - critical;
   const SimTime device = compose_stages(part, std::max<SimTime>(0, background - critical));
 
@@ -250,6 +265,54 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   }
   stage_ns_.front() += cp->ns;
   return device + cp->ns;
+}
+
+SimTime Executor::copy_ns(CopyKind kind, double bytes, std::int64_t chunks) const {
+  if (bytes <= 0) return 0;
+  Operator op;
+  op.cls = OpClass::kCopy;
+  op.name = "host_offload";
+  op.copy = CopyShape{kind, bytes, chunks, true};
+  return predict(op, nullptr).first;
+}
+
+SimTime Executor::host_offload_ns(SimTime compute) {
+  const HostOffload& h = ctx_.offload;
+  SimTime extra = 0;
+  if (step_stream_.in > 0 || step_stream_.out > 0) {
+    // One layer's transfer: the longer direction of the full-duplex link.
+    const double layers = static_cast<double>(h.layers);
+    const SimTime out = copy_ns(CopyKind::kDeviceToHost, step_stream_.out / layers, 1);
+    SimTime kv = 0;
+    if (h.host_attention && step_all_decode_) {
+      // The host attends to the host-resident context; the device's attention shrinks by
+      // that share of the context, each layer's two parts in sequence.
+      SimTime attention = 0;
+      for (const std::size_t i : attention_ops_) attention += ops_[i].stage == StagePart::kLayers ? op_ns_[i] : 0;
+      const double context_bytes = static_cast<double>(step_context_) * h.kv_bytes_per_token;
+      const auto device_share = static_cast<SimTime>(static_cast<double>(attention) * step_stream_.in / context_bytes);
+      const SimTime host = from_seconds(step_stream_.in / h.host_bandwidth);
+      const SimTime layer_work = compute - device_share + host;
+      kv = streamed_layers_ns(layer_work, out, h.layers) - compute;
+      host_attention_bytes_ += step_stream_.in;
+    } else {
+      const SimTime x = std::max(copy_ns(CopyKind::kHostToDevice, step_stream_.in / layers, 1), out);
+      kv = streamed_layers_ns(compute, x, h.layers) - compute;
+      kv_in_bytes_ += step_stream_.in;
+    }
+    kv_out_bytes_ += step_stream_.out;
+    kv_stream_ns_ += kv;
+    swap_ns_ += kv;
+    extra += kv;
+  }
+  if (step_fetched_ > 0) {
+    const double bytes = static_cast<double>(step_fetched_) * h.expert_bytes;
+    const SimTime f = copy_ns(CopyKind::kHostToDevice, bytes, step_fetched_) * h.moe_layers;
+    expert_bytes_ += bytes * static_cast<double>(h.moe_layers);
+    expert_ns_ += f;
+    extra += f;
+  }
+  return extra;
 }
 
 SimTime Executor::compose_stages(const std::array<SimTime, 4>& part, SimTime exposed_background) {

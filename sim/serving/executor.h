@@ -21,6 +21,11 @@
 //   also priced alone, and the stage's layer time is the overlapped time when that is
 //   shorter than the whole batch's; the breakdown by class stays the whole batch's. The
 //   replica does not merge steps then either.
+// - With host offload (host_offload.h) the stage's layer time grows by the KV streamed
+//   beyond the device's pool (each layer's transfer overlapped with the previous layer's
+//   compute) and by the activated non-resident experts' copies; both are KV/weight copies
+//   in the breakdown (OpClass::kCopy). The replica does not merge steps then (each step
+//   streams more KV than the one before).
 // - cost_repeated_decode_step() prices the step after the last one priced, which must have
 //   been a pure-decode step: the same sequences, every context one token longer. Only the
 //   attention operators are re-costed; the others repeat their summed cost (all sums are
@@ -44,6 +49,7 @@
 #include "sim/cost/power_model.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/parallel/i_parallel_plan.h"
+#include "sim/serving/host_offload.h"
 #include "sim/serving/overlap.h"
 #include "sim/sched/i_scheduler.h"
 
@@ -67,6 +73,7 @@ struct ExecutorContext {
   // verify proposals (ScheduledSeq::draft) first runs max(draft) sequential decode forwards
   // of this model over them, the j-th over the sequences with draft > j at context + j.
   const ModelSpec* draft = nullptr;
+  HostOffload offload;    // engine.kv_offload, engine.expert_offload
 };
 
 // The KV layout attention kernels read (from the KV manager).
@@ -113,6 +120,15 @@ class Executor {
   const std::vector<SimTime>& stage_ns() const { return stage_ns_; }
   bool draws_routing() const { return !expert_p_.empty(); }
   bool overlaps() const { return ctx_.overlap.mode != OverlapMode::kNone; }
+  bool host_offloads() const { return ctx_.offload.enabled(); }
+  // Host offload so far: KV bytes streamed in (host -> device) and out, the step time they
+  // added; expert bytes fetched and the time it took.
+  double kv_stream_in_bytes() const { return kv_in_bytes_; }
+  double kv_stream_out_bytes() const { return kv_out_bytes_; }
+  double host_attention_bytes() const { return host_attention_bytes_; }  // host_attention: KV the host read
+  SimTime kv_stream_exposed_ns() const { return kv_stream_ns_; }
+  double expert_fetch_bytes() const { return expert_bytes_; }
+  SimTime expert_fetch_ns() const { return expert_ns_; }
   // Expert routing so far: the sum over steps of (copies on the slowest EP shard / the mean
   // shard's copies), and the number of steps drawn.
   double imbalance_sum() const { return imbalance_sum_; }
@@ -142,6 +158,10 @@ class Executor {
   std::pair<SimTime, std::int64_t> predict(const Operator& op, std::string_view* source) const;
   // engine.overlap: the stage's per-layer time with the batch split in two halves (-1: no split).
   SimTime split_layers_ns(const StepBatch& whole);
+  // Host offload: what the step's KV streaming and expert fetches add to the stage's layer
+  // time `compute` (host_offload.h), accounted in the counters.
+  SimTime host_offload_ns(SimTime compute);
+  SimTime copy_ns(CopyKind kind, double bytes, std::int64_t chunks) const;
 
   ExecutorContext ctx_;
   // The drafter's forwards of the step (ExecutorContext::draft); returns how many.
@@ -181,6 +201,13 @@ class Executor {
   std::int64_t step_seqs_ = 0;
   std::int64_t step_tokens_ = 0;
   double plan_kv_disk_s_ = 0;
+  std::vector<char> resident_;  // expert offload: routed experts kept in HBM
+  KvStreamBytes step_stream_;   // the step being priced
+  std::int64_t step_fetched_ = 0;
+  std::int64_t step_context_ = 0;  // context tokens of the step's sequences
+  bool step_all_decode_ = false;
+  double kv_in_bytes_ = 0, kv_out_bytes_ = 0, expert_bytes_ = 0, host_attention_bytes_ = 0;
+  SimTime kv_stream_ns_ = 0, expert_ns_ = 0;
   mutable CostBreakdown breakdown_;
   // Sources seen so far, matched by the address of the model-owned name (stable strings),
   // so the hot path compares pointers instead of strings.

@@ -66,6 +66,22 @@ EngineConfig parse_engine(Params& p) {
                                 "nanoflow: share of the overlapped (non-longest) work that still adds time, as operators "
                                 "share SMs and HBM bandwidth (assumed; 0: perfect overlap, 1: none)",
                                 0.0, 1.0);
+  e.kv_offload = p.choice("kv_offload", "none", {"none", "stream", "host_attention"},
+                          "long-context KV offload: KV beyond the device's KV pool lives in host memory; stream: copied "
+                          "back layer by layer for attention, overlapped with the previous layer's compute; "
+                          "host_attention: decode steps attend to it on the host; docs/parallelism.md");
+  e.host_memory_bandwidth = p.bandwidth("host_memory_bandwidth", "0B/s",
+                                        "kv_offload=host_attention: host memory bandwidth the host's attention reaches "
+                                        "(0B/s: the device profile's host memory bandwidth)");
+  e.kv_offload_capacity = p.bytes("kv_offload_capacity", "0B",
+                                  "kv_offload=stream: host memory per device for KV (0B: the device profile's host memory)");
+  e.expert_offload = p.choice("expert_offload", "none", {"none", "host"},
+                              "MoE expert offload: host (routed experts beyond resident_experts live in host memory and "
+                              "are copied to the device when a step activates them); docs/parallelism.md");
+  e.resident_experts = p.integer("resident_experts", 0,
+                                 "expert_offload=host: routed experts per MoE layer kept in HBM on each device (the most "
+                                 "popular under a drawn parallel.routing)",
+                                 0);
   e.fast_forward = p.boolean("fast_forward", true, "merge runs of identical decode steps into one event (same results, fewer events)");
   const nlohmann::json spec_j = p.object("speculative", "speculative decoding {method, k, acceptance, draft_model} "
                                                         "(docs/schedulers.md; absent: off)");

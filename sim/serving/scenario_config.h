@@ -46,6 +46,11 @@ struct EngineConfig {
   double overlap_sm_share = 0;
   double overlap_contention = 0;
   SpeculativeConfig speculative;  // engine.speculative (absent: off, and not in the resolved config)
+  std::string kv_offload = "none";      // none | stream | host_attention (host_offload.h)
+  double kv_offload_capacity = 0;       // bytes of host memory per device (0: the device profile's)
+  double host_memory_bandwidth = 0;     // host_attention: bytes/s (0: the device profile's)
+  std::string expert_offload = "none";  // none | host
+  std::int64_t resident_experts = 0;    // routed experts per MoE layer kept in HBM, per device
   nlohmann::json resolved;
 };
 

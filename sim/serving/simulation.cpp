@@ -28,7 +28,7 @@ std::string data_relative(const std::string& path, const std::string& data_dir) 
 ExecutorContext PoolRuntime::exec_context(PlanLinks links) const {
   // The seed, replica and overlap are the replica's: its owner sets them.
   return ExecutorContext{*model, *plan, *cost, links, mem.weight_dtype, mem.act_dtype, mem.kv_dtype, power.get(), 0, 0, OverlapConfig{},
-                         draft.get()};
+                         draft.get(), offload};
 }
 
 namespace {
@@ -89,14 +89,16 @@ PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string&
   }
   p.memory = plan_memory(model, *p.device, *p.plan, p.mem);
   if (e.speculative.enabled()) add_drafter(p, catalog, where);
+  p.offload = plan_host_offload(e, model, *p.device, *p.plan, p.memory, where);
   require_fit(p.memory, model, *p.device, where("model"));
+  const std::int64_t kv_tokens = p.memory.kv_tokens + p.offload.host_kv_tokens();  // with host-resident KV
   std::int64_t max_model_len = e.max_model_len;
   if (max_model_len == 0) max_model_len = model.max_position > 0 ? model.max_position : INT32_MAX;
-  if (p.memory.kv_tokens < max_model_len && e.max_model_len_given) {
+  if (kv_tokens < max_model_len && e.max_model_len_given) {
     bad_value(where("engine.max_model_len"), std::to_string(max_model_len),
-              "at most the KV capacity of one replica (" + std::to_string(p.memory.kv_tokens) + " tokens)");
+              "at most the KV capacity of one replica (" + std::to_string(kv_tokens) + " tokens)");
   }
-  p.max_model_len = std::min<std::int64_t>(max_model_len, p.memory.kv_tokens);
+  p.max_model_len = std::min<std::int64_t>(max_model_len, kv_tokens);
   p.cost = catalog.cost_model(c.cost, p.device);
   p.power = std::make_unique<PowerModel>(*p.device, power_coefficients(*p.device, e.power_limit_w, where("engine.power_limit")));
   if (cap_w > 0) p.power_capped = std::make_unique<PowerModel>(*p.device, power_coefficients(*p.device, cap_w, source + ": power_cap.cap"));
@@ -153,7 +155,7 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
     }
     for (std::int64_t i = 0; i < built; ++i) {
       const auto id = static_cast<std::int32_t>(replicas_.size());
-      KvDeps kd{*p.model, p.memory.kv_bytes, p.memory.kv_bytes_per_token, p.plan->layers_per_stage(*p.model),
+      KvDeps kd{*p.model, p.memory.kv_bytes + p.offload.host_kv_bytes, p.memory.kv_bytes_per_token, p.plan->layers_per_stage(*p.model),
                 config_.seed + static_cast<std::uint64_t>(pi) * 7919u, p.device.get(), p.plan->degrees().tp};
       auto kv = KvManagerRegistry::get().make(pc.kv, kd);
       const SpeculativeConfig& spec = pc.engine.speculative;
@@ -480,12 +482,20 @@ SimResult Simulation::run(const RunControl& control) {
     double imbalance = 0;
     std::int64_t routed = 0;
     SimTime held_total = 0;  // autoscaled pools: the replicas' time held, the busy fraction's base
+    HostOffloadTotals offload;
     for (const auto& rep : replicas_) {
       if (rep->pool() != static_cast<std::int32_t>(pi)) continue;
       held_total += held(rep->id());
       const ReplicaStats& s = rep->stats();
       imbalance += rep->executor().imbalance_sum();
       routed += rep->executor().routed_steps();
+      const Executor& x = rep->executor();
+      offload.kv_in_bytes += x.kv_stream_in_bytes();
+      offload.kv_out_bytes += x.kv_stream_out_bytes();
+      offload.host_attention_bytes += x.host_attention_bytes();
+      offload.kv_added += x.kv_stream_exposed_ns();
+      offload.expert_bytes += x.expert_fetch_bytes();
+      offload.expert_time += x.expert_fetch_ns();
       if (const PipelineTimeline* pipe = rep->pipeline()) {
         for (std::size_t k = 0; k < stage_busy.size(); ++k) stage_busy[k] += pipe->busy()[k];
       }
@@ -543,6 +553,7 @@ SimResult Simulation::run(const RunControl& control) {
     if (pc.role == PoolRole::kPrefill) pj["prefilled"] = prefilled;
     // Expert routing drawn per step: the slowest EP shard's copies over the mean shard's.
     if (routed > 0) pj["expert_routing"] = {{"steps", routed}, {"mean_slowest_shard_load_over_mean", imbalance / static_cast<double>(routed)}};
+    if (p.offload.enabled()) pj["host_offload"] = host_offload_json(p.offload, offload);
     if (stage_busy.size() > 1) pj["pipeline"] = pipeline_json(p.plan->degrees(), stage_busy, busy);
     pools.push_back(std::move(pj));
   }

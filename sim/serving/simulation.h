@@ -86,6 +86,7 @@ struct PoolRuntime {
   MemoryPlan memory;
   std::int64_t max_model_len = 0;
   std::shared_ptr<const ModelSpec> draft;  // engine.speculative's drafter (null: off)
+  HostOffload offload;  // engine.kv_offload / expert_offload (host_offload.h)
   ExecutorContext exec_context(PlanLinks links) const;
 };
 

@@ -157,7 +157,9 @@ int cmd_run(const Args& args) {
   SimResult res = sim.run(control);
   progress.clear();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  auto files = result_files(res);
+  // requests.csv and timeseries.csv are streamed into their files unless the report needs
+  // their text (build_report_from_files reads them).
+  auto files = result_files(res, want_report, want_report);
   nlohmann::json intervals;
   if (replays > 0) {
     intervals = uncertainty_intervals(scenario, so, res, replays, confidence);
@@ -165,7 +167,7 @@ int cmd_run(const Args& args) {
   }
   if (want_report) files.emplace_back("report.html", report::build_report_from_files(files, assets, label));
   if (want_timeline) files.emplace_back("timeline.json", report::chrome_trace_json(recorder, res));
-  write_dir_atomically(out, files, oo);
+  write_dir_atomically(out, files, want_report ? std::vector<StreamedFile>{} : streamed_result_files(res), oo);
   if (!quiet) {
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);

@@ -1,6 +1,7 @@
 #include "sim/metrics/metrics.h"
 
 #include <algorithm>
+#include <malloc.h>
 #include <map>
 #include <string>
 
@@ -57,6 +58,9 @@ void MetricsCollector::on_reject(const Request& r) {
   records_.push_back(rec);
 }
 
+// glibc keeps freed blocks resident; malloc_trim returns every whole free page.
+void release_free_memory() { ::malloc_trim(0); }
+
 void MetricsCollector::on_step(std::int64_t num_seqs, std::int64_t num_tokens, SimTime duration) {
   ++steps_;
   step_seqs_ += num_seqs;
@@ -65,28 +69,41 @@ void MetricsCollector::on_step(std::int64_t num_seqs, std::int64_t num_tokens, S
 }
 
 nlohmann::json MetricsCollector::summary(const Slo& slo) const {
-  std::vector<double> ttft, tpot, e2e, queue;
   std::int64_t done = 0, rejected = 0, out_tokens = 0, in_tokens = 0, preemptions = 0, restarted = 0, cached = 0, good = 0;
   SimTime t_begin = kTimeMax, t_end = 0;
-  for (const auto& r : records_) {
+  records_.for_each([&](const RequestRecord& r) {
     t_begin = std::min(t_begin, r.arrival);
     if (r.rejected) {
       ++rejected;
-      continue;
+      return;
     }
     ++done;
     t_end = std::max(t_end, r.last_token);
-    ttft.push_back(to_seconds(r.ttft()));
-    e2e.push_back(to_seconds(r.e2e()));
-    queue.push_back(to_seconds(r.queueing()));
-    if (r.has_tpot()) tpot.push_back(r.tpot_ns() * 1e-9);
     out_tokens += r.output_tokens;
     in_tokens += r.prompt_tokens;
     preemptions += r.preemptions;
     restarted += r.preemptions > 0 ? 1 : 0;
     cached += r.cached_prefix_tokens;
     good += slo.met(r) ? 1 : 0;
-  }
+  });
+  // One column of doubles at a time (a run of millions of requests holds one, not four),
+  // in the records' order, as each distribution's summary has always been computed.
+  std::vector<double> col;
+  col.reserve(static_cast<std::size_t>(done));
+  const auto dist = [&](auto value_of, bool (*has)(const RequestRecord&)) {
+    col.clear();
+    records_.for_each([&](const RequestRecord& r) {
+      if (!r.rejected && has(r)) col.push_back(value_of(r));
+    });
+    return to_json(summarize(col));
+  };
+  const auto always = [](const RequestRecord&) { return true; };
+  const auto tpot_defined = [](const RequestRecord& r) { return r.has_tpot(); };
+  const nlohmann::json ttft_j = dist([](const RequestRecord& r) { return to_seconds(r.ttft()); }, always);
+  const nlohmann::json tpot_j = dist([](const RequestRecord& r) { return r.tpot_ns() * 1e-9; }, tpot_defined);
+  const nlohmann::json e2e_j = dist([](const RequestRecord& r) { return to_seconds(r.e2e()); }, always);
+  const nlohmann::json queue_j = dist([](const RequestRecord& r) { return to_seconds(r.queueing()); }, always);
+  col = std::vector<double>();
   const double window = done > 0 ? to_seconds(t_end - t_begin) : 0.0;
   const auto rate = [&](double x) { return window > 0 ? x / window : 0.0; };
   Summary itl = itl_.summary();
@@ -95,11 +112,11 @@ nlohmann::json MetricsCollector::summary(const Slo& slo) const {
   nlohmann::json j = {
       {"requests", {{"completed", done}, {"rejected", rejected}, {"preemptions", preemptions}, {"preempted_requests", restarted}}},
       {"window_s", window},
-      {"ttft_s", to_json(summarize(ttft))},
-      {"tpot_s", to_json(summarize(tpot))},
+      {"ttft_s", ttft_j},
+      {"tpot_s", tpot_j},
       {"itl_s", itl_j},
-      {"e2e_s", to_json(summarize(e2e))},
-      {"queueing_s", to_json(summarize(queue))},
+      {"e2e_s", e2e_j},
+      {"queueing_s", queue_j},
       {"throughput",
        {{"requests_per_s", rate(static_cast<double>(done))},
         {"output_tokens_per_s", rate(static_cast<double>(out_tokens))},
@@ -115,9 +132,9 @@ nlohmann::json MetricsCollector::summary(const Slo& slo) const {
   }
   // KV utilisation over time, summarised (full series in timeseries.csv).
   std::vector<double> util;
-  for (const auto& s : samples_) {
+  samples_.for_each([&](const TimeSample& s) {
     if (s.kv_capacity_tokens > 0) util.push_back(static_cast<double>(s.kv_used_tokens) / static_cast<double>(s.kv_capacity_tokens));
-  }
+  });
   j["kv_utilization"] = to_json(summarize(util));
   add_client_summary(j);
   add_program_summary(j);
@@ -135,17 +152,17 @@ void MetricsCollector::add_program_summary(nlohmann::json& j) const {
     bool rejected = false;
   };
   std::map<std::int64_t, Prog> progs;
-  for (const auto& r : records_) {
-    if (r.call < 0) continue;
+  records_.for_each([&](const RequestRecord& r) {
+    if (r.call < 0) return;
     Prog& p = progs[r.session];
     ++p.calls;
     if (r.call == 0) p.start = r.arrival;
     if (r.rejected) {
       p.rejected = true;
-      continue;
+      return;
     }
     p.end = std::max(p.end, r.last_token);
-  }
+  });
   if (progs.empty()) return;
   std::vector<double> jct;
   std::int64_t incomplete = 0, calls = 0;
@@ -171,20 +188,24 @@ void MetricsCollector::add_client_summary(nlohmann::json& j) const {
     std::int64_t done = 0, rejected = 0, in_tokens = 0, out_tokens = 0;
     std::int32_t priority = 0;
   };
+  // Most runs have one client: say so before holding any per-request values.
+  bool one_client = true;
+  records_.for_each([&](const RequestRecord& r) { one_client = one_client && r.client == records_.front().client; });
+  if (one_client) return;
   std::map<std::int32_t, Acc> by_client;
-  for (const auto& r : records_) {
+  records_.for_each([&](const RequestRecord& r) {
     Acc& a = by_client[r.client];
     a.priority = r.priority;
     if (r.rejected) {
       ++a.rejected;
-      continue;
+      return;
     }
     ++a.done;
     a.in_tokens += r.prompt_tokens;
     a.out_tokens += r.output_tokens;
     a.ttft.push_back(to_seconds(r.ttft()));
     if (r.has_tpot()) a.tpot.push_back(r.tpot_ns() * 1e-9);
-  }
+  });
   if (by_client.size() < 2) return;
   nlohmann::json cj = nlohmann::json::object();
   for (auto& [client, a] : by_client) {

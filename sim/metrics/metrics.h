@@ -8,7 +8,9 @@
 //   Job completion time (closed-loop agent programs / chat sessions) = last token of the
 //   program's last call - arrival of its first call.
 // A preempted request keeps one record; its restarts are counted in `preemptions`.
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,26 +23,28 @@
 
 namespace servesim {
 
+// One per request, held until the end of the run (5M requests: about 0.5 GB), so fields are
+// ordered to leave no padding: the 8-byte ones, then the 4-byte ones, then the flag.
 struct RequestRecord {
   RequestId id = 0;
-  std::int32_t replica = -1;
   SimTime arrival = 0;
-  std::int32_t prompt_tokens = 0;
-  std::int32_t output_tokens = 0;
   SimTime first_scheduled = -1;
   SimTime first_token = -1;
   SimTime last_token = -1;
-  std::int32_t preemptions = 0;
   std::int64_t cached_prefix_tokens = 0;
-  bool rejected = false;
+  SimTime kv_transfer_ns = 0;        // hand-off to adoption, summed over its moves
+  double kv_transfer_bytes = 0;
+  std::int64_t session = -1;  // session / agent program (RequestSpec::session)
+  std::int32_t replica = -1;
+  std::int32_t prompt_tokens = 0;
+  std::int32_t output_tokens = 0;
+  std::int32_t preemptions = 0;
   std::int32_t client = 0;
   std::int32_t priority = 0;
   std::int32_t decode_replica = -1;  // the replica it moved to last (disaggregation, migration); -1: none
   std::int32_t migrations = 0;
-  SimTime kv_transfer_ns = 0;        // hand-off to adoption, summed over its moves
-  double kv_transfer_bytes = 0;
-  std::int64_t session = -1;  // session / agent program (RequestSpec::session)
   std::int32_t call = -1;     // index within a closed-loop session, -1: not closed-loop
+  bool rejected = false;
 
   SimTime ttft() const { return first_token - arrival; }
   SimTime e2e() const { return last_token - arrival; }
@@ -78,6 +82,55 @@ struct TimeSample {
   std::int64_t kv_preemptions = 0;
 };
 
+// Returns free heap pages to the system (glibc keeps freed blocks resident otherwise).
+void release_free_memory();
+
+// An append-only sequence in chunks of its own allocation: growing never copies (a growing
+// vector briefly holds two copies), and take() moves it into one vector chunk by chunk,
+// handing each chunk's pages back to the system (release_free_memory) as it goes, so a run
+// of millions of requests peaks at one copy of its records plus one chunk.
+template <typename T>
+class ChunkedLog {
+ public:
+  static constexpr std::size_t kChunk = 8192;
+  void push_back(const T& v) {
+    if (chunks_.empty() || used_ == kChunk) {
+      chunks_.push_back(std::make_unique<T[]>(kChunk));
+      used_ = 0;
+    }
+    chunks_.back()[used_++] = v;
+    ++size_;
+  }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const T& front() const { return chunks_.front()[0]; }
+  template <typename F>
+  void for_each(F&& f) const {
+    for (std::size_t c = 0; c < chunks_.size(); ++c) {
+      const std::size_t n = c + 1 == chunks_.size() ? used_ : kChunk;
+      for (std::size_t i = 0; i < n; ++i) f(chunks_[c][i]);
+    }
+  }
+  std::vector<T> take() {
+    std::vector<T> out;
+    out.reserve(size_);
+    for (std::size_t c = 0; c < chunks_.size(); ++c) {
+      const std::size_t n = c + 1 == chunks_.size() ? used_ : kChunk;
+      out.insert(out.end(), chunks_[c].get(), chunks_[c].get() + n);
+      chunks_[c].reset();
+      release_free_memory();
+    }
+    chunks_.clear();
+    used_ = size_ = 0;
+    return out;
+  }
+
+ private:
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  std::size_t used_ = 0;  // elements in the last chunk
+  std::size_t size_ = 0;
+};
+
 class MetricsCollector {
  public:
   void on_token(const Request& r);  // after r sampled a token (r.last_token, r.prev_token set)
@@ -88,11 +141,12 @@ class MetricsCollector {
   void on_step(std::int64_t num_seqs, std::int64_t num_tokens, SimTime duration);
   void add_sample(const TimeSample& s) { samples_.push_back(s); }
 
-  const std::vector<RequestRecord>& records() const { return records_; }
-  const std::vector<TimeSample>& samples() const { return samples_; }
-  // Hand the records and samples over at the end of a run (no copy).
-  std::vector<RequestRecord> take_records() { return std::move(records_); }
-  std::vector<TimeSample> take_samples() { return std::move(samples_); }
+  std::size_t num_records() const { return records_.size(); }
+  std::size_t num_samples() const { return samples_.size(); }
+  // Hand the records and samples over at the end of a run, as vectors; the peak is one
+  // copy plus a chunk (ChunkedLog::take).
+  std::vector<RequestRecord> take_records() { return records_.take(); }
+  std::vector<TimeSample> take_samples() { return samples_.take(); }
   // Aggregates; times in seconds. `slo` may be empty.
   nlohmann::json summary(const Slo& slo) const;
 
@@ -100,8 +154,8 @@ class MetricsCollector {
   void add_client_summary(nlohmann::json& j) const;
   void add_program_summary(nlohmann::json& j) const;
 
-  std::vector<RequestRecord> records_;
-  std::vector<TimeSample> samples_;
+  ChunkedLog<RequestRecord> records_;
+  ChunkedLog<TimeSample> samples_;
   LogHistogram itl_;
   std::int64_t steps_ = 0;
   std::int64_t step_tokens_ = 0;

@@ -7,6 +7,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string_view>
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -36,43 +39,75 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-std::string requests_csv(const SimResult& res) {
-  std::string s =
+namespace {
+// Rows are formatted into one reused buffer and written in blocks, so a file of millions of
+// rows is never held as one string.
+class RowWriter {
+ public:
+  explicit RowWriter(std::ostream& out) : out_(out) {}
+  ~RowWriter() { flush(); }
+  template <typename... Args>
+  void row(fmt::format_string<Args...> f, Args&&... args) {
+    fmt::format_to(std::back_inserter(buf_), f, std::forward<Args>(args)...);
+    if (buf_.size() > (1u << 16)) flush();
+  }
+  void text(const char* t) { buf_.append(std::string_view(t)); }
+  void flush() {
+    out_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+    buf_.clear();
+  }
+
+ private:
+  std::ostream& out_;
+  fmt::memory_buffer buf_;
+};
+
+std::string to_text(void (*write)(std::ostream&, const SimResult&), const SimResult& res) {
+  std::ostringstream s;
+  write(s, res);
+  return std::move(s).str();
+}
+}  // namespace
+
+void write_requests_csv(std::ostream& out, const SimResult& res) {
+  RowWriter w(out);
+  w.text(
       "id,replica,arrival_s,prompt_tokens,output_tokens,first_scheduled_s,first_token_s,last_token_s,ttft_s,tpot_s,"
       "e2e_s,queueing_s,preemptions,cached_prefix_tokens,rejected,pool,decode_replica,kv_transfer_s,kv_transfer_bytes,"
-      "migrations";
+      "migrations");
   // Closed-loop workloads add the session (agent program) and the call's index in it.
   const bool programs = std::any_of(res.records.begin(), res.records.end(), [](const RequestRecord& r) { return r.call >= 0; });
-  s += programs ? ",program,call\n" : "\n";
+  w.text(programs ? ",program,call\n" : "\n");
   auto program_cols = [&](const RequestRecord& r) {
     return programs ? (r.call >= 0 ? fmt::format(",{},{}", r.session, r.call) : std::string(",,")) : std::string();
   };
-  auto pool_of = [&](std::int32_t replica) {
+  auto pool_of = [&](std::int32_t replica) -> std::string_view {
     return replica >= 0 && static_cast<std::size_t>(replica) < res.replica_pool.size() ? res.replica_pool[static_cast<std::size_t>(replica)]
-                                                                                        : std::string();
+                                                                                        : std::string_view();
   };
   for (const auto& r : res.records) {
     if (r.rejected) {
-      s += fmt::format("{},,{},{},{},,,,,,,,0,0,1,,,,,0{}\n", r.id, seconds(r.arrival), r.prompt_tokens, r.output_tokens,
-                       program_cols(r));
+      w.row("{},,{},{},{},,,,,,,,0,0,1,,,,,0{}\n", r.id, seconds(r.arrival), r.prompt_tokens, r.output_tokens, program_cols(r));
       continue;
     }
-    s += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},0,{},{},{},{:.0f},{}{}\n", r.id, r.replica, seconds(r.arrival),
-                     r.prompt_tokens, r.output_tokens, seconds(r.first_scheduled), seconds(r.first_token), seconds(r.last_token),
-                     seconds(r.ttft()), r.has_tpot() ? fmt::format("{:.6f}", r.tpot_ns() * 1e-9) : std::string(),
-                     seconds(r.e2e()), seconds(r.queueing()), r.preemptions, r.cached_prefix_tokens, pool_of(r.replica),
-                     r.decode_replica >= 0 ? std::to_string(r.decode_replica) : std::string(),
-                     r.decode_replica >= 0 ? fmt::format("{:.6f}", to_seconds(r.kv_transfer_ns)) : std::string(),
-                     r.kv_transfer_bytes, r.migrations, program_cols(r));
+    w.row("{},{},{},{},{},{},{},{},{},{},{},{},{},{},0,{},{},{},{:.0f},{}{}\n", r.id, r.replica, seconds(r.arrival), r.prompt_tokens,
+          r.output_tokens, seconds(r.first_scheduled), seconds(r.first_token), seconds(r.last_token), seconds(r.ttft()),
+          r.has_tpot() ? fmt::format("{:.6f}", r.tpot_ns() * 1e-9) : std::string(), seconds(r.e2e()), seconds(r.queueing()),
+          r.preemptions, r.cached_prefix_tokens, pool_of(r.replica),
+          r.decode_replica >= 0 ? std::to_string(r.decode_replica) : std::string(),
+          r.decode_replica >= 0 ? fmt::format("{:.6f}", to_seconds(r.kv_transfer_ns)) : std::string(), r.kv_transfer_bytes,
+          r.migrations, program_cols(r));
   }
-  return s;
 }
 
-std::string timeseries_csv(const SimResult& res) {
-  std::string s =
+std::string requests_csv(const SimResult& res) { return to_text(write_requests_csv, res); }
+
+void write_timeseries_csv(std::ostream& out, const SimResult& res) {
+  RowWriter w(out);
+  w.text(
       "time_s,replica,waiting,running,kv_used_tokens,kv_capacity_tokens,kv_utilization,kv_allocated_bytes,kv_used_bytes,"
       "kv_fragmentation,kv_cached_bytes,kv_prefix_hit_rate,kv_pages_mapped,kv_exposed_map_s,kv_swap_bytes,kv_offload_bytes,"
-      "kv_preemptions,energy_j,power_w\n";
+      "kv_preemptions,energy_j,power_w\n");
   // power_w: the replica's mean power since its previous row (0 on its first row).
   std::vector<std::pair<SimTime, double>> prev;  // by replica: (time, energy) of its last row
   for (const auto& t : res.samples) {
@@ -85,13 +120,14 @@ std::string timeseries_csv(const SimResult& res) {
     const double hit = t.kv_prefix_lookup_tokens > 0
                            ? static_cast<double>(t.kv_prefix_hit_tokens) / static_cast<double>(t.kv_prefix_lookup_tokens)
                            : 0.0;
-    s += fmt::format("{},{},{},{},{},{},{:.6f},{:.0f},{:.0f},{:.6f},{:.0f},{:.6f},{},{:.6f},{:.0f},{:.0f},{},{:.3f},{:.1f}\n",
-                     seconds(t.time), t.replica, t.waiting, t.running, t.kv_used_tokens, t.kv_capacity_tokens, u,
-                     t.kv_allocated_bytes, t.kv_used_bytes, frag, t.kv_cached_bytes, hit, t.kv_pages_mapped, t.kv_exposed_map_s,
-                     t.kv_swap_bytes, t.kv_offload_bytes, t.kv_preemptions, t.energy_j, power);
+    w.row("{},{},{},{},{},{},{:.6f},{:.0f},{:.0f},{:.6f},{:.0f},{:.6f},{},{:.6f},{:.0f},{:.0f},{},{:.3f},{:.1f}\n", seconds(t.time),
+          t.replica, t.waiting, t.running, t.kv_used_tokens, t.kv_capacity_tokens, u, t.kv_allocated_bytes, t.kv_used_bytes, frag,
+          t.kv_cached_bytes, hit, t.kv_pages_mapped, t.kv_exposed_map_s, t.kv_swap_bytes, t.kv_offload_bytes, t.kv_preemptions,
+          t.energy_j, power);
   }
-  return s;
 }
+
+std::string timeseries_csv(const SimResult& res) { return to_text(write_timeseries_csv, res); }
 
 namespace {
 
@@ -174,6 +210,11 @@ std::string check_output_dir(const std::string& dir, const OutputOptions& opt) {
 
 void write_dir_atomically(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files,
                           const OutputOptions& opt) {
+  write_dir_atomically(dir, files, {}, opt);
+}
+
+void write_dir_atomically(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files,
+                          const std::vector<StreamedFile>& streamed, const OutputOptions& opt) {
   const fs::path final_dir(check_output_dir(dir, opt));
   const auto is_cancelled = [&] { return opt.cancelled && opt.cancelled(); };
   std::error_code ec;
@@ -214,6 +255,14 @@ void write_dir_atomically(const std::string& dir, const std::vector<std::pair<st
       fs::create_directories(path.parent_path(), ec);
       if (ec) bad_value(opt.flag, dir, "a writable location (" + ec.message() + ")");
       write_file(path, text);
+    }
+    for (const auto& [name, write] : streamed) {
+      if (is_cancelled()) throw Cancelled("stopped before the results were complete; nothing was written to " + dir);
+      const fs::path path = tmp / name;
+      std::ofstream out(path, std::ios::binary);
+      write(out);
+      out.close();
+      if (!out) input_error(path.string(), "cannot write file");
     }
     if (is_cancelled()) throw Cancelled("stopped before the results were complete; nothing was written to " + dir);
   } catch (...) {
@@ -263,8 +312,13 @@ std::vector<std::pair<std::string, std::string>> result_files(const SimResult& r
   return files;
 }
 
+std::vector<StreamedFile> streamed_result_files(const SimResult& res) {
+  return {{"requests.csv", [&res](std::ostream& o) { write_requests_csv(o, res); }},
+          {"timeseries.csv", [&res](std::ostream& o) { write_timeseries_csv(o, res); }}};
+}
+
 void write_results(const std::string& dir, const SimResult& res, const OutputOptions& options) {
-  write_dir_atomically(dir, result_files(res), options);
+  write_dir_atomically(dir, result_files(res, false, false), streamed_result_files(res), options);
 }
 
 std::string summary_table(const nlohmann::json& s) {

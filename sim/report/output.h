@@ -11,6 +11,7 @@
 //   timeseries.csv        queue lengths and KV use per replica over time
 //   resolved_config.json  the scenario with every default filled in
 #include <functional>
+#include <iosfwd>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,8 @@ struct OutputOptions {
   std::function<bool()> cancelled;
 };
 
+// write_results() streams requests.csv and timeseries.csv into their files row by row (a
+// run of millions of requests never holds them as strings).
 void write_results(const std::string& dir, const SimResult& result, const OutputOptions& options = {});
 // The files of a run folder (the list above; requests.csv and timeseries.csv when asked), as
 // write_results(), `run --seeds` and sweeps write them.
@@ -49,6 +52,15 @@ std::string check_output_dir(const std::string& dir, const OutputOptions& option
 // left behind (InputError / Cancelled) and an existing `dir` is untouched.
 void write_dir_atomically(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files,
                           const OutputOptions& options = {});
+// A file written by a function into its stream (large files: rows, never one string).
+using StreamedFile = std::pair<std::string, std::function<void(std::ostream&)>>;
+// The same, plus `streamed` files written after `files` (into the same temporary folder).
+void write_dir_atomically(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files,
+                          const std::vector<StreamedFile>& streamed, const OutputOptions& options = {});
+// requests.csv and timeseries.csv of `result` as streamed files (they refer to `result`).
+std::vector<StreamedFile> streamed_result_files(const SimResult& result);
+void write_requests_csv(std::ostream& out, const SimResult& result);
+void write_timeseries_csv(std::ostream& out, const SimResult& result);
 std::string requests_csv(const SimResult& result);
 // One CSV field: quoted (RFC 4180, quotes doubled) when it holds a comma, a quote or a newline.
 std::string csv_field(const std::string& s);

@@ -328,7 +328,7 @@ void Simulation::on_released(Request* r) {
 // Sampling and results
 
 void Simulation::sample() {
-  if (metrics_.samples().size() + replicas_.size() > kMaxSampleRows) {
+  if (metrics_.num_samples() + replicas_.size() > kMaxSampleRows) {
     bad_value(config_.source + ": metrics.sample_interval", units::format_duration(config_.metrics.sample_interval),
               fmt::format("an interval giving at most {} time-series rows (the run reached {:.6g} s of simulated time)",
                           kMaxSampleRows, to_seconds(queue_.now())));
@@ -384,7 +384,7 @@ void Simulation::run_events(const RunControl& c) {
     return;
   }
   auto unfinished = [&] {
-    return fmt::format("{} requests done, {} unfinished", metrics_.records().size(), live_requests_);
+    return fmt::format("{} requests done, {} unfinished", metrics_.num_records(), live_requests_);
   };
   std::uint64_t since_poll = 0;
   for (SimTime next = queue_.next_time(); next != kTimeMax; next = queue_.next_time()) {
@@ -403,7 +403,7 @@ void Simulation::run_events(const RunControl& c) {
       since_poll = 0;
       if (c.cancelled && c.cancelled()) throw Cancelled("stopped during the simulation; nothing was written");
       if (c.progress) {
-        c.progress(RunProgress{queue_.now(), queue_.fired(), static_cast<std::int64_t>(metrics_.records().size())});
+        c.progress(RunProgress{queue_.now(), queue_.fired(), static_cast<std::int64_t>(metrics_.num_records())});
       }
     }
   }

@@ -2,6 +2,7 @@
 // per target: FUZZ_TARGET selects the body. Contract checked: any input either parses or
 // ends in InputError; anything else escaping (an internal error: a JSON type_error, an
 // assertion, a sanitizer report, a leak, a hang) is a crash the fuzzer reports.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -25,6 +26,7 @@
 #include "sim/search/sweep_spec.h"
 #include "sim/serving/scenario_config.h"
 #include "sim/serving/simulation.h"
+#include "sim/validate/groundtruth.h"
 #include "sim/workload/i_workload.h"
 
 namespace {
@@ -95,6 +97,21 @@ void one_input(const std::uint8_t* data, std::size_t size) {
 #elif defined(FUZZ_PLAN)
   // A plan-search file (candidates, SLOs, prices, traffic).
   (void)parse_plan(parse_json_text(text(data, size), "plan.json"), "plan.json");
+#elif defined(FUZZ_GROUNDTRUTH)
+  // A ground-truth run folder: meta.json, requests.csv and steps.csv, in that order,
+  // separated by lines "----".
+  static const fs::path dir = fs::temp_directory_path() / ("servesim-fuzz-gt-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string_view t = text(data, size);
+  const char* names[] = {"meta.json", "requests.csv", "steps.csv"};
+  std::size_t start = 0;
+  for (int i = 0; i < 3; ++i) {
+    const std::size_t sep = i < 2 ? t.find("\n----\n", start) : std::string_view::npos;
+    const std::string_view part = t.substr(std::min(start, t.size()), sep == std::string_view::npos ? std::string_view::npos : sep - start);
+    std::ofstream(dir / names[i], std::ios::binary | std::ios::trunc).write(part.data(), static_cast<std::streamsize>(part.size()));
+    start = sep == std::string_view::npos ? t.size() : sep + 6;
+  }
+  (void)read_run(dir.string());
 #else
 #error "define one FUZZ_* target"
 #endif

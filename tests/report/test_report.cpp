@@ -49,6 +49,41 @@ fs::path write_run(const std::string& name, std::uint64_t seed) {
   return dir;
 }
 
+// Results are streamed into their files row by row: the files hold exactly the text the
+// string writers give (the goldens, written by the CLI, check the text itself).
+TEST(ResultFiles, StreamedFilesEqualTheTextWriters) {
+  json s = json::parse(default_scenario_text());
+  s["workload"]["num_requests"] = 40;
+  const SimResult r = Simulation(s, SimOptions{}).run();
+  const fs::path dir = servesim::testing::temp_dir("streamed_files");
+  fs::remove_all(dir);
+  write_results(dir.string(), r);
+  EXPECT_EQ(servesim::testing::slurp(dir / "requests.csv"), requests_csv(r));
+  EXPECT_EQ(servesim::testing::slurp(dir / "timeseries.csv"), timeseries_csv(r));
+  fs::remove_all(dir);
+}
+
+// A streamed file whose writer fails leaves the earlier results in place and no temporary
+// folder beside them (the same contract as the text files).
+TEST(ResultFiles, AFailingStreamedFileKeepsTheOldResults) {
+  const fs::path dir = servesim::testing::temp_dir("streamed_fail");
+  fs::remove_all(dir);
+  const fs::path out = dir / "res";
+  write_dir_atomically(out.string(), {{"a.txt", "old\n"}});
+  const std::vector<StreamedFile> failing = {
+      {"big.csv", [](std::ostream& o) {
+         o << "partial\n";
+         throw InputError("writer failed");
+       }}};
+  EXPECT_THROW(write_dir_atomically(out.string(), {{"a.txt", "new\n"}}, failing), InputError);
+  EXPECT_EQ(servesim::testing::slurp(out / "a.txt"), "old\n");
+  EXPECT_FALSE(fs::exists(out / "big.csv"));
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++entries;
+  EXPECT_EQ(entries, 1u);  // only res/
+  fs::remove_all(dir);
+}
+
 TEST(ReportData, OneRunFolderIsKindRun) {
   const fs::path dir = write_run("one", 1);
   const json d = collect_report_data({dir.string()});

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
-all=(scenario hf_config device topology fitted_profile azure_csv mooncake_jsonl measurements_csv shapes_csv sweep plan groundtruth)
+all=(scenario hf_config device topology fitted_profile azure_csv mooncake_jsonl measurements_csv shapes_csv sweep plan groundtruth sharegpt_csv vidur_csv agent_jsonl)
 targets=("${@:-${all[@]}}")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 cmake --preset fuzz >/dev/null

@@ -84,6 +84,13 @@ void one_input(const std::uint8_t* data, std::size_t size) {
   read_trace("azure_csv", as_file(data, size, "trace.csv"));
 #elif defined(FUZZ_MOONCAKE_JSONL)
   read_trace("mooncake_jsonl", as_file(data, size, "trace.jsonl"));
+#elif defined(FUZZ_SHAREGPT_CSV)
+  read_trace("sharegpt_csv", as_file(data, size, "sharegpt.csv"));
+#elif defined(FUZZ_VIDUR_CSV)
+  read_trace("vidur_csv", as_file(data, size, "vidur.csv"));
+#elif defined(FUZZ_AGENT_JSONL)
+  // An agent-program trace: the first calls of its programs (later calls need completions).
+  read_trace("agent", as_file(data, size, "agent.jsonl"));
 #elif defined(FUZZ_MEASUREMENTS_CSV)
   // Measurement tables: harness CSVs, AIConfigurator and Vidur profiling CSVs.
   calib::MeasurementSet set;

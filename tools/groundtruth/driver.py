@@ -297,6 +297,38 @@ def system_info() -> dict:
     return info
 
 
+def host_probe() -> dict:
+    """Speed of this machine's host side, recorded so a profile fitted on one instance can be
+    carried to another: a fixed pure-Python workload (list building and a dict update, the
+    kind of work prepare_next_batch does) and the host cost of launching a tiny CUDA kernel
+    from PyTorch eager mode. Median of 5 repeats each."""
+    import statistics
+    def py_work() -> float:
+        t = perf_counter()
+        d = {}
+        xs = []
+        for i in range(200000):
+            xs.append(i * 3 + 1)
+            d[i & 1023] = i
+        sum(xs)
+        return (perf_counter() - t) / 200000
+    def launch_work() -> float:
+        x = torch.zeros(1, device="cuda")
+        torch.cuda.synchronize()
+        t = perf_counter()
+        for _ in range(2000):
+            x.add_(1.0)
+        host = (perf_counter() - t) / 2000
+        torch.cuda.synchronize()
+        return host
+    py_work(); launch_work()
+    py = statistics.median(py_work() for _ in range(5))
+    la = statistics.median(launch_work() for _ in range(5))
+    return {"python_loop_s_per_iter": py, "torch_launch_s_per_kernel": la,
+            "method": "median of 5: 200k iterations of list append + dict store (python); 2000 x.add_(1) on a "
+                      "1-element CUDA tensor, host time until the loop returns (launch)"}
+
+
 def engine_info(mgr, model) -> dict:
     bp = mgr.batch_processor
     cache = bp.cache
@@ -791,6 +823,11 @@ def main() -> None:
     }
     log("engine config:", json.dumps(base_meta["engine_config"], default=str)[:1500])
     base_meta["sdpa_backend_setting"] = a.sdpa_backend
+    try:
+        base_meta["host_probe"] = host_probe()
+        log("host probe:", json.dumps(base_meta["host_probe"]))
+    except Exception:
+        log(f"host probe failed:\n{traceback.format_exc()}")
     os.makedirs(a.out, exist_ok=True)
     if a.sdpa_probe:
         try:

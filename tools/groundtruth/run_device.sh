@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a phase of the ground-truth collection on the device machine; results go under $OUT.
-# Usage (from the repo root): tools/groundtruth/run_device.sh smoke|llama|qwen
+# Usage (from the repo root): tools/groundtruth/run_device.sh smoke|main|final|arch_llama2|arch_qwen14
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/gt_out}
@@ -72,6 +72,24 @@ final)
     --sdpa-backend default --max-memory-percent 0.8 --out $RUNS/qwen2.5-7b --max-run-seconds 60 --deadline 60 \
     --run name=qwen7b_offline_cal,mode=offline,workload=$W/azure_conv_s6_n200.csv,n=50,max_out=256,seed=201,role=calibration \
     --run name=qwen7b_online_r2_val,mode=online,rate=2.0,workload=$W/azure_conv_s3_n200.csv,first=50,n=40,max_out=256,seed=203,role=validation \
+    2>&1 | tee -a "$LOG"
+  ;;
+arch_llama2)
+  # Held-out architectures (issue 14 section 4): MHA Llama-2-7B; never used by the fit.
+  timeout 560 python3 $D --model-config models/Llama-2-7b-hf/config.json --model-name llama2-7b \
+    --sdpa-backend default --sdpa-probe --max-memory-percent 0.8 --out $RUNS/llama2-7b --max-run-seconds 70 --deadline 420 \
+    --run name=llama2_7b_offline_val,mode=offline,workload=$W/azure_conv_s5_n200.csv,n=50,max_out=256,seed=301,role=validation \
+    --run name=llama2_7b_online_r1.5_val,mode=online,rate=1.5,workload=$W/azure_conv_s4_n200.csv,n=40,max_out=256,seed=302,role=validation \
+    --run name=llama2_7b_online_r3_val,mode=online,rate=3.0,workload=$W/azure_conv_s3_n200.csv,n=45,max_out=256,seed=303,role=validation \
+    2>&1 | tee -a "$LOG"
+  ;;
+arch_qwen14)
+  # Held-out architecture (issue 14 section 4): Qwen2.5-14B, 48 layers, GQA 40/8; never used by the fit.
+  timeout 560 python3 $D --model-config models/Qwen2.5-14B/config.json --model-name qwen2.5-14b \
+    --sdpa-backend default --sdpa-probe --max-memory-percent 0.8 --out $RUNS/qwen2.5-14b --max-run-seconds 70 --deadline 400 \
+    --run name=qwen14b_offline_val,mode=offline,workload=$W/azure_conv_s5_n200.csv,first=50,n=50,max_out=256,seed=401,role=validation \
+    --run name=qwen14b_online_r1.5_val,mode=online,rate=1.5,workload=$W/azure_conv_s4_n200.csv,first=40,n=40,max_out=256,seed=402,role=validation \
+    --run name=qwen14b_online_r3_val,mode=online,rate=3.0,workload=$W/azure_conv_s3_n200.csv,first=90,n=45,max_out=256,seed=403,role=validation \
     2>&1 | tee -a "$LOG"
   ;;
 esac

@@ -121,11 +121,14 @@ std::function<nlohmann::json(Rng&)> random_var(const nlohmann::json& spec, const
   const nlohmann::json& arg = spec.begin().value();
   const std::string w = where + "." + kind;
   if (kind == "uniform") {
-    const auto [lo, hi] = range_of(arg, w, false);
+    // Plain copies: clang 14 cannot capture structured bindings.
+    const auto range = range_of(arg, w, false);
+    const double lo = range.first, hi = range.second;
     return [lo, hi](Rng& r) { return nlohmann::json(round6(r.uniform(lo, hi))); };
   }
   if (kind == "loguniform") {
-    const auto [lo, hi] = range_of(arg, w, true);
+    const auto range = range_of(arg, w, true);
+    const double lo = range.first, hi = range.second;
     return [lo, hi](Rng& r) { return nlohmann::json(round6(std::exp(r.uniform(std::log(lo), std::log(hi))))); };
   }
   if (kind == "int") {

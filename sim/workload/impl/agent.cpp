@@ -144,7 +144,7 @@ class AgentWorkload final : public IWorkload {
   std::optional<RequestSpec> next() override {
     for (;;) {
       const std::int64_t id = programs_started_;
-      Program prog{Rng(mix64(program_seed_, static_cast<std::uint64_t>(id)))};
+      Program prog{Rng(mix64(program_seed_, static_cast<std::uint64_t>(id))), 0, 0, Conversation{}, {}, 0};
       prog.conv.salt = mix64(0x6167'656e'7450'726fULL, static_cast<std::uint64_t>(id));
       SimTime start = 0;
       if (in_) {

@@ -17,7 +17,7 @@ std::string fmt_value(double v) {
 
 std::string fmt_signed(double v) {
   if (!std::isfinite(v)) return v > 0 ? "+inf" : "-inf";
-  return (v >= 0 ? "+" : "") + fmt_value(v);
+  return fmt::format("{}{}", v >= 0 ? "+" : "", fmt_value(v));
 }
 
 std::string fmt_pct(double r) {
@@ -112,8 +112,10 @@ std::pair<std::string, std::string> threshold_cells(const Comparison& c, std::si
   std::string th, verdict;
   for (const auto& v : c.verdicts) {
     if (v.delta != delta) continue;
-    th += (th.empty() ? "" : " ") + threshold_value_text(v.threshold);
-    verdict += (verdict.empty() ? "" : " ") + verdict_word(v);
+    if (!th.empty()) th += ' ';
+    th += threshold_value_text(v.threshold);
+    if (!verdict.empty()) verdict += ' ';
+    verdict += verdict_word(v);
   }
   return {th, verdict};
 }

@@ -143,7 +143,7 @@ fs::path sibling(const fs::path& final_dir, const char* what, long pid) {
 // and that hold the marker. Nothing else is touched.
 void remove_stale_siblings(const fs::path& final_dir) {
   std::error_code ec;
-  const std::string prefix = "." + final_dir.filename().string() + ".servesim-";
+  const std::string prefix = fmt::format(".{}.servesim-", final_dir.filename().string());
   for (fs::directory_iterator it(final_dir.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.rfind(prefix, 0) != 0) continue;

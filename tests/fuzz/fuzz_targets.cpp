@@ -100,10 +100,10 @@ void one_input(const std::uint8_t* data, std::size_t size) {
   (void)calib::read_shapes(as_file(data, size, "shapes.csv"));
 #elif defined(FUZZ_SWEEP)
   // A sweep file: base scenario plus axes, every point expanded and parsed.
-  (void)load_sweep(as_file(data, size, "sweep.json"));
+  (void)search::load_sweep(as_file(data, size, "sweep.json"));
 #elif defined(FUZZ_PLAN)
   // A plan-search file (candidates, SLOs, prices, traffic).
-  (void)parse_plan(parse_json_text(text(data, size), "plan.json"), "plan.json");
+  (void)search::parse_plan(parse_json_text(text(data, size), "plan.json"), "plan.json");
 #elif defined(FUZZ_GROUNDTRUTH)
   // A ground-truth run folder: meta.json, requests.csv and steps.csv, in that order,
   // separated by lines "----".
@@ -118,7 +118,7 @@ void one_input(const std::uint8_t* data, std::size_t size) {
     std::ofstream(dir / names[i], std::ios::binary | std::ios::trunc).write(part.data(), static_cast<std::streamsize>(part.size()));
     start = sep == std::string_view::npos ? t.size() : sep + 6;
   }
-  (void)read_run(dir.string());
+  (void)validate::read_run(dir.string());
 #else
 #error "define one FUZZ_* target"
 #endif

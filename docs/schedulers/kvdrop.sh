@@ -23,7 +23,7 @@ done
 python3 - <<'PY'
 import csv, json
 cases = ["full", "window_2048", "h2o_2048", "window_1024", "h2o_1024"]
-print("| KV | max running (seqs) | mean batch (seqs) | output tok/s | makespan (s) | TPOT p50 (ms) | TPOT p99 (ms) | TTFT p50 (s) | preemptions |")
+print("| KV | max running (seqs) | mean batch (seqs) | output tok/s | run end (s) | TPOT p50 (ms) | TPOT p99 (ms) | TTFT p50 (s) | preemptions |")
 print("|---|---|---|---|---|---|---|---|---|")
 for c in cases:
     s = json.load(open(f"out/kvdrop/{c}/summary.json"))

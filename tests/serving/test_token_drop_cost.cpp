@@ -1,6 +1,9 @@
 // KV token dropping in the executor: decode attention reads the kept tokens only
-// (sim/kv/token_drop.h), so a long context costs what its budget costs.
+// (sim/kv/token_drop.h), so a long context costs what its budget costs; and whole runs with
+// kv.token_drop and the batchllm scheduler.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 
 #include "sim/kv/token_drop.h"
 #include "sim/serving/executor.h"
@@ -8,6 +11,7 @@
 
 namespace servesim {
 namespace {
+using nlohmann::json;
 using testing::DecodeAt;
 using testing::roofline_pool;
 
@@ -54,6 +58,42 @@ TEST(TokenDropCost, APrefillChunkAttendsToItsWholeContext) {
   a.req.spec.prompt_tokens = b.req.spec.prompt_tokens = 4000;
   a.req.num_generated = b.req.num_generated = 0;
   EXPECT_EQ(dropping.cost_step(a.plan, KvLayout{true, 16, &drop}), plain.cost_step(b.plan, KvLayout{true, 16}));
+}
+
+TEST(TokenDropSim, TheResolvedConfigListsTheSectionOnlyWhenGiven) {
+  json s = json::parse(default_scenario_text());
+  EXPECT_FALSE(Simulation(s, SimOptions{}).resolved_config()["pools"][0]["kv"].contains("token_drop"));
+  s["kv"]["token_drop"] = {{"policy", "h2o"}, {"budget", 1024}};
+  const json kv = Simulation(s, SimOptions{}).resolved_config()["pools"][0]["kv"];
+  EXPECT_EQ(kv["token_drop"]["heavy_ratio"], 0.5);  // the declared default, written back
+}
+
+TEST(TokenDropSim, TheSummaryNamesTheHeavyAndRecentSplit) {
+  // Budget 1024, heavy_ratio 0.25: floor(256.0) = 256 heavy hitters, 1024 - 256 = 768 recent.
+  json s = json::parse(default_scenario_text());
+  s["workload"]["num_requests"] = 20;
+  s["kv"]["token_drop"] = {{"policy", "h2o"}, {"budget", 1024}, {"heavy_ratio", 0.25}};
+  const SimResult res = Simulation(s, SimOptions{}).run();
+  const json& d = res.summary["kv"][0]["token_drop"];
+  EXPECT_EQ(d["heavy_tokens"], 256);
+  EXPECT_EQ(d["recent_tokens"], 768);
+  EXPECT_EQ(res.summary["requests"]["completed"], 20);
+}
+
+TEST(BatchLlmSim, AnOfflineBatchWithSharedPrefixesRunsToTheEnd) {
+  // 200 requests within a millisecond behind 4 shared 512-token prefixes: every request ends,
+  // and the prefix cache serves at least the 196 requests after each group's first one
+  // (512 tokens each, a multiple of the 16-token block).
+  json s = json::parse(default_scenario_text());
+  s["scheduler"] = {{"impl", "batchllm"}};
+  s["workload"]["rate"] = 1e6;
+  s["workload"]["num_requests"] = 200;
+  s["workload"]["duration"] = 0;
+  s["workload"]["prefix_groups"] = 4;
+  s["workload"]["shared_prefix_tokens"] = 512;
+  const SimResult res = Simulation(s, SimOptions{}).run();
+  EXPECT_EQ(res.summary["requests"]["completed"], 200);
+  EXPECT_GE(res.summary["tokens"]["prefix_cached"].get<std::int64_t>(), 196 * 512);
 }
 
 }  // namespace

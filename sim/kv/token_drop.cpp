@@ -49,7 +49,7 @@ TokenDropConfig TokenDropConfig::parse_in(Params& kv) {
 nlohmann::json TokenDropConfig::summary() const {
   if (!on()) return {{"policy", "none"}};
   return {{"policy", policy == TokenDropPolicy::kH2o ? "h2o" : "window"},
-          {"kv_budget", budget},
+          {"budget", budget},
           {"sink_tokens", sink_tokens},
           {"heavy_tokens", heavy_tokens},
           {"recent_tokens", window()}};

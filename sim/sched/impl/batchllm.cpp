@@ -8,7 +8,8 @@
 //     (lexicographically: a depth-first walk of the group's prefix tree, so requests that
 //     share longer prefixes are adjacent), then by rule 2's ratio, then by id.
 //  2. Long decode first: groups are ordered by their decode-to-prefill ratio, the sum of
-//     their requests' output tokens over the sum of their prompt tokens, highest first
+//     the output tokens of every request the group received over the sum of their prompt
+//     tokens, highest first
 //     (ties: lower group key, then the lower id of the first request); with
 //     long_decode_first false, by the group's first request id (arrival order).
 //  3. The waiting queue is kept in that order; it is sorted again when requests arrived

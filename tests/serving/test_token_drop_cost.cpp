@@ -37,6 +37,29 @@ TEST(TokenDropCost, ADecodeAttendsToTheBudgetNotItsContext) {
   EXPECT_LT(with, full.cost_step(f.plan, KvLayout{true, 16}));  // all 5001 tokens read
 }
 
+TEST(TokenDropCost, TheDecodeAttentionOperatorReadsTheBudgetsKv) {
+  // The attention operator of a decode at context 5000 under budget 1024: 1023 kept context
+  // tokens + its own = 1024 tokens read, each 8 KV heads x 128 x 2 (K, V) x 2 B = 4096 B a
+  // layer: 4,194,304 B a layer (against 5001 x 4096 = 20,484,096 B without dropping).
+  ScenarioConfig c;
+  const PoolRuntime p = roofline_pool("Llama-3.1-8B", c);
+  const TokenDropConfig drop = window_1024();
+  const SeqAttention seq{1, static_cast<std::int32_t>(attended_context(drop, 5000, 1))};
+  StepBatch batch;
+  batch.seqs = std::span<const SeqAttention>(&seq, 1);
+  batch.num_decode = batch.num_tokens = batch.num_logits = 1;
+  std::vector<Operator> ops;
+  p.plan->step_operators(*p.model, batch, PlanLinks{}, ops);
+  int found = 0;
+  for (const Operator& op : ops) {
+    if (op.cls != OpClass::kAttentionDecode) continue;
+    ++found;
+    EXPECT_EQ(op.attn.sum_kv, 1024);
+    EXPECT_DOUBLE_EQ(op.attn.sum_kv * op.attn.kv_bytes_per_token, 4194304.0);
+  }
+  EXPECT_GT(found, 0);
+}
+
 TEST(TokenDropCost, PastTheBudgetEveryFurtherDecodeCostsTheSame) {
   ScenarioConfig c;
   const PoolRuntime p = roofline_pool("Llama-3.1-8B", c);

@@ -111,6 +111,22 @@ TEST(TokenDrop, APromptIsHeldWholeUntilItsFirstDecode) {
   kv->check_invariants();
 }
 
+TEST(TokenDrop, KvPlacedWithoutNewTokensIsCutToTheBudget) {
+  // A decode replica taking a request's 200 computed tokens (disaggregation: allocate with
+  // num_computed already 200, no new token): kept min(200, 64); h2o 64 (32 heavy): entries
+  // 0..9 ([0, 160)) wholly before the recent window [168, 200) are null from the start;
+  // entries 10..12 and 2 heavy blocks are taken: 5 blocks.
+  Env env;
+  auto kv = env.build(h2o(64, 0.5), 100 * 16 * kTokenBytes);
+  Request r = make_request(1, 200, 10);
+  r.num_computed = 200;
+  r.num_generated = 1;
+  KvStepWork w;
+  ASSERT_TRUE(kv->allocate(r, 200, w));
+  EXPECT_EQ(kv->usage().used_tokens, 5 * 16);
+  kv->check_invariants();
+}
+
 TEST(TokenDrop, BlocksComputedAfterTheDropAreNotShareable) {
   Env env;
   // Ids of 16 tokens: a's prompt (64 tokens) is ids 1..4; ids 5, 6 continue over its output.

@@ -312,19 +312,24 @@ class PagedKvManager final : public IKvManager {
   // A live request's table grows to `total_tokens` (the path every running request takes
   // each step): fresh blocks from the free queue, copy-on-write of a shared partial block.
   bool grow(Table& t, std::int64_t total_tokens, std::int64_t new_tokens, KvStepWork& work) {
+    const std::int64_t bs = c_.block_size;
     const auto have = static_cast<std::int64_t>(t.blocks.size());
-    const bool cow = have > 0 && t.tokens % c_.block_size != 0 && total_tokens > t.tokens && ref_[t.blocks.back()] > 1;
-    std::int64_t need = std::max<std::int64_t>(0, ceil_div(total_tokens, c_.block_size) - have) + (cow ? 1 : 0);
-    // Token dropping: blocks wholly behind the window go (those held by r alone become
-    // free); H2O's first drop takes its heavy-hitter blocks.
+    const std::int64_t entries = std::max(have, ceil_div(total_tokens, bs));
+    // Token dropping: entries wholly in the dropped positions, [null_lo, drop_to), hold no
+    // block: existing ones are released (those held by r alone become free), new ones are
+    // null from the start; H2O's first drop takes its heavy-hitter blocks.
     const std::int64_t drop_end = drop_end_after(c_.drop, t.drop_end, total_tokens, new_tokens);
-    const auto drop_from = c_.drop.null_entries_end(c_.block_size, t.drop_end), drop_to = c_.drop.null_entries_end(c_.block_size, drop_end);
-    std::int64_t released = 0;
-    for (auto i = drop_from; i < drop_to; ++i) released += ref_[t.blocks[static_cast<std::size_t>(i)]] == 1 ? 1 : 0;
+    const std::int64_t null_lo = c_.drop.null_entries_end(bs, 0);
+    const std::int64_t drop_from = c_.drop.null_entries_end(bs, t.drop_end), drop_to = c_.drop.null_entries_end(bs, drop_end);
+    auto dropped = [&](std::int64_t i) { return i >= null_lo && i < drop_to; };
+    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && !dropped(have - 1) && ref_[t.blocks.back()] > 1;
+    std::int64_t need = cow ? 1 : 0, released = 0;
+    for (auto i = have; i < entries; ++i) need += dropped(i) ? 0 : 1;
+    for (auto i = drop_from; i < std::min(drop_to, have); ++i) released += ref_[t.blocks[static_cast<std::size_t>(i)]] == 1 ? 1 : 0;
     const bool take_heavy = drop_end > t.drop_end && t.heavy.empty() && c_.drop.heavy_tokens > 0;
-    need += take_heavy ? c_.drop.heavy_blocks(c_.block_size) : 0;
+    need += take_heavy ? c_.drop.heavy_blocks(bs) : 0;
     if (need > free_.size() + released) return false;
-    for (auto i = drop_from; i < drop_to; ++i) {
+    for (auto i = drop_from; i < std::min(drop_to, have); ++i) {
       std::int32_t& b = t.blocks[static_cast<std::size_t>(i)];
       if (b != 0) unref(b);
       b = 0;
@@ -341,10 +346,13 @@ class PagedKvManager final : public IKvManager {
       t.blocks.back() = b;
       unref(old);
     }
-    while (static_cast<std::int64_t>(t.blocks.size()) < ceil_div(total_tokens, c_.block_size)) t.blocks.push_back(pop_free(work));
+    while (static_cast<std::int64_t>(t.blocks.size()) < entries) {
+      t.blocks.push_back(dropped(static_cast<std::int64_t>(t.blocks.size())) ? 0 : pop_free(work));
+    }
     if (total_tokens > t.tokens) {
-      for (auto i = t.tokens / c_.block_size; i < static_cast<std::int64_t>(t.blocks.size()); ++i) {
-        set_fill(t.blocks[static_cast<std::size_t>(i)], std::min<std::int64_t>(c_.block_size, total_tokens - i * c_.block_size));
+      for (auto i = t.tokens / bs; i < static_cast<std::int64_t>(t.blocks.size()); ++i) {
+        const std::int32_t b = t.blocks[static_cast<std::size_t>(i)];
+        if (b != 0) set_fill(b, std::min<std::int64_t>(bs, total_tokens - i * bs));
       }
       t.tokens = total_tokens;
     }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/kv/token_drop.h"
+#include "sim/report/output.h"
 #include "sim/serving/executor.h"
 #include "tests/serving/one_decode_step.h"
 
@@ -101,6 +102,17 @@ TEST(TokenDropSim, TheSummaryNamesTheHeavyAndRecentSplit) {
   EXPECT_EQ(d["heavy_tokens"], 256);
   EXPECT_EQ(d["recent_tokens"], 768);
   EXPECT_EQ(res.summary["requests"]["completed"], 20);
+}
+
+TEST(TokenDropSim, RunsAreDeterministicForASeed) {
+  json s = json::parse(default_scenario_text());
+  s["workload"]["num_requests"] = 40;
+  s["engine"]["gpu_memory_utilization"] = 0.25;
+  s["kv"]["token_drop"] = {{"policy", "window"}, {"budget", 256}};
+  const SimResult a = Simulation(s, SimOptions{}).run();
+  const SimResult b = Simulation(s, SimOptions{}).run();
+  EXPECT_EQ(a.summary.dump(), b.summary.dump());
+  EXPECT_EQ(requests_csv(a), requests_csv(b));
 }
 
 TEST(BatchLlmSim, AnOfflineBatchWithSharedPrefixesRunsToTheEnd) {

@@ -32,6 +32,7 @@
 #include "sim/core/registry.h"
 #include "sim/core/time.h"
 #include "sim/hardware/device_spec.h"
+#include "sim/kv/token_drop.h"
 #include "sim/model/model_spec.h"
 #include "sim/workload/request.h"
 
@@ -119,6 +120,9 @@ class IKvManager {
   virtual bool paged_layout() const = 0;       // attention kernels read through a block table
   virtual std::int32_t kernel_block_size() const = 0;
   virtual std::int64_t capacity_tokens() const = 0;
+  // KV token dropping (token_drop.h): the policy whose kept tokens decode attention reads
+  // (null: none, every token is kept).
+  virtual const TokenDropConfig* token_drop() const { return nullptr; }
   virtual std::int64_t cached_prefix(const Request& r) const = 0;
   virtual bool allocate(Request& r, std::int64_t total_tokens, KvStepWork& work) = 0;
   virtual void commit(Request& r) = 0;

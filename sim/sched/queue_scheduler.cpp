@@ -184,6 +184,7 @@ void QueueScheduler::schedule_budget(SimTime now, StepPlan& plan, const BudgetRu
   // 2. Waiting requests, unless this step had to preempt.
   while (!preempted_any && num_waiting() > 0 && budget > 0 && !full()) {
     Request* r = next_waiting();
+    if (r == nullptr) break;  // the subclass holds every waiting request back this step
     // A request preempted by swap resumes with its computed tokens (copied back in).
     const std::int64_t cached = resident_on_admit(*r);
     std::int64_t want = r->num_tokens() - cached;

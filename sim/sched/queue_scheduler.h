@@ -101,7 +101,8 @@ class QueueScheduler : public IScheduler {
   // request's spec tokens, cut by the budget like any other tokens; running requests first, each catching up with its known
   // tokens, preempting the newest on KV shortage; then waiting requests while budget,
   // seats and KV allow, none if the step preempted; head-of-line blocking). The waiting
-  // order is the subclass's: next_waiting() names the candidate, take_waiting() removes it.
+  // order is the subclass's: next_waiting() names the candidate (null: admit no more this
+  // step), take_waiting() removes it.
   // Adds to `plan` (the caller clears it first; preemptions already in it do not stop admission).
   void schedule_budget(SimTime now, StepPlan& plan, const BudgetRules& rules);
   virtual Request* next_waiting() { return waiting_.front(); }

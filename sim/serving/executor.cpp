@@ -50,12 +50,14 @@ Executor::Executor(ExecutorContext ctx)
 SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
   // Decode sequences (one new token on a non-empty context) first, as StepBatch requires.
   seqs_.clear();
+  drop_ = layout.drop;
   std::int64_t logits = 0;
   for (int pass = 0; pass < 2; ++pass) {
     for (const ScheduledSeq& s : plan.seqs) {
       const bool decode = s.new_tokens == 1 && s.context > 0;
       if (decode != (pass == 0)) continue;
-      seqs_.push_back(SeqAttention{s.new_tokens, static_cast<std::int32_t>(s.context)});
+      const std::int64_t attended = drop_ ? attended_context(*drop_, s.context, s.new_tokens) : s.context;
+      seqs_.push_back(SeqAttention{s.new_tokens, static_cast<std::int32_t>(attended)});
     }
   }
   std::int64_t num_decode = 0, context = 0;
@@ -379,7 +381,9 @@ const CostBreakdown& Executor::breakdown() const {
 }
 
 SimTime Executor::cost_repeated_decode_step(Charge* deferred) {
-  for (SeqAttention& a : seqs_) ++a.context;  // all decodes: one token further
+  for (SeqAttention& a : seqs_) {  // all decodes: one token further (what the kept tokens allow)
+    a.context = drop_ ? static_cast<std::int32_t>(attended_context(*drop_, a.context + 1, 1)) : a.context + 1;
+  }
   step_kv_tokens_ += step_seqs_;
   return price_step(true, deferred);
 }

@@ -80,6 +80,7 @@ struct ExecutorContext {
 struct KvLayout {
   bool paged = true;
   std::int32_t block_size = 16;
+  const TokenDropConfig* drop = nullptr;  // KV token dropping: decode attention reads kept tokens only
 };
 
 // Where step time went, by operator class and by the cost model that answered.
@@ -205,6 +206,7 @@ class Executor {
   KvStreamBytes step_stream_;   // the step being priced
   std::int64_t step_fetched_ = 0;
   std::int64_t step_context_ = 0;  // context tokens of the step's sequences
+  const TokenDropConfig* drop_ = nullptr;  // the last priced step's layout.drop
   bool step_all_decode_ = false;
   double kv_in_bytes_ = 0, kv_out_bytes_ = 0, expert_bytes_ = 0, host_attention_bytes_ = 0;
   SimTime kv_stream_ns_ = 0, expert_ns_ = 0;

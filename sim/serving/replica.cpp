@@ -87,7 +87,7 @@ ReplicaLoad Replica::load() const {
 }
 
 SimTime Replica::cost_step(const StepPlan& plan) {
-  return exec_.cost_step(plan, KvLayout{kv_->paged_layout(), kv_->kernel_block_size()});
+  return exec_.cost_step(plan, KvLayout{kv_->paged_layout(), kv_->kernel_block_size(), kv_->token_drop()});
 }
 
 void Replica::draw_acceptance(StepPlan& plan) {

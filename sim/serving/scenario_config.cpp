@@ -415,6 +415,7 @@ std::vector<ParamDoc> scenario_param_docs() {
   };
   doc("engine.", parse_engine);
   doc("engine.speculative.", SpeculativeConfig::parse);
+  doc("kv.token_drop.", TokenDropConfig::parse);  // paged only
   doc("kv_transfer.", parse_kv_transfer);
   doc("disaggregation.", [](Params& p) { return parse_disaggregation(p, ""); });
   doc("migration.", parse_migration);

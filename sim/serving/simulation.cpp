@@ -77,6 +77,10 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
         bad_value(pc.where.find(": ") == std::string::npos ? pc.where + ": scheduler.impl" : pc.where + ".scheduler.impl",
                   pc.scheduler.impl, "a scheduler that runs speculative decoding (vllm_v1, priority) with engine.speculative");
       }
+      if (spec.enabled() && kv->token_drop()) {  // a verify step's 1 + k tokens would be held whole
+        bad_value(pc.where.find(": ") == std::string::npos ? pc.where + ": kv.token_drop" : pc.where + ".kv.token_drop",
+                  "{...}", "no kv.token_drop with engine.speculative (not modelled together)");
+      }
       PlanLinks links;
       if (p.topology) {
         const std::int64_t first = offset + i * per_replica;

@@ -6,6 +6,11 @@
 #include <vector>
 
 #include "sim/serving/executor.h"
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "sim/serving/catalog.h"
+#include "sim/serving/scenario_config.h"
 #include "sim/serving/simulation.h"  // PoolRuntime
 
 namespace servesim::testing {
@@ -33,6 +38,31 @@ struct OneDecodeStep {
   }
   OneDecodeStep(const OneDecodeStep&) = delete;
   OneDecodeStep& operator=(const OneDecodeStep&) = delete;
+};
+
+// Executor tests: a pool of `model` on the default scenario's H100 under roofline costs.
+inline PoolRuntime roofline_pool(const std::string& model, ScenarioConfig& c) {
+  nlohmann::json s = nlohmann::json::parse(default_scenario_text());
+  s["model"] = model;
+  s["cost"] = {{"impl", "roofline"}};
+  c = parse_scenario(s, "scenario.json");
+  Catalog catalog(SimOptions{}.data_dir);
+  return build_pool(c.pools[0], catalog, c.source);
+}
+
+// One decode sequence at `context` (a request whose prompt is `context` tokens).
+struct DecodeAt {
+  Request req;
+  StepPlan plan;
+  DecodeAt(std::int64_t context, std::int64_t seqs_tokens = 1) {
+    req.spec.prompt_tokens = static_cast<std::int32_t>(context);
+    req.spec.output_tokens = 10;
+    req.num_generated = 1;
+    req.num_computed = context;
+    req.state = RequestState::kRunning;
+    plan.seqs.push_back(ScheduledSeq{&req, static_cast<std::int32_t>(seqs_tokens), context});
+    plan.num_tokens = seqs_tokens;
+  }
 };
 
 }  // namespace servesim::testing

@@ -8,10 +8,13 @@
 #include "sim/serving/host_offload.h"
 #include "sim/serving/scenario_config.h"
 #include "sim/serving/simulation.h"
+#include "tests/serving/one_decode_step.h"
 
 namespace servesim {
 namespace {
 using nlohmann::json;
+using testing::DecodeAt;
+using testing::roofline_pool;
 
 TEST(HostOffload, StreamedLayersAreFirstTransferThenMaxOfComputeAndTransferThenLastCompute) {
   // 10 layers of compute 1000 (100 each). Transfer 150 a layer: 150 + 9 x max(100, 150) + 100
@@ -72,30 +75,6 @@ TEST(HostOffload, FetchedExpertsAreTheMostActiveNonResidentOnAnyShard) {
   h.resident_experts = 1;
   EXPECT_EQ(fetched_experts(h, tokens, std::vector<char>{1, 0, 0, 0, 1, 0, 0, 0}, 2, 6), 1);
 }
-
-// A pool of `model` on the default scenario's H100 under roofline costs.
-PoolRuntime roofline_pool(const std::string& model, ScenarioConfig& c) {
-  json s = json::parse(default_scenario_text());
-  s["model"] = model;
-  s["cost"] = {{"impl", "roofline"}};
-  c = parse_scenario(s, "scenario.json");
-  Catalog catalog(SimOptions{}.data_dir);
-  return build_pool(c.pools[0], catalog, c.source);
-}
-
-struct DecodeAt {
-  Request req;
-  StepPlan plan;
-  DecodeAt(std::int64_t context, std::int64_t seqs_tokens = 1) {
-    req.spec.prompt_tokens = static_cast<std::int32_t>(context);
-    req.spec.output_tokens = 10;
-    req.num_generated = 1;
-    req.num_computed = context;
-    req.state = RequestState::kRunning;
-    plan.seqs.push_back(ScheduledSeq{&req, seqs_tokens, context});
-    plan.num_tokens = seqs_tokens;
-  }
-};
 
 TEST(HostOffload, ComputeHidesEveryLayersTransferButTheFirst) {
   // Llama-3.1-8B: 32 layers x 8 KV heads x 128 x 2 (K, V) x 2 B = 131072 B a token, 4096 B a

@@ -1,0 +1,509 @@
+#pragma once
+// vLLM's paged KV manager: fixed-size blocks from a pool, a reserved null block, a free
+// queue in eviction order, and prefix caching by chained block hashes (a freed block keeps
+// its hash and stays a cache hit until it is reused). Completed with:
+//  - copy-on-write sharing for parallel sampling (fork): a child shares every block; the
+//    first sequence to append into a shared, partly filled last block copies it first;
+//  - preemption by recompute or by swap to host memory; a swap copies whole blocks, one
+//    copy per block per layer and K/V buffer (vLLM's swap_blocks) or one per buffer when
+//    blocks are coalesced (FastSwitch's block groups);
+//  - offload tiers: a cached block evicted from the device spills to CPU DRAM (then SSD)
+//    and is loaded back on a later hit when loading is cheaper than recomputing;
+//  - KV token dropping (token_drop.h): a decoding request keeps at most a budget of tokens;
+//    blocks behind its window are freed (a table entry of 0: the null block, as vLLM's
+//    sliding window), H2O's heavy hitters sit in blocks of their own. A table that dropped
+//    tokens registers no more hashes: what it computes next attended to a reduced context,
+//    so it is not the KV another request with that prefix would compute.
+// Attention reads KV through the block table (paged kernels: the cost model applies its
+// paged_decode_factor).
+//
+// Invariants (check_invariants):
+//  - block 0 is the null block: never free, never allocated;
+//  - a block is in the free queue exactly when its reference count is 0;
+//  - free blocks + distinct referenced blocks == num_blocks - 1 (conservation);
+//  - reference counts equal the number of live tables holding each block, and no table
+//    holds a block twice;
+//  - every cached hash maps to a block that carries that hash;
+//  - a table holds ceil(tokens / block_size) entries and its blocks' fills match its tokens;
+//    null entries only for blocks wholly dropped (past the pinned sinks, before drop_end);
+//  - a table only grows while it lives (append-only, except copy-on-write of the last block
+//    and the null entries of blocks dropped by token dropping).
+#include <algorithm>
+#include <absl/container/flat_hash_map.h>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/core/error.h"
+#include "sim/kv/free_block_queue.h"
+#include "sim/kv/i_kv_manager.h"
+#include "sim/kv/offload_tiers.h"
+#include "sim/kv/paged_config.h"
+#include "sim/kv/swap_space.h"
+#include "sim/kv/token_drop.h"
+
+namespace servesim {
+
+class PagedKvManager final : public IKvManager {
+ public:
+  using Config = PagedKvConfig;
+
+  PagedKvManager(const Config& c, const KvDeps& deps)
+      : c_(c),
+        hasher_(c.block_size),
+        bytes_per_token_(deps.kv_bytes_per_token),
+        buffers_(deps.layers_per_device * (deps.model.attention == AttentionKind::kMla ? 1 : 2)),
+        swap_(c.swap_space),
+        tiers_(c.offload, deps, deps.kv_bytes_per_token * c.block_size, c.block_size, 1) {
+    block_bytes_ = deps.kv_bytes_per_token * c.block_size;
+    std::int64_t n = c.num_blocks_override > 0 ? c.num_blocks_override
+                                               : static_cast<std::int64_t>(deps.kv_bytes_available / block_bytes_);
+    num_blocks_ = std::max<std::int64_t>(n, 1) + 1;  // + the null block
+    const auto nb = static_cast<std::size_t>(num_blocks_);
+    ref_.assign(nb, 0);
+    fill_.assign(nb, 0);
+    hash_.assign(nb, 0);
+    has_hash_.assign(nb, 0);
+    free_.reset(nb);
+    for (std::int32_t b = 1; b < num_blocks_; ++b) push_back_free(b);
+  }
+
+  bool paged_layout() const override { return true; }
+  std::int32_t kernel_block_size() const override { return c_.block_size; }
+  std::int64_t capacity_tokens() const override { return (num_blocks_ - 1) * c_.block_size; }
+  const TokenDropConfig* token_drop() const override { return c_.drop.on() ? &c_.drop : nullptr; }
+
+  std::int64_t cached_prefix(const Request& r) const override {
+    if (!c_.prefix_caching || r.kv_slot >= 0) return 0;
+    Hits h;
+    collect_hits(r, h);
+    return static_cast<std::int64_t>(h.hashes.size()) * c_.block_size;
+  }
+
+  bool allocate(Request& r, std::int64_t total_tokens, KvStepWork& work) override {
+    const std::int64_t new_tokens = total_tokens - r.num_computed;
+    if (r.kv_slot >= 0) return grow(tables_[r.kv_slot], total_tokens, new_tokens, work);
+    if (swap_.tokens(r.spec.id) > 0) return resume_swapped(r, total_tokens, work);
+    // First allocation of a request: claim its cached prefix, then grow like a live one.
+    Hits hits;
+    if (c_.prefix_caching) collect_hits(r, hits);
+    const auto dev_hits = static_cast<std::int64_t>(hits.blocks.size());
+    const std::int64_t need = std::max<std::int64_t>(0, ceil_div(total_tokens, c_.block_size) - dev_hits);
+    // Hit blocks that sit in the free queue stop being free when touched.
+    std::int64_t hits_free = 0;
+    for (auto b : hits.blocks) hits_free += free_.contains(b) ? 1 : 0;
+    if (need > free_.size() - hits_free) return false;
+    {
+      r.kv_slot = new_slot();
+      Table& t = tables_[r.kv_slot];
+      for (std::size_t i = 0; i < hits.blocks.size(); ++i) {
+        touch(hits.blocks[i]);
+        t.blocks.push_back(hits.blocks[i]);
+      }
+      t.hashes.assign(hits.hashes.begin(), hits.hashes.begin() + dev_hits);  // full and already cached
+      // Blocks found in an offload tier: fresh device blocks, filled by a copy back (loaded
+      // before the new blocks' evictions spill anything that could push them down a tier).
+      // commit() registers their hashes once the step has run.
+      for (std::size_t i = hits.blocks.size(); i < hits.hashes.size(); ++i) tiers_.load(hits.hashes[i], work, counters_);
+      for (std::size_t i = hits.blocks.size(); i < hits.hashes.size(); ++i) {
+        const std::int32_t b = pop_free(work);
+        t.blocks.push_back(b);
+        set_fill(b, c_.block_size);
+      }
+      const auto hit_tokens = static_cast<std::int64_t>(hits.hashes.size()) * c_.block_size;
+      t.tokens = hit_tokens;
+      counters_.prefix_lookup_tokens += r.num_tokens();
+      counters_.prefix_hit_tokens += hit_tokens;
+      counters_.offload_hit_tokens += hit_tokens - dev_hits * c_.block_size;
+    }
+    const bool grown = grow(tables_[r.kv_slot], total_tokens, new_tokens, work);
+    SERVESIM_ASSERT(grown);  // the check above counted every block it takes
+    return grown;
+  }
+
+  void commit(Request& r) override {
+    if (!c_.prefix_caching || r.kv_slot < 0) return;
+    Table& t = tables_[r.kv_slot];
+    if (t.drop_end > c_.drop.pinned()) return;  // dropped tokens: later blocks are not shareable
+    const std::int64_t full = std::min<std::int64_t>(r.num_computed / c_.block_size, static_cast<std::int64_t>(t.blocks.size()));
+    for (auto i = static_cast<std::int64_t>(t.hashes.size()); i < full; ++i) {
+      const std::uint64_t h = hash_of(r, i);
+      t.hashes.push_back(h);
+      const std::int32_t b = t.blocks[static_cast<std::size_t>(i)];
+      if (has_hash_[b]) continue;
+      // One probe: a new entry, or a stale one taken over; a live identical block cached
+      // elsewhere stays the one.
+      const auto [it, inserted] = cached_.try_emplace(h, b);
+      if (!inserted) {
+        const std::int32_t other = it->second;
+        if (has_hash_[other] && hash_[other] == h) continue;
+        it->second = b;
+      }
+      hash_[b] = h;
+      has_hash_[b] = 1;
+    }
+  }
+
+  bool fork(const Request& parent, Request& child, KvStepWork& /*work*/) override {
+    SERVESIM_ASSERT(parent.kv_slot >= 0 && child.kv_slot < 0);
+    const std::int32_t s = new_slot();
+    Table& c = tables_[s];
+    const Table& p = tables_[parent.kv_slot];
+    c.blocks = p.blocks;
+    c.hashes = p.hashes;
+    c.tokens = p.tokens;
+    c.heavy = p.heavy;  // H2O's heavy blocks shared too (not copied on write: see docs/kv_managers.md)
+    c.drop_end = p.drop_end;
+    for (auto b : c.blocks) ref_[b] += b != 0 ? 1 : 0;
+    for (auto b : c.heavy) ++ref_[b];  // shared: nothing copied until someone appends (copy-on-write)
+    child.kv_slot = s;
+    return true;
+  }
+
+  std::int64_t work_free_decode_steps(std::span<Request* const> reqs, std::int64_t max_steps) const override;
+
+  void allocate_decode_steps(std::span<Request* const> reqs, std::span<const std::int64_t> tokens, std::int64_t steps) override;
+
+  void free(Request& r) override { release(r); }
+
+  std::int64_t preempt(Request& r, PreemptMode mode, KvStepWork& work) override {
+    SERVESIM_ASSERT(r.kv_slot >= 0);
+    const std::int64_t kept = std::min(r.num_computed, tables_[r.kv_slot].tokens);
+    const bool dropped = tables_[r.kv_slot].drop_end > c_.drop.pinned();  // swap keeps whole prefixes only
+    if (mode == PreemptMode::kSwap && kept > 0 && !dropped) {
+      const std::int64_t blocks = ceil_div(kept, c_.block_size);
+      const double bytes = static_cast<double>(blocks) * block_bytes_;
+      if (swap_.put(r.spec.id, kept, bytes)) {
+        work.swap_out_bytes += bytes;
+        work.swap_out_chunks += swap_chunks(blocks);
+        counters_.swap_out_bytes += bytes;
+        ++counters_.preemptions_swap;
+        release(r);
+        return kept;
+      }
+    }
+    // Recompute: blocks return to the free queue (cached ones stay hits).
+    ++counters_.preemptions_recompute;
+    release(r);
+    return 0;
+  }
+
+  std::int64_t swapped_tokens(const Request& r) const override { return swap_.tokens(r.spec.id); }
+
+  KvUsage usage() const override {
+    KvUsage u;
+    u.capacity_tokens = capacity_tokens();
+    const std::int64_t used_blocks = num_blocks_ - 1 - free_.size();
+    u.used_tokens = used_blocks * c_.block_size;
+    u.cached_tokens = free_cached_ * c_.block_size;
+    u.allocated_bytes = static_cast<double>(used_blocks) * block_bytes_;
+    u.used_bytes = static_cast<double>(live_fill_) * bytes_per_token_;
+    u.cached_bytes = static_cast<double>(free_cached_) * block_bytes_;
+    u.units_in_use = used_blocks + free_cached_;
+    return u;
+  }
+
+  const KvCounters& counters() const override {
+    // Exact integer sums, so the order steps are accounted in cannot change them.
+    counters_.step_allocated_bytes = static_cast<double>(step_blocks_) * block_bytes_;
+    counters_.step_used_bytes = static_cast<double>(step_tokens_) * bytes_per_token_;
+    return counters_;
+  }
+
+  nlohmann::json summary() const override {
+    nlohmann::json j = kv_common_summary("paged", usage(), counters_);
+    j["num_blocks"] = num_blocks_ - 1;
+    j["block_size"] = c_.block_size;
+    j["block_bytes"] = block_bytes_;
+    j["swap_space_bytes"] = swap_.capacity_bytes();
+    j["offload_tiers"] = tiers_.summary();
+    if (c_.drop.on()) j["token_drop"] = c_.drop.summary();
+    return j;
+  }
+
+  void check_invariants() const override;
+
+ private:
+  struct Table {
+    std::vector<std::int32_t> blocks;
+    std::vector<std::uint64_t> hashes;  // of the leading full, committed blocks
+    std::int64_t tokens = 0;            // token positions (computed plus this step's), dropped ones included
+    std::vector<std::int32_t> heavy;    // token dropping: H2O's heavy-hitter blocks
+    std::int64_t drop_end = 0;          // token dropping: positions [pinned, drop_end) dropped
+    bool live = false;
+  };
+  struct Hits {
+    std::vector<std::uint64_t> hashes;  // device hits first, then offload-tier hits
+    std::vector<std::int32_t> blocks;   // device hits
+  };
+
+  static std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+  std::int64_t swap_chunks(std::int64_t blocks) const { return c_.coalesced_swap ? buffers_ : blocks * buffers_; }
+
+  // The chained hash of block i of r, computed once and kept on the request.
+  std::uint64_t hash_of(const Request& r, std::int64_t i) const {
+    if (r.block_hash_unit != c_.block_size) {
+      r.block_hashes.clear();
+      r.block_hash_unit = c_.block_size;
+    }
+    auto& v = r.block_hashes;
+    while (static_cast<std::int64_t>(v.size()) <= i) {
+      v.push_back(hasher_.block_hash(r, static_cast<std::int64_t>(v.size()), v.empty() ? 0 : v.back()));
+    }
+    return v[static_cast<std::size_t>(i)];
+  }
+
+  void collect_hits(const Request& r, Hits& out) const {
+    // At least one token must be computed to produce logits: never the whole sequence.
+    const std::int64_t max_blocks = (r.num_tokens() - 1) / c_.block_size;
+    // The blocks that matched at this manager's last lookup of r still match up to the
+    // first one evicted since (its hash no longer there); only the rest is probed again.
+    std::int64_t i = 0;
+    if (r.hit_owner == this) {
+      const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(r.hit_blocks.size()), max_blocks);
+      for (; i < n; ++i) {
+        const std::int32_t b = r.hit_blocks[static_cast<std::size_t>(i)];
+        const std::uint64_t h = hash_of(r, i);
+        if (!has_hash_[b] || hash_[b] != h) break;
+        out.hashes.push_back(h);
+        out.blocks.push_back(b);
+      }
+    }
+    for (; i < max_blocks; ++i) {
+      const std::uint64_t h = hash_of(r, i);
+      const std::int32_t b = find_cached(h);
+      if (b < 0) break;
+      out.hashes.push_back(h);
+      out.blocks.push_back(b);
+    }
+    r.hit_owner = this;
+    r.hit_blocks = out.blocks;
+    if (!tiers_.enabled()) return;
+    for (; i < max_blocks; ++i) {
+      const std::uint64_t h = hash_of(r, i);
+      const int tier = tiers_.find(h);
+      if (tier < 0 || !tiers_.worth_loading(tier)) break;
+      out.hashes.push_back(h);
+    }
+  }
+
+  bool resume_swapped(Request& r, std::int64_t total_tokens, KvStepWork& work) {
+    const std::int64_t kept = swap_.tokens(r.spec.id);
+    SERVESIM_ASSERT(total_tokens >= kept);
+    const std::int64_t need = ceil_div(total_tokens, c_.block_size);
+    if (need > free_.size()) return false;
+    const SwapSpace::Record rec = swap_.take(r.spec.id);
+    r.kv_slot = new_slot();
+    Table& t = tables_[r.kv_slot];
+    for (std::int64_t i = 0; i < need; ++i) {
+      const std::int32_t b = pop_free(work);
+      t.blocks.push_back(b);
+      set_fill(b, std::min<std::int64_t>(c_.block_size, total_tokens - i * c_.block_size));
+    }
+    t.tokens = total_tokens;
+    work.swap_in_bytes += rec.bytes;
+    work.swap_in_chunks += swap_chunks(ceil_div(rec.tokens, c_.block_size));
+    counters_.swap_in_bytes += rec.bytes;
+    account(t);
+    return true;
+  }
+
+  // A live request's table grows to `total_tokens` (the path every running request takes
+  // each step): fresh blocks from the free queue, copy-on-write of a shared partial block.
+  bool grow(Table& t, std::int64_t total_tokens, std::int64_t new_tokens, KvStepWork& work) {
+    const std::int64_t bs = c_.block_size;
+    const auto have = static_cast<std::int64_t>(t.blocks.size());
+    const std::int64_t entries = std::max(have, ceil_div(total_tokens, bs));
+    // Token dropping: entries wholly in the dropped positions, [null_lo, drop_to), hold no
+    // block: existing ones are released (those held by r alone become free), new ones are
+    // null from the start; H2O's first drop takes its heavy-hitter blocks.
+    const std::int64_t drop_end = drop_end_after(c_.drop, t.drop_end, total_tokens, new_tokens);
+    const std::int64_t null_lo = c_.drop.null_entries_end(bs, 0);
+    const std::int64_t drop_from = c_.drop.null_entries_end(bs, t.drop_end), drop_to = c_.drop.null_entries_end(bs, drop_end);
+    auto dropped = [&](std::int64_t i) { return i >= null_lo && i < drop_to; };
+    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && !dropped(have - 1) && ref_[t.blocks.back()] > 1;
+    std::int64_t need = cow ? 1 : 0, released = 0;
+    for (auto i = have; i < entries; ++i) need += dropped(i) ? 0 : 1;
+    for (auto i = drop_from; i < std::min(drop_to, have); ++i) released += ref_[t.blocks[static_cast<std::size_t>(i)]] == 1 ? 1 : 0;
+    const bool take_heavy = drop_end > t.drop_end && t.heavy.empty() && c_.drop.heavy_tokens > 0;
+    need += take_heavy ? c_.drop.heavy_blocks(bs) : 0;
+    if (need > free_.size() + released) return false;
+    for (auto i = drop_from; i < std::min(drop_to, have); ++i) {
+      std::int32_t& b = t.blocks[static_cast<std::size_t>(i)];
+      if (b != 0) unref(b);
+      b = 0;
+    }
+    if (take_heavy) take_heavy_blocks(t, work);
+    t.drop_end = drop_end;
+    if (cow) {
+      const std::int32_t old = t.blocks.back();
+      const std::int32_t b = pop_free(work);
+      set_fill(b, fill_[old]);
+      work.cow_bytes += fill_[old] * bytes_per_token_;
+      work.cow_chunks += buffers_;
+      counters_.cow_bytes += fill_[old] * bytes_per_token_;
+      t.blocks.back() = b;
+      unref(old);
+    }
+    while (static_cast<std::int64_t>(t.blocks.size()) < entries) {
+      t.blocks.push_back(dropped(static_cast<std::int64_t>(t.blocks.size())) ? 0 : pop_free(work));
+    }
+    if (total_tokens > t.tokens) {
+      for (auto i = t.tokens / bs; i < static_cast<std::int64_t>(t.blocks.size()); ++i) {
+        const std::int32_t b = t.blocks[static_cast<std::size_t>(i)];
+        if (b != 0) set_fill(b, std::min<std::int64_t>(bs, total_tokens - i * bs));
+      }
+      t.tokens = total_tokens;
+    }
+    account(t);
+    return true;
+  }
+
+  // sum over m = 1..x of ceil(m / block_size)
+  std::int64_t blocks_prefix_sum(std::int64_t x) const {
+    const std::int64_t bs = c_.block_size, q = x / bs, r = x % bs;
+    return bs * q * (q + 1) / 2 + r * (q + 1);
+  }
+
+  // H2O's first drop gathers the heavy hitters into blocks of their own (one copy).
+  void take_heavy_blocks(Table& t, KvStepWork& work) {
+    const std::int64_t h = c_.drop.heavy_tokens;
+    for (std::int64_t j = 0; j < c_.drop.heavy_blocks(c_.block_size); ++j) {
+      t.heavy.push_back(pop_free(work));
+      set_fill(t.heavy.back(), std::min<std::int64_t>(c_.block_size, h - j * c_.block_size));
+    }
+    work.cow_bytes += static_cast<double>(h) * bytes_per_token_;
+    work.cow_chunks += buffers_;
+    counters_.cow_bytes += static_cast<double>(h) * bytes_per_token_;
+  }
+
+  void account(const Table& t) {
+    // Blocks held and tokens kept (not a dropping table's null entries and dropped tokens).
+    const std::int64_t nulls = c_.drop.null_entries_end(c_.block_size, t.drop_end) - c_.drop.null_entries_end(c_.block_size, 0);
+    step_blocks_ += static_cast<std::int64_t>(t.blocks.size() + t.heavy.size()) - nulls;
+    step_tokens_ += t.tokens - c_.drop.dropped_tokens(t.drop_end);
+    const double allocated = static_cast<double>(num_blocks_ - 1 - free_.size()) * block_bytes_;
+    if (allocated > counters_.peak_allocated_bytes) {
+      counters_.peak_allocated_bytes = allocated;
+      counters_.used_bytes_at_peak = static_cast<double>(live_fill_) * bytes_per_token_;
+    }
+  }
+
+  std::int32_t new_slot() {
+    std::int32_t s;
+    if (!free_slots_.empty()) {
+      s = free_slots_.back();
+      free_slots_.pop_back();
+    } else {
+      s = static_cast<std::int32_t>(tables_.size());
+      tables_.emplace_back();
+    }
+    tables_[s].live = true;
+    tables_[s].tokens = 0;
+    tables_[s].drop_end = c_.drop.pinned();
+    return s;
+  }
+
+  void release(Request& r) {
+    SERVESIM_ASSERT(r.kv_slot >= 0);
+    Table& t = tables_[r.kv_slot];
+    // Tail blocks first into the free queue: they are the least likely to be shared, so
+    // they are evicted first (vLLM frees in reverse order).
+    for (auto it = t.blocks.rbegin(); it != t.blocks.rend(); ++it) {
+      if (*it != 0) unref(*it);
+    }
+    for (const std::int32_t b : t.heavy) unref(b);
+    t.heavy.clear();
+    t.blocks.clear();
+    t.hashes.clear();
+    t.tokens = 0;
+    t.live = false;
+    free_slots_.push_back(r.kv_slot);
+    r.kv_slot = -1;
+  }
+
+  void set_fill(std::int32_t b, std::int64_t f) {
+    if (ref_[b] > 0) live_fill_ += f - fill_[b];
+    fill_[b] = f;
+  }
+
+  void unref(std::int32_t b) {
+    SERVESIM_ASSERT(ref_[b] > 0);
+    if (--ref_[b] == 0) {
+      live_fill_ -= fill_[b];
+      push_back_free(b);
+    }
+  }
+
+  void touch(std::int32_t b) {
+    if (free_.contains(b)) unlink_free(b);
+    if (ref_[b]++ == 0) live_fill_ += fill_[b];
+  }
+
+  std::int32_t pop_free(KvStepWork& work) {
+    SERVESIM_ASSERT(free_.front() != -1);
+    const std::int32_t b = free_.front();
+    unlink_free(b);
+    if (has_hash_[b]) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
+      // The index entry goes stale instead of being erased (find_cached checks); stale
+      // entries are swept once they outnumber the blocks four to one, so the sweep costs O(1) per eviction.
+      tiers_.spill(hash_[b], work, counters_);
+      has_hash_[b] = 0;
+      ++counters_.cache_evictions;
+      if (++stale_ > 4 * num_blocks_) {
+        absl::erase_if(cached_, [this](const auto& e) { return !has_hash_[e.second] || hash_[e.second] != e.first; });
+        stale_ = 0;
+      }
+    }
+    ref_[b] = 1;
+    fill_[b] = 0;
+    ++counters_.units_allocated;
+    return b;
+  }
+
+  // The block caching hash h, or -1 (an index entry whose block was evicted is stale).
+  std::int32_t find_cached(std::uint64_t h) const {
+    const auto it = cached_.find(h);
+    if (it == cached_.end()) return -1;
+    const std::int32_t b = it->second;
+    return has_hash_[b] && hash_[b] == h ? b : -1;
+  }
+
+  void push_back_free(std::int32_t b) {
+    free_.push_back(b);
+    free_cached_ += has_hash_[b] ? 1 : 0;
+  }
+
+  void unlink_free(std::int32_t b) {
+    free_.remove(b);
+    free_cached_ -= has_hash_[b] ? 1 : 0;
+  }
+
+  Config c_;
+  BlockHasher hasher_;
+  double bytes_per_token_ = 0;
+  std::int64_t buffers_ = 0;
+  double block_bytes_ = 0;
+  std::int64_t num_blocks_ = 0;
+  std::vector<std::int32_t> ref_;
+  std::vector<std::int64_t> fill_;  // tokens written in each block (kept while cached)
+  std::vector<std::uint64_t> hash_;
+  std::vector<std::uint8_t> has_hash_;
+  FreeBlockQueue free_;  // free blocks in eviction order
+  std::int64_t free_cached_ = 0;  // free blocks that still carry a hash
+  std::int64_t live_fill_ = 0;    // tokens written in referenced blocks
+  // Open addressing, no node per entry: this index is touched for every block that fills.
+  absl::flat_hash_map<std::uint64_t, std::int32_t> cached_;  // hash -> block, entries of evicted blocks stale
+  std::int64_t stale_ = 0;  // evictions since the last sweep of stale entries
+  std::vector<Table> tables_;
+  std::vector<std::int32_t> free_slots_;
+  SwapSpace swap_;
+  OffloadTiers tiers_;
+  mutable KvCounters counters_;
+  std::int64_t step_blocks_ = 0;  // blocks held, summed over (sequence, step) pairs
+  std::int64_t step_tokens_ = 0;  // tokens held, same sum
+  std::vector<std::pair<std::int64_t, std::size_t>> pops_;  // (step, request) of bulk block pops
+};
+
+}  // namespace servesim

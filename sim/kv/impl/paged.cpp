@@ -5,23 +5,23 @@
 //    first sequence to append into a shared, partly filled last block copies it first;
 //  - preemption by recompute or by swap to host memory; a swap copies whole blocks, one
 //    copy per block per layer and K/V buffer (vLLM's swap_blocks) or one per buffer when
-//    blocks are coalesced (FastSwitch's block groups);
+//    blocks are coalesced (FastSwitch's block groups); with swap_reuse, full blocks whose
+//    host copy is still valid (swap_space.h) are not copied out again;
 //  - offload tiers: a cached block evicted from the device spills to CPU DRAM (then SSD)
 //    and is loaded back on a later hit when loading is cheaper than recomputing.
 // Attention reads KV through the block table (paged kernels: the cost model applies its
 // paged_decode_factor).
 //
 // Invariants (check_invariants):
-//  - block 0 is the null block: never free, never allocated;
-//  - a block is in the free queue exactly when its reference count is 0;
-//  - free blocks + distinct referenced blocks == num_blocks - 1 (conservation);
+//  - block 0 is the null block: never free, never allocated; a block is in the free queue
+//    exactly when its reference count is 0; free + distinct referenced == num_blocks - 1;
 //  - reference counts equal the number of live tables holding each block, and no table
-//    holds a block twice;
-//  - every cached hash maps to a block that carries that hash;
+//    holds a block twice; every cached hash maps to a block that carries that hash;
 //  - a table holds ceil(tokens / block_size) blocks and its blocks' fills match its tokens;
-//  - a table only grows while it lives (append-only, except copy-on-write of the last block).
+//    it only grows while it lives (append-only, except copy-on-write of the last block).
 #include <algorithm>
 #include <absl/container/flat_hash_map.h>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -43,6 +43,7 @@ class PagedKvManager final : public IKvManager {
     std::int64_t num_blocks_override = 0;
     double swap_space = 0;
     bool coalesced_swap = false;
+    bool swap_reuse = false;
     OffloadConfig offload;
     static Config parse(Params& p) {
       Config c;
@@ -53,6 +54,8 @@ class PagedKvManager final : public IKvManager {
       c.coalesced_swap = p.choice("swap_copy", "per_block", {"per_block", "coalesced"},
                                   "swap copies: one per block per layer and K/V (vLLM) or one per buffer (FastSwitch's "
                                   "block groups)") == "coalesced";
+      c.swap_reuse = (p.has("swap_reuse") || p.doc_mode()) &&  // absent: off, and not in the resolved config
+                     p.boolean("swap_reuse", false, "FastSwitch's KV reuse: swapped-in blocks' host copies stay valid; a later swap-out copies only the others");
       c.offload = OffloadConfig::parse(p);
       return c;
     }
@@ -66,6 +69,7 @@ class PagedKvManager final : public IKvManager {
         swap_(c.swap_space),
         tiers_(c.offload, deps, deps.kv_bytes_per_token * c.block_size, c.block_size, 1) {
     block_bytes_ = deps.kv_bytes_per_token * c.block_size;
+    if (c.swap_reuse) swap_.enable_reuse(block_bytes_);
     std::int64_t n = c.num_blocks_override > 0 ? c.num_blocks_override
                                                : static_cast<std::int64_t>(deps.kv_bytes_available / block_bytes_);
     num_blocks_ = std::max<std::int64_t>(n, 1) + 1;  // + the null block
@@ -246,11 +250,13 @@ class PagedKvManager final : public IKvManager {
     SERVESIM_ASSERT(r.kv_slot >= 0);
     const std::int64_t kept = std::min(r.num_computed, tables_[r.kv_slot].tokens);
     if (mode == PreemptMode::kSwap && kept > 0) {
-      const std::int64_t blocks = ceil_div(kept, c_.block_size);
-      const double bytes = static_cast<double>(blocks) * block_bytes_;
-      if (swap_.put(r.spec.id, kept, bytes)) {
+      std::vector<std::uint64_t> full;  // reuse: the full blocks' hashes name their host copies
+      for (std::int64_t i = 0; c_.swap_reuse && i < kept / c_.block_size; ++i) full.push_back(hash_of(r, i));
+      const std::int64_t copied = swap_.put_blocks(r.spec.id, kept, ceil_div(kept, c_.block_size), block_bytes_, std::move(full));
+      if (copied >= 0) {
+        const double bytes = static_cast<double>(copied) * block_bytes_;
         work.swap_out_bytes += bytes;
-        work.swap_out_chunks += swap_chunks(blocks);
+        work.swap_out_chunks += copied > 0 ? swap_chunks(copied) : 0;
         counters_.swap_out_bytes += bytes;
         ++counters_.preemptions_swap;
         release(r);
@@ -291,6 +297,7 @@ class PagedKvManager final : public IKvManager {
     j["block_size"] = c_.block_size;
     j["block_bytes"] = block_bytes_;
     j["swap_space_bytes"] = swap_.capacity_bytes();
+    if (c_.swap_reuse) j["swap_reused_bytes"] = swap_.reused_bytes();
     j["offload_tiers"] = tiers_.summary();
     return j;
   }
@@ -477,14 +484,12 @@ class PagedKvManager final : public IKvManager {
   }
 
   std::int32_t new_slot() {
-    std::int32_t s;
-    if (!free_slots_.empty()) {
-      s = free_slots_.back();
-      free_slots_.pop_back();
-    } else {
-      s = static_cast<std::int32_t>(tables_.size());
+    if (free_slots_.empty()) {
+      free_slots_.push_back(static_cast<std::int32_t>(tables_.size()));
       tables_.emplace_back();
     }
+    const std::int32_t s = free_slots_.back();
+    free_slots_.pop_back();
     tables_[s].live = true;
     tables_[s].tokens = 0;
     return s;

@@ -15,6 +15,7 @@ struct PagedKvConfig {
   std::int64_t num_blocks_override = 0;
   double swap_space = 0;
   bool coalesced_swap = false;
+  bool swap_reuse = false;
   OffloadConfig offload;
   TokenDropConfig drop;
   static PagedKvConfig parse(Params& p) {
@@ -26,6 +27,8 @@ struct PagedKvConfig {
     c.coalesced_swap = p.choice("swap_copy", "per_block", {"per_block", "coalesced"},
                                 "swap copies: one per block per layer and K/V (vLLM) or one per buffer (FastSwitch's "
                                 "block groups)") == "coalesced";
+    c.swap_reuse = (p.has("swap_reuse") || p.doc_mode()) &&  // absent: off, and not in the resolved config
+                   p.boolean("swap_reuse", false, "FastSwitch's KV reuse: swapped-in blocks' host copies stay valid; a later swap-out copies only the others");
     c.offload = OffloadConfig::parse(p);
     c.drop = TokenDropConfig::parse_in(p);
     return c;

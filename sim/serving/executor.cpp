@@ -8,7 +8,7 @@
 
 namespace servesim {
 
-void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops) {
+void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops, bool swap_copies) {
   auto add_map = [&](std::int64_t calls, bool overlap) {
     if (calls == 0) return;
     Operator op;
@@ -30,8 +30,10 @@ void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops) {
     op.overlap = overlap;
     ops.push_back(op);
   };
-  add_copy(CopyKind::kDeviceToHost, w.swap_out_bytes, w.swap_out_chunks, "kv_swap_out", false);
-  add_copy(CopyKind::kHostToDevice, w.swap_in_bytes, w.swap_in_chunks, "kv_swap_in", false);
+  if (swap_copies) {
+    add_copy(CopyKind::kDeviceToHost, w.swap_out_bytes, w.swap_out_chunks, "kv_swap_out", false);
+    add_copy(CopyKind::kHostToDevice, w.swap_in_bytes, w.swap_in_chunks, "kv_swap_in", false);
+  }
   add_copy(CopyKind::kHostToDevice, w.load_bytes, w.load_chunks, "kv_offload_load", false);
   add_copy(CopyKind::kDeviceToHost, w.spill_bytes, w.spill_chunks, "kv_offload_spill", true);  // a side stream
   add_copy(CopyKind::kDeviceToDevice, w.cow_bytes, w.cow_chunks, "kv_copy", false);
@@ -98,7 +100,8 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
   ops_.clear();
   ctx_.plan.step_operators(ctx_.model, batch, ctx_.links, ops_);
   if (ctx_.draft) draft_operators(plan, batch);
-  kv_work_operators(plan.kv_work, ops_);
+  kv_work_operators(plan.kv_work, ops_, !ctx_.swap_overlap);
+  step_swap_ = plan.kv_work;
   split_ns_ = overlaps() ? split_layers_ns(batch) : -1;
   return price_step(false);
 }
@@ -246,6 +249,12 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     critical += extra;
     ns_by_class_[static_cast<std::size_t>(OpClass::kCopy)] += extra;
   }
+  if (!reuse_non_attention && ctx_.swap_overlap) {
+    const SimTime base = (split_ns_ >= 0 && split_ns_ < plan_layers ? split_ns_ : plan_layers);
+    const SimTime extra = overlapped_swap_ns(base);
+    part[static_cast<std::size_t>(StagePart::kLayers)] += extra;
+    critical += extra;
+  }
   if (background > critical) (deferred ? deferred->exposed : exposed_map_ns_) += background - critical;
   const SimTime device = compose_stages(part, std::max<SimTime>(0, background - critical));
 
@@ -276,6 +285,20 @@ SimTime Executor::copy_ns(CopyKind kind, double bytes, std::int64_t chunks) cons
   op.name = "host_offload";
   op.copy = CopyShape{kind, bytes, chunks, true};
   return predict(op, nullptr).first;
+}
+
+SimTime Executor::overlapped_swap_ns(SimTime compute) {
+  const KvStepWork& w = step_swap_;
+  if (w.swap_out_bytes <= 0 && w.swap_in_bytes <= 0) return 0;
+  const std::int64_t layers = ctx_.plan.layers_per_stage(ctx_.model);
+  const auto per_layer = [layers](std::int64_t chunks) { return std::max<std::int64_t>(1, (chunks + layers - 1) / layers); };
+  const double l = static_cast<double>(layers);
+  const SimTime x = std::max(copy_ns(CopyKind::kDeviceToHost, w.swap_out_bytes / l, per_layer(w.swap_out_chunks)),
+                             copy_ns(CopyKind::kHostToDevice, w.swap_in_bytes / l, per_layer(w.swap_in_chunks)));
+  const SimTime extra = streamed_layers_ns(compute, x, layers) - compute;
+  ns_by_class_[static_cast<std::size_t>(OpClass::kCopy)] += extra;
+  swap_ns_ += extra;
+  return extra;
 }
 
 SimTime Executor::host_offload_ns(SimTime compute) {

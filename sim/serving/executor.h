@@ -33,6 +33,13 @@
 // - Speculative decoding: a verify sequence (1 + draft query tokens) is priced as a
 //   prefill-like chunk attending to its context, with 1 + draft logits; the drafter's
 //   forwards (ExecutorContext::draft) are added to the step's critical path.
+// - With engine.swap_overlap (FastSwitch), the step's KV swap copies (preemption by swap,
+//   resumption of a swapped request) are issued on a copy stream, layer by layer, beside
+//   the step's compute: each layer's swap-out and swap-in share the full-duplex host link,
+//   one layer's transfer x = max(out, in) (a layer's bytes and copy calls, priced by the
+//   cost model), and the stage's layers take x + (L - 1) max(c, x) + c, as streamed KV
+//   does (host_offload.h): max(compute, copy) plus the first transfer and the last
+//   compute, which nothing hides. Without it the copies precede the step's compute.
 // - It owns no requests and no KV; it only reads the plan. One executor per replica (it
 //   keeps that replica's cost breakdown); the cost model it calls may be shared.
 #include <array>
@@ -74,6 +81,7 @@ struct ExecutorContext {
   // of this model over them, the j-th over the sequences with draft > j at context + j.
   const ModelSpec* draft = nullptr;
   HostOffload offload;    // engine.kv_offload, engine.expert_offload
+  bool swap_overlap = false;  // engine.swap_overlap
 };
 
 // The KV layout attention kernels read (from the KV manager).
@@ -92,8 +100,9 @@ struct CostBreakdown {
 };
 
 // The KV manager's work of one step as operators: page maps (synchronous or overlapping),
-// swap and offload copies, copy-on-write copies. Appended to `ops`.
-void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops);
+// swap and offload copies, copy-on-write copies. Appended to `ops`; without `swap_copies`
+// the swap copies are left out (the executor overlaps them itself).
+void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops, bool swap_copies = true);
 
 class Executor {
  public:
@@ -163,6 +172,8 @@ class Executor {
   // time `compute` (host_offload.h), accounted in the counters.
   SimTime host_offload_ns(SimTime compute);
   SimTime copy_ns(CopyKind kind, double bytes, std::int64_t chunks) const;
+  // engine.swap_overlap: what the step's swap copies add to the stage's layer time `compute`.
+  SimTime overlapped_swap_ns(SimTime compute);
 
   ExecutorContext ctx_;
   // The drafter's forwards of the step (ExecutorContext::draft); returns how many.
@@ -204,6 +215,7 @@ class Executor {
   double plan_kv_disk_s_ = 0;
   std::vector<char> resident_;  // expert offload: routed experts kept in HBM
   KvStreamBytes step_stream_;   // the step being priced
+  KvStepWork step_swap_;        // its swap copies (engine.swap_overlap)
   std::int64_t step_fetched_ = 0;
   std::int64_t step_context_ = 0;  // context tokens of the step's sequences
   const TokenDropConfig* drop_ = nullptr;  // the last priced step's layout.drop

@@ -82,6 +82,10 @@ EngineConfig parse_engine(Params& p) {
                                  "expert_offload=host: routed experts per MoE layer kept in HBM on each device (the most "
                                  "popular under a drawn parallel.routing)",
                                  0);
+  e.swap_overlap = (p.has("swap_overlap") || p.doc_mode()) &&  // absent: off, and not in the resolved config
+                   p.boolean("swap_overlap", false,
+                             "FastSwitch: KV swap-outs and swap-ins run on a copy stream beside the step's compute, layer "
+                             "by layer (x + (L - 1) max(c, x) + c); docs/schedulers.md");
   e.fast_forward = p.boolean("fast_forward", true, "merge runs of identical decode steps into one event (same results, fewer events)");
   const nlohmann::json spec_j = p.object("speculative", "speculative decoding {method, k, acceptance, draft_model} "
                                                         "(docs/schedulers.md; absent: off)");

@@ -51,6 +51,7 @@ struct EngineConfig {
   double host_memory_bandwidth = 0;     // host_attention: bytes/s (0: the device profile's)
   std::string expert_offload = "none";  // none | host
   std::int64_t resident_experts = 0;    // routed experts per MoE layer kept in HBM, per device
+  bool swap_overlap = false;            // KV swaps on a copy stream beside compute (executor.h)
   nlohmann::json resolved;
 };
 

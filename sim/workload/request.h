@@ -19,6 +19,21 @@ namespace servesim {
 
 using RequestId = std::int64_t;
 
+// A priority that changes over time (FastSwitch's priority changes): from times[i] until
+// times[i + 1] the priority is priorities[i]; before times[0], the request's own. With
+// period > 0 the trace repeats every period (its times lie in [0, period)). Times ascend.
+struct PriorityTrace {
+  std::vector<SimTime> times;
+  std::vector<std::int32_t> priorities;
+  SimTime period = 0;
+  std::int32_t at(SimTime t, std::int32_t initial) const {
+    if (period > 0) t %= period;
+    std::int32_t p = initial;
+    for (std::size_t i = 0; i < times.size() && times[i] <= t; ++i) p = priorities[i];
+    return p;
+  }
+};
+
 struct RequestSpec {
   RequestId id = 0;
   SimTime arrival = 0;
@@ -29,11 +44,17 @@ struct RequestSpec {
   std::vector<std::uint64_t> prefix_ids;
   std::int32_t prefix_unit = 0;
   std::int64_t session = -1;  // multi-turn session, -1: none
-  std::int32_t priority = 0;  // lower is more urgent (vLLM's convention)
+  std::int32_t priority = 0;  // lower is more urgent (vLLM's convention); at arrival, see below
+  // How the priority changes after arrival (null: never). Owned by the workload, which
+  // outlives its requests; read by the `priority` scheduler at each step.
+  const PriorityTrace* priority_trace = nullptr;
   std::int32_t client = 0;    // who sent it (fairness schedulers, per-client metrics)
   // Closed-loop workloads (agent programs, chat sessions waiting for replies): the index of
   // this request within its session (agent program), -1: not closed-loop.
   std::int32_t call = -1;
+  // Agent programs: the arrival of the program's first call (Continuum's program-aware
+  // queue order); -1: not part of a program.
+  SimTime program_arrival = -1;
   // Continuum's KV time-to-live: after this request finishes, its replica keeps (pins) its KV
   // for this long, or until the session's next request is admitted there; 0: freed at once
   // (vLLM: to the evictable prefix cache).

@@ -41,6 +41,7 @@ std::vector<Case> cases() {
         {"swap_copy", "coalesced"}},
        300 * kBlock},
       {"paged_no_prefix_caching", {{"impl", "paged"}, {"enable_prefix_caching", false}, {"block_size", 32}}, 150 * 2 * kBlock},
+      {"paged_swap_reuse", {{"impl", "paged"}, {"swap_space", 30 * kBlock}, {"swap_reuse", true}}, 300 * kBlock},
       {"vattention_2MiB", {{"impl", "vattention"}, {"swap_space", 3 * kGroup2M}}, 6 * kGroup2M},
       {"vattention_64KiB_no_deferral", {{"impl", "vattention"}, {"page_size", "64KiB"}, {"deferred_reclamation", false}},
        150 * kGroup64K},

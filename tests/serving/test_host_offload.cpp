@@ -148,6 +148,38 @@ TEST(HostOffload, HostAttentionReplacesTheDevicesAttentionOverHostKvAndWritesThe
   EXPECT_DOUBLE_EQ(host.host_attention_bytes(), 100000 * 131072.0);
 }
 
+TEST(SwapOverlap, AnOverlappedSwapAddsOnlyTheFirstLayersTransferWhenComputeIsLonger) {
+  // Llama-3.1-8B (32 layers) on the H100, roofline. A decode step at context 100 that also
+  // swaps 32 x 4,096,000 B out (a preemption) and 32 x 2,048,000 B in (a resumption), each
+  // one copy per buffer (coalesced: 64 copies, 2 a layer). Roofline copies run at 64 GB/s x
+  // 0.8 = 51.2 GB/s plus 5 us a copy call.
+  //  - Before the compute (no overlap): out 131,072,000 / 51.2e9 s = 2,560,000 ns + 64 x
+  //    5 us = 2,880,000 ns; in 1,280,000 + 320,000 = 1,600,000 ns: +4,480,000 ns.
+  //  - Overlapped: one layer's transfer is the longer direction, out: 4,096,000 / 51.2e9 s
+  //    = 80,000 ns + 2 x 5 us = 90,000 ns (in: 40,000 + 10,000). A decode layer of 8B reads
+  //    ~0.5 GB of weights (> 100 us), so compute hides every layer's transfer but the first:
+  //    x + 31 max(c, x) + c = 32 c + x: +90,000 ns.
+  ScenarioConfig c;
+  const PoolRuntime p = roofline_pool("Llama-3.1-8B", c);
+  ExecutorContext ctx = p.exec_context(PlanLinks{});
+  Executor plain(ctx), serial(ctx);
+  ctx.swap_overlap = true;
+  Executor overlapped(ctx);
+  DecodeAt a(100), b(100), d(100);
+  for (StepPlan* plan : {&b.plan, &d.plan}) {
+    plan->kv_work.swap_out_bytes = 32 * 4096000.0;
+    plan->kv_work.swap_out_chunks = 64;
+    plan->kv_work.swap_in_bytes = 32 * 2048000.0;
+    plan->kv_work.swap_in_chunks = 64;
+  }
+  const SimTime none = plain.cost_step(a.plan, KvLayout{true, 16});
+  const SimTime before = serial.cost_step(b.plan, KvLayout{true, 16});
+  const SimTime beside = overlapped.cost_step(d.plan, KvLayout{true, 16});
+  EXPECT_NEAR(static_cast<double>(before - none), 4480000.0, 4.0);
+  EXPECT_NEAR(static_cast<double>(beside - none), 90000.0, 2.0);
+  EXPECT_NEAR(overlapped.breakdown().swap_seconds, 90e-6, 2e-9);  // only the exposed part
+}
+
 TEST(HostOffload, ActivatedNonResidentExpertsAreCopiedBeforeEachMoeLayer) {
   // Mixtral-8x7B (BF16, 32 MoE layers): one expert of one layer is 3 x 4096 x 14336 x 2 B =
   // 352321536 B. 4 decode tokens x top-2 = 8 copies over 8 experts (balanced), 2 resident: 6

@@ -143,6 +143,23 @@ TEST(FastForward, InvisibleUnderPreemptionAndTightMemory) {
   expect_fast_forward_invisible(s);
 }
 
+TEST(FastForward, InvisibleUnderRotatingPrioritiesAndOverlappedReusedSwaps) {
+  // FastSwitch's mechanisms together: priorities rotating among 3 clients every 2 s drive
+  // the priority scheduler's preemptions, by coalesced swaps overlapped with compute and
+  // reusing host copies.
+  nlohmann::json s = small_scenario(300, 30.0);
+  s["kv"]["num_gpu_blocks_override"] = 600;
+  s["kv"]["swap_copy"] = "coalesced";
+  s["kv"]["swap_reuse"] = true;
+  s["scheduler"] = {{"impl", "priority"}, {"preemption_mode", "swap"}};
+  s["engine"]["swap_overlap"] = true;
+  s["workload"]["clients"] = nlohmann::json::array({{{"priority", 0}}, {{"priority", 1}}, {{"priority", 2}}});
+  s["workload"]["priority_rotation"] = "2s";
+  SimResult probe = Simulation(s, SimOptions{}).run();
+  ASSERT_GT(probe.summary["kv"][0]["preemptions_swap"].get<int>(), 0);
+  expect_fast_forward_invisible(s);
+}
+
 TEST(FastForward, InvisibleWithSeveralReplicasAndPrefixSharing) {
   nlohmann::json s = small_scenario(300, 12.0);
   s["replicas"] = 3;

@@ -107,6 +107,50 @@ TEST(Synthetic, ClientsGetTheirWeightedShareAndPriority) {
   EXPECT_NEAR(static_cast<double>(n0) / n, 0.75, 0.01);
 }
 
+TEST(Synthetic, PriorityRotationGivesEachClientTheNextClientsPriorityEveryPeriod) {
+  // Clients of priorities 0, 5, 9, rotation 10 s: client k has priority p[(k + j) mod 3]
+  // during [10j, 10(j + 1)) s, repeating every 30 s; each request arrives with its
+  // client's priority then and carries the trace.
+  auto w = build(json{{"impl", "synthetic"},
+                      {"num_requests", 2000},
+                      {"duration", 0},
+                      {"rate", 20},
+                      {"priority_rotation", "10s"},
+                      {"clients", json::array({{{"priority", 0}}, {{"priority", 5}}, {{"priority", 9}}})}});
+  const std::int32_t p[3] = {0, 5, 9};
+  int n = 0;
+  while (auto r = w->next()) {
+    ++n;
+    const auto j = static_cast<std::int32_t>(r->arrival / 10'000'000'000);
+    ASSERT_NE(r->priority_trace, nullptr);
+    EXPECT_EQ(r->priority, p[(r->client + j) % 3]);
+    EXPECT_EQ(r->priority_trace->at(r->arrival + 10'000'000'000, -1), p[(r->client + j + 1) % 3]);
+  }
+  EXPECT_EQ(n, 2000);
+}
+
+TEST(Synthetic, PriorityChangesApplyFromTheirTime) {
+  // One client, priority 4, then 1 from 5 s on: requests before 5 s arrive with 4 and
+  // change to 1 at 5 s; later ones arrive with 1.
+  auto w = build(json{{"impl", "synthetic"},
+                      {"num_requests", 200},
+                      {"duration", 0},
+                      {"rate", 20},
+                      {"clients", json::array({{{"priority", 4}, {"priority_changes", json::array({{{"at", "5s"}, {"priority", 1}}})}}})}});
+  while (auto r = w->next()) {
+    EXPECT_EQ(r->priority, r->arrival < 5'000'000'000 ? 4 : 1);
+    EXPECT_EQ(r->priority_trace->at(5'000'000'000, r->priority), 1);
+  }
+}
+
+TEST(Synthetic, PriorityChangesOutOfOrderOrBesideARotationAreErrors) {
+  const json late_first = json::array({{{"priority_changes", json::array({{{"at", "5s"}, {"priority", 1}}, {{"at", "2s"}, {"priority", 0}}})}}});
+  EXPECT_THROW(build(json{{"impl", "synthetic"}, {"clients", late_first}}), InputError);
+  const json changes = json::array({{{"priority_changes", json::array({{{"at", "5s"}, {"priority", 1}}})}}, json::object()});
+  EXPECT_THROW(build(json{{"impl", "synthetic"}, {"priority_rotation", "1s"}, {"clients", changes}}), InputError);
+  EXPECT_THROW(build(json{{"impl", "synthetic"}, {"priority_rotation", "1s"}}), InputError);  // fewer than 2 clients
+}
+
 TEST(Synthetic, AClientWithoutAWeightOrWithAnUnknownKeyIsAnError) {
   EXPECT_THROW(build(json{{"impl", "synthetic"}, {"clients", json::array({{{"weight", 0}}})}}), InputError);
   EXPECT_THROW(build(json{{"impl", "synthetic"}, {"clients", json::array({{{"share", 1}}})}}), InputError);

@@ -6,7 +6,8 @@
 //    first sequence to append into a shared, partly filled last block copies it first;
 //  - preemption by recompute or by swap to host memory; a swap copies whole blocks, one
 //    copy per block per layer and K/V buffer (vLLM's swap_blocks) or one per buffer when
-//    blocks are coalesced (FastSwitch's block groups);
+//    blocks are coalesced (FastSwitch's block groups); with swap_reuse, full blocks whose
+//    host copy is still valid (swap_space.h) are not copied out again;
 //  - offload tiers: a cached block evicted from the device spills to CPU DRAM (then SSD)
 //    and is loaded back on a later hit when loading is cheaper than recomputing;
 //  - KV token dropping (token_drop.h): a decoding request keeps at most a budget of tokens;
@@ -30,6 +31,7 @@
 //    and the null entries of blocks dropped by token dropping).
 #include <algorithm>
 #include <absl/container/flat_hash_map.h>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -56,6 +58,7 @@ class PagedKvManager final : public IKvManager {
         swap_(c.swap_space),
         tiers_(c.offload, deps, deps.kv_bytes_per_token * c.block_size, c.block_size, 1) {
     block_bytes_ = deps.kv_bytes_per_token * c.block_size;
+    if (c.swap_reuse) swap_.enable_reuse(block_bytes_);
     std::int64_t n = c.num_blocks_override > 0 ? c.num_blocks_override
                                                : static_cast<std::int64_t>(deps.kv_bytes_available / block_bytes_);
     num_blocks_ = std::max<std::int64_t>(n, 1) + 1;  // + the null block
@@ -171,11 +174,13 @@ class PagedKvManager final : public IKvManager {
     const std::int64_t kept = std::min(r.num_computed, tables_[r.kv_slot].tokens);
     const bool dropped = tables_[r.kv_slot].drop_end > c_.drop.pinned();  // swap keeps whole prefixes only
     if (mode == PreemptMode::kSwap && kept > 0 && !dropped) {
-      const std::int64_t blocks = ceil_div(kept, c_.block_size);
-      const double bytes = static_cast<double>(blocks) * block_bytes_;
-      if (swap_.put(r.spec.id, kept, bytes)) {
+      std::vector<std::uint64_t> full;  // reuse: the full blocks' hashes name their host copies
+      for (std::int64_t i = 0; c_.swap_reuse && i < kept / c_.block_size; ++i) full.push_back(hash_of(r, i));
+      const std::int64_t copied = swap_.put_blocks(r.spec.id, kept, ceil_div(kept, c_.block_size), block_bytes_, std::move(full));
+      if (copied >= 0) {
+        const double bytes = static_cast<double>(copied) * block_bytes_;
         work.swap_out_bytes += bytes;
-        work.swap_out_chunks += swap_chunks(blocks);
+        work.swap_out_chunks += copied > 0 ? swap_chunks(copied) : 0;
         counters_.swap_out_bytes += bytes;
         ++counters_.preemptions_swap;
         release(r);
@@ -216,6 +221,7 @@ class PagedKvManager final : public IKvManager {
     j["block_size"] = c_.block_size;
     j["block_bytes"] = block_bytes_;
     j["swap_space_bytes"] = swap_.capacity_bytes();
+    if (c_.swap_reuse) j["swap_reused_bytes"] = swap_.reused_bytes();
     j["offload_tiers"] = tiers_.summary();
     if (c_.drop.on()) j["token_drop"] = c_.drop.summary();
     return j;

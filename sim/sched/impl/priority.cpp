@@ -12,6 +12,10 @@
 //  4. Before the step, while the most urgent waiting request cannot get the KV blocks of
 //     its next chunk and the last running request is strictly less urgent, that running
 //     request is preempted (recompute, or swap with preemption_mode "swap").
+//  5. A request's priority is its priority now: a request with a priority trace (the
+//     workload's priority changes, FastSwitch's dynamic priorities) takes the trace's value
+//     at the step's start, and both queues are re-ordered then, so a request whose priority
+//     rose preempts by rule 4 one that fell.
 #include <algorithm>
 
 #include "sim/sched/queue_scheduler.h"
@@ -19,13 +23,23 @@
 namespace servesim {
 namespace {
 
-bool more_urgent(const Request* a, const Request* b) {
-  if (a->spec.priority != b->spec.priority) return a->spec.priority < b->spec.priority;
-  if (a->spec.arrival != b->spec.arrival) return a->spec.arrival < b->spec.arrival;
-  return a->spec.id < b->spec.id;
-}
-
 class PriorityScheduler final : public QueueScheduler {
+ private:
+  // Rule 5: the priority now (the one at the last step's start).
+  std::int32_t priority(const Request* r) const {
+    return r->spec.priority_trace ? r->spec.priority_trace->at(now_, r->spec.priority) : r->spec.priority;
+  }
+  auto urgent() const {
+    return [this](const Request* a, const Request* b) { return more_urgent(a, b); };
+  }
+  // Rule 1.
+  bool more_urgent(const Request* a, const Request* b) const {
+    const std::int32_t pa = priority(a), pb = priority(b);
+    if (pa != pb) return pa < pb;
+    if (a->spec.arrival != b->spec.arrival) return a->spec.arrival < b->spec.arrival;
+    return a->spec.id < b->spec.id;
+  }
+
  public:
   using Config = BudgetConfig;
 
@@ -33,6 +47,7 @@ class PriorityScheduler final : public QueueScheduler {
 
   bool add(Request* r) override {
     if (!admissible(*r)) return false;
+    dynamic_ = dynamic_ || r->spec.priority_trace != nullptr;
     r->state = RequestState::kWaiting;
     requeue(r);
     return true;
@@ -40,19 +55,25 @@ class PriorityScheduler final : public QueueScheduler {
 
   void adopt(Request* r) override {
     QueueScheduler::adopt(r);
-    std::stable_sort(running_.begin(), running_.end(), more_urgent);
+    dynamic_ = dynamic_ || r->spec.priority_trace != nullptr;
+    std::stable_sort(running_.begin(), running_.end(), urgent());
   }
 
   void schedule(SimTime now, StepPlan& plan) override {
     plan.clear();
-    while (!waiting_.empty() && !running_.empty() && waiting_.front()->spec.priority < running_.back()->spec.priority &&
+    now_ = now;
+    if (dynamic_) {  // rule 5: priorities as of now
+      std::stable_sort(waiting_.begin(), waiting_.end(), urgent());
+      std::stable_sort(running_.begin(), running_.end(), urgent());
+    }
+    while (!waiting_.empty() && !running_.empty() && priority(waiting_.front()) < priority(running_.back()) &&
            blocks_short(*waiting_.front())) {
       Request* victim = running_.back();
       running_.pop_back();
       preempt(victim, c_.rules.preemption_mode, plan);
     }
     schedule_budget(now, plan, c_.rules);
-    std::stable_sort(running_.begin(), running_.end(), more_urgent);
+    std::stable_sort(running_.begin(), running_.end(), urgent());
   }
 
   std::int64_t repeatable_decode_steps(const StepPlan& plan) const override { return pure_decode_repeats(plan); }
@@ -62,7 +83,8 @@ class PriorityScheduler final : public QueueScheduler {
   bool accepts(const Request& r) const override {
     return c_.rules.chunked_prefill || r.spec.prompt_tokens <= c_.rules.max_tokens;
   }
-  void requeue(Request* r) override { waiting_.insert(std::upper_bound(waiting_.begin(), waiting_.end(), r, more_urgent), r); }
+  void requeue(Request* r) override { waiting_.insert(std::upper_bound(waiting_.begin(), waiting_.end(), r, urgent()), r); }
+
 
   // Whether r's next chunk needs more new blocks than are free (cached prefix blocks are
   // shared, swapped-out ones are copied back into new blocks).
@@ -77,6 +99,8 @@ class PriorityScheduler final : public QueueScheduler {
   }
 
   Config c_;
+  SimTime now_ = 0;
+  bool dynamic_ = false;  // some request's priority changes over time
 };
 
 }  // namespace

@@ -144,7 +144,7 @@ class AgentWorkload final : public IWorkload {
   std::optional<RequestSpec> next() override {
     for (;;) {
       const std::int64_t id = programs_started_;
-      Program prog{Rng(mix64(program_seed_, static_cast<std::uint64_t>(id))), 0, 0, Conversation{}, {}, 0};
+      Program prog{Rng(mix64(program_seed_, static_cast<std::uint64_t>(id))), 0, 0, Conversation{}, {}, 0, 0};
       prog.conv.salt = mix64(0x6167'656e'7450'726fULL, static_cast<std::uint64_t>(id));
       SimTime start = 0;
       if (in_) {
@@ -155,6 +155,7 @@ class AgentWorkload final : public IWorkload {
         start = *t;
         prog.num_calls = c_.calls.sample(prog.rng);
       }
+      prog.start = start;
       ++programs_started_;
       auto [it, inserted] = programs_.emplace(id, std::move(prog));
       std::optional<RequestSpec> r = call(it, start);
@@ -184,6 +185,7 @@ class AgentWorkload final : public IWorkload {
     Conversation conv;
     std::vector<TraceCall> trace;  // trace programs: their calls
     SimTime tool_after = 0;        // latency of the tool call after the last issued call
+    SimTime start = 0;             // its first call's arrival
   };
 
   // The next call of program `it`, arriving at `at`; nullopt (and the program ends) when
@@ -221,6 +223,7 @@ class AgentWorkload final : public IWorkload {
     r.prefix_unit = c_.prefix_unit;
     r.session = it->first;
     r.call = i;
+    r.program_arrival = p.start;
     if (!last) {
       r.kv_ttl = c_.kv_ttl > 0             ? c_.kv_ttl
                  : c_.kv_ttl_percentile > 0 ? expected

@@ -18,6 +18,7 @@
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
 #include "sim/report/output.h"
+#include "sim/search/plan_autoscale.h"
 #include "sim/search/plan_mix.h"
 #include "sim/search/plan_output.h"
 #include "sim/search/plan_search.h"
@@ -100,20 +101,23 @@ std::unique_ptr<PlanCommand> plan_command(const Args& args, const std::string& v
 int plan_search_cmd(const Args& args) {
   auto c = plan_command(args, "search", "out/plan", "searching candidate groups",
                         "\nOutputs in --out: plans.csv (ranked table), plans.jsonl, pareto.json, best_scenario.json (runs with\n"
-                        "`servesim run`), plan.json (resolved plan), summary.txt. When no candidate meets the SLOs at the\n"
+                        "`servesim run`), plan.json (resolved plan), summary.txt; with an `autoscale` section also autoscale.csv and\n"
+                        "autoscale.jsonl (static vs autoscaled over a day). When no candidate meets the SLOs at the\n"
                         "target rate: one line naming the closest candidate, exit 2, nothing written.\n");
   if (!c) return 0;
   const search::PlanConfig& plan = c->plan;
   const auto wall0 = std::chrono::steady_clock::now();
   const std::clock_t cpu0 = std::clock();
   search::PlanResult result = search::run_plan_search(plan, c->prices, c->catalog, c->so);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-  const double cpu = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
   search::rank_plans(plan, result);
   if (result.ranking.empty()) input_error(c->path, search::no_plan_message(plan, result));
+  const std::vector<search::DayRun> day = search::run_day_comparison(plan, result, c->catalog, c->so);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  const double cpu = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
 
   auto files = search::plan_files(plan, result, c->prices.path());
-  const std::string summary = search::plan_summary(plan, result);
+  for (auto& f : search::day_files(plan, result, day)) files.push_back(std::move(f));
+  const std::string summary = search::plan_summary(plan, result) + search::day_summary(plan, result, day);
   files.emplace_back("summary.txt", summary);
   write_dir_atomically(c->out, files, c->oo);
   if (!c->quiet) {

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "sim/core/registry.h"
 #include "sim/workload/request.h"
@@ -29,6 +31,7 @@ struct ReplicaLoad {
 // What a router may see of one candidate replica.
 struct ReplicaView {
   std::int32_t replica = -1;  // the replica's cluster-wide id (for output and logs only)
+  std::int32_t pool = -1;     // index of the replica's pool in RouterDeps::pools (-1: not given)
   ReplicaLoad load;
   std::int64_t kv_capacity_tokens = 0;
   std::int64_t kv_free_tokens = 0;  // capacity minus tokens held by live requests
@@ -42,6 +45,8 @@ struct ReplicaView {
 struct RouterDeps {
   std::int32_t num_replicas = 1;  // size of the candidate list route() will get
   std::uint64_t seed = 0;         // for routers that draw random numbers (own stream)
+  std::vector<std::string> pools;  // names of the pools the group's replicas belong to (ReplicaView::pool
+                                   // indexes it), whether or not they serve now; empty when not given
 };
 
 class IRouter {

@@ -9,6 +9,7 @@
 #include "sim/core/error.h"
 #include "sim/cost/i_cost_model.h"
 #include "sim/sched/i_scheduler.h"
+#include "sim/serving/autoscale.h"
 #include "sim/workload/i_workload.h"
 #include "sim/workload/length_dist.h"
 
@@ -188,6 +189,43 @@ MixKnobs parse_mix(Params& p) {
   return m;
 }
 
+DayKnobs parse_day(Params& p) {
+  DayKnobs d;
+  d.duration = p.duration("duration", "1h", "synthetic day: arrivals over this time (the plan's lengths and arrival process)", 1);
+  d.amplitude = p.real("diurnal_amplitude", 0.75,
+                       "synthetic day: rate(t) = mean x (1 - A cos(2 pi t / diurnal_period)) with mean = target_rate / (1 + A), "
+                       "so the peak is target_rate",
+                       0, 1);
+  d.period = p.duration("diurnal_period", "0s", "synthetic day: length of the cycle (0: the duration)");
+  d.trace = p.object("trace", "instead of the synthetic day: a scenario workload object replayed as given (its own time_scale)");
+  const nlohmann::json pol = p.value("policies", nlohmann::json::array(),
+                                     "autoscaling settings compared with the static plan: scenario `autoscale` objects "
+                                     "(policy, min_replicas, max_replicas (default: the static plan's replicas), interval, "
+                                     "cool-downs, cold start)");
+  d.plans = p.integer("plans", 1, "how many of the best ranked colocated plans are compared", 1, 100);
+  if (p.doc_mode()) return d;
+  if (d.period == 0) d.period = d.duration;
+  if (!d.trace.empty()) {
+    const ComponentConfig c = WorkloadRegistry::get().parse(d.trace, p.where("trace"));
+    d.trace = c.resolved;
+    p.set_resolved("trace", d.trace);
+  }
+  if (!pol.is_array() || pol.empty()) bad_value(p.where("policies"), pol.dump(), "a non-empty list of autoscale objects");
+  for (std::size_t i = 0; i < pol.size(); ++i) {
+    const std::string where = fmt::format("{}[{}]", p.where("policies"), i);
+    if (!pol[i].is_object()) bad_value(where, pol[i].dump(), "an autoscale object {policy, min_replicas, ...}");
+    // Checked as a scenario's section; an absent max_replicas is the static plan's count, checked per plan.
+    nlohmann::json probe = pol[i];
+    if (!probe.contains("max_replicas")) probe["max_replicas"] = 4096;
+    Params q(probe, where);
+    (void)parse_autoscale(q);
+    q.finish();
+    d.policies.push_back(pol[i]);
+  }
+  d.enabled = true;
+  return d;
+}
+
 template <class Fn>
 auto nested(Params& p, const std::string& key, const std::string& help, bool optional, Fn fn) {
   const nlohmann::json j = p.object(key, help, optional);
@@ -233,6 +271,7 @@ std::vector<ParamDoc> plan_param_docs() {
   doc("limits.", parse_limits);
   doc("search.", parse_search);
   doc("mix.", parse_mix);
+  doc("autoscale.", parse_day);
   return out;
 }
 
@@ -250,6 +289,12 @@ PlanConfig parse_plan(const nlohmann::json& plan, const std::string& source) {
   c.max_gpus = nested(p, "limits", "limits on a candidate", true, parse_limits);
   c.search = nested(p, "search", "how the highest sustained rate is searched", true, parse_search);
   c.mix = nested(p, "mix", "request-size buckets of `servesim plan mix` (heterogeneous device mixes)", true, parse_mix);
+  if (p.has("autoscale")) {
+    c.day = nested(p, "autoscale", "static vs autoscaled plans over a day of time-varying traffic", true, parse_day);
+    if (c.traffic.arrival == "trace" && c.day.trace.empty()) {
+      input_error(p.where("autoscale.trace"), "missing (with trace traffic the day must be a trace too: a workload object)");
+    }
+  }
   p.finish();
   c.resolved = p.resolved();
   if (c.search.max_rate < c.target_rate) {

@@ -73,6 +73,20 @@ struct MixKnobs {
   std::int64_t samples = 0;  // requests drawn from the traffic to measure each bucket's share
 };
 
+// Static vs autoscaled over a day (the plan's optional `autoscale` section): the best
+// ranked colocated plans run over a time-varying traffic as a static pool and under each
+// policy. `policies` are scenario `autoscale` objects (max_replicas may be left out: the
+// static plan's replica count).
+struct DayKnobs {
+  bool enabled = false;           // the section was given
+  SimTime duration = 0;           // synthetic day: arrivals over this time
+  double amplitude = 0;           // rate(t) = mean x (1 - A cos(2 pi t / period)), mean = target_rate / (1 + A)
+  SimTime period = 0;
+  nlohmann::json trace;           // or a scenario workload object replayed as given
+  std::vector<nlohmann::json> policies;
+  std::int64_t plans = 1;         // how many ranked plans are compared
+};
+
 struct PlanConfig {
   std::string source;  // file name for messages
   std::string name;
@@ -86,6 +100,7 @@ struct PlanConfig {
   std::int64_t max_gpus = 0;  // 0: no limit
   SearchKnobs search;
   MixKnobs mix;
+  DayKnobs day;
   nlohmann::json resolved;  // every field with its default
 };
 

@@ -193,6 +193,15 @@ RunOutcome simulate_and_judge(const nlohmann::json& scenario, double rate, std::
   out.mean_power_w = energy.at("mean_power_w").get<double>();
   const nlohmann::json& cost = res.summary.at("cost");
   if (cost.value("available", false)) out.run_usd_per_m_output_tokens = cost.at("usd_per_million_output_tokens").get<double>();
+  if (cost.value("available", false)) {
+    // A fixed count: run_usd = usd_per_hour x hours, so the hours are their ratio (cost_summary).
+    const double per_hour = cost.at("usd_per_hour").get<double>();
+    double gpus = 0;
+    for (const nlohmann::json& pr : cost.at("prices")) gpus += pr.at("gpus").get<double>();
+    out.gpu_hours = cost.contains("gpu_hours") ? cost.at("gpu_hours").get<double>()
+                                               : (per_hour > 0 ? cost.at("run_usd").get<double>() / per_hour * gpus : 0.0);
+  }
+  if (res.summary.contains("autoscale")) out.autoscale = res.summary.at("autoscale");
   return out;
 }
 

@@ -84,6 +84,32 @@ PlanConfig bucket_plan(const PlanConfig& plan, const MixBucket& bucket) {
   return p;
 }
 
+nlohmann::json mix_scenario(const PlanConfig& plan, const MixResult& r, const MixSolution& sol, double native_trace_rate) {
+  const std::int64_t n = window_requests(plan.search, plan.target_rate, true);
+  nlohmann::json s, pools = nlohmann::json::array(), shares = nlohmann::json::object();
+  for (std::size_t k = 0; k < r.simulated.size(); ++k) {
+    if (sol.replicas[k] == 0) continue;
+    const Candidate& c = r.units[r.simulated[k]].c;
+    if (c.split.disaggregated()) {
+      input_error(plan.source, fmt::format("{} is disaggregated: the size-aware router addresses colocated pools only", c.label()));
+    }
+    const nlohmann::json one = candidate_scenario(plan, c, plan.target_rate, n, native_trace_rate, ScenarioUse::kMeasured);
+    if (s.is_null()) s = one;
+    const std::string name = fmt::format("u{}_{}_tp{}", r.simulated[k] + 1, c.device, c.tp);
+    pools.push_back({{"name", name}, {"role", "mixed"}, {"replicas", sol.replicas[k]}, {"hardware", one["hardware"]},
+                     {"engine", one["engine"]}, {"parallel", one["parallel"]}, {"scheduler", one["scheduler"]}});
+    nlohmann::json w = nlohmann::json::array();
+    // A bucket without load gets weight 1 everywhere (the router needs a positive weight per bucket).
+    for (std::size_t b = 0; b < r.buckets.size(); ++b) w.push_back(r.problem.load[b] > 0 ? sol.share[k][b] : 1.0);
+    shares[name] = w;
+  }
+  s.erase("replicas");
+  s["name"] = plan.name + "-mix";
+  s["pools"] = pools;
+  s["router"] = {{"impl", "size_aware"}, {"prompt_edges", plan.mix.prompt_edges}, {"output_edges", plan.mix.output_edges}, {"shares", shares}};
+  return s;
+}
+
 MixResult run_plan_mix(const PlanConfig& plan, const PriceBook& prices, const std::shared_ptr<Catalog>& catalog,
                        const SearchOptions& options) {
   const std::map<std::string, Price> price = check_plan_inputs(plan, prices, *catalog);
@@ -184,6 +210,25 @@ MixResult run_plan_mix(const PlanConfig& plan, const PriceBook& prices, const st
       res.best_single = static_cast<std::int64_t>(k);
     }
   }
+  // End to end: the mix, then the best single type, each one simulation of the whole cluster.
+  auto end_to_end = [&](const MixSolution& sol, MixRun& run, const char* name) {
+    bool disagg = false;
+    for (std::size_t k = 0; k < res.simulated.size(); ++k) disagg |= sol.replicas[k] > 0 && res.units[res.simulated[k]].c.split.disaggregated();
+    if (disagg) {
+      run.reason = "a disaggregated unit (the size-aware router addresses colocated pools only)";
+      return;
+    }
+    if (options.cancelled && options.cancelled()) throw Cancelled("plan mix stopped; nothing was written");
+    run.scenario = mix_scenario(plan, res, sol, native);
+    run.scenario["name"] = plan.name + "-" + name;
+    const std::int64_t n = window_requests(plan.search, plan.target_rate, true);
+    run.outcome = simulate_and_judge(run.scenario, plan.target_rate, n, plan.slo, false, catalog, plan.source + " (" + name + " scenario)",
+                                     options.cancelled);
+    run.simulated = true;
+    ++res.simulations;
+  };
+  end_to_end(res.mix, res.mix_run, "mix");
+  if (res.best_single >= 0) end_to_end(res.single[static_cast<std::size_t>(res.best_single)], res.single_run, "single");
   return res;
 }
 

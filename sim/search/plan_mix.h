@@ -51,6 +51,17 @@ struct MixUnit {
   std::int64_t simulations = 0;
 };
 
+// A solution simulated end to end: one cluster with a pool per unit in the solution (its
+// replicas), the size_aware router sending each bucket to the pools by the solution's shares
+// (least outstanding within a pool), the plan's traffic at target_rate over search.requests
+// requests (and at least search.min_duration), judged by the plan's SLOs without early stop.
+struct MixRun {
+  bool simulated = false;
+  std::string reason;        // why not (a disaggregated unit: a pool pair the router cannot address)
+  nlohmann::json scenario;   // `servesim run` runs it as is
+  RunOutcome outcome;
+};
+
 struct MixResult {
   std::vector<MixBucket> buckets;
   std::vector<MixUnit> units;  // in candidate-group order
@@ -60,7 +71,12 @@ struct MixResult {
   std::vector<MixSolution> single;  // per simulated unit: that unit alone
   std::int64_t best_single = -1;    // index into `simulated` of the cheapest feasible single type (-1: none)
   std::int64_t simulations = 0;
+  MixRun mix_run, single_run;  // the mix and the best single type, end to end
 };
+
+// The end-to-end scenario of solution `s` (see MixRun); throws InputError when a unit in it is
+// disaggregated.
+nlohmann::json mix_scenario(const PlanConfig& plan, const MixResult& result, const MixSolution& s, double native_trace_rate);
 
 // Runs the buckets, the capacities and the program. Throws InputError for a missing device
 // or price (before any simulation), for a bucket with load that no unit can serve and when

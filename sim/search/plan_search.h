@@ -57,6 +57,11 @@ struct RunOutcome {
   double mean_power_w = 0;               // energy.mean_power_w (the whole deployment)
   double run_usd_per_m_output_tokens = 0;  // cost.usd_per_million_output_tokens (on-demand prices, the run's
                                            // whole simulated time including its drain; 0 when a device has no price)
+  // Not in to_json (the over-time comparison reads them): GPU-hours held over the run (an
+  // autoscaled pool: each replica from its cold start to its drain; otherwise GPUs x the
+  // run's simulated time) and the summary's "autoscale" object (null without autoscaling).
+  double gpu_hours = 0;
+  nlohmann::json autoscale;
   nlohmann::json to_json() const;
 };
 

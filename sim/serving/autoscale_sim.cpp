@@ -23,15 +23,25 @@ void Simulation::rebuild_group(Group& g) {
   }
   if (g.router && members == g.members) return;
   g.members = std::move(members);
+  // The group's pools by name, in the order their first replica appears (serving or not).
+  std::vector<std::string> pools;
+  std::vector<std::int32_t> pool_index(pools_.size(), -1);
+  for (std::int32_t id : g.all) {
+    const auto pi = static_cast<std::size_t>(replicas_[static_cast<std::size_t>(id)]->pool());
+    if (pool_index[pi] >= 0) continue;
+    pool_index[pi] = static_cast<std::int32_t>(pools.size());
+    pools.push_back(config_.pools[pi].name);
+  }
   g.views.clear();
   for (std::int32_t id : g.members) {
     ReplicaView v;
     v.replica = id;
+    v.pool = pool_index[static_cast<std::size_t>(replicas_[static_cast<std::size_t>(id)]->pool())];
     Replica* rep = replicas_[static_cast<std::size_t>(id)].get();
     v.cached_prefix = [rep](const Request& r) { return rep->kv().cached_prefix(r); };
     g.views.push_back(std::move(v));
   }
-  g.router = RouterRegistry::get().make(g.router_config, RouterDeps{static_cast<std::int32_t>(g.members.size()), g.seed});
+  g.router = RouterRegistry::get().make(g.router_config, RouterDeps{static_cast<std::int32_t>(g.members.size()), g.seed, std::move(pools)});
 }
 
 void Simulation::rebuild_groups() {

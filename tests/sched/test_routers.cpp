@@ -15,7 +15,7 @@ namespace {
 using nlohmann::json;
 
 std::unique_ptr<IRouter> make(json cfg, std::int32_t n, std::uint64_t seed = 1) {
-  return RouterRegistry::get().build(cfg, "test", nullptr, RouterDeps{n, seed});
+  return RouterRegistry::get().build(cfg, "test", nullptr, RouterDeps{n, seed, {}});
 }
 
 // A candidate with `waiting` + `running` outstanding requests, `kv` of its KV in use, and a
@@ -347,7 +347,7 @@ TEST(Router, UnknownParameterKeysAreRejected) {
 
 TEST(Router, ResolvedConfigNamesEveryDefault) {
   json resolved;
-  (void)RouterRegistry::get().build({{"impl", "prefix_aware"}}, "test", &resolved, RouterDeps{2, 0});
+  (void)RouterRegistry::get().build({{"impl", "prefix_aware"}}, "test", &resolved, RouterDeps{2, 0, {}});
   EXPECT_EQ(resolved["mode"], "cache_aware");
   EXPECT_EQ(resolved["cache_threshold"], 0.5);
   EXPECT_EQ(resolved["balance_abs_threshold"], 32);
@@ -355,7 +355,7 @@ TEST(Router, ResolvedConfigNamesEveryDefault) {
   EXPECT_EQ(resolved["on_miss"], "smallest_tree");
   EXPECT_EQ(resolved["max_blocks"], 0);
   EXPECT_FALSE(resolved.contains("prefix_weight"));
-  (void)RouterRegistry::get().build({{"impl", "power_of_two"}}, "test", &resolved, RouterDeps{2, 0});
+  (void)RouterRegistry::get().build({{"impl", "power_of_two"}}, "test", &resolved, RouterDeps{2, 0, {}});
   EXPECT_EQ(resolved["load"], "outstanding");
 }
 

@@ -79,13 +79,36 @@ TEST(PlanMixCli, WritesTheMixAndTheSingleTypeComparison) {
   fs::remove_all(dir);
 }
 
+TEST(PlanSearchCli, AutoscaleSectionComparesTheStaticPlanWithEachPolicyOverTheDay) {
+  const fs::path dir = temp_dir("plan_search_day");
+  write_text(dir / "plan.json", plan(R"({"autoscale": {"duration": "60s", "diurnal_amplitude": 0.5,
+    "policies": [{"policy": {"impl": "queue_length", "target_outstanding": 8}, "interval": "5s", "scale_down_cooldown": "10s"},
+                 {"policy": {"impl": "target_utilization", "target": 0.5}}]}})"));
+  auto r = run_cli_in(dir, "plan search plan.json --out res --threads 2");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("over a day of 60 s (mean 2.67 req/s, peak 4 req/s, diurnal amplitude 0.5)"), std::string::npos) << r.out;
+  const std::string csv = slurp(dir / "res" / "autoscale.csv");
+  EXPECT_EQ(count_lines(csv), 4) << csv;  // header + static + 2 policies, for the one best plan
+  EXPECT_NE(csv.find(",static,none,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",policy 2,\"target_utilization target=0.5 tolerance=0.1, replicas 1..1, scale-down window 300.000 s\","),
+            std::string::npos)
+      << csv;
+  // Every row's scenario runs with `servesim run` as it is.
+  const std::string first = slurp(dir / "res" / "autoscale.jsonl").substr(0, slurp(dir / "res" / "autoscale.jsonl").find('\n'));
+  write_text(dir / "day.json", nlohmann::json::parse(first)["scenario"].dump());
+  r = run_cli_in(dir, "run day.json --quiet --out run");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  fs::remove_all(dir);
+}
+
 TEST(PlanSearchCli, ListParamsDocumentsThePlanFile) {
   const auto r = testing::run_cli("list --params");
   ASSERT_EQ(r.exit_code, 0);
   const auto at = r.out.find("plan file:");
   ASSERT_NE(at, std::string::npos) << r.out;
   for (const char* key :
-       {"target_rate", "traffic.arrival", "slo.ttft", "candidates.devices", "limits.max_gpus", "search.prune", "mix.prompt_edges"}) {
+       {"target_rate", "traffic.arrival", "slo.ttft", "candidates.devices", "limits.max_gpus", "search.prune", "mix.prompt_edges",
+        "autoscale.policies"}) {
     EXPECT_NE(r.out.find(std::string("      ") + key + " ", at), std::string::npos) << key;
   }
 }
@@ -143,6 +166,19 @@ std::vector<Case> cases() {
       {"PriceNotPositive", plan(), "", {"devices.h100_sxm.on_demand.value", "positive"},
        R"({"schema": "servesim.prices/1", "sources": {"s": "a list"},
            "devices": {"h100_sxm": {"on_demand": {"value": 0, "source": "s", "date": "2026-01-01"}}}})"},
+      // --- plan search: the autoscale section ---
+      {"AutoscaleEmptyPolicies", plan(R"({"autoscale": {"policies": []}})"), "",
+       {"plan.json: autoscale.policies", "a non-empty list of autoscale objects"}},
+      {"AutoscaleUnknownPolicyKey", plan(R"({"autoscale": {"policies": [{"policy": {"impl": "queue_length"}, "cooldown": "1s"}]}})"), "",
+       {"autoscale.policies[0]", "cooldown"}},
+      {"AutoscaleUnknownPolicy", plan(R"({"autoscale": {"policies": [{"policy": {"impl": "psychic"}}]}})"), "",
+       {"autoscale.policies[0].policy", "psychic"}},
+      {"AutoscaleMinOverMax", plan(R"({"autoscale": {"policies": [{"min_replicas": 4, "max_replicas": 2}]}})"), "",
+       {"autoscale.policies[0].min_replicas", "'4'", "at most max_replicas (2)"}},
+      {"AutoscaleTraceTrafficWithoutTraceDay",
+       plan(R"({"traffic": {"arrival": "trace", "prompt": null, "output": null, "trace": {"impl": "azure_csv", "path": "t.csv"}},
+               "autoscale": {"policies": [{}]}})"),
+       "", {"plan.json: autoscale.trace", "missing"}},
       // --- plan mix ---
       {"MixDeviceWithoutPrice", plan(R"({"candidates": {"devices": ["h100_sxm", "mi325x"]}})"), "",
        {"candidates.devices[1]", "no on_demand price for device mi325x"}, "", "mix"},

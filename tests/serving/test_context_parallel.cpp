@@ -195,15 +195,28 @@ TEST(AttentionDp, RankAttendsItsOwnTokensAndExpertsTakeTheGroupsCopies) {
 }
 
 // A pool of the default scenario with the given model, hardware and parallel keys.
-PoolRuntime pool_of(const std::string& model, const std::string& hardware, const json& parallel) {
+PoolRuntime pool_of(const std::string& model, const std::string& hardware, const json& parallel,
+                    std::int64_t max_model_len = 0) {
   json s = json::parse(default_scenario_text());
   s["model"] = model;
   s["hardware"] = hardware;
   s["parallel"] = parallel;
+  if (max_model_len > 0) s["engine"]["max_model_len"] = max_model_len;
   static ScenarioConfig c;  // the pool points at its config
   c = parse_scenario(s, "scenario.json");
   Catalog catalog(SimOptions{}.data_dir);
   return build_pool(c.pools[0], catalog, c.source);
+}
+
+TEST(ContextParallel, AContextBeyondOneGpusKvFitsOverCpRanks) {
+  // Llama-3.1-8B (BF16) on an H100: 0.9 x 79.2 GiB less 15 GiB of weights and the
+  // activations leaves about 55 GiB for KV at 128 KiB a token: about 450K tokens, short of
+  // a 1M-token context. Over cp = 4 ranks each holds a quarter of it (32 KiB a token):
+  // about 1.8M tokens, so it fits.
+  EXPECT_THROW(pool_of("Llama-3.1-8B", "h100_sxm", json::object(), 1000000), InputError);
+  const PoolRuntime p = pool_of("Llama-3.1-8B", "h100_sxm", {{"cp", 4}}, 1000000);
+  EXPECT_EQ(p.max_model_len, 1000000);
+  EXPECT_DOUBLE_EQ(p.memory.kv_bytes_per_token, 32.0 * 1024);
 }
 
 // Prices ops as the executor's critical path does (before any overlap rule).

@@ -48,6 +48,9 @@ int plan_memory_cmd(const Args& args) {
       "tp", po::value<std::int64_t>()->default_value(1), "tensor-parallel degree")(
       "pp", po::value<std::int64_t>()->default_value(1), "pipeline-parallel degree")(
       "ep", po::value<std::int64_t>()->default_value(1), "expert-parallel degree (divides tp; MoE only)")(
+      "cp", po::value<std::int64_t>()->default_value(1), "context-parallel degree (each GPU holds 1/cp of every sequence's KV)")(
+      "attention", po::value<std::string>()->default_value("tp"),
+      "tp, or dp: attention data-parallel over the tp GPUs (MoE, ep == tp; each GPU holds its own requests' KV)")(
       "dtype", po::value<std::string>()->default_value("auto"),
       "weight dtype: auto (the checkpoint's: quantization_config, else torch_dtype), bf16, fp16, fp32, fp8, int8, int4")(
       "kv-dtype", po::value<std::string>()->default_value("auto"),
@@ -84,7 +87,9 @@ int plan_memory_cmd(const Args& args) {
     if (v < min) bad_value(std::string(kWhere) + ": --" + key, std::to_string(v), fmt::format("an integer >= {}", min));
     return v;
   };
-  const nlohmann::json parallel_j = {{"impl", "megatron"}, {"tp", positive("tp", 1)}, {"pp", positive("pp", 1)}, {"ep", positive("ep", 1)}};
+  const nlohmann::json parallel_j = {{"impl", "megatron"},      {"tp", positive("tp", 1)}, {"pp", positive("pp", 1)},
+                                     {"ep", positive("ep", 1)},   {"cp", positive("cp", 1)},
+                                     {"attention", vm["attention"].as<std::string>()}};
   auto plan = ParallelPlanRegistry::get().build(parallel_j, std::string(kWhere) + ": parallel", nullptr);
   plan->validate(model, std::string(kWhere) + ": parallel");
 
@@ -128,6 +133,8 @@ int plan_memory_cmd(const Args& args) {
                   {"params", model.param_count()}, {"active_params", model.active_param_count()}};
     j["hardware"] = {{"name", device.name}, {"source", device.source}};
     j["parallel"] = {{"tp", deg.tp}, {"pp", deg.pp}, {"ep", deg.ep}, {"gpus", deg.devices_per_replica()}};
+    if (deg.cp > 1) j["parallel"]["cp"] = deg.cp;
+    if (deg.attention_dp) j["parallel"]["attention"] = "dp";
     j["dtypes"] = {{"weights", dtype_name(mem.weight_dtype)}, {"activations", dtype_name(mem.act_dtype)}, {"kv", dtype_name(mem.kv_dtype)}};
     j["config"] = {{"gpu_memory_utilization", mem.gpu_memory_utilization},
                    {"max_num_batched_tokens", mem.max_num_batched_tokens},
@@ -140,8 +147,9 @@ int plan_memory_cmd(const Args& args) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::cout << fmt::format("{} on {} x {}  (tp {}, pp {}, ep {})\n", model.name, deg.devices_per_replica(), device.name,
-                           deg.tp, deg.pp, deg.ep);
+  std::cout << fmt::format("{} on {} x {}  (tp {}, pp {}, ep {}{}{})\n", model.name, deg.devices_per_replica(), device.name,
+                           deg.tp, deg.pp, deg.ep, deg.cp > 1 ? fmt::format(", cp {}", deg.cp) : "",
+                           deg.attention_dp ? ", attention dp" : "");
   const std::string checkpoint = !model.quant_method.empty() && mem.weight_dtype == model.checkpoint_weight_dtype()
                                      ? " (" + model.quant_method + " checkpoint)"
                                      : "";

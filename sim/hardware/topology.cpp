@@ -363,31 +363,40 @@ GroupLinks Topology::group_bottleneck(std::span<const int> devices) const {
   return out;
 }
 
-ReplicaLinks Topology::replica_links(int tp, int pp, int replica) const {
-  SERVESIM_ASSERT(tp >= 1 && pp >= 1 && replica >= 0);
-  const int base = replica * tp * pp;
-  SERVESIM_ASSERT(base + tp * pp <= num_devices());
+ReplicaLinks Topology::replica_links(int tp, int pp, int replica, int cp) const {
+  SERVESIM_ASSERT(tp >= 1 && pp >= 1 && cp >= 1 && replica >= 0);
+  const int base = replica * tp * pp * cp;
+  SERVESIM_ASSERT(base + tp * pp * cp <= num_devices());
+  auto device = [&](int s, int c, int i) { return base + (s * cp + c) * tp + i; };
   ReplicaLinks out;
   if (tp > 1) {
     out.tp_bandwidth = std::numeric_limits<double>::infinity();
     std::vector<int> group(static_cast<std::size_t>(tp));
     for (int s = 0; s < pp; ++s) {
-      for (int i = 0; i < tp; ++i) group[static_cast<std::size_t>(i)] = base + s * tp + i;
-      const GroupLinks g = group_bottleneck(group);
-      out.tp_bandwidth = std::min(out.tp_bandwidth, g.bandwidth);
-      out.tp_latency_s = std::max(out.tp_latency_s, g.latency_s);
-    }
-  }
-  if (pp > 1) {
-    out.pp_bandwidth = std::numeric_limits<double>::infinity();
-    for (int s = 0; s + 1 < pp; ++s) {
-      for (int i = 0; i < tp; ++i) {
-        const int a = base + s * tp + i, b = base + (s + 1) * tp + i;
-        out.pp_bandwidth = std::min(out.pp_bandwidth, path_bandwidth(a, b));
-        out.pp_latency_s = std::max(out.pp_latency_s, path_latency(a, b));
+      for (int c = 0; c < cp; ++c) {
+        for (int i = 0; i < tp; ++i) group[static_cast<std::size_t>(i)] = device(s, c, i);
+        const GroupLinks g = group_bottleneck(group);
+        out.tp_bandwidth = std::min(out.tp_bandwidth, g.bandwidth);
+        out.tp_latency_s = std::max(out.tp_latency_s, g.latency_s);
       }
     }
   }
+  // A hop from each device to its peer (same TP rank) in the next stage, or the next CP rank
+  // of the ring; the slowest hop sets the group's link.
+  auto hops = [&](int stages, int ranks, int ds, int dc, double& bandwidth, double& latency) {
+    bandwidth = std::numeric_limits<double>::infinity();
+    for (int s = 0; s < stages; ++s) {
+      for (int c = 0; c < ranks; ++c) {
+        for (int i = 0; i < tp; ++i) {
+          const int a = device(s, c, i), b = device(s + ds, (c + dc) % cp, i);
+          bandwidth = std::min(bandwidth, path_bandwidth(a, b));
+          latency = std::max(latency, path_latency(a, b));
+        }
+      }
+    }
+  };
+  if (pp > 1) hops(pp - 1, cp, 1, 0, out.pp_bandwidth, out.pp_latency_s);
+  if (cp > 1) hops(pp, cp, 0, 1, out.cp_bandwidth, out.cp_latency_s);
   return out;
 }
 

@@ -41,6 +41,8 @@ struct ReplicaLinks {
   double tp_latency_s = 0;
   double pp_bandwidth = 0;  // the slowest stage-to-stage route (0: pp == 1)
   double pp_latency_s = 0;
+  double cp_bandwidth = 0;  // the slowest hop of a context-parallel ring (0: cp == 1)
+  double cp_latency_s = 0;
 };
 
 class Topology {
@@ -64,7 +66,8 @@ class Topology {
 
   // Replica `replica` of `tp` x `pp` devices placed on consecutive devices (stage-major:
   // stage s holds devices [base + s*tp, base + (s+1)*tp)).
-  ReplicaLinks replica_links(int tp, int pp, int replica) const;
+  // Devices of a replica: stage s, CP rank c, TP rank i is base + (s * cp + c) * tp + i.
+  ReplicaLinks replica_links(int tp, int pp, int replica, int cp = 1) const;
   // Throws InputError naming `where` unless `needed` devices fit in this topology.
   void require_devices(std::int64_t needed, const std::string& what, const std::string& where) const;
 

@@ -15,6 +15,17 @@
 //   draw), step_operators() sizes the MoE layer by the EP shard that received the most.
 // - degrees().micro_batches is how many micro-batches (disjoint sets of requests) a replica
 //   keeps in flight through its stages (1 when pp == 1).
+// - Context parallelism (degrees().cp > 1, docs/parallelism.md): the executor hands the plan
+//   one CP rank's attention shapes (StepBatch::seqs, from shard_context in
+//   sim/serving/context_parallel.h) with the replica's num_tokens and num_logits; the plan
+//   shares the tokens over the cp ranks (ceil(T / cp) each) and emits ring attention as
+//   prefill attention operators repeated cp times a layer (one round each) beside the ring's
+//   KV sends ("cp_ring_kv", cp - 1 a layer), which the executor overlaps (round time =
+//   max(compute, transfer)).
+// - Attention data parallelism (degrees().attention_dp): the executor hands the plan one
+//   rank's own requests (StepBatch::seqs, num_tokens, num_logits) and the whole group's
+//   tokens (StepBatch::group_tokens, which size the expert-parallel MoE layers); the plan
+//   emits that rank's operators.
 // - Implementations hold no per-step state: one plan object may serve many replicas.
 #include <cstdint>
 #include <vector>
@@ -31,8 +42,18 @@ struct ParallelDegrees {
   std::int32_t pp = 1;  // pipeline stages
   std::int32_t ep = 1;  // expert parallel (within the TP x DP group, as vLLM's EP)
   std::int32_t micro_batches = 1;  // micro-batches in flight through the pipeline (<= pp)
-  std::int32_t devices_per_replica() const { return tp * pp; }
+  std::int32_t cp = 1;  // context parallel: ranks sharing each sequence's tokens and KV (ring attention)
+  // Attention data parallel (MoE): the tp devices of a stage attend their own requests with
+  // full attention weights and KV; experts are expert-parallel over ep == tp of them.
+  bool attention_dp = false;
+  std::int32_t devices_per_replica() const { return tp * pp * cp; }
+  // Devices over which the replica's KV tokens are spread (each holds 1 / kv_shards of them).
+  std::int32_t kv_shards() const { return cp * (attention_dp ? tp : 1); }
 };
+
+// The name of a context-parallel ring's KV-block send (the executor overlaps these with the
+// ring's attention rounds).
+inline constexpr const char* kRingKvSend = "cp_ring_kv";
 
 // One step's batch as the model sees it.
 struct StepBatch {
@@ -48,6 +69,9 @@ struct StepBatch {
   std::int32_t block_size = 16;
   // Token copies routed to each expert this step (empty: spread evenly over the experts).
   std::span<const std::int64_t> expert_tokens;
+  // Attention data parallel: the tokens of the step on every rank of the group (the MoE
+  // layers' load); 0: num_tokens.
+  std::int64_t group_tokens = 0;
 };
 
 // Links the plan's collectives run over (from the hardware topology).
@@ -56,6 +80,8 @@ struct PlanLinks {
   double tp_latency_s = 0;
   double pp_bandwidth = 0;
   double pp_latency_s = 0;
+  double cp_bandwidth = 0;  // the slowest hop of the context-parallel ring
+  double cp_latency_s = 0;
 };
 
 class IParallelPlan {

@@ -5,6 +5,7 @@
 
 #include "sim/core/error.h"
 #include "sim/parallel/expert_routing.h"
+#include "sim/serving/context_parallel.h"
 
 namespace servesim {
 
@@ -98,12 +99,58 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
                                   resident_, ctx_.plan.degrees().ep, plan.num_tokens * ctx_.model.moe.experts_per_token);
 
   ops_.clear();
-  ctx_.plan.step_operators(ctx_.model, batch, ctx_.links, ops_);
+  const ParallelDegrees& deg = ctx_.plan.degrees();
+  if (deg.cp > 1) {
+    // Context parallel: the plan sees one CP rank's attention shapes.
+    shard_context(seqs_, num_decode, deg.cp, cp_seqs_);
+    batch.seqs = cp_seqs_;
+  }
+  if (deg.attention_dp) {
+    slowest_dp_rank_operators(plan, batch);
+  } else {
+    ctx_.plan.step_operators(ctx_.model, batch, ctx_.links, ops_);
+  }
   if (ctx_.draft) draft_operators(plan, batch);
   kv_work_operators(plan.kv_work, ops_, !ctx_.swap_overlap);
   step_swap_ = plan.kv_work;
   split_ns_ = overlaps() ? split_layers_ns(batch) : -1;
   return price_step(false);
+}
+
+void Executor::slowest_dp_rank_operators(const StepPlan& plan, const StepBatch& whole) {
+  // Attention DP: each rank runs its own requests' attention and the MoE layers' share of
+  // the whole group's tokens; every rank waits for the slowest at each MoE layer's
+  // all-to-all, so the step is the rank whose operators take longest on the critical path.
+  const std::int32_t dp = ctx_.plan.degrees().tp;
+  rank_seqs_.resize(static_cast<std::size_t>(dp));
+  SimTime slowest = -1;
+  for (std::int32_t r = 0; r < dp; ++r) {
+    std::vector<SeqAttention>& seqs = rank_seqs_[static_cast<std::size_t>(r)];
+    seqs.clear();
+    StepBatch b = whole;
+    b.num_decode = b.num_tokens = b.num_logits = 0;
+    b.group_tokens = whole.num_tokens;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const ScheduledSeq& s : plan.seqs) {
+        const bool decode = s.new_tokens == 1 && s.context > 0;
+        if (decode != (pass == 0) || dp_rank(s.req->spec.id, dp) != r) continue;
+        seqs.push_back(SeqAttention{s.new_tokens, static_cast<std::int32_t>(s.context)});
+        b.num_decode += decode ? 1 : 0;
+        b.num_tokens += s.new_tokens;
+        if (s.context + s.new_tokens >= s.req->num_tokens()) b.num_logits += 1 + s.draft;
+      }
+    }
+    if (seqs.empty()) continue;  // an idle rank's dummy forward is never the slowest
+    b.seqs = seqs;
+    half_ops_.clear();
+    ctx_.plan.step_operators(ctx_.model, b, ctx_.links, half_ops_);
+    SimTime t = 0;
+    for (const Operator& op : half_ops_) t += op.overlap ? 0 : predict(op, nullptr).first * op.repeat;
+    if (t > slowest) {
+      slowest = t;
+      ops_.swap(half_ops_);
+    }
+  }
 }
 
 std::size_t Executor::draft_operators(const StepPlan& plan, const StepBatch& target) {
@@ -229,6 +276,20 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
         account(op, i, op_ns_[i]);
       }
     }
+  }
+  if (!reuse_non_attention && ctx_.plan.degrees().cp > 1) {
+    // Context parallel: each ring round's attention hides the next KV block's send.
+    SimTime rounds = 0, sends = 0;
+    for (std::size_t i = 0; i < ops_.size(); ++i) {
+      const Operator& op = ops_[i];
+      if (op.stage != StagePart::kLayers) continue;
+      if (op.cls == OpClass::kAttentionPrefill) rounds += op_ns_[i];
+      if (op.cls == OpClass::kCollective && std::string_view(op.name) == kRingKvSend) sends += op_ns_[i];
+    }
+    const SimTime hidden = rounds + sends - ring_attention_ns(rounds, sends, ctx_.plan.degrees().cp);
+    part[static_cast<std::size_t>(StagePart::kLayers)] -= hidden;
+    critical -= hidden;
+    plan_layers -= hidden;
   }
   // SSD reads of offloaded KV (at the tier's own bandwidth) precede their host -> device copy.
   if (!reuse_non_attention && plan_kv_disk_s_ > 0) {

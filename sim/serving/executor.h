@@ -26,6 +26,13 @@
 //   compute) and by the activated non-resident experts' copies; both are KV/weight copies
 //   in the breakdown (OpClass::kCopy). The replica does not merge steps then (each step
 //   streams more KV than the one before).
+// - Context parallelism (plan degrees().cp > 1, context_parallel.h): the plan is handed one
+//   CP rank's attention shapes; a stage's prefill attention (the ring's rounds) and the
+//   ring's KV sends overlap (round time = max(compute, transfer)).
+// - Attention data parallelism (degrees().attention_dp): the step's requests are split over
+//   the tp ranks (dp_rank), each rank's operators priced, and the slowest rank's are the
+//   step's (every rank waits for it at the MoE all-to-alls).
+// - With either the replica does not merge decode steps (shards_attention()).
 // - cost_repeated_decode_step() prices the step after the last one priced, which must have
 //   been a pure-decode step: the same sequences, every context one token longer. Only the
 //   attention operators are re-costed; the others repeat their summed cost (all sums are
@@ -131,6 +138,7 @@ class Executor {
   bool draws_routing() const { return !expert_p_.empty(); }
   bool overlaps() const { return ctx_.overlap.mode != OverlapMode::kNone; }
   bool host_offloads() const { return ctx_.offload.enabled(); }
+  bool shards_attention() const { return ctx_.plan.degrees().cp > 1 || ctx_.plan.degrees().attention_dp; }
   // Host offload so far: KV bytes streamed in (host -> device) and out, the step time they
   // added; expert bytes fetched and the time it took.
   double kv_stream_in_bytes() const { return kv_in_bytes_; }
@@ -178,8 +186,12 @@ class Executor {
   ExecutorContext ctx_;
   // The drafter's forwards of the step (ExecutorContext::draft); returns how many.
   std::size_t draft_operators(const StepPlan& plan, const StepBatch& target);
+  // Attention DP: the operators of the rank whose step is slowest -> ops_.
+  void slowest_dp_rank_operators(const StepPlan& plan, const StepBatch& whole);
 
   std::vector<SeqAttention> seqs_;
+  std::vector<SeqAttention> cp_seqs_;                 // context parallel: one rank's view
+  std::vector<std::vector<SeqAttention>> rank_seqs_;  // attention DP: each rank's sequences
   std::vector<std::vector<SeqAttention>> draft_seqs_;  // per draft forward
   std::vector<Operator> ops_;
   std::vector<SimTime> op_ns_;              // predicted time of each op of ops_ (x repeat)

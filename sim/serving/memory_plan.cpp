@@ -17,11 +17,15 @@ double gib(double b) { return b / (1024.0 * 1024.0 * 1024.0); }
 
 double activation_peak_bytes(const ModelSpec& m, const IParallelPlan& plan, const MemoryConfig& c) {
   const double tp = plan.degrees().tp;
-  const double T = static_cast<double>(c.max_num_batched_tokens);
+  // Context parallelism and attention DP give each device 1 / kv_shards of the step's tokens;
+  // attention DP keeps attention and dense MLPs whole on every device.
+  const std::int64_t shards = plan.degrees().kv_shards();
+  const double T = static_cast<double>((c.max_num_batched_tokens + shards - 1) / shards);
+  const double attn_tp = plan.degrees().attention_dp ? 1.0 : tp;
   const double a = dtype_bytes(c.act_dtype);
   const double h = static_cast<double>(m.hidden);
-  const double qkv = static_cast<double>(m.heads + 2 * m.kv_heads) * static_cast<double>(m.head_dim) / tp;
-  double mlp = 3.0 * static_cast<double>(m.intermediate) / tp;  // gate_up output (2I) + activation (I)
+  const double qkv = static_cast<double>(m.heads + 2 * m.kv_heads) * static_cast<double>(m.head_dim) / attn_tp;
+  double mlp = 3.0 * static_cast<double>(m.intermediate) / attn_tp;  // gate_up output (2I) + activation (I)
   if (m.is_moe()) {
     // Fused MoE, per routed copy of a token: the gate_up output and the product of this
     // device's share of the expert, and the expert's output row (hidden wide).
@@ -48,8 +52,11 @@ MemoryPlan plan_memory(const ModelSpec& m, const DeviceSpec& d, const IParallelP
   p.activation_bytes = activation_peak_bytes(m, plan, c);
   p.runtime_bytes = c.runtime_overhead_bytes;
   p.kv_bytes = p.usable_bytes - p.weight_bytes - p.activation_bytes - p.runtime_bytes;
+  // Per token of the replica: a device holds 1 / kv_shards of the tokens (context parallel:
+  // every sequence's; attention DP: its own requests').
   p.kv_bytes_per_token = static_cast<double>(plan.layers_per_stage(m)) *
-                         m.kv_bytes_per_token_layer(c.kv_dtype, plan.kv_heads_per_device(m));
+                         m.kv_bytes_per_token_layer(c.kv_dtype, plan.kv_heads_per_device(m)) /
+                         static_cast<double>(plan.degrees().kv_shards());
   p.kv_tokens = p.kv_bytes > 0 ? static_cast<std::int64_t>(p.kv_bytes / p.kv_bytes_per_token) : 0;
   return p;
 }
@@ -65,7 +72,12 @@ KvCapacity kv_capacity(const MemoryPlan& p, const ModelSpec& m, const IParallelP
   k.block_tokens = k.blocks * block_size;
   // One sequence on the most loaded stage: its layers, full ones at every token, windowed
   // ones at their window.
-  const double layer_block = m.kv_bytes_per_token_layer(c.kv_dtype, plan.kv_heads_per_device(m)) * static_cast<double>(block_size);
+  // One sequence's blocks on a device: 1/cp of them with context parallelism; all of them on
+  // its own rank with attention DP (whose ranks hold dp sequences to a TP group's one).
+  const ParallelDegrees& deg = plan.degrees();
+  const std::int64_t dp = deg.kv_shards() / deg.cp;
+  const double layer_block = m.kv_bytes_per_token_layer(c.kv_dtype, plan.kv_heads_per_device(m)) *
+                             static_cast<double>(block_size) / static_cast<double>(deg.cp);
   const std::int64_t per_stage = plan.layers_per_stage(m);
   const std::int64_t full_blocks = cdiv(context, block_size);
   const std::int64_t window_blocks =
@@ -77,7 +89,7 @@ KvCapacity kv_capacity(const MemoryPlan& p, const ModelSpec& m, const IParallelP
     }
     k.seq_bytes = std::max(k.seq_bytes, static_cast<double>(blocks) * layer_block);
   }
-  k.max_batch_kv = p.kv_bytes > 0 ? static_cast<std::int64_t>(std::floor(p.kv_bytes / k.seq_bytes)) : 0;
+  k.max_batch_kv = p.kv_bytes > 0 ? static_cast<std::int64_t>(std::floor(p.kv_bytes / k.seq_bytes)) * dp : 0;
   // Without windows this is floor(blocks / cdiv(context, block_size)), vLLM's concurrency.
   if (m.num_sliding_layers() == 0) k.max_batch_kv = k.blocks / full_blocks;
   k.max_batch = std::min(k.max_batch_kv, c.max_num_seqs);

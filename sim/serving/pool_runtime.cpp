@@ -67,6 +67,14 @@ PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string&
 
   p.plan = ParallelPlanRegistry::get().make(c.parallel);
   p.plan->validate(model, where("parallel"));
+  if (p.plan->degrees().cp > 1 || p.plan->degrees().attention_dp) {
+    // Context parallelism and attention DP shape each rank's batch apart: the engine
+    // features that re-price or split a step's batch are not modelled with them.
+    const std::string with = p.plan->degrees().cp > 1 ? "none with parallel.cp > 1" : "none with parallel.attention=dp";
+    if (e.overlap != "none") bad_value(where("engine.overlap"), e.overlap, with);
+    if (e.kv_offload != "none") bad_value(where("engine.kv_offload"), e.kv_offload, with);
+    if (e.speculative.enabled()) bad_value(where("engine.speculative"), "enabled", with);
+  }
   if (!c.topology.empty()) {
     p.topology = catalog.topology(c.topology, where("topology"));
     if (p.topology->device() != p.device->name) {
@@ -78,7 +86,9 @@ PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string&
   if (e.speculative.enabled()) add_drafter(p, catalog, where);
   p.offload = plan_host_offload(e, model, *p.device, *p.plan, p.memory, where);
   require_fit(p.memory, model, *p.device, where("model"));
-  const std::int64_t kv_tokens = p.memory.kv_tokens + p.offload.host_kv_tokens();  // with host-resident KV
+  // With host-resident KV; with attention DP a sequence's KV is on one rank (1/tp of the replica's).
+  const std::int64_t kv_tokens =
+      p.memory.kv_tokens / (p.plan->degrees().attention_dp ? p.plan->degrees().tp : 1) + p.offload.host_kv_tokens();
   std::int64_t max_model_len = e.max_model_len;
   if (max_model_len == 0) max_model_len = model.max_position > 0 ? model.max_position : INT32_MAX;
   if (kv_tokens < max_model_len && e.max_model_len_given) {

@@ -122,8 +122,8 @@ void Replica::start_step() {
   ++stats_.steps;
   stats_.tokens += plan_.num_tokens;
   stats_.seqs += exec_.step_seqs();
-  const bool merge = ctx_.fast_forward && !ctx_.speculative && !exec_.draws_routing() && !exec_.overlaps() && !exec_.host_offloads() &&
-                     ctx_.owner.may_merge_steps(*this);
+  const bool merge = ctx_.fast_forward && !ctx_.speculative && !exec_.draws_routing() && !exec_.overlaps() &&
+                     !exec_.host_offloads() && !exec_.shards_attention() && ctx_.owner.may_merge_steps(*this);
   run_k_ = 0;
   run_max_ = 0;
   ends_.assign(1, ctx_.queue.now() + dt);

@@ -85,11 +85,12 @@ void Simulation::build(std::shared_ptr<Catalog> catalog) {
       if (p.topology) {
         const std::int64_t first = offset + i * per_replica;
         const int index = first % per_replica == 0 ? static_cast<int>(first / per_replica) : static_cast<int>(i);
-        const ReplicaLinks l = p.topology->replica_links(p.plan->degrees().tp, p.plan->degrees().pp, index);
-        links = PlanLinks{l.tp_bandwidth, l.tp_latency_s, l.pp_bandwidth, l.pp_latency_s};
+        const ReplicaLinks l = p.topology->replica_links(p.plan->degrees().tp, p.plan->degrees().pp, index, p.plan->degrees().cp);
+        links = PlanLinks{l.tp_bandwidth, l.tp_latency_s, l.pp_bandwidth, l.pp_latency_s, l.cp_bandwidth, l.cp_latency_s};
       } else {
         links.tp_bandwidth = p.device->intra_node_bandwidth;
         links.pp_bandwidth = p.device->intra_node_bandwidth;
+        links.cp_bandwidth = p.device->intra_node_bandwidth;
       }
       ReplicaContext ctx{queue_, metrics_, *this, p.exec_context(links), static_cast<std::int32_t>(pi),
                          pc.role == PoolRole::kPrefill, pc.engine.fast_forward};

@@ -26,9 +26,10 @@ StepCoster::StepCoster(const nlohmann::json& scenario, const SimOptions& options
   PlanLinks links;
   links.tp_bandwidth = pool_.device->intra_node_bandwidth;
   links.pp_bandwidth = pool_.device->intra_node_bandwidth;
+  links.cp_bandwidth = pool_.device->intra_node_bandwidth;
   if (pool_.topology) {
-    const ReplicaLinks l = pool_.topology->replica_links(pool_.plan->degrees().tp, pool_.plan->degrees().pp, 0);
-    links = PlanLinks{l.tp_bandwidth, l.tp_latency_s, l.pp_bandwidth, l.pp_latency_s};
+    const ReplicaLinks l = pool_.topology->replica_links(pool_.plan->degrees().tp, pool_.plan->degrees().pp, 0, pool_.plan->degrees().cp);
+    links = PlanLinks{l.tp_bandwidth, l.tp_latency_s, l.pp_bandwidth, l.pp_latency_s, l.cp_bandwidth, l.cp_latency_s};
   }
   exec_ = std::make_unique<Executor>(pool_.exec_context(links));
   resolved_ = config_.resolved();

@@ -95,6 +95,14 @@ TEST(PlanMemory, ExpertParallelismKeepsTheWeightsPerGpu) {
   EXPECT_EQ(a["memory"]["weight_bytes"], b["memory"]["weight_bytes"]);
 }
 
+TEST(PlanMemory, ContextParallelRanksEachHoldAShareOfTheKv) {
+  // Llama-3.1-8B: 32 layers x 8 KV heads x 128 x K,V x 2 B = 131,072 B a token on one GPU;
+  // over cp 4 each GPU holds a quarter of every sequence, 32,768 B, on 4 GPUs.
+  const auto j = plan_json("--model Llama-3.1-8B --hardware h100_sxm --context 8192 --cp 4");
+  EXPECT_EQ(j["parallel"]["gpus"], 4);
+  EXPECT_DOUBLE_EQ(j["memory"]["kv_bytes_per_token"].get<double>(), 32768.0);
+}
+
 TEST(PlanMemory, KvDtypeChangesTokensNotWeights) {
   // KIVI int4: 65,536 elements a token x 0.625 B = 40,960 B.
   const auto j = plan_json("--model Llama-3.1-8B --hardware h100_sxm --context 8192 --kv-dtype int4");
@@ -150,6 +158,8 @@ TEST(PlanMemory, BadOptionsAreOneLineErrors) {
   expect_refusal("--hardware h100_sxm", {"--model", "missing"});
   expect_refusal("--model Llama-3.1-8B --hardware h100_sxm --block-size 0", {"--block-size", "'0'"});
   expect_refusal("--model Llama-3.1-8B --hardware h100_sxm --sampler-buffers 200", {"--sampler-buffers", "200", "[0, 100]"});
+  expect_refusal("--model Llama-3.1-8B --hardware h100_sxm --attention xx", {"parallel.attention", "'xx'", "tp|dp"});
+  expect_refusal("--model Llama-3.1-8B --hardware h100_sxm --cp 0", {"--cp", "'0'"});
 }
 
 TEST(Plan, HelpListsTheVerbs) {

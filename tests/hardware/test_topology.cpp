@@ -138,6 +138,27 @@ TEST(Topology, ReplicaLinksPlaceStagesOnConsecutiveDevices) {
   EXPECT_EQ(t.replica_links(1, 1, 3).tp_bandwidth, 0);
 }
 
+TEST(Topology, ContextParallelRanksFollowEachOtherAndTheRingTakesItsSlowestHop) {
+  const Topology t = load("h100_ib_2x8");
+  // TP=8, CP=2: CP rank 0 is node 0, rank 1 node 1; TP over NVSwitch, the ring's hops
+  // (device i <-> 8 + i) over the NICs, as PP's above.
+  const ReplicaLinks a = t.replica_links(8, 1, 0, 2);
+  EXPECT_DOUBLE_EQ(a.tp_bandwidth, 450e9);
+  EXPECT_DOUBLE_EQ(a.cp_bandwidth, 50e9);
+  EXPECT_NEAR(a.cp_latency_s, 17e-6, 1e-12);
+  // TP=2, CP=4 in node 0 (devices 0..7): every hop over NVSwitch.
+  const ReplicaLinks b = t.replica_links(2, 1, 0, 4);
+  EXPECT_DOUBLE_EQ(b.cp_bandwidth, 450e9);
+  EXPECT_NEAR(b.cp_latency_s, 5e-6, 1e-12);
+  // TP=4, PP=2, CP=2 spans both nodes: stage 0 (CP ranks on devices 0..3, 4..7) is node 0,
+  // so the ring stays on NVSwitch and the stage hand-off crosses the NICs.
+  const ReplicaLinks c = t.replica_links(4, 2, 0, 2);
+  EXPECT_DOUBLE_EQ(c.cp_bandwidth, 450e9);
+  EXPECT_DOUBLE_EQ(c.pp_bandwidth, 50e9);
+  // CP=1: no ring.
+  EXPECT_EQ(t.replica_links(8, 1, 0).cp_bandwidth, 0);
+}
+
 TEST(Topology, Gh200PairAndSingle) {
   // gh200_pair: two GH200 144GB joined by 18 NVLink4 links, 450 GB/s per direction, 5 us.
   const Topology pair = load("gh200_pair");

@@ -34,6 +34,15 @@ class MegatronPlan final : public IParallelPlan {
           "engines; 1: a step traverses every stage before the next one starts)",
           0, 1024));
       c.d.micro_batches = c.micro_batches == 0 ? c.d.pp : c.micro_batches;
+      c.d.cp = static_cast<std::int32_t>(p.integer(
+          "cp", 1,
+          "context-parallel degree: ranks that each hold 1/cp of every sequence's tokens and KV, attention as a "
+          "ring over them (GPUs per replica: tp x pp x cp)",
+          1, 1024));
+      c.d.attention_dp = p.choice("attention", "tp", {"tp", "dp"},
+                                  "how a stage's tp devices run attention: tensor-parallel (tp), or data-parallel "
+                                  "over them with full attention weights, each device its own requests (dp; MoE "
+                                  "models with ep == tp, DeepSeek-style)") == "dp";
       c.routing = p.choice("routing", "balanced", {"balanced", "uniform", "zipf", "loads"},
                            "how MoE token copies pick experts: spread evenly (balanced), or drawn every step uniformly, "
                            "from a Zipf popularity over a seeded expert order (zipf_exponent), or from measured "
@@ -80,6 +89,17 @@ class MegatronPlan final : public IParallelPlan {
       bad_value(where + ".routing_loads", nlohmann::json(c_.loads).dump(),
                 "one weight per routed expert (" + std::to_string(m.moe.num_experts) + ")");
     }
+    if (d_.cp > 1 && (m.sliding_window > 0 || !m.layer_is_sliding.empty())) {
+      bad_value(where + ".cp", std::to_string(d_.cp), "1 for a model with sliding-window attention layers");
+    }
+    if (d_.attention_dp) {
+      if (!m.is_moe() || d_.ep != d_.tp || d_.tp < 2) {
+        bad_value(where + ".attention", "dp",
+                  "tp (attention data parallelism needs a MoE model with ep == tp >= 2; here tp " +
+                      std::to_string(d_.tp) + ", ep " + std::to_string(d_.ep) + ")");
+      }
+      if (d_.cp > 1) bad_value(where + ".cp", std::to_string(d_.cp), "1 with attention dp");
+    }
     if (d_.ep > 1) {
       if (!m.is_moe()) bad_value(where + ".ep", std::to_string(d_.ep), "1 for a dense model");
       if (d_.tp % d_.ep != 0 || m.moe.num_experts % d_.ep != 0) {
@@ -90,6 +110,7 @@ class MegatronPlan final : public IParallelPlan {
 
   std::int64_t kv_heads_per_device(const ModelSpec& m) const override {
     if (m.attention == AttentionKind::kMla) return 1;  // the latent is replicated per TP rank
+    if (d_.attention_dp) return m.kv_heads;           // each rank attends with every head
     return std::max<std::int64_t>(1, m.kv_heads / d_.tp);  // KV heads replicate when tp > kv_heads
   }
 
@@ -112,9 +133,11 @@ class MegatronPlan final : public IParallelPlan {
     // Bytes by role come from the model (quantized matrices vs 16-bit embeddings, norms, ...).
     const WeightBytes w = m.weight_bytes(wd);
     const double layer_share = static_cast<double>(layers_per_stage(m)) / static_cast<double>(m.layers);
-    const double body = w.layers * layer_share / d_.tp;
+    // Attention DP: attention, dense MLP, shared experts and the ends are whole on every rank.
+    const double split = d_.attention_dp ? 1.0 : static_cast<double>(d_.tp);
+    const double body = w.layers * layer_share / split;
     const double expert_share = w.routed_experts * layer_share / d_.tp;  // ep * (tp/ep) = tp devices share them
-    const double ends = (d_.pp == 1 ? w.embedding + w.lm_head : std::max(w.embedding, w.lm_head)) / d_.tp;
+    const double ends = (d_.pp == 1 ? w.embedding + w.lm_head : std::max(w.embedding, w.lm_head)) / split;
     return body + expert_share + ends;
   }
 
@@ -142,9 +165,13 @@ class MegatronPlan final : public IParallelPlan {
 
   void step_operators(const ModelSpec& m, const StepBatch& bt, const PlanLinks& links,
                       std::vector<Operator>& out) const override {
-    const std::int64_t T = bt.num_tokens;
-    if (T == 0) return;
-    const std::int64_t tp = d_.tp;
+    if (bt.num_tokens == 0) return;
+    // Context parallel: each of the cp ranks runs the linear layers on its share of the tokens.
+    const std::int64_t cp = d_.cp;
+    const std::int64_t T = ceil_div(bt.num_tokens, cp);
+    // The devices attention, dense MLPs, shared experts and the LM head are split over
+    // (attention DP: none, every rank holds them whole).
+    const std::int64_t tp = d_.attention_dp ? 1 : d_.tp;
     const std::int64_t L = layers_per_stage(m);
     const double act = dtype_bytes(bt.act_dtype);
     const std::int64_t H = m.hidden;
@@ -181,6 +208,15 @@ class MegatronPlan final : public IParallelPlan {
       op.name = name;
       op.repeat = repeat;
       op.coll = CollectiveShape{kind, bytes, ranks, links.tp_bandwidth, links.tp_latency_s};
+      out.push_back(op);
+    };
+    auto cp_collective = [&](const char* name, CollectiveKind kind, double bytes, std::int64_t repeat) {
+      if (cp <= 1 || repeat <= 0) return;
+      Operator op;
+      op.cls = OpClass::kCollective;
+      op.name = name;
+      op.repeat = repeat;
+      op.coll = CollectiveShape{kind, bytes, static_cast<std::int32_t>(cp), links.cp_bandwidth, links.cp_latency_s};
       out.push_back(op);
     };
 
@@ -231,6 +267,13 @@ class MegatronPlan final : public IParallelPlan {
       const std::int64_t reps = windowed ? sliding_layers : L - sliding_layers;
       if (reps == 0) continue;
       if (nd > 0) {
+        // Context parallel: every rank attends all decode queries (gathered) against its share
+        // of their KV; the partial outputs (fp32, with their log-sum-exp) go back to the
+        // queries' ranks by a reduce-scatter.
+        cp_collective("cp_query_all_gather", CollectiveKind::kAllGather,
+                      static_cast<double>(nd) * static_cast<double>(heads * qk_dim) * act, reps);
+        cp_collective("cp_attn_reduce_scatter", CollectiveKind::kReduceScatter,
+                      static_cast<double>(nd) * static_cast<double>(heads * (v_dim + 1)) * 4.0, reps);
         Operator op;
         op.cls = OpClass::kAttentionDecode;
         op.name = "attn_decode";
@@ -242,19 +285,23 @@ class MegatronPlan final : public IParallelPlan {
         out.push_back(op);
       }
       if (bt.seqs.size() > nd) {
+        // Context parallel: ring attention, cp rounds a layer (each this rank's queries against
+        // one rank's KV block), the blocks passed on around the ring (cp - 1 sends a layer).
         Operator op;
         op.cls = OpClass::kAttentionPrefill;
         op.name = "attn_prefill";
-        op.repeat = reps;
+        op.repeat = reps * cp;
         op.attn = base;
         op.attn.window = windowed ? m.sliding_window : 0;
         op.attn.seqs = bt.seqs.subspan(nd);
         compute_attention_aggregates(op.attn);
         out.push_back(op);
+        cp_collective(kRingKvSend, CollectiveKind::kSendRecv,
+                      static_cast<double>(op.attn.sum_kv) * base.kv_bytes_per_token, reps * (cp - 1));
       }
     }
     gemm("o_proj", T, H, heads * v_dim, L);
-    collective("tp_all_reduce", CollectiveKind::kAllReduce, tok_hidden_bytes, d_.tp, L);
+    collective("tp_all_reduce", CollectiveKind::kAllReduce, tok_hidden_bytes, static_cast<std::int32_t>(tp), L);
     elementwise("post_attn_norm", 2 * tok_hidden_bytes, 4.0 * T * H, L);
 
     // MLP block: dense layers and MoE layers of this stage.
@@ -265,16 +312,17 @@ class MegatronPlan final : public IParallelPlan {
       gemm("gate_up_proj", T, 2 * I, H, dense_layers);
       elementwise("act_mul", 3.0 * T * I * act, 4.0 * T * I, dense_layers);
       gemm("down_proj", T, H, I, dense_layers);
-      collective("tp_all_reduce", CollectiveKind::kAllReduce, tok_hidden_bytes, d_.tp, dense_layers);
+      collective("tp_all_reduce", CollectiveKind::kAllReduce, tok_hidden_bytes, static_cast<std::int32_t>(tp), dense_layers);
     }
     if (moe_layers > 0) {
       const auto& moe = m.moe;
       gemm("router", T, moe.num_experts, H, moe_layers);
       // Experts on this device and the share of each expert's width it holds.
       const std::int64_t local_experts = moe.num_experts / d_.ep;
-      const std::int64_t I = moe.expert_intermediate / (tp / d_.ep);
+      const std::int64_t I = moe.expert_intermediate / (d_.tp / d_.ep);
       // Routed token copies are spread uniformly over experts (balanced routing assumed).
-      const double copies = static_cast<double>(T) * static_cast<double>(moe.experts_per_token) / d_.ep;
+      const std::int64_t group_T = d_.attention_dp && bt.group_tokens > 0 ? bt.group_tokens : T;
+      const double copies = static_cast<double>(group_T) * static_cast<double>(moe.experts_per_token) / d_.ep;
       std::int64_t active = std::min<std::int64_t>(local_experts, static_cast<std::int64_t>(std::ceil(copies)));
       std::int64_t per_expert = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(copies / std::max<std::int64_t>(1, active))));
       double a2a_bytes = static_cast<double>(T) * moe.experts_per_token * H * act / d_.ep;
@@ -290,6 +338,11 @@ class MegatronPlan final : public IParallelPlan {
         per_expert = std::max<std::int64_t>(1, (s.copies + active - 1) / active);
         a2a_bytes = shard_copies * static_cast<double>(H) * act;
       }
+      if (d_.attention_dp) {
+        // Each rank sends every copy of its own tokens and receives its experts' copies; the
+        // larger side sets the all-to-all.
+        a2a_bytes = std::max(shard_copies, static_cast<double>(T * moe.experts_per_token)) * static_cast<double>(H) * act;
+      }
       if (d_.ep > 1) {
         collective("ep_dispatch", CollectiveKind::kAllToAll, a2a_bytes, d_.ep, moe_layers);
       }
@@ -304,7 +357,7 @@ class MegatronPlan final : public IParallelPlan {
         gemm("shared_gate_up", T, 2 * SI, H, moe_layers);
         gemm("shared_down", T, H, SI, moe_layers);
       }
-      collective("tp_all_reduce", CollectiveKind::kAllReduce, tok_hidden_bytes, d_.tp, moe_layers);
+      collective("tp_all_reduce", CollectiveKind::kAllReduce, tok_hidden_bytes, static_cast<std::int32_t>(tp), moe_layers);
     }
 
     // Pipeline hand-off of hidden states from one stage to the next (once per boundary).
@@ -319,10 +372,10 @@ class MegatronPlan final : public IParallelPlan {
 
     // Final norm, LM head on the last token of each sampling sequence, sampling.
     if (bt.num_logits > 0) {
-      const std::int64_t S = bt.num_logits;
+      const std::int64_t S = ceil_div(bt.num_logits, cp);
       elementwise("final_norm", 2.0 * S * H * act, 4.0 * S * H, 1, StagePart::kLast);
       gemm("lm_head", S, m.vocab / tp, H, 1, 1, StagePart::kLast);
-      collective("logits_all_gather", CollectiveKind::kAllGather, static_cast<double>(S) * m.vocab * act, d_.tp, 1,
+      collective("logits_all_gather", CollectiveKind::kAllGather, static_cast<double>(S) * m.vocab * act, static_cast<std::int32_t>(tp), 1,
                  StagePart::kLast);
       elementwise("sampling", static_cast<double>(S) * m.vocab * 4.0 * 2, 8.0 * S * m.vocab, 1, StagePart::kLast);
     }

@@ -133,6 +133,7 @@ SimTime Executor::colocated_layers_ns(const StepPlan& plan, const StepBatch& who
   const Partition p = choose_partition(work[0], work[1], plan.colocate_tpot_ns, plan.colocate_grid);
   decode_share_ = p.decode_share;
   ++colocated_steps_;
+  decode_share_sum_ += p.decode_share;
   return p.step_ns();
 }
 

@@ -138,6 +138,7 @@ class Executor {
   bool draws_routing() const { return !expert_p_.empty(); }
   double last_decode_share() const { return decode_share_; }
   std::int64_t colocated_steps() const { return colocated_steps_; }
+  double decode_share_sum() const { return decode_share_sum_; }  // over the co-located steps
   bool overlaps() const { return ctx_.overlap.mode != OverlapMode::kNone; }
   bool host_offloads() const { return ctx_.offload.enabled(); }
   // Host offload so far: KV bytes streamed in (host -> device) and out, the step time they
@@ -221,6 +222,7 @@ class Executor {
   SimTime colocated_layers_ns(const StepPlan& plan, const StepBatch& whole);
   double decode_share_ = 1;
   std::int64_t colocated_steps_ = 0;
+  double decode_share_sum_ = 0;
   double imbalance_sum_ = 0;
   std::int64_t routed_steps_ = 0;
   std::int64_t step_kv_tokens_ = 0;     // sum of context + new tokens of the step

@@ -143,6 +143,17 @@ TEST(Colocate, ALoneRequestIsNeverCoLocatedSoNexusChunksLikeSarathi) {
   EXPECT_EQ(rn.records[0].last_token, rs.records[0].last_token);
 }
 
+TEST(Colocate, TheSummaryCountsCoLocatedStepsAndTheirMeanDecodeShare) {
+  // At 20 req/s prompts arrive while others decode: some steps hold both streams, and every
+  // decode share is on the grid's interior [0.05, 0.95].
+  const SimResult res = Simulation(nexus_scenario(300, 20.0), SimOptions{}).run();
+  const json& c = res.summary["pools"][0]["colocation"];
+  EXPECT_GT(c["steps"].get<std::int64_t>(), 0);
+  EXPECT_GE(c["mean_decode_sm_share"].get<double>(), 0.05);
+  EXPECT_LE(c["mean_decode_sm_share"].get<double>(), 0.95);
+  EXPECT_FALSE(Simulation(json::parse(default_scenario_text()), SimOptions{}).run().summary["pools"][0].contains("colocation"));
+}
+
 TEST(Colocate, EveryRequestCompletesUnderLoad) {
   const SimResult res = Simulation(nexus_scenario(300, 20.0), SimOptions{}).run();
   ASSERT_EQ(res.records.size(), 300u);

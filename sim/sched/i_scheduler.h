@@ -44,11 +44,17 @@ struct StepPlan {
   std::vector<Request*> preempted;  // preempted while forming this step
   KvStepWork kv_work;
   std::int64_t num_tokens = 0;
+  // Intra-GPU prefill/decode co-location (the nexus scheduler; sim/serving/colocate.h): the
+  // decode stream's TPOT target in ns (0: the step runs as one batch) and the SM-share grid.
+  double colocate_tpot_ns = 0;
+  double colocate_grid = 0;
   void clear() {
     seqs.clear();
     preempted.clear();
     kv_work.clear();
     num_tokens = 0;
+    colocate_tpot_ns = 0;
+    colocate_grid = 0;
   }
 };
 

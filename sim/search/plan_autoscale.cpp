@@ -110,7 +110,10 @@ std::vector<std::pair<std::string, std::string>> day_files(const PlanConfig& pla
                                                            const std::vector<DayRun>& runs) {
   if (runs.empty()) return {};
   std::string csv = "plan_rank,candidate,run,policy,min_replicas,max_replicas,gpu_hours,usd,usd_saving_vs_static,slo_attainment";
-  for (const SloTarget& t : plan.slo.targets) csv += "," + metric_column(t);
+  for (const SloTarget& t : plan.slo.targets) {
+    csv += ',';
+    csv += metric_column(t);
+  }
   csv += ",meets_slos,cold_starts,mean_replicas,peak_replicas\n";
   std::string jsonl;
   double static_usd = 0;

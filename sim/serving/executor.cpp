@@ -6,6 +6,7 @@
 #include "sim/core/error.h"
 #include "sim/parallel/expert_routing.h"
 #include "sim/serving/context_parallel.h"
+#include "sim/serving/colocate.h"
 
 namespace servesim {
 
@@ -113,7 +114,13 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
   if (ctx_.draft) draft_operators(plan, batch);
   kv_work_operators(plan.kv_work, ops_, !ctx_.swap_overlap);
   step_swap_ = plan.kv_work;
-  split_ns_ = overlaps() ? split_layers_ns(batch) : -1;
+  colocate_ns_ = -1;
+  decode_share_ = 1;
+  if (plan.colocate_tpot_ns > 0 && ctx_.device != nullptr && ctx_.plan.degrees().pp == 1 && !shards_attention() && num_decode > 0 &&
+      num_decode < static_cast<std::int64_t>(seqs_.size())) {
+    colocate_ns_ = colocated_layers_ns(plan, batch);
+  }
+  split_ns_ = overlaps() && colocate_ns_ < 0 ? split_layers_ns(batch) : -1;
   return price_step(false);
 }
 
@@ -151,6 +158,32 @@ void Executor::slowest_dp_rank_operators(const StepPlan& plan, const StepBatch& 
       ops_.swap(half_ops_);
     }
   }
+}
+
+SimTime Executor::colocated_layers_ns(const StepPlan& plan, const StepBatch& whole) {
+  // The decode stream: the batch's first num_decode sequences; the prefill stream: the rest.
+  const auto h = static_cast<std::size_t>(whole.num_decode);
+  const std::span<const SeqAttention> all(seqs_);
+  StreamWork work[2];
+  for (int stream = 0; stream < 2; ++stream) {
+    StepBatch b = whole;
+    b.seqs = stream == 0 ? all.subspan(0, h) : all.subspan(h);
+    b.num_decode = stream == 0 ? whole.num_decode : 0;
+    b.num_tokens = stream == 0 ? whole.num_decode : whole.num_tokens - whole.num_decode;
+    b.num_logits = 0;  // the LM head is not a per-layer operator
+    b.expert_tokens = {};
+    half_ops_.clear();
+    ctx_.plan.step_operators(ctx_.model, b, ctx_.links, half_ops_);
+    for (const Operator& op : half_ops_) {
+      if (op.stage != StagePart::kLayers || op.overlap) continue;
+      add_operator(work[stream], op, static_cast<double>(predict(op, nullptr).first * op.repeat), *ctx_.device);
+    }
+  }
+  const Partition p = choose_partition(work[0], work[1], plan.colocate_tpot_ns, plan.colocate_grid);
+  decode_share_ = p.decode_share;
+  ++colocated_steps_;
+  decode_share_sum_ += p.decode_share;
+  return p.step_ns();
 }
 
 std::size_t Executor::draft_operators(const StepPlan& plan, const StepBatch& target) {
@@ -299,20 +332,21 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     ns_by_class_[static_cast<std::size_t>(OpClass::kCopy)] += disk;
     swap_ns_ += disk;
   }
-  if (!reuse_non_attention && split_ns_ >= 0 && split_ns_ < plan_layers) {
-    // engine.overlap: the split batch's overlapped layers replace the whole batch's.
-    part[static_cast<std::size_t>(StagePart::kLayers)] -= plan_layers - split_ns_;
-    critical -= plan_layers - split_ns_;
-  }
+  // engine.overlap: the split batch's overlapped layers replace the whole batch's when
+  // shorter; a co-located step's two streams replace them always.
+  const SimTime layers = reuse_non_attention ? plan_layers
+                         : colocate_ns_ >= 0 ? colocate_ns_
+                         : split_ns_ >= 0 && split_ns_ < plan_layers ? split_ns_ : plan_layers;
+  part[static_cast<std::size_t>(StagePart::kLayers)] += layers - plan_layers;
+  critical += layers - plan_layers;
   if (!reuse_non_attention && ctx_.offload.enabled()) {
-    const SimTime extra = host_offload_ns(split_ns_ >= 0 && split_ns_ < plan_layers ? split_ns_ : plan_layers);
+    const SimTime extra = host_offload_ns(layers);
     part[static_cast<std::size_t>(StagePart::kLayers)] += extra;
     critical += extra;
     ns_by_class_[static_cast<std::size_t>(OpClass::kCopy)] += extra;
   }
   if (!reuse_non_attention && ctx_.swap_overlap) {
-    const SimTime base = (split_ns_ >= 0 && split_ns_ < plan_layers ? split_ns_ : plan_layers);
-    const SimTime extra = overlapped_swap_ns(base);
+    const SimTime extra = overlapped_swap_ns(layers);
     part[static_cast<std::size_t>(StagePart::kLayers)] += extra;
     critical += extra;
   }

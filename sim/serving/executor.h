@@ -47,6 +47,13 @@
 //   cost model), and the stage's layers take x + (L - 1) max(c, x) + c, as streamed KV
 //   does (host_offload.h): max(compute, copy) plus the first transfer and the last
 //   compute, which nothing hides. Without it the copies precede the step's compute.
+// - A co-located step (StepPlan::colocate_tpot_ns > 0, the nexus scheduler) with both
+//   decode and prefill sequences, on one pipeline stage and without context parallelism or
+//   attention DP (those steps run as one batch): the stage's per-layer operators
+//   are priced as two streams side by side (colocate.h), and their co-located time replaces
+//   the whole batch's layer time (engine.overlap is not applied to such a step); the
+//   breakdown by class stays the whole batch's. last_decode_share() is the SM share the
+//   decode stream got (1 after a step that was not co-located).
 // - It owns no requests and no KV; it only reads the plan. One executor per replica (it
 //   keeps that replica's cost breakdown); the cost model it calls may be shared.
 #include <array>
@@ -89,6 +96,8 @@ struct ExecutorContext {
   const ModelSpec* draft = nullptr;
   HostOffload offload;    // engine.kv_offload, engine.expert_offload
   bool swap_overlap = false;  // engine.swap_overlap
+  // The device (co-located steps split operator time by its roofline; null: no co-location).
+  const DeviceSpec* device = nullptr;
 };
 
 // The KV layout attention kernels read (from the KV manager).
@@ -136,6 +145,9 @@ class Executor {
 
   const std::vector<SimTime>& stage_ns() const { return stage_ns_; }
   bool draws_routing() const { return !expert_p_.empty(); }
+  double last_decode_share() const { return decode_share_; }
+  std::int64_t colocated_steps() const { return colocated_steps_; }
+  double decode_share_sum() const { return decode_share_sum_; }  // over the co-located steps
   bool overlaps() const { return ctx_.overlap.mode != OverlapMode::kNone; }
   bool host_offloads() const { return ctx_.offload.enabled(); }
   bool shards_attention() const { return ctx_.plan.degrees().cp > 1 || ctx_.plan.degrees().attention_dp; }
@@ -219,6 +231,12 @@ class Executor {
   Rng rng_;
   std::vector<Operator> half_ops_;
   SimTime split_ns_ = -1;  // split_layers_ns of the step being priced
+  // Co-location: the stage's layer time of the step being priced (-1: not co-located).
+  SimTime colocate_ns_ = -1;
+  SimTime colocated_layers_ns(const StepPlan& plan, const StepBatch& whole);
+  double decode_share_ = 1;
+  std::int64_t colocated_steps_ = 0;
+  double decode_share_sum_ = 0;
   double imbalance_sum_ = 0;
   std::int64_t routed_steps_ = 0;
   std::int64_t step_kv_tokens_ = 0;     // sum of context + new tokens of the step

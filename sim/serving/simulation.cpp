@@ -399,6 +399,8 @@ SimResult Simulation::run(const RunControl& control) {
     std::vector<SimTime> stage_busy(static_cast<std::size_t>(p.plan->degrees().pp), 0);
     double imbalance = 0;
     std::int64_t routed = 0;
+    std::int64_t colocated = 0;  // the nexus scheduler's co-located steps
+    double decode_share = 0;
     SimTime held_total = 0;  // autoscaled pools: the replicas' time held, the busy fraction's base
     HostOffloadTotals offload;
     for (const auto& rep : replicas_) {
@@ -407,6 +409,8 @@ SimResult Simulation::run(const RunControl& control) {
       const ReplicaStats& s = rep->stats();
       imbalance += rep->executor().imbalance_sum();
       routed += rep->executor().routed_steps();
+      colocated += rep->executor().colocated_steps();
+      decode_share += rep->executor().decode_share_sum();
       const Executor& x = rep->executor();
       offload.kv_in_bytes += x.kv_stream_in_bytes();
       offload.kv_out_bytes += x.kv_stream_out_bytes();
@@ -470,6 +474,7 @@ SimResult Simulation::run(const RunControl& control) {
     };
     if (pc.role == PoolRole::kPrefill) pj["prefilled"] = prefilled;
     // Expert routing drawn per step: the slowest EP shard's copies over the mean shard's.
+    if (colocated > 0) pj["colocation"] = {{"steps", colocated}, {"mean_decode_sm_share", decode_share / static_cast<double>(colocated)}};
     if (routed > 0) pj["expert_routing"] = {{"steps", routed}, {"mean_slowest_shard_load_over_mean", imbalance / static_cast<double>(routed)}};
     if (p.offload.enabled()) pj["host_offload"] = host_offload_json(p.offload, offload);
     if (stage_busy.size() > 1) pj["pipeline"] = pipeline_json(p.plan->degrees(), stage_busy, busy);

@@ -39,7 +39,7 @@ TEST_P(ClusterContract, CanAdoptStopsAtTheRunningLimit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Schedulers, ClusterContract,
-                         ::testing::Values("vllm_v1", "hf_cb", "vllm_v0", "sarathi", "orca", "static", "trtllm", "sglang",
+                         ::testing::Values("vllm_v1", "hf_cb", "vllm_v0", "sarathi", "nexus", "orca", "static", "trtllm", "sglang",
                                            "priority", "vtc"));
 
 }  // namespace

@@ -115,6 +115,21 @@ void QueueScheduler::preempt(Request* r, PreemptMode mode, StepPlan& plan) {
   requeue(r);
 }
 
+std::int64_t QueueScheduler::schedule_decodes(std::int64_t limit, PreemptMode mode, StepPlan& plan, bool& preempted_any) {
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < running_.size() && n < limit; ++i) {
+    Request* r = running_[i];
+    if (!decoding(*r)) continue;
+    const std::size_t before = plan.preempted.size();
+    const bool ok = allocate_or_preempt(r, r->num_tokens(), mode, plan);
+    preempted_any = preempted_any || plan.preempted.size() > before;
+    if (!ok) break;
+    plan.seqs.push_back(ScheduledSeq{r, 1, r->num_computed});
+    ++n;
+  }
+  return n;
+}
+
 bool QueueScheduler::allocate_or_preempt(Request* r, std::int64_t total, PreemptMode mode, StepPlan& plan) {
   for (;;) {
     if (kv_.allocate(*r, total, plan.kv_work)) return true;

@@ -74,6 +74,11 @@ class QueueScheduler : public IScheduler {
 
   void preempt(Request* r, PreemptMode mode, StepPlan& plan);
   bool allocate_or_preempt(Request* r, std::int64_t total, PreemptMode mode, StepPlan& plan);
+  // Stall-free decodes first: every decoding running request, in running order and while
+  // fewer than `limit` are scheduled, gets one token (preempting the newest if its KV cannot
+  // grow; the first that cannot be placed ends the pass). Returns the decodes scheduled;
+  // `preempted_any` is set when a preemption happened.
+  std::int64_t schedule_decodes(std::int64_t limit, PreemptMode mode, StepPlan& plan, bool& preempted_any);
   // Tokens a waiting request resumes with: its swapped-out KV, else its cached prefix
   // (first admission only; a recomputed request starts from 0 unless cached).
   std::int64_t resident_on_admit(const Request& r) const;

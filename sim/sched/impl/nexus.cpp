@@ -15,6 +15,8 @@
 //     streams runs them side by side on SM shares s and 1 - s chosen per step by
 //     sim/serving/colocate.h's rule (the smallest decode share that meets tpot_target, or
 //     more where that balances the streams); a step with one stream runs it on the whole GPU.
+#include <limits>
+
 #include "sim/core/error.h"
 #include "sim/sched/queue_scheduler.h"
 
@@ -48,16 +50,7 @@ class NexusScheduler final : public QueueScheduler {
     std::int64_t decodes = 0, prefill = 0;
     bool preempted_any = false;
     // 1. The decode stream.
-    for (std::size_t i = 0; i < running_.size(); ++i) {
-      Request* r = running_[i];
-      if (!decoding(*r)) continue;
-      const std::size_t before = plan.preempted.size();
-      const bool ok = allocate_or_preempt(r, r->num_tokens(), c_.preemption_mode, plan);
-      preempted_any = preempted_any || plan.preempted.size() > before;
-      if (!ok) break;
-      plan.seqs.push_back(ScheduledSeq{r, 1, r->num_computed});
-      ++decodes;
-    }
+    decodes = schedule_decodes(std::numeric_limits<std::int64_t>::max(), c_.preemption_mode, plan, preempted_any);
     // 2. The prefill stream: partial prompts of admitted requests (KV already allocated)...
     for (Request* r : running_) {
       if (decoding(*r) || prefill >= c_.prefill_chunk) continue;

@@ -53,16 +53,7 @@ class SarathiScheduler final : public QueueScheduler {
     std::int64_t used = 0;
     bool preempted_any = false;
     // 1. Decodes first.
-    for (std::size_t i = 0; i < running_.size() && used < c_.token_budget; ++i) {
-      Request* r = running_[i];
-      if (!decoding(*r)) continue;
-      const std::size_t before = plan.preempted.size();
-      const bool ok = allocate_or_preempt(r, r->num_tokens(), c_.preemption_mode, plan);
-      preempted_any = preempted_any || plan.preempted.size() > before;
-      if (!ok) break;
-      plan.seqs.push_back(ScheduledSeq{r, 1, r->num_computed});
-      ++used;
-    }
+    used = schedule_decodes(c_.token_budget, c_.preemption_mode, plan, preempted_any);
     // 2. Partial prompts of admitted requests (their KV is already allocated).
     for (Request* r : running_) {
       if (decoding(*r) || used >= c_.token_budget) continue;

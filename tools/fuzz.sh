@@ -4,6 +4,7 @@
 # build/fuzz/corpus/<target>). Prints the executions each reached; exits non-zero on the
 # first crash, leak, timeout or sanitizer report (the reproducer is in build/fuzz/crashes/).
 #   tools/fuzz.sh [SECONDS_PER_TARGET=60] [TARGET...]
+# SERVESIM_FUZZ_RUNS=N stops each target after N executions instead (the time then only caps it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
@@ -21,7 +22,7 @@ for t in "${targets[@]}"; do
   log="build/fuzz/$t.log"
   # -timeout: one input taking > 10 s is a hang; -rss_limit_mb: > 2 GB is unbounded allocation.
   if ! ASAN_OPTIONS=detect_leaks=1 build/fuzz/tests/fuzz/fuzz_$t "$work" "tests/fuzz/corpus/$t" \
-      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+      -max_total_time="$seconds" ${SERVESIM_FUZZ_RUNS:+-runs=$SERVESIM_FUZZ_RUNS} -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
       -artifact_prefix="build/fuzz/crashes/$t-" -print_final_stats=1 >"$log" 2>&1; then
     echo "fuzz_$t: FAILED (see $log and build/fuzz/crashes/)"
     tail -40 "$log"

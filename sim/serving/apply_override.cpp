@@ -9,20 +9,19 @@
 namespace servesim {
 
 void apply_override(nlohmann::json& scenario, const std::string& assignment) {
+  // The whole assignment must be valid UTF-8, key path included: every later error message and
+  // the resolved config serialise it, and nlohmann's dump() throws on invalid UTF-8 (found by
+  // fuzz_scenario, first in a value, then in a key of the path).
+  try {
+    (void)nlohmann::json(assignment).dump();
+  } catch (const nlohmann::json::type_error&) {
+    bad_value("--set", assignment, "valid UTF-8 text");
+  }
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) bad_value("--set", assignment, "key=value (e.g. scheduler.max_num_seqs=128)");
   const std::string path = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
-  nlohmann::json value = try_parse_json_text(text, "--set " + quoted_value(path)).value_or(nlohmann::json(text));  // else a bare string
-  if (value.is_string()) {
-    // A bare string must be valid UTF-8: every later error message and the resolved config
-    // serialise it (found by fuzz_scenario: nlohmann's dump() throws on invalid UTF-8).
-    try {
-      (void)value.dump();
-    } catch (const nlohmann::json::type_error&) {
-      bad_value("--set " + path, text, "valid UTF-8 text");
-    }
-  }
+  const nlohmann::json value = try_parse_json_text(text, "--set " + quoted_value(path)).value_or(nlohmann::json(text));  // else a bare string
   nlohmann::json* cur = &scenario;
   std::size_t start = 0;
   int depth = 0;

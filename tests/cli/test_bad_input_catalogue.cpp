@@ -205,7 +205,9 @@ std::vector<Case> catalogue() {
       {"SetNestedTooDeep", {}, kRun + "--set 'name=" + std::string(200, '[') + "'", {"--set name:1:65", "deeper than 64"}},
       {"SetDuplicateKey", {}, kRun + "--set 'scheduler={\"impl\":\"vllm_v1\",\"impl\":\"hf_cb\"}'", {"--set scheduler", "impl", "twice"}},
       // Found by fuzz_scenario: a byte 0xFF in a bare --set string crashed the error path.
-      {"SetInvalidUtf8", {}, kRun + "--set \"$(printf 'name=ab\\377')\"", {"--set name", "valid UTF-8 text"}},
+      {"SetInvalidUtf8", {}, kRun + "--set \"$(printf 'name=ab\\377')\"", {"--set", "name=ab", "valid UTF-8 text"}},
+      // Found by fuzz_scenario (2026-12-05): the same byte in the key path.
+      {"SetInvalidUtf8InKey", {}, kRun + "--set \"$(printf 'kv.ab\\377=1')\"", {"--set", "kv.ab", "valid UTF-8 text"}},
       {"UnknownOption", {}, kRun + "--frobnicate", {"frobnicate"}},
       {"MaxSimTimeNotADuration", {}, kRun + "--max-sim-time soon", {"--max-sim-time", "soon", "duration"}},
       {"MaxEventsReached", {}, kRun + "--max-events 10", {"--max-events", "limit of 10 events", "raise --max-events"}},

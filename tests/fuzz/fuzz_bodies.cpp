@@ -1,7 +1,8 @@
-// libFuzzer harnesses for every parser of user input (issue 13). One source, one executable
-// per target: FUZZ_TARGET selects the body. Contract checked: any input either parses or
+// The fuzz bodies for every parser of user input (issue 13), compiled once and shared by the
+// libFuzzer executables (fuzz_entry.cpp, `fuzz` preset) and the sanitizer smoke replay
+// (fuzz_smoke.cpp, every preset with tests). Contract checked: any input either parses or
 // ends in InputError; anything else escaping (an internal error: a JSON type_error, an
-// assertion, a sanitizer report, a leak, a hang) is a crash the fuzzer reports.
+// assertion, a sanitizer report, a leak, a hang) is a crash.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,8 @@
 #include <string>
 #include <string_view>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,7 +31,9 @@
 #include "sim/serving/simulation.h"
 #include "sim/validate/groundtruth.h"
 #include "sim/workload/i_workload.h"
+#include "tests/fuzz/fuzz_bodies.h"
 
+namespace servesim::fuzz {
 namespace {
 namespace fs = std::filesystem;
 
@@ -52,9 +57,8 @@ void read_trace(const char* impl, const std::string& path) {
   }
 }
 
-void one_input(const std::uint8_t* data, std::size_t size) {
-  using namespace servesim;
-#if defined(FUZZ_SCENARIO)
+
+void fuzz_scenario(const std::uint8_t* data, std::size_t size) {
   // A scenario JSON; an input starting with "set\n" is a list of --set lines on the default.
   const std::string_view t = text(data, size);
   nlohmann::json scenario;
@@ -71,40 +75,68 @@ void one_input(const std::uint8_t* data, std::size_t size) {
     scenario = parse_json_text(t, "fuzz.json");
   }
   (void)parse_scenario(scenario, "fuzz.json");
-#elif defined(FUZZ_HF_CONFIG)
+}
+
+void fuzz_hf_config(const std::uint8_t* data, std::size_t size) {
   (void)ModelSpec::from_hf_config(parse_json_text(text(data, size), "config.json"), "fuzz", "config.json");
-#elif defined(FUZZ_DEVICE)
+}
+
+void fuzz_device(const std::uint8_t* data, std::size_t size) {
   (void)DeviceSpec::from_json(parse_json_text(text(data, size), "device.json"), "device.json");
-#elif defined(FUZZ_TOPOLOGY)
+}
+
+void fuzz_topology(const std::uint8_t* data, std::size_t size) {
   // A node or cluster profile; a cluster's node is looked up beside it or in the data dir.
   (void)Topology::load(as_file(data, size, "topology.json"), SERVESIM_DATA_DIR, "fuzz: topology");
-#elif defined(FUZZ_FITTED_PROFILE)
+}
+
+void fuzz_fitted_profile(const std::uint8_t* data, std::size_t size) {
   (void)FittedProfile::from_json(parse_json_text(text(data, size), "profile.json"), "profile.json");
-#elif defined(FUZZ_AZURE_CSV)
+}
+
+void fuzz_azure_csv(const std::uint8_t* data, std::size_t size) {
   read_trace("azure_csv", as_file(data, size, "trace.csv"));
-#elif defined(FUZZ_MOONCAKE_JSONL)
+}
+
+void fuzz_mooncake_jsonl(const std::uint8_t* data, std::size_t size) {
   read_trace("mooncake_jsonl", as_file(data, size, "trace.jsonl"));
-#elif defined(FUZZ_SHAREGPT_CSV)
+}
+
+void fuzz_sharegpt_csv(const std::uint8_t* data, std::size_t size) {
   read_trace("sharegpt_csv", as_file(data, size, "sharegpt.csv"));
-#elif defined(FUZZ_VIDUR_CSV)
+}
+
+void fuzz_vidur_csv(const std::uint8_t* data, std::size_t size) {
   read_trace("vidur_csv", as_file(data, size, "vidur.csv"));
-#elif defined(FUZZ_AGENT_JSONL)
+}
+
+void fuzz_agent_jsonl(const std::uint8_t* data, std::size_t size) {
   // An agent-program trace: the first calls of its programs (later calls need completions).
   read_trace("agent", as_file(data, size, "agent.jsonl"));
-#elif defined(FUZZ_MEASUREMENTS_CSV)
+}
+
+void fuzz_measurements_csv(const std::uint8_t* data, std::size_t size) {
   // Measurement tables: harness CSVs, AIConfigurator and Vidur profiling CSVs.
   calib::MeasurementSet set;
   const std::string p = as_file(data, size, "table.csv");
   calib::read_measurements(p, "table.csv", set);
-#elif defined(FUZZ_SHAPES_CSV)
+}
+
+void fuzz_shapes_csv(const std::uint8_t* data, std::size_t size) {
   (void)calib::read_shapes(as_file(data, size, "shapes.csv"));
-#elif defined(FUZZ_SWEEP)
+}
+
+void fuzz_sweep(const std::uint8_t* data, std::size_t size) {
   // A sweep file: base scenario plus axes, every point expanded and parsed.
   (void)search::load_sweep(as_file(data, size, "sweep.json"));
-#elif defined(FUZZ_PLAN)
+}
+
+void fuzz_plan(const std::uint8_t* data, std::size_t size) {
   // A plan-search file (candidates, SLOs, prices, traffic).
   (void)search::parse_plan(parse_json_text(text(data, size), "plan.json"), "plan.json");
-#elif defined(FUZZ_GROUNDTRUTH)
+}
+
+void fuzz_groundtruth(const std::uint8_t* data, std::size_t size) {
   // A ground-truth run folder: meta.json, requests.csv and steps.csv, in that order,
   // separated by lines "----".
   static const fs::path dir = fs::temp_directory_path() / ("servesim-fuzz-gt-" + std::to_string(::getpid()));
@@ -119,18 +151,44 @@ void one_input(const std::uint8_t* data, std::size_t size) {
     start = sep == std::string_view::npos ? t.size() : sep + 6;
   }
   (void)validate::read_run(dir.string());
-#else
-#error "define one FUZZ_* target"
-#endif
 }
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+const std::vector<std::pair<std::string, Body>>& targets() {
+  static const std::vector<std::pair<std::string, Body>> all = {
+      {"scenario", fuzz_scenario},
+      {"hf_config", fuzz_hf_config},
+      {"device", fuzz_device},
+      {"topology", fuzz_topology},
+      {"fitted_profile", fuzz_fitted_profile},
+      {"azure_csv", fuzz_azure_csv},
+      {"mooncake_jsonl", fuzz_mooncake_jsonl},
+      {"sharegpt_csv", fuzz_sharegpt_csv},
+      {"vidur_csv", fuzz_vidur_csv},
+      {"agent_jsonl", fuzz_agent_jsonl},
+      {"measurements_csv", fuzz_measurements_csv},
+      {"shapes_csv", fuzz_shapes_csv},
+      {"sweep", fuzz_sweep},
+      {"plan", fuzz_plan},
+      {"groundtruth", fuzz_groundtruth},
+  };
+  return all;
+}
+
+Body find(std::string_view name) {
+  for (const auto& [n, body] : targets()) {
+    if (n == name) return body;
+  }
+  return nullptr;
+}
+
+void run_one(Body body, const std::uint8_t* data, std::size_t size) {
   try {
-    one_input(data, size);
-  } catch (const servesim::InputError&) {
+    body(data, size);
+  } catch (const InputError&) {
     // Bad input, reported properly: the expected outcome for most inputs.
   }
-  return 0;
 }
+
+}  // namespace servesim::fuzz

@@ -223,6 +223,19 @@ TEST(ModelReader, BadConfigsAreNamed) {
   EXPECT_EQ(reject(c), "x/config.json: num_experts_per_tok: got '9', expected an integer in [1, 8]");
 }
 
+// Found by fuzz_hf_config (2026-12-05): a string field of another type escaped as an internal
+// JSON type error instead of a named bad value.
+TEST(ModelReader, StringFieldsOfAnotherTypeAreNamed) {
+  json c = tiny();
+  c["model_type"] = 28256;
+  EXPECT_EQ(reject(c), "x/config.json: model_type: got '28256', expected a string");
+  c = tiny();
+  c["num_experts"] = 8;
+  c["num_experts_per_tok"] = 2;
+  c["topk_method"] = json::array();
+  EXPECT_EQ(reject(c), "x/config.json: topk_method: got '[]', expected a string");
+}
+
 TEST(ModelReader, QwenMoeDenseLayersAndSharedExpert) {
   // Qwen2-MoE style: mlp_only_layers stay dense; one shared expert with its own width and
   // a hidden x 1 gate. 24 layers, layers 0 and 5 dense -> 22 MoE layers.

@@ -87,7 +87,7 @@ Suite parse_suite(const std::string& path) {
   check_keys(j, path, {"name", "baselines", "seeds", "set", "thresholds", "confidence", "resamples", "scenarios"});
   const fs::path dir = fs::path(path).parent_path();
   Suite s;
-  s.name = j.value("name", fs::path(path).stem().string());
+  s.name = optional_string(j, "name", fs::path(path).stem().string(), path);
   const std::string baselines = j.contains("baselines") && j["baselines"].is_string() ? j["baselines"].get<std::string>() : "baselines";
   if (j.contains("baselines") && !j["baselines"].is_string()) bad_value(path + ": baselines", j["baselines"].dump(), "a folder path (string)");
   s.baselines = fs::path(baselines).is_absolute() ? fs::path(baselines) : dir / baselines;

@@ -147,4 +147,12 @@ const nlohmann::json& require_field(const nlohmann::json& obj, const std::string
   return *it;
 }
 
+std::string optional_string(const nlohmann::json& obj, const std::string& key, const std::string& def, const std::string& where) {
+  if (!obj.is_object()) return def;
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return def;
+  if (!it->is_string()) bad_value(where + ": " + key, it->dump(), "a string");
+  return it->get<std::string>();
+}
+
 }  // namespace servesim

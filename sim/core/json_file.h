@@ -28,4 +28,9 @@ bool strip_utf8_bom(std::string& s);
 // A required field of an object read from a file; throws InputError "<file>: <key>: ...".
 const nlohmann::json& require_field(const nlohmann::json& obj, const std::string& key, const std::string& where);
 
+// An optional string field: `def` when `obj` is not an object or the key is absent or null;
+// InputError "<where>: <key>: got '...', expected a string" when it holds another type
+// (nlohmann's value(key, default) would throw an internal type error instead).
+std::string optional_string(const nlohmann::json& obj, const std::string& key, const std::string& def, const std::string& where);
+
 }  // namespace servesim

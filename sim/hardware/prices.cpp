@@ -20,7 +20,7 @@ PriceBook PriceBook::load(const std::string& data_dir, const std::string& path) 
   PriceBook b;
   b.path_ = path.empty() ? data_dir + "/hardware_profiles/prices.json" : path;
   const nlohmann::json j = read_json_file(b.path_);
-  const std::string schema = j.is_object() ? j.value("schema", "") : "";
+  const std::string schema = optional_string(j, "schema", "", b.path_);
   if (schema != "servesim.prices/1") bad_value(b.path_ + ": schema", schema, "servesim.prices/1");
   const nlohmann::json& sources = require_field(j, "sources", b.path_);
   const nlohmann::json& devices = require_field(j, "devices", b.path_);

@@ -210,7 +210,7 @@ Topology Topology::load(const std::string& name, const std::string& data_dir, co
   }
   const std::string file = p.string();
   const nlohmann::json j = read_json_file(file);
-  const std::string schema = j.is_object() ? j.value("schema", std::string()) : std::string();
+  const std::string schema = optional_string(j, "schema", "", file);
   auto impl = std::make_shared<Impl>();
   impl->source = file;
 

@@ -46,14 +46,6 @@ struct Reader {
     }
     return v->get<std::int64_t>();
   }
-  // A string field that may be absent (found by fuzz_hf_config: `"model_type": 28256` escaped
-  // as an internal JSON type error).
-  std::string optional_string(const char* key, const std::string& def) const {
-    auto it = c.find(key);
-    if (it == c.end() || it->is_null()) return def;
-    if (!it->is_string()) bad_value(where + ": " + key, it->dump(), "a string");
-    return it->get<std::string>();
-  }
   bool optional_bool(const char* key, bool def) const {
     auto it = c.find(key);
     if (it == c.end() || it->is_null()) return def;
@@ -71,7 +63,7 @@ ModelSpec ModelSpec::from_hf_config(const nlohmann::json& c, const std::string& 
   ModelSpec m;
   m.name = name;
   m.source = source;
-  m.model_type = r.optional_string("model_type", "unknown");
+  m.model_type = optional_string(c, "model_type", "unknown", where);  // fuzz_hf_config: was an internal error for a number
   m.hidden = r.positive("hidden_size");
   m.layers = r.positive("num_hidden_layers");
   m.heads = r.positive("num_attention_heads");
@@ -125,7 +117,7 @@ ModelSpec ModelSpec::from_hf_config(const nlohmann::json& c, const std::string& 
     m.moe.first_dense_layers = r.optional_int({"first_k_dense_replace"}, 0);
     m.moe.layer_freq = std::max<std::int64_t>(1, r.optional_int({"moe_layer_freq", "decoder_sparse_step"}, 1));
     m.moe.expert_bias = m.model_type == "gpt_oss";
-    m.moe.score_correction_bias = r.optional_string("topk_method", "") == "noaux_tc";
+    m.moe.score_correction_bias = optional_string(c, "topk_method", "", where) == "noaux_tc";
     if (const auto* dl = r.find_any({"mlp_only_layers"}); dl) {
       if (!dl->is_array()) bad_value(where + ": mlp_only_layers", dl->dump(), "an array of layer indices");
       for (const auto& l : *dl) {

@@ -72,5 +72,23 @@ TEST(ParseJsonText, MalformedJsonNamesLineAndColumn) {
   EXPECT_NE(error_of("{\n \"a\": ,\n}").find("f.json:2:7"), std::string::npos) << error_of("{\n \"a\": ,\n}");
 }
 
+// optional_string: the default when absent, null or not in an object; a named error, not an
+// internal JSON type error, for another type (found by the fuzzers on model_type).
+TEST(OptionalString, AbsentNullOrNotAnObjectGiveTheDefault) {
+  EXPECT_EQ(optional_string(nlohmann::json::object(), "k", "d", "f.json"), "d");
+  EXPECT_EQ(optional_string(nlohmann::json::parse(R"({"k": null})"), "k", "d", "f.json"), "d");
+  EXPECT_EQ(optional_string(nlohmann::json::array(), "k", "d", "f.json"), "d");
+  EXPECT_EQ(optional_string(nlohmann::json::parse(R"({"k": "v"})"), "k", "d", "f.json"), "v");
+}
+
+TEST(OptionalString, AnotherTypeIsANamedBadValue) {
+  try {
+    optional_string(nlohmann::json::parse(R"({"k": 5})"), "k", "d", "f.json");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "f.json: k: got '5', expected a string");
+  }
+}
+
 }  // namespace
 }  // namespace servesim

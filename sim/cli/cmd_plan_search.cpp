@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include <unistd.h>
 
@@ -20,8 +21,10 @@
 #include "sim/report/output.h"
 #include "sim/search/plan_autoscale.h"
 #include "sim/search/plan_mix.h"
+#include "sim/search/plan_mpi.h"
 #include "sim/search/plan_output.h"
 #include "sim/search/plan_search.h"
+#include "sim/search/sweep_runner.h"
 #include "sim/serving/catalog.h"
 
 namespace servesim::cli {
@@ -51,7 +54,8 @@ std::unique_ptr<PlanCommand> plan_command(const Args& args, const std::string& v
       "out,o", po::value<std::string>()->default_value(default_out),
       "output folder; replaced atomically, only if new, empty or written by servesim")(
       "force", "also replace a non-empty --out folder that servesim did not write")(
-      "threads,j", po::value<int>()->default_value(0), "worker threads (0: all cores); results do not depend on it")(
+      "threads,j", po::value<int>()->default_value(0),
+      "worker threads (0: all cores, shared among the MPI ranks of a node); results do not depend on it")(
       "prices", po::value<std::string>(), "price file (default: <data-dir>/hardware_profiles/prices.json)")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of models/ and hardware_profiles/")(
       "quiet,q", "print nothing on success");
@@ -96,6 +100,35 @@ std::unique_ptr<PlanCommand> plan_command(const Args& args, const std::string& v
   return c;
 }
 
+// `plan search` under mpirun / srun: the candidate groups spread over the ranks
+// (sim/search/plan_mpi.h); rank 0 writes everything. An error or a stop on any rank ends all.
+std::optional<search::PlanResult> search_over_ranks(PlanCommand& c, std::string& note) {
+  search::MpiSession mpi;
+  search::MpiGroupSpread spread(mpi);
+  c.so.spread = &spread;
+  if (c.so.threads == 0) c.so.threads = search::default_threads(mpi.local_size());
+  if (mpi.rank() != 0) c.so.progress = nullptr;
+  try {
+    search::PlanResult result = search::run_plan_search(c.plan, c.prices, c.catalog, c.so);
+    if (mpi.rank() != 0) return std::nullopt;
+    c.so.spread = nullptr;  // what follows (the day comparison) runs on rank 0 alone
+    std::size_t groups = 0;
+    for (std::size_t i = 0; i < result.candidates.size(); ++i) groups += i == 0 || result.candidates[i].c.group != result.candidates[i - 1].c.group;
+    note = fmt::format(" over {} MPI ranks ({} of {} candidate groups searched by ranks other than 0; CPU time of rank 0 only)",
+                       mpi.size(), spread.remote_groups(), groups);
+    return result;
+  } catch (const Cancelled& e) {
+    std::fprintf(stderr, "%s (rank %d)\n", e.what(), mpi.rank());
+    mpi.abort(130);
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "error: rank %d: %s\n", mpi.rank(), e.what());
+    mpi.abort(2);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "servesim internal error: rank %d: %s\n", mpi.rank(), quoted_value(e.what(), 400).c_str());
+    mpi.abort(1);
+  }
+}
+
 }  // namespace
 
 int plan_search_cmd(const Args& args) {
@@ -108,7 +141,15 @@ int plan_search_cmd(const Args& args) {
   const search::PlanConfig& plan = c->plan;
   const auto wall0 = std::chrono::steady_clock::now();
   const std::clock_t cpu0 = std::clock();
-  search::PlanResult result = search::run_plan_search(plan, c->prices, c->catalog, c->so);
+  search::PlanResult result;
+  std::string ranks_note;
+  if (search::mpi_launched()) {
+    std::optional<search::PlanResult> r = search_over_ranks(*c, ranks_note);
+    if (!r) return 0;  // a rank other than 0: its groups went to rank 0
+    result = std::move(*r);
+  } else {
+    result = search::run_plan_search(plan, c->prices, c->catalog, c->so);
+  }
   search::rank_plans(plan, result);
   if (result.ranking.empty()) input_error(c->path, search::no_plan_message(plan, result));
   const std::vector<search::DayRun> day = search::run_day_comparison(plan, result, c->catalog, c->so);
@@ -122,8 +163,8 @@ int plan_search_cmd(const Args& args) {
   write_dir_atomically(c->out, files, c->oo);
   if (!c->quiet) {
     std::cout << summary
-              << fmt::format("search took {:.1f} s wall, {:.1f} s CPU; results in {}/ (best_scenario.json runs with `servesim run`)\n",
-                             wall, cpu, c->out);
+              << fmt::format("search took {:.1f} s wall, {:.1f} s CPU{}; results in {}/ (best_scenario.json runs with `servesim run`)\n",
+                             wall, cpu, ranks_note, c->out);
   }
   return 0;
 }

@@ -23,6 +23,57 @@ namespace {
 
 double rate_of(const RunOutcome& o) { return o.rate; }
 
+// A group's results on the wire between processes (MessagePack: doubles travel as IEEE
+// binary64, so the coordinator's tables are byte-identical to a single process's).
+nlohmann::json outcome_wire(const RunOutcome& o) {
+  return {o.rate, o.requests, o.pass, o.stopped_early, o.values, o.goodput, o.output_tokens_per_s, o.j_per_output_token,
+          o.mean_power_w, o.run_usd_per_m_output_tokens, o.gpu_hours, o.autoscale};
+}
+
+RunOutcome outcome_from_wire(const nlohmann::json& j) {
+  RunOutcome o;
+  o.rate = j.at(0).get<double>();
+  o.requests = j.at(1).get<std::int64_t>();
+  o.pass = j.at(2).get<bool>();
+  o.stopped_early = j.at(3).get<bool>();
+  o.values = j.at(4).get<std::vector<double>>();
+  o.goodput = j.at(5).get<double>();
+  o.output_tokens_per_s = j.at(6).get<double>();
+  o.j_per_output_token = j.at(7).get<double>();
+  o.mean_power_w = j.at(8).get<double>();
+  o.run_usd_per_m_output_tokens = j.at(9).get<double>();
+  o.gpu_hours = j.at(10).get<double>();
+  o.autoscale = j.at(11);
+  return o;
+}
+
+nlohmann::json result_wire(const CandidateResult& r) {
+  return {r.fits,     r.pruned,       r.reason,   r.price,        r.usd_per_hour,
+          r.max_rate, r.capped,       outcome_wire(r.at_max),     r.meets_target,
+          outcome_wire(r.at_target),  r.headroom, r.replicas_for_target,
+          r.usd_per_m_output_tokens,  r.usd_per_m_output_tokens_at_capacity,
+          r.simulations,              r.early_stops};
+}
+
+void result_from_wire(const nlohmann::json& j, CandidateResult& r) {
+  r.fits = j.at(0).get<bool>();
+  r.pruned = j.at(1).get<bool>();
+  r.reason = j.at(2).get<std::string>();
+  r.price = j.at(3).get<double>();
+  r.usd_per_hour = j.at(4).get<double>();
+  r.max_rate = j.at(5).get<double>();
+  r.capped = j.at(6).get<bool>();
+  r.at_max = outcome_from_wire(j.at(7));
+  r.meets_target = j.at(8).get<bool>();
+  r.at_target = outcome_from_wire(j.at(9));
+  r.headroom = j.at(10).get<double>();
+  r.replicas_for_target = j.at(11).get<std::int64_t>();
+  r.usd_per_m_output_tokens = j.at(12).get<double>();
+  r.usd_per_m_output_tokens_at_capacity = j.at(13).get<double>();
+  r.simulations = j.at(14).get<std::int64_t>();
+  r.early_stops = j.at(15).get<std::int64_t>();
+}
+
 }  // namespace
 
 double native_trace_rate(const PlanConfig& plan, const std::shared_ptr<Catalog>& catalog) {
@@ -234,12 +285,33 @@ PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, cons
   };
 
   const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  tbb::task_arena arena(threads);
-  arena.execute([&] {
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, groups, 1), [&](const tbb::blocked_range<std::size_t>& range) {
-      for (std::size_t g = range.begin(); g != range.end(); ++g) search_group(g);
+  if (options.spread != nullptr) {
+    const auto encode = [&](std::size_t g) {
+      nlohmann::json rs = nlohmann::json::array();
+      for (std::size_t i = group_start[g]; i < group_start[g + 1]; ++i) rs.push_back(result_wire(result.candidates[i]));
+      const std::vector<std::uint8_t> bytes = nlohmann::json::to_msgpack(rs);
+      return std::string(bytes.begin(), bytes.end());
+    };
+    const auto decode = [&](std::size_t g, const std::string& bytes) {
+      const nlohmann::json rs = nlohmann::json::from_msgpack(bytes);
+      SERVESIM_ASSERT(rs.size() == group_start[g + 1] - group_start[g]);
+      for (std::size_t i = group_start[g]; i < group_start[g + 1]; ++i) {
+        result.candidates[i].c = cands[i];
+        result_from_wire(rs.at(i - group_start[g]), result.candidates[i]);
+      }
+      const std::size_t d = ++done;
+      if (options.progress) options.progress(d, groups);
+    };
+    options.spread->run(groups, threads, search_group, encode, decode);
+    if (!options.spread->coordinator()) return result;
+  } else {
+    tbb::task_arena arena(threads);
+    arena.execute([&] {
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, groups, 1), [&](const tbb::blocked_range<std::size_t>& range) {
+        for (std::size_t g = range.begin(); g != range.end(); ++g) search_group(g);
+      });
     });
-  });
+  }
 
   for (const CandidateResult& r : result.candidates) result.simulations += r.simulations;
   return result;

@@ -93,10 +93,25 @@ struct PlanResult {
   double native_trace_rate = 0;  // trace traffic: the trace's own rate over search.requests
 };
 
+// Spreads a plan search's candidate groups over processes (MPI ranks: sim/search/plan_mpi.h).
+// Contract of run(): every group g in [0, groups) is searched exactly once, by local(g) on this
+// process (on up to `threads` threads) or on another process whose results come back through
+// decode(g, bytes) (bytes made there by encode(g)); on the coordinator it returns when every
+// group is in, elsewhere when there is no more work. Results do not depend on the spread.
+class IGroupSpread {
+ public:
+  virtual ~IGroupSpread() = default;
+  virtual bool coordinator() const = 0;
+  virtual void run(std::size_t groups, int threads, const std::function<void(std::size_t)>& local,
+                   const std::function<std::string(std::size_t)>& encode,
+                   const std::function<void(std::size_t, const std::string&)>& decode) = 0;
+};
+
 struct SearchOptions {
   int threads = 0;  // 0: all cores
   std::function<bool()> cancelled;
   std::function<void(std::size_t done, std::size_t total)> progress;  // after each group (any thread)
+  IGroupSpread* spread = nullptr;  // null: this process alone (oneTBB threads)
 };
 
 // Requests in one simulation at `rate`: search.requests (full window) or short_requests, and
@@ -122,6 +137,8 @@ std::vector<Candidate> enumerate_candidates(const PlanConfig& plan);
 
 // Runs the whole search. Throws InputError for a device, model or price the plan names but
 // the data files lack (before any simulation), and Cancelled when options.cancelled says so.
+// With options.spread on a process that is not the coordinator, the result is incomplete
+// (only the coordinator's holds every candidate).
 PlanResult run_plan_search(const PlanConfig& plan, const PriceBook& prices, const std::shared_ptr<Catalog>& catalog,
                            const SearchOptions& options = {});
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -27,10 +28,11 @@ struct CliResult {
   std::string out;  // stdout + stderr
 };
 
-inline CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(SERVESIM_BIN) + " " + args + " 2>&1";
+// A shell command line: its exit code and stdout + stderr.
+inline CliResult run_shell(std::string command) {
+  command.append(" 2>&1");
   CliResult r;
-  FILE* p = popen(cmd.c_str(), "r");
+  FILE* p = popen(command.c_str(), "r");
   if (!p) return r;
   std::array<char, 4096> buf{};
   while (std::fgets(buf.data(), buf.size(), p)) r.out += buf.data();
@@ -39,17 +41,24 @@ inline CliResult run_cli(const std::string& args) {
   return r;
 }
 
+// A shell command line run from the folder `cwd`.
+inline CliResult run_shell_in(const std::filesystem::path& cwd, const std::string& command) {
+  std::string line = "cd '";
+  line.append(cwd.string()).append("' && ").append(command);
+  return run_shell(std::move(line));
+}
+
+inline CliResult run_cli(const std::string& args) {
+  std::string line = SERVESIM_BIN;
+  line.append(" ").append(args);
+  return run_shell(std::move(line));
+}
+
 // Same, run from the folder `cwd`.
 inline CliResult run_cli_in(const std::filesystem::path& cwd, const std::string& args) {
-  const std::string cmd = "cd '" + cwd.string() + "' && " + std::string(SERVESIM_BIN) + " " + args + " 2>&1";
-  CliResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p)) r.out += buf.data();
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  std::string line = SERVESIM_BIN;
+  line.append(" ").append(args);
+  return run_shell_in(cwd, line);
 }
 
 // Starts the CLI as a child process (no shell between: a signal sent to the returned pid

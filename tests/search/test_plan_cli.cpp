@@ -222,5 +222,28 @@ TEST_P(BadPlan, ExitsTwoWithOneLineAndLeavesNothing) {
 INSTANTIATE_TEST_SUITE_P(PlanSearch, BadPlan, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case>& i) { return i.param.name; });
 
+#ifdef SERVESIM_MPIEXEC
+// Under mpirun the candidate groups spread over the ranks (dynamic: a rank asks for the next
+// group when it is free) and rank 0 writes every file, byte-identical to one process's. Four
+// groups (2 devices x TP 1, 2), two replica counts each.
+TEST(PlanSearchCli, Mpi_TwoRanksWriteTheSameFilesAsOneProcess) {
+  const fs::path dir = temp_dir("plan_search_mpi");
+  write_text(dir / "plan.json", plan(R"({"candidates": {"devices": ["h100_sxm", "a100_sxm4_80gb"], "tp": [1, 2]}})"));
+  auto r = run_cli_in(dir, "plan search plan.json --out one --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  // As root Open MPI asks for both variables; LeakSanitizer (asan preset) would report Open
+  // MPI's own allocations.
+  r = testing::run_shell_in(dir, std::string("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 ") +
+                                     SERVESIM_MPIEXEC + " -n 2 --oversubscribe " + SERVESIM_BIN + " plan search plan.json --out mpi --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("over 2 MPI ranks"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("of 4 candidate groups"), std::string::npos) << r.out;
+  for (const char* f : {"plans.csv", "plans.jsonl", "pareto.json", "best_scenario.json", "plan.json", "summary.txt"}) {
+    EXPECT_EQ(slurp(dir / "one" / f), slurp(dir / "mpi" / f)) << f;
+  }
+  fs::remove_all(dir);
+}
+#endif
+
 }  // namespace
 }  // namespace servesim

@@ -17,6 +17,7 @@ namespace servesim {
 namespace {
 namespace fs = std::filesystem;
 using testing::run_cli_in;
+using testing::run_shell_in;
 using testing::slurp;
 using testing::spawn_cli;
 using testing::temp_dir;
@@ -24,17 +25,6 @@ using testing::temp_dir;
 const std::string kSweep = std::string(SERVESIM_TEST_DATA) + "/tiny_sweep.json";  // 12 points
 constexpr std::size_t kPoints = 12;  // grid 3 x 2, times zip 2
 
-// A shell command run in `cwd`: exit code and stdout + stderr.
-testing::CliResult run_shell_in(const fs::path& cwd, const std::string& command) {
-  testing::CliResult r;
-  FILE* p = popen(("cd '" + cwd.string() + "' && " + command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, p)) r.out += buf;
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 // The journal's point lines (the header excluded, a partial last line excluded).
 std::vector<nlohmann::json> journal_points(const fs::path& dir) {

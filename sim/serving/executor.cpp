@@ -7,6 +7,7 @@
 #include "sim/parallel/expert_routing.h"
 #include "sim/serving/context_parallel.h"
 #include "sim/serving/colocate.h"
+#include "sim/serving/executor_memo.h"
 
 namespace servesim {
 
@@ -41,8 +42,18 @@ void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops, bool swa
   add_copy(CopyKind::kDeviceToDevice, w.cow_bytes, w.cow_chunks, "kv_copy", false);
 }
 
+Executor::~Executor() = default;
+Executor::Executor(Executor&&) noexcept = default;
+
+void Executor::set_power(const PowerModel* power) {
+  if (power != ctx_.power) memo_->clear();
+  ctx_.power = power;
+}
+
 Executor::Executor(ExecutorContext ctx)
-    : ctx_(std::move(ctx)), rng_(Rng::for_component(ctx_.seed, "expert_routing/" + std::to_string(ctx_.replica))) {
+    : ctx_(std::move(ctx)),
+      rng_(Rng::for_component(ctx_.seed, "expert_routing/" + std::to_string(ctx_.replica))),
+      memo_(std::make_unique<OperatorMemo>()) {
   expert_p_ = ctx_.plan.expert_popularity(ctx_.model, ctx_.seed);
   double run = 0;
   for (const double p : expert_p_) expert_cdf_.push_back(run += p);
@@ -453,12 +464,23 @@ SimTime Executor::compose_stages(const std::array<SimTime, 4>& part, SimTime exp
 }
 
 std::pair<SimTime, std::int64_t> Executor::predict(const Operator& op, std::string_view* source) const {
+  const bool memoisable = OperatorMemo::memoisable(op);
+  if (memoisable) {
+    if (const OperatorMemo::Price* hit = memo_->find(op)) {
+      if (source) *source = hit->source;
+      return {hit->ns, hit->nj};
+    }
+  }
   const std::optional<Prediction> p = ctx_.cost.predict(op);
   SERVESIM_ASSERT(p.has_value());
   if (source) *source = p->source;
-  if (!ctx_.power) return {p->ns, 0};
-  const PowerModel::OpPower w = ctx_.power->apply(op, p->ns);
-  return {w.ns, std::llround(w.joules * 1e9)};
+  std::pair<SimTime, std::int64_t> out{p->ns, 0};
+  if (ctx_.power) {
+    const PowerModel::OpPower w = ctx_.power->apply(op, p->ns);
+    out = {w.ns, std::llround(w.joules * 1e9)};
+  }
+  if (memoisable) memo_->insert(op, OperatorMemo::Price{out.first, out.second, p->source});
+  return out;
 }
 
 void Executor::price(const Operator& op, std::size_t i) {

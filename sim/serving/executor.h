@@ -59,6 +59,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -75,6 +76,8 @@
 #include "sim/sched/i_scheduler.h"
 
 namespace servesim {
+
+class OperatorMemo;  // executor_memo.h
 
 struct ExecutorContext {
   const ModelSpec& model;
@@ -123,6 +126,8 @@ void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops, bool swa
 class Executor {
  public:
   explicit Executor(ExecutorContext ctx);
+  ~Executor();
+  Executor(Executor&&) noexcept;
 
   // What one repeated decode step adds to the breakdown, kept until the step is known to
   // run (a merged run may be cut short): its attention operators and its CPU time; the
@@ -136,7 +141,7 @@ class Executor {
 
   SimTime cost_step(const StepPlan& plan, KvLayout layout);
   // Prices the next step (cost_step) under another power model (a power cap set or lifted).
-  void set_power(const PowerModel* power) { ctx_.power = power; }
+  void set_power(const PowerModel* power);
   // Accounts the step at once, or, given `deferred`, records its charge there for account().
   SimTime cost_repeated_decode_step(Charge* deferred = nullptr);
   void account(const Charge& c);
@@ -256,6 +261,8 @@ class Executor {
   // Sources seen so far, matched by the address of the model-owned name (stable strings),
   // so the hot path compares pointers instead of strings.
   std::vector<std::pair<const char*, std::string>> source_names_;
+  // Prices of the non-attention operators priced so far (predict() is const: a cache).
+  std::unique_ptr<OperatorMemo> memo_;
   std::vector<SimTime> by_source_;  // step time per source, same order as source_names_
 };
 

@@ -463,29 +463,41 @@ SimTime Executor::compose_stages(const std::array<SimTime, 4>& part, SimTime exp
   return total + handoff_ns_ * (pp - 1);
 }
 
-std::pair<SimTime, std::int64_t> Executor::predict(const Operator& op, std::string_view* source) const {
-  const bool memoisable = OperatorMemo::memoisable(op);
-  if (memoisable) {
-    if (const OperatorMemo::Price* hit = memo_->find(op)) {
-      if (source) *source = hit->source;
-      return {hit->ns, hit->nj};
-    }
-  }
+std::pair<SimTime, std::int64_t> Executor::predict_unmemoised(const Operator& op, std::string_view* source) const {
   const std::optional<Prediction> p = ctx_.cost.predict(op);
   SERVESIM_ASSERT(p.has_value());
   if (source) *source = p->source;
-  std::pair<SimTime, std::int64_t> out{p->ns, 0};
-  if (ctx_.power) {
-    const PowerModel::OpPower w = ctx_.power->apply(op, p->ns);
-    out = {w.ns, std::llround(w.joules * 1e9)};
+  if (!ctx_.power) return {p->ns, 0};
+  const PowerModel::OpPower w = ctx_.power->apply(op, p->ns);
+  return {w.ns, std::llround(w.joules * 1e9)};
+}
+
+OperatorPrice* Executor::memoised(const Operator& op) const {
+  if (!OperatorMemo::memoisable(op)) return nullptr;
+  if (OperatorMemo::Price* hit = memo_->find(op)) return hit;
+  OperatorMemo::Price p;
+  std::tie(p.ns, p.nj) = predict_unmemoised(op, &p.source);
+  return &memo_->insert(op, p);
+}
+
+std::pair<SimTime, std::int64_t> Executor::predict(const Operator& op, std::string_view* source) const {
+  if (const OperatorMemo::Price* m = memoised(op)) {
+    if (source) *source = m->source;
+    return {m->ns, m->nj};
   }
-  if (memoisable) memo_->insert(op, OperatorMemo::Price{out.first, out.second, p->source});
-  return out;
+  return predict_unmemoised(op, source);
 }
 
 void Executor::price(const Operator& op, std::size_t i) {
+  if (OperatorPrice* m = memoised(op)) {
+    if (m->slot == SIZE_MAX) m->slot = source_slot(m->source);
+    op_ns_[i] = m->ns * op.repeat;
+    op_nj_[i] = m->nj * op.repeat;
+    op_source_[i] = m->slot;
+    return;
+  }
   std::string_view source;
-  const auto [ns, nj] = predict(op, &source);
+  const auto [ns, nj] = predict_unmemoised(op, &source);
   op_ns_[i] = ns * op.repeat;
   op_nj_[i] = nj * op.repeat;
   op_source_[i] = source_slot(source);

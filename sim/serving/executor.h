@@ -78,6 +78,7 @@
 namespace servesim {
 
 class OperatorMemo;  // executor_memo.h
+struct OperatorPrice;
 
 struct ExecutorContext {
   const ModelSpec& model;
@@ -191,6 +192,9 @@ class Executor {
   void price(const Operator& op, std::size_t i);
   // One execution of op under the power limit: its time and dynamic energy (nJ).
   std::pair<SimTime, std::int64_t> predict(const Operator& op, std::string_view* source) const;
+  std::pair<SimTime, std::int64_t> predict_unmemoised(const Operator& op, std::string_view* source) const;
+  // The memo's price of op, priced now if new (null: op is not memoisable, executor_memo.h).
+  OperatorPrice* memoised(const Operator& op) const;
   // engine.overlap: the stage's per-layer time with the batch split in two halves (-1: no split).
   SimTime split_layers_ns(const StepBatch& whole);
   // Host offload: what the step's KV streaming and expert fetches add to the stage's layer

@@ -5,13 +5,15 @@
 //   power model may read except the label-like ones no model reads (name, stage, repeat,
 //   overlap), and the cost model's predict() is pure (i_cost_model.h), so a hit returns
 //   exactly what pricing the operator again would.
-// - Attention operators (their per-sequence pairs are not in the key) are never memoised;
-//   neither is anything whose attention span is not empty.
+// - Only GEMMs, collectives, copies and page maps are memoised (memoisable()); never an
+//   attention operator (its per-sequence pairs are not in the key) or any operator whose
+//   attention span is not empty.
 // - The memo belongs to one executor (one replica, one thread); clear() it when what prices
 //   operators changes (the power model). It forgets everything beyond kMaxEntries so its
 //   memory stays bounded whatever the run's shapes.
 #include <array>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -22,25 +24,33 @@
 
 namespace servesim {
 
+// One memoised price.
+struct OperatorPrice {
+  SimTime ns = 0;          // one execution, under the power limit
+  std::int64_t nj = 0;     // its dynamic energy
+  std::string_view source;
+  std::size_t slot = SIZE_MAX;  // the executor's index of `source` (set on first use)
+};
+
 class OperatorMemo {
  public:
-  struct Price {
-    SimTime ns = 0;          // one execution, under the power limit
-    std::int64_t nj = 0;     // its dynamic energy
-    std::string_view source;
-  };
+  using Price = OperatorPrice;
   static constexpr std::size_t kMaxEntries = 1 << 16;
 
+  // The classes whose fitted lookups cost more than a memo probe (grids, curves); element-
+  // wise and CPU operators go to the cost model directly (arithmetic only in every model).
   static bool memoisable(const Operator& op) {
-    return op.cls != OpClass::kAttentionPrefill && op.cls != OpClass::kAttentionDecode && op.attn.seqs.empty();
+    const bool costly = op.cls == OpClass::kGemm || op.cls == OpClass::kCollective || op.cls == OpClass::kCopy ||
+                        op.cls == OpClass::kPageMap;
+    return costly && op.attn.seqs.empty();
   }
-  const Price* find(const Operator& op) const {
+  Price* find(const Operator& op) {
     auto it = prices_.find(key(op));
     return it == prices_.end() ? nullptr : &it->second;
   }
-  void insert(const Operator& op, const Price& p) {
+  Price& insert(const Operator& op, const Price& p) {
     if (prices_.size() >= kMaxEntries) prices_.clear();
-    prices_.emplace(key(op), p);
+    return prices_.try_emplace(key(op), p).first->second;
   }
   void clear() { prices_.clear(); }
 

@@ -121,7 +121,7 @@ std::string kv_dtype_key(DType d) {
 }
 }  // namespace
 
-AttentionQuery AttentionQuery::from(const AttentionShape& a) {
+AttentionQuery AttentionQuery::from(const AttentionShape& a, bool with_tiles) {
   AttentionQuery q;
   q.heads = a.heads;
   q.kv_heads = a.kv_heads;
@@ -136,6 +136,7 @@ AttentionQuery AttentionQuery::from(const AttentionShape& a) {
   q.sum_kv = static_cast<double>(a.sum_kv);
   q.sum_q_kv = a.sum_q_kv;
   q.max_kv = static_cast<double>(a.max_kv);
+  if (!with_tiles) return q;
   if (!a.seqs.empty()) {
     for (const auto& s : a.seqs) q.q_tiles += std::ceil(s.q / 128.0);
   } else if (a.num_seqs > 0) {

@@ -35,7 +35,7 @@ struct OperatorPrice {
 class OperatorMemo {
  public:
   using Price = OperatorPrice;
-  static constexpr std::size_t kMaxEntries = 1 << 16;
+  static constexpr std::size_t kMaxEntries = 1 << 12;  // at most ~2 MB
 
   // The classes whose fitted lookups cost more than a memo probe (grids, curves); element-
   // wise and CPU operators go to the cost model directly (arithmetic only in every model).

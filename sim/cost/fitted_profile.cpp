@@ -71,8 +71,10 @@ const std::vector<std::string>& attention_term_names(bool prefill) {
   return prefill ? p : d;
 }
 
-std::vector<double> attention_terms(bool prefill, const AttentionQuery& q, const ProfileRates& r) {
-  const double peak = r.peak("bf16");
+namespace {
+// attention_terms into a fixed array (the hot path allocates nothing); returns how many.
+std::size_t attention_terms_into(bool prefill, const AttentionQuery& q, const ProfileRates& r, double peak,
+                                 std::array<double, 7>& t) {
   const double dims = static_cast<double>(q.heads) * (q.head_dim + q.v_head_dim);
   if (prefill) {
     const double flops = 2.0 * q.sum_q_kv * dims;
@@ -81,16 +83,33 @@ std::vector<double> attention_terms(bool prefill, const AttentionQuery& q, const
     // blocks leaves SMs idle, and the longest sequence bounds the time (critical path).
     const double blocks = std::max(1.0, q.q_tiles * q.heads);
     const double waves = std::ceil(blocks / r.sm_count);
-    return {1.0,
-            flops / peak * 1e6,
-            bytes / r.hbm_bandwidth * 1e6,
-            q.num_seqs,
-            q.sum_q * q.heads / 1000.0,
-            q.max_kv / 1000.0,
-            flops / peak * 1e6 * waves * r.sm_count / blocks};
+    t = {1.0,
+         flops / peak * 1e6,
+         bytes / r.hbm_bandwidth * 1e6,
+         q.num_seqs,
+         q.sum_q * q.heads / 1000.0,
+         q.max_kv / 1000.0,
+         flops / peak * 1e6 * waves * r.sm_count / blocks};
+    return 7;
   }
   const double bytes = q.sum_kv * q.kv_bytes_per_token + q.num_seqs * dims * q.act_bytes;
-  return {1.0, bytes / r.hbm_bandwidth * 1e6, q.num_seqs, q.num_seqs * q.heads / 1000.0, q.max_kv / 1000.0};
+  t = {1.0, bytes / r.hbm_bandwidth * 1e6, q.num_seqs, q.num_seqs * q.heads / 1000.0, q.max_kv / 1000.0, 0, 0};
+  return 5;
+}
+
+// dot(coef, terms) over the first n terms, summed in the same order as dot().
+double dot_n(const std::vector<double>& coef, const std::array<double, 7>& t, std::size_t n) {
+  SERVESIM_ASSERT(coef.size() == n);
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += coef[i] * t[i];
+  return s;
+}
+}  // namespace
+
+std::vector<double> attention_terms(bool prefill, const AttentionQuery& q, const ProfileRates& r) {
+  std::array<double, 7> t{};
+  const std::size_t n = attention_terms_into(prefill, q, r, r.peak("bf16"), t);
+  return {t.begin(), t.begin() + static_cast<std::ptrdiff_t>(n)};
 }
 
 // ---- attention queries --------------------------------------------------------------
@@ -102,7 +121,7 @@ std::string kv_dtype_key(DType d) {
 }
 }  // namespace
 
-AttentionQuery AttentionQuery::from(const AttentionShape& a) {
+AttentionQuery AttentionQuery::from(const AttentionShape& a, bool with_tiles) {
   AttentionQuery q;
   q.heads = a.heads;
   q.kv_heads = a.kv_heads;
@@ -117,6 +136,7 @@ AttentionQuery AttentionQuery::from(const AttentionShape& a) {
   q.sum_kv = static_cast<double>(a.sum_kv);
   q.sum_q_kv = a.sum_q_kv;
   q.max_kv = static_cast<double>(a.max_kv);
+  if (!with_tiles) return q;
   if (!a.seqs.empty()) {
     for (const auto& s : a.seqs) q.q_tiles += std::ceil(s.q / 128.0);
   } else if (a.num_seqs > 0) {
@@ -219,15 +239,16 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
                                                          const std::string& kernel) const {
   const AttentionFit& f = is_prefill ? prefill : decode;
   if (q.num_seqs <= 0) return std::nullopt;
-  const auto terms = attention_terms(is_prefill, q, rates);
+  std::array<double, 7> terms{};
+  const std::size_t n = attention_terms_into(is_prefill, q, rates, rates.peak("bf16"), terms);
   if (const AttentionConfig* c = find_config(f, q, kernel)) {
-    const double reg = dot(c->coef, terms);
+    const double reg = dot_n(c->coef, terms, n);
     const auto g = q.grid_point(is_prefill);
     const auto corr = c->residual.at(g.outer, g.x);
     if (reg > 0 && corr) return FitAnswer{std::max(reg * *corr, c->floor_us), ""};
   }
   if (f.global.empty() || (!kernel.empty() && (f.kernels.empty() || f.kernels.front() != kernel))) return std::nullopt;
-  const double us = dot(f.global, terms);
+  const double us = dot_n(f.global, terms, n);
   if (!(us > 0)) return std::nullopt;
   return FitAnswer{std::max(us, f.global_floor_us), "global"};
 }

@@ -43,7 +43,9 @@ struct AttentionQuery {
   double max_kv = 0;    // the longest sequence's KV (its own new tokens included)
   double q_tiles = 0;   // sum over sequences of ceil(q / 128): query tiles per head
 
-  static AttentionQuery from(const AttentionShape& a);
+  // with_tiles false leaves q_tiles 0 (a pass over the sequences saved; decode's terms and
+  // grid point do not read it).
+  static AttentionQuery from(const AttentionShape& a, bool with_tiles = true);
   // A uniform batch: `batch` sequences of `q` new tokens after `ctx` cached ones.
   static AttentionQuery uniform(int heads, int kv_heads, int head_dim, const std::string& kv_dtype, bool paged,
                                 double batch, double q, double ctx);

@@ -146,8 +146,17 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
   // (ascending) the query; an exact value is its own bracket. Out of range: nullopt, or
   // the nearest end with clamp_outer.
   constexpr std::size_t kSearch = 6;
+  // Fixed capacity (the hot path allocates nothing).
+  struct List {
+    std::array<double, kSearch> v{};
+    std::size_t n = 0;
+    void push_back(double x) { v[n++] = x; }
+    std::size_t size() const { return n; }
+    bool empty() const { return n == 0; }
+    double operator[](std::size_t i) const { return v[i]; }
+  };
   struct Cands {
-    std::vector<double> lo, hi;
+    List lo, hi;
   };
   std::array<Cands, 2> cand;
   for (int d = 0; d < opt_.outer_dims; ++d) {
@@ -158,8 +167,8 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
     if (q < ax.front() || q > ax.back()) {
       if (!opt_.clamp_outer) return std::nullopt;
       const double e = q < ax.front() ? ax.front() : ax.back();
-      c.lo = {e};
-      c.hi = {e};
+      c.lo.push_back(e);
+      c.hi.push_back(e);
       continue;
     }
     auto it = std::lower_bound(ax.begin(), ax.end(), q);

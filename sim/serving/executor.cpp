@@ -7,6 +7,7 @@
 #include "sim/parallel/expert_routing.h"
 #include "sim/serving/context_parallel.h"
 #include "sim/serving/colocate.h"
+#include "sim/serving/executor_memo.h"
 
 namespace servesim {
 
@@ -41,8 +42,18 @@ void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops, bool swa
   add_copy(CopyKind::kDeviceToDevice, w.cow_bytes, w.cow_chunks, "kv_copy", false);
 }
 
+Executor::~Executor() = default;
+Executor::Executor(Executor&&) noexcept = default;
+
+void Executor::set_power(const PowerModel* power) {
+  if (power != ctx_.power) memo_->clear();
+  ctx_.power = power;
+}
+
 Executor::Executor(ExecutorContext ctx)
-    : ctx_(std::move(ctx)), rng_(Rng::for_component(ctx_.seed, "expert_routing/" + std::to_string(ctx_.replica))) {
+    : ctx_(std::move(ctx)),
+      rng_(Rng::for_component(ctx_.seed, "expert_routing/" + std::to_string(ctx_.replica))),
+      memo_(std::make_unique<OperatorMemo>()) {
   expert_p_ = ctx_.plan.expert_popularity(ctx_.model, ctx_.seed);
   double run = 0;
   for (const double p : expert_p_) expert_cdf_.push_back(run += p);
@@ -452,7 +463,7 @@ SimTime Executor::compose_stages(const std::array<SimTime, 4>& part, SimTime exp
   return total + handoff_ns_ * (pp - 1);
 }
 
-std::pair<SimTime, std::int64_t> Executor::predict(const Operator& op, std::string_view* source) const {
+std::pair<SimTime, std::int64_t> Executor::predict_unmemoised(const Operator& op, std::string_view* source) const {
   const std::optional<Prediction> p = ctx_.cost.predict(op);
   SERVESIM_ASSERT(p.has_value());
   if (source) *source = p->source;
@@ -461,9 +472,32 @@ std::pair<SimTime, std::int64_t> Executor::predict(const Operator& op, std::stri
   return {w.ns, std::llround(w.joules * 1e9)};
 }
 
+OperatorPrice* Executor::memoised(const Operator& op) const {
+  if (!OperatorMemo::memoisable(op)) return nullptr;
+  if (OperatorMemo::Price* hit = memo_->find(op)) return hit;
+  OperatorMemo::Price p;
+  std::tie(p.ns, p.nj) = predict_unmemoised(op, &p.source);
+  return &memo_->insert(op, p);
+}
+
+std::pair<SimTime, std::int64_t> Executor::predict(const Operator& op, std::string_view* source) const {
+  if (const OperatorMemo::Price* m = memoised(op)) {
+    if (source) *source = m->source;
+    return {m->ns, m->nj};
+  }
+  return predict_unmemoised(op, source);
+}
+
 void Executor::price(const Operator& op, std::size_t i) {
+  if (OperatorPrice* m = memoised(op)) {
+    if (m->slot == SIZE_MAX) m->slot = source_slot(m->source);
+    op_ns_[i] = m->ns * op.repeat;
+    op_nj_[i] = m->nj * op.repeat;
+    op_source_[i] = m->slot;
+    return;
+  }
   std::string_view source;
-  const auto [ns, nj] = predict(op, &source);
+  const auto [ns, nj] = predict_unmemoised(op, &source);
   op_ns_[i] = ns * op.repeat;
   op_nj_[i] = nj * op.repeat;
   op_source_[i] = source_slot(source);

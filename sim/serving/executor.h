@@ -59,6 +59,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -75,6 +76,9 @@
 #include "sim/sched/i_scheduler.h"
 
 namespace servesim {
+
+class OperatorMemo;  // executor_memo.h
+struct OperatorPrice;
 
 struct ExecutorContext {
   const ModelSpec& model;
@@ -123,6 +127,8 @@ void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops, bool swa
 class Executor {
  public:
   explicit Executor(ExecutorContext ctx);
+  ~Executor();
+  Executor(Executor&&) noexcept;
 
   // What one repeated decode step adds to the breakdown, kept until the step is known to
   // run (a merged run may be cut short): its attention operators and its CPU time; the
@@ -136,7 +142,7 @@ class Executor {
 
   SimTime cost_step(const StepPlan& plan, KvLayout layout);
   // Prices the next step (cost_step) under another power model (a power cap set or lifted).
-  void set_power(const PowerModel* power) { ctx_.power = power; }
+  void set_power(const PowerModel* power);
   // Accounts the step at once, or, given `deferred`, records its charge there for account().
   SimTime cost_repeated_decode_step(Charge* deferred = nullptr);
   void account(const Charge& c);
@@ -186,6 +192,9 @@ class Executor {
   void price(const Operator& op, std::size_t i);
   // One execution of op under the power limit: its time and dynamic energy (nJ).
   std::pair<SimTime, std::int64_t> predict(const Operator& op, std::string_view* source) const;
+  std::pair<SimTime, std::int64_t> predict_unmemoised(const Operator& op, std::string_view* source) const;
+  // The memo's price of op, priced now if new (null: op is not memoisable, executor_memo.h).
+  OperatorPrice* memoised(const Operator& op) const;
   // engine.overlap: the stage's per-layer time with the batch split in two halves (-1: no split).
   SimTime split_layers_ns(const StepBatch& whole);
   // Host offload: what the step's KV streaming and expert fetches add to the stage's layer
@@ -256,6 +265,8 @@ class Executor {
   // Sources seen so far, matched by the address of the model-owned name (stable strings),
   // so the hot path compares pointers instead of strings.
   std::vector<std::pair<const char*, std::string>> source_names_;
+  // Prices of the non-attention operators priced so far (predict() is const: a cache).
+  std::unique_ptr<OperatorMemo> memo_;
   std::vector<SimTime> by_source_;  // step time per source, same order as source_names_
 };
 

@@ -3,9 +3,17 @@
 //   BM_Simulation            the default scenario with n synthetic requests (duration
 //                            unlimited), multi-step advance on and off: wall time,
 //                            events/s, simulated requests/s and the process's peak RSS
+//   BM_VidurScenario         issue 11's comparison with Vidur (tools/bench/scenarios/
+//                            vidur_llama2_70b_a100.json: 10,000 requests, Llama-2-70B TP2 on
+//                            A100): each iteration runs it with the calibrated and the
+//                            roofline cost model; counters give both times, their ratio and
+//                            Vidur's 19 s over the calibrated time
 // Run: build/release/tools/bench/bench_engine --benchmark_filter=... (see tools/bench/run.sh)
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
+
+#include <chrono>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -68,6 +76,35 @@ BENCHMARK(BM_Simulation)
     ->ArgNames({"requests", "fast_forward"})
     ->Iterations(1)
     ->Unit(benchmark::kSecond);
+
+double simulate_seconds(const nlohmann::json& s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Simulation sim(s, SimOptions{});
+  SimResult r = sim.run();
+  benchmark::DoNotOptimize(r.summary);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void BM_VidurScenario(benchmark::State& state) {
+  // Both cost models alternate in one process, so their ratio is not skewed by the load
+  // the machine had at one moment; the profile's load is part of each run (as in the CLI).
+  std::ifstream f(std::string(SERVESIM_DATA_DIR) + "/tools/bench/scenarios/vidur_llama2_70b_a100.json");
+  const nlohmann::json calibrated = nlohmann::json::parse(f);
+  nlohmann::json roofline = calibrated;
+  roofline["cost"] = {{"impl", "roofline"}};
+  double cal = 0, roof = 0;
+  for (auto _ : state) {  // NOLINT
+    cal += simulate_seconds(calibrated);
+    roof += simulate_seconds(roofline);
+  }
+  const double n = static_cast<double>(state.iterations());
+  constexpr double kVidurSeconds = 19.0;  // the fastest of Vidur's 19-25 s on this scenario (issue 11)
+  state.counters["calibrated_s"] = cal / n;
+  state.counters["roofline_s"] = roof / n;
+  state.counters["calibrated_over_roofline"] = cal / roof;
+  state.counters["vidur_over_calibrated"] = kVidurSeconds / (cal / n);
+}
+BENCHMARK(BM_VidurScenario)->Iterations(3)->Unit(benchmark::kSecond);
 
 }  // namespace
 }  // namespace servesim

@@ -3,6 +3,7 @@
 # BEFORE and AFTER alternately (REPEAT times, one core, fresh processes under /usr/bin/time);
 # the table gives the median wall and CPU seconds, peak RSS and AFTER/BEFORE.
 #   tools/bench/compare_binaries.sh BEFORE_BINARY AFTER_BINARY
+# CASES=REGEX runs only the cases whose name matches (e.g. CASES=Vidur).
 # Build BEFORE from an older commit in a worktree, e.g.
 #   git worktree add /tmp/before <commit> && (cd /tmp/before && cmake --preset release && cmake --build --preset release --target servesim)
 set -euo pipefail
@@ -17,6 +18,8 @@ cases=(
   "default x16 traffic, 200k requests, 16 replicas|--set replicas=16 --set workload.rate=88 --set workload.num_requests=200000 --set workload.duration=0"
   "Mooncake conversation trace (12k requests), 1 replica|--set workload={\"impl\":\"mooncake_jsonl\",\"path\":\"../shared/data/traces/mooncake/conversation_trace.jsonl\"}"
   "Mooncake conversation trace, 8 replicas, round robin|--set replicas=8 --set workload={\"impl\":\"mooncake_jsonl\",\"path\":\"../shared/data/traces/mooncake/conversation_trace.jsonl\"}"
+  "Vidur comparison (10k requests, Llama-2-70B TP2 A100), calibrated|tools/bench/scenarios/vidur_llama2_70b_a100.json"
+  "Vidur comparison, roofline|tools/bench/scenarios/vidur_llama2_70b_a100.json --set cost.impl=roofline"
 )
 printf '| run | before wall s | before CPU s | after wall s | after CPU s | after/before (CPU) | peak RSS before/after MB |\n'
 printf '| --- | --- | --- | --- | --- | --- | --- |\n'
@@ -24,6 +27,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for c in "${cases[@]}"; do
   name=${c%%|*}
   args=${c#*|}
+  [[ "$name" =~ ${CASES:-.} ]] || continue
   for which in before after; do
     : > "$tmp/$which.txt"
   done

@@ -147,7 +147,7 @@ class CalibratedCostModel final : public ICostModel {
         const bool prefill = op.cls == OpClass::kAttentionPrefill;
         const Family fam = prefill ? kPrefill : kDecode;
         if (!use_[fam]) return std::nullopt;
-        auto a = profile_.predict_attention(prefill, AttentionQuery::from(op.attn), prefill ? c_.prefill_kernel : c_.decode_kernel);
+        auto a = profile_.predict_attention(prefill, AttentionQuery::from(op.attn, prefill), prefill ? c_.prefill_kernel : c_.decode_kernel);
         if (!a) return std::nullopt;
         return answer(a->us, fam, a->variant);
       }

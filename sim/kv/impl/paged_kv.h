@@ -62,13 +62,13 @@ class PagedKvManager final : public IKvManager {
     std::int64_t n = c.num_blocks_override > 0 ? c.num_blocks_override
                                                : static_cast<std::int64_t>(deps.kv_bytes_available / block_bytes_);
     num_blocks_ = std::max<std::int64_t>(n, 1) + 1;  // + the null block
-    const auto nb = static_cast<std::size_t>(num_blocks_);
-    ref_.assign(nb, 0);
-    fill_.assign(nb, 0);
-    hash_.assign(nb, 0);
-    has_hash_.assign(nb, 0);
-    free_.reset(nb);
-    for (std::int32_t b = 1; b < num_blocks_; ++b) push_back_free(b);
+    // Blocks 1.. start free in id order; their per-block entries are created as they are
+    // first handed out (pop_free), so a pool costs in proportion to the blocks it uses.
+    ref_.assign(1, 0);
+    fill_.assign(1, 0);
+    hash_.assign(1, 0);
+    has_hash_.assign(1, 0);
+    free_.reset(1, num_blocks_);
   }
 
   bool paged_layout() const override { return true; }
@@ -271,7 +271,7 @@ class PagedKvManager final : public IKvManager {
       for (; i < n; ++i) {
         const std::int32_t b = r.hit_blocks[static_cast<std::size_t>(i)];
         const std::uint64_t h = hash_of(r, i);
-        if (!has_hash_[b] || hash_[b] != h) break;
+        if (static_cast<std::size_t>(b) >= has_hash_.size() || !has_hash_[b] || hash_[b] != h) break;
         out.hashes.push_back(h);
         out.blocks.push_back(b);
       }
@@ -448,9 +448,15 @@ class PagedKvManager final : public IKvManager {
   }
 
   std::int32_t pop_free(KvStepWork& work) {
-    SERVESIM_ASSERT(free_.front() != -1);
-    const std::int32_t b = free_.front();
-    unlink_free(b);
+    SERVESIM_ASSERT(free_.size() > 0);
+    const std::int32_t b = free_.pop_front();
+    if (static_cast<std::size_t>(b) == ref_.size()) {  // first use of a never-used block
+      ref_.push_back(0);
+      fill_.push_back(0);
+      hash_.push_back(0);
+      has_hash_.push_back(0);
+    }
+    free_cached_ -= has_hash_[b] ? 1 : 0;
     if (has_hash_[b]) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
       // The index entry goes stale instead of being erased (find_cached checks); stale
       // entries are swept once they outnumber the blocks four to one, so the sweep costs O(1) per eviction.
@@ -492,6 +498,8 @@ class PagedKvManager final : public IKvManager {
   std::int64_t buffers_ = 0;
   double block_bytes_ = 0;
   std::int64_t num_blocks_ = 0;
+  // Per-block state, for the blocks handed out so far (free_.handed_out(); the others are free
+  // and untouched: no reference, fill or hash).
   std::vector<std::int32_t> ref_;
   std::vector<std::int64_t> fill_;  // tokens written in each block (kept while cached)
   std::vector<std::uint64_t> hash_;

@@ -127,6 +127,8 @@ class PagedKvManager final : public IKvManager {
   void commit(Request& r) override {
     if (!c_.prefix_caching || r.kv_slot < 0) return;
     Table& t = tables_[r.kv_slot];
+    // No block filled since the last commit (a decode step, 15 times in 16): nothing to do.
+    if (r.num_computed < static_cast<std::int64_t>(t.hashes.size() + 1) * c_.block_size) return;
     if (t.drop_end > c_.drop.pinned()) return;  // dropped tokens: later blocks are not shareable
     const std::int64_t full = std::min<std::int64_t>(r.num_computed / c_.block_size, static_cast<std::int64_t>(t.blocks.size()));
     for (auto i = static_cast<std::int64_t>(t.hashes.size()); i < full; ++i) {
@@ -318,6 +320,7 @@ class PagedKvManager final : public IKvManager {
   // A live request's table grows to `total_tokens` (the path every running request takes
   // each step): fresh blocks from the free queue, copy-on-write of a shared partial block.
   bool grow(Table& t, std::int64_t total_tokens, std::int64_t new_tokens, KvStepWork& work) {
+    if (!c_.drop.on()) return grow_kept(t, total_tokens, work);
     const std::int64_t bs = c_.block_size;
     const auto have = static_cast<std::int64_t>(t.blocks.size());
     const std::int64_t entries = std::max(have, ceil_div(total_tokens, bs));
@@ -342,16 +345,7 @@ class PagedKvManager final : public IKvManager {
     }
     if (take_heavy) take_heavy_blocks(t, work);
     t.drop_end = drop_end;
-    if (cow) {
-      const std::int32_t old = t.blocks.back();
-      const std::int32_t b = pop_free(work);
-      set_fill(b, fill_[old]);
-      work.cow_bytes += fill_[old] * bytes_per_token_;
-      work.cow_chunks += buffers_;
-      counters_.cow_bytes += fill_[old] * bytes_per_token_;
-      t.blocks.back() = b;
-      unref(old);
-    }
+    if (cow) copy_last_block(t, work);
     while (static_cast<std::int64_t>(t.blocks.size()) < entries) {
       t.blocks.push_back(dropped(static_cast<std::int64_t>(t.blocks.size())) ? 0 : pop_free(work));
     }
@@ -364,6 +358,35 @@ class PagedKvManager final : public IKvManager {
     }
     account(t);
     return true;
+  }
+
+  // grow() without token dropping (no null entries, no heavy blocks): the same steps.
+  bool grow_kept(Table& t, std::int64_t total_tokens, KvStepWork& work) {
+    const std::int64_t bs = c_.block_size;
+    const auto have = static_cast<std::int64_t>(t.blocks.size());
+    const std::int64_t entries = std::max(have, ceil_div(total_tokens, bs));
+    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && ref_[t.blocks.back()] > 1;
+    if ((cow ? 1 : 0) + entries - have > free_.size()) return false;
+    if (cow) copy_last_block(t, work);
+    while (static_cast<std::int64_t>(t.blocks.size()) < entries) t.blocks.push_back(pop_free(work));
+    if (total_tokens > t.tokens) {
+      for (auto i = t.tokens / bs; i < entries; ++i) set_fill(t.blocks[static_cast<std::size_t>(i)], std::min<std::int64_t>(bs, total_tokens - i * bs));
+      t.tokens = total_tokens;
+    }
+    account(t);
+    return true;
+  }
+
+  // Copy-on-write: the table's shared, partly filled last block is replaced by a copy.
+  void copy_last_block(Table& t, KvStepWork& work) {
+    const std::int32_t old = t.blocks.back();
+    const std::int32_t b = pop_free(work);
+    set_fill(b, fill_[old]);
+    work.cow_bytes += fill_[old] * bytes_per_token_;
+    work.cow_chunks += buffers_;
+    counters_.cow_bytes += fill_[old] * bytes_per_token_;
+    t.blocks.back() = b;
+    unref(old);
   }
 
   // sum over m = 1..x of ceil(m / block_size)
@@ -386,7 +409,8 @@ class PagedKvManager final : public IKvManager {
 
   void account(const Table& t) {
     // Blocks held and tokens kept (not a dropping table's null entries and dropped tokens).
-    const std::int64_t nulls = c_.drop.null_entries_end(c_.block_size, t.drop_end) - c_.drop.null_entries_end(c_.block_size, 0);
+    const std::int64_t nulls =
+        c_.drop.on() ? c_.drop.null_entries_end(c_.block_size, t.drop_end) - c_.drop.null_entries_end(c_.block_size, 0) : 0;
     step_blocks_ += static_cast<std::int64_t>(t.blocks.size() + t.heavy.size()) - nulls;
     step_tokens_ += t.tokens - c_.drop.dropped_tokens(t.drop_end);
     const double allocated = static_cast<double>(num_blocks_ - 1 - free_.size()) * block_bytes_;

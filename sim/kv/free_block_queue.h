@@ -13,8 +13,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "sim/core/error.h"
-
 namespace servesim {
 
 class FreeBlockQueue {
@@ -29,7 +27,6 @@ class FreeBlockQueue {
     listed_ = 0;
   }
   void push_back(std::int32_t b) {
-    SERVESIM_ASSERT(b < fresh_ && !in_[b]);
     prev_[b] = tail_;
     next_[b] = -1;
     if (tail_ != -1) next_[tail_] = b; else head_ = b;
@@ -38,7 +35,6 @@ class FreeBlockQueue {
     ++listed_;
   }
   void remove(std::int32_t b) {
-    SERVESIM_ASSERT(b < fresh_ && in_[b]);
     if (prev_[b] != -1) next_[prev_[b]] = next_[b]; else head_ = next_[b];
     if (next_[b] != -1) prev_[next_[b]] = prev_[b]; else tail_ = prev_[b];
     prev_[b] = next_[b] = -1;

@@ -271,9 +271,9 @@ class PagedKvManager final : public IKvManager {
     if (r.hit_owner == this) {
       const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(r.hit_blocks.size()), max_blocks);
       for (; i < n; ++i) {
-        const std::int32_t b = r.hit_blocks[static_cast<std::size_t>(i)];
+        const std::int32_t b = r.hit_blocks[static_cast<std::size_t>(i)];  // a hit: handed out
         const std::uint64_t h = hash_of(r, i);
-        if (static_cast<std::size_t>(b) >= has_hash_.size() || !has_hash_[b] || hash_[b] != h) break;
+        if (!has_hash_[b] || hash_[b] != h) break;
         out.hashes.push_back(h);
         out.blocks.push_back(b);
       }

@@ -3,7 +3,13 @@
 // intrusive doubly-linked list over block ids, so that a block is appended when its last
 // reference goes, taken back from the middle when a prefix-cache hit revives it, and the
 // least recently freed block is popped for reuse, each in O(1) with no allocation.
-// Contract: ids are in [0, n) after reset(n); a block is in the queue at most once.
+// Never-used blocks: vLLM's queue starts as every block in id order and freed blocks go to
+// its back, so the blocks never handed out are always its front, in id order. They are kept
+// as a range [fresh, end) instead of list entries, and a block's list entry is created when
+// it first leaves that range: a pool of a million blocks costs nothing until it is used, and
+// the order blocks are handed out in is the same.
+// Contract: ids are in [first, end) after reset(first, end); only blocks that pop_front
+// handed out are pushed back or removed; a block is in the queue at most once.
 #include <cstdint>
 #include <vector>
 
@@ -11,12 +17,14 @@ namespace servesim {
 
 class FreeBlockQueue {
  public:
-  void reset(std::size_t n) {
-    prev_.assign(n, -1);
-    next_.assign(n, -1);
-    in_.assign(n, 0);
+  void reset(std::int32_t first, std::int64_t end) {
+    fresh_ = first;
+    end_ = end;
+    prev_.assign(static_cast<std::size_t>(first), -1);
+    next_.assign(static_cast<std::size_t>(first), -1);
+    in_.assign(static_cast<std::size_t>(first), 0);
     head_ = tail_ = -1;
-    size_ = 0;
+    listed_ = 0;
   }
   void push_back(std::int32_t b) {
     prev_[b] = tail_;
@@ -24,26 +32,45 @@ class FreeBlockQueue {
     if (tail_ != -1) next_[tail_] = b; else head_ = b;
     tail_ = b;
     in_[b] = 1;
-    ++size_;
+    ++listed_;
   }
   void remove(std::int32_t b) {
     if (prev_[b] != -1) next_[prev_[b]] = next_[b]; else head_ = next_[b];
     if (next_[b] != -1) prev_[next_[b]] = prev_[b]; else tail_ = prev_[b];
     prev_[b] = next_[b] = -1;
     in_[b] = 0;
-    --size_;
+    --listed_;
   }
-  bool contains(std::int32_t b) const { return in_[b] != 0; }
-  std::int64_t size() const { return size_; }
+  // Takes the front block (the queue must not be empty).
+  std::int32_t pop_front() {
+    if (fresh_ < end_) {
+      prev_.push_back(-1);
+      next_.push_back(-1);
+      in_.push_back(0);
+      return fresh_++;
+    }
+    const std::int32_t b = head_;
+    remove(b);
+    return b;
+  }
+  bool contains(std::int32_t b) const { return b < fresh_ ? in_[b] != 0 : b < end_; }
+  std::int64_t size() const { return listed_ + (end_ - fresh_); }
+  // Blocks [0, handed_out()) have left the never-used range (the others are free).
+  std::int32_t handed_out() const { return fresh_; }
   // The least recently freed block (-1 when empty), and the walk in eviction order.
-  std::int32_t front() const { return head_; }
-  std::int32_t next(std::int32_t b) const { return next_[b]; }
+  std::int32_t front() const { return fresh_ < end_ ? fresh_ : head_; }
+  std::int32_t next(std::int32_t b) const {
+    if (b >= fresh_) return b + 1 < end_ ? b + 1 : head_;
+    return next_[b];
+  }
 
  private:
   std::vector<std::int32_t> prev_, next_;
   std::vector<std::uint8_t> in_;
   std::int32_t head_ = -1, tail_ = -1;
-  std::int64_t size_ = 0;
+  std::int64_t listed_ = 0;           // blocks in the list (freed after use)
+  std::int32_t fresh_ = 0;            // first never-used block
+  std::int64_t end_ = 0;
 };
 
 }  // namespace servesim

@@ -88,14 +88,21 @@ void release_free_memory();
 // An append-only sequence in chunks of its own allocation: growing never copies (a growing
 // vector briefly holds two copies), and take() moves it into one vector chunk by chunk,
 // handing each chunk's pages back to the system (release_free_memory) as it goes, so a run
-// of millions of requests peaks at one copy of its records plus one chunk.
+// of millions of requests peaks at one copy of its records plus one chunk. Chunks double
+// from kFirstChunk to kChunk elements, and a log of at most kChunk elements is handed over
+// without returning pages (under a megabyte: nothing to gain for the peak), so the short
+// runs of a plan search (hundreds of records, thousands of runs) neither zero a full chunk
+// nor have the whole heap's free pages faulted back in after each run.
 template <typename T>
 class ChunkedLog {
  public:
+  static constexpr std::size_t kFirstChunk = 256;
   static constexpr std::size_t kChunk = 8192;
+  static constexpr std::size_t capacity(std::size_t c) { return c >= 5 ? kChunk : kFirstChunk << c; }
+  static_assert((kFirstChunk << 5) == kChunk);
   void push_back(const T& v) {
-    if (chunks_.empty() || used_ == kChunk) {
-      chunks_.push_back(std::make_unique<T[]>(kChunk));
+    if (chunks_.empty() || used_ == capacity(chunks_.size() - 1)) {
+      chunks_.push_back(std::make_unique<T[]>(capacity(chunks_.size())));
       used_ = 0;
     }
     chunks_.back()[used_++] = v;
@@ -107,18 +114,19 @@ class ChunkedLog {
   template <typename F>
   void for_each(F&& f) const {
     for (std::size_t c = 0; c < chunks_.size(); ++c) {
-      const std::size_t n = c + 1 == chunks_.size() ? used_ : kChunk;
+      const std::size_t n = c + 1 == chunks_.size() ? used_ : capacity(c);
       for (std::size_t i = 0; i < n; ++i) f(chunks_[c][i]);
     }
   }
   std::vector<T> take() {
     std::vector<T> out;
     out.reserve(size_);
+    const bool release = size_ > kChunk;
     for (std::size_t c = 0; c < chunks_.size(); ++c) {
-      const std::size_t n = c + 1 == chunks_.size() ? used_ : kChunk;
+      const std::size_t n = c + 1 == chunks_.size() ? used_ : capacity(c);
       out.insert(out.end(), chunks_[c].get(), chunks_[c].get() + n);
       chunks_[c].reset();
-      release_free_memory();
+      if (release) release_free_memory();
     }
     chunks_.clear();
     used_ = size_ = 0;

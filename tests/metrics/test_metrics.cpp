@@ -153,5 +153,25 @@ TEST(Metrics, PerClientTailsOnlyWithSeveralClients) {
   EXPECT_EQ(c["1"]["tokens"]["output"], 3);
 }
 
+// ChunkedLog: chunks of 256, 512, 1024, 2048, 4096, then 8192 elements; whatever the sizes
+// straddled, for_each and take give back every element once, in insertion order.
+TEST(ChunkedLog, KeepsInsertionOrderAcrossGrowingChunks) {
+  // Sizes at and around chunk boundaries: 256 (first full), 768 (= 256 + 512), 8064 (the
+  // five doubling chunks), 8064 + 8192 + 1 (two full chunks of 8192 started).
+  for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{256}, std::size_t{257}, std::size_t{768},
+                              std::size_t{8064}, std::size_t{8065}, std::size_t{8064 + 8192 + 1}}) {
+    ChunkedLog<std::int64_t> log;
+    for (std::size_t i = 0; i < n; ++i) log.push_back(static_cast<std::int64_t>(i));
+    EXPECT_EQ(log.size(), n);
+    std::int64_t next = 0;
+    log.for_each([&](std::int64_t v) { EXPECT_EQ(v, next++); });
+    EXPECT_EQ(next, static_cast<std::int64_t>(n));
+    const std::vector<std::int64_t> out = log.take();
+    ASSERT_EQ(out.size(), n);
+    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(out[i], static_cast<std::int64_t>(i));
+    EXPECT_TRUE(log.empty());
+  }
+}
+
 }  // namespace
 }  // namespace servesim

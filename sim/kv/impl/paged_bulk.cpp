@@ -83,10 +83,19 @@ void PagedKvManager::allocate_decode_steps(std::span<Request* const> reqs, std::
 }
 
 void PagedKvManager::check_invariants() const {
+  // Blocks [handed, num_blocks) were never handed out: free, at the queue's front in id
+  // order, with no per-block entries yet.
+  const std::int32_t handed = free_.handed_out();
+  SERVESIM_ASSERT(handed >= 1 && handed <= num_blocks_);
+  SERVESIM_ASSERT(ref_.size() == static_cast<std::size_t>(handed) && fill_.size() == ref_.size() &&
+                  hash_.size() == ref_.size() && has_hash_.size() == ref_.size());
   std::int64_t free_seen = 0, free_cached = 0;
-  std::vector<std::uint8_t> seen(static_cast<std::size_t>(num_blocks_), 0);
-  for (std::int32_t b = free_.front(); b != -1; b = free_.next(b)) {
-    SERVESIM_ASSERT(b != 0);
+  std::vector<std::uint8_t> seen(static_cast<std::size_t>(handed), 0);
+  std::int32_t b = free_.front();
+  for (std::int32_t want = handed; want < num_blocks_; ++want, b = free_.next(b)) SERVESIM_ASSERT(b == want);
+  free_seen += num_blocks_ - handed;
+  for (; b != -1; b = free_.next(b)) {
+    SERVESIM_ASSERT(b != 0 && b < handed);
     SERVESIM_ASSERT(ref_[b] == 0);
     SERVESIM_ASSERT(!seen[b]);
     seen[b] = 1;
@@ -97,7 +106,7 @@ void PagedKvManager::check_invariants() const {
   SERVESIM_ASSERT(free_cached == free_cached_);
   SERVESIM_ASSERT(ref_[0] == 0 && !free_.contains(0));
   std::int64_t referenced = 0, fill = 0;
-  for (std::int64_t b = 1; b < num_blocks_; ++b) {
+  for (std::int32_t b = 1; b < handed; ++b) {
     SERVESIM_ASSERT((ref_[b] == 0) == free_.contains(b));
     SERVESIM_ASSERT(fill_[b] >= 0 && fill_[b] <= c_.block_size);
     if (ref_[b] > 0) {
@@ -108,17 +117,20 @@ void PagedKvManager::check_invariants() const {
   SERVESIM_ASSERT(free_.size() + referenced == num_blocks_ - 1);
   SERVESIM_ASSERT(fill == live_fill_);
   // Every block carrying a hash is the index's block for it (the index may hold stale entries).
-  for (std::int32_t b = 1; b < num_blocks_; ++b) {
+  for (std::int32_t b = 1; b < handed; ++b) {
     if (has_hash_[b]) SERVESIM_ASSERT(find_cached(hash_[b]) == b);
   }
-  std::vector<std::int32_t> refs(static_cast<std::size_t>(num_blocks_), 0);
+  std::vector<std::int32_t> refs(static_cast<std::size_t>(handed), 0);
   for (const Table& t : tables_) {
     if (!t.live) {
       SERVESIM_ASSERT(t.blocks.empty());
       continue;
     }
     SERVESIM_ASSERT(static_cast<std::int64_t>(t.blocks.size()) == ceil_div(t.tokens, c_.block_size));
-    for (const std::int32_t b : t.heavy) ++refs[b];
+    for (const std::int32_t b : t.heavy) {
+      SERVESIM_ASSERT(b > 0 && b < handed);
+      ++refs[b];
+    }
     SERVESIM_ASSERT(static_cast<std::int64_t>(t.heavy.size()) == (t.drop_end > 0 ? c_.drop.heavy_blocks(c_.block_size) : 0));
     SERVESIM_ASSERT(t.hashes.size() <= t.blocks.size());
     std::vector<std::int32_t> sorted = t.blocks;
@@ -131,12 +143,13 @@ void PagedKvManager::check_invariants() const {
       const auto first = static_cast<std::int64_t>(i) * c_.block_size;
       SERVESIM_ASSERT(b != 0 || (first >= c_.drop.pinned() && first + c_.block_size <= t.drop_end));  // null: wholly dropped
       if (b == 0) continue;
+      SERVESIM_ASSERT(b < handed);
       ++refs[b];
       const std::int64_t want = std::min<std::int64_t>(c_.block_size, t.tokens - static_cast<std::int64_t>(i) * c_.block_size);
       SERVESIM_ASSERT(fill_[b] >= want);  // a shared block holds at least what each holder wrote
     }
   }
-  for (std::int64_t b = 1; b < num_blocks_; ++b) SERVESIM_ASSERT(refs[b] == ref_[b]);
+  for (std::int32_t b = 1; b < handed; ++b) SERVESIM_ASSERT(refs[b] == ref_[b]);
   swap_.check_invariants();
   tiers_.check_invariants();
 }

@@ -62,13 +62,13 @@ class PagedKvManager final : public IKvManager {
     std::int64_t n = c.num_blocks_override > 0 ? c.num_blocks_override
                                                : static_cast<std::int64_t>(deps.kv_bytes_available / block_bytes_);
     num_blocks_ = std::max<std::int64_t>(n, 1) + 1;  // + the null block
-    const auto nb = static_cast<std::size_t>(num_blocks_);
-    ref_.assign(nb, 0);
-    fill_.assign(nb, 0);
-    hash_.assign(nb, 0);
-    has_hash_.assign(nb, 0);
-    free_.reset(nb);
-    for (std::int32_t b = 1; b < num_blocks_; ++b) push_back_free(b);
+    // Blocks 1.. start free in id order; their per-block entries are created as they are
+    // first handed out (pop_free), so a pool costs in proportion to the blocks it uses.
+    ref_.assign(1, 0);
+    fill_.assign(1, 0);
+    hash_.assign(1, 0);
+    has_hash_.assign(1, 0);
+    free_.reset(1, num_blocks_);
   }
 
   bool paged_layout() const override { return true; }
@@ -127,6 +127,8 @@ class PagedKvManager final : public IKvManager {
   void commit(Request& r) override {
     if (!c_.prefix_caching || r.kv_slot < 0) return;
     Table& t = tables_[r.kv_slot];
+    // No block filled since the last commit (a decode step, 15 times in 16): nothing to do.
+    if (r.num_computed < static_cast<std::int64_t>(t.hashes.size() + 1) * c_.block_size) return;
     if (t.drop_end > c_.drop.pinned()) return;  // dropped tokens: later blocks are not shareable
     const std::int64_t full = std::min<std::int64_t>(r.num_computed / c_.block_size, static_cast<std::int64_t>(t.blocks.size()));
     for (auto i = static_cast<std::int64_t>(t.hashes.size()); i < full; ++i) {
@@ -269,7 +271,7 @@ class PagedKvManager final : public IKvManager {
     if (r.hit_owner == this) {
       const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(r.hit_blocks.size()), max_blocks);
       for (; i < n; ++i) {
-        const std::int32_t b = r.hit_blocks[static_cast<std::size_t>(i)];
+        const std::int32_t b = r.hit_blocks[static_cast<std::size_t>(i)];  // a hit: handed out
         const std::uint64_t h = hash_of(r, i);
         if (!has_hash_[b] || hash_[b] != h) break;
         out.hashes.push_back(h);
@@ -318,6 +320,7 @@ class PagedKvManager final : public IKvManager {
   // A live request's table grows to `total_tokens` (the path every running request takes
   // each step): fresh blocks from the free queue, copy-on-write of a shared partial block.
   bool grow(Table& t, std::int64_t total_tokens, std::int64_t new_tokens, KvStepWork& work) {
+    if (!c_.drop.on()) return grow_kept(t, total_tokens, work);
     const std::int64_t bs = c_.block_size;
     const auto have = static_cast<std::int64_t>(t.blocks.size());
     const std::int64_t entries = std::max(have, ceil_div(total_tokens, bs));
@@ -342,16 +345,7 @@ class PagedKvManager final : public IKvManager {
     }
     if (take_heavy) take_heavy_blocks(t, work);
     t.drop_end = drop_end;
-    if (cow) {
-      const std::int32_t old = t.blocks.back();
-      const std::int32_t b = pop_free(work);
-      set_fill(b, fill_[old]);
-      work.cow_bytes += fill_[old] * bytes_per_token_;
-      work.cow_chunks += buffers_;
-      counters_.cow_bytes += fill_[old] * bytes_per_token_;
-      t.blocks.back() = b;
-      unref(old);
-    }
+    if (cow) copy_last_block(t, work);
     while (static_cast<std::int64_t>(t.blocks.size()) < entries) {
       t.blocks.push_back(dropped(static_cast<std::int64_t>(t.blocks.size())) ? 0 : pop_free(work));
     }
@@ -364,6 +358,35 @@ class PagedKvManager final : public IKvManager {
     }
     account(t);
     return true;
+  }
+
+  // grow() without token dropping (no null entries, no heavy blocks): the same steps.
+  bool grow_kept(Table& t, std::int64_t total_tokens, KvStepWork& work) {
+    const std::int64_t bs = c_.block_size;
+    const auto have = static_cast<std::int64_t>(t.blocks.size());
+    const std::int64_t entries = std::max(have, ceil_div(total_tokens, bs));
+    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && ref_[t.blocks.back()] > 1;
+    if ((cow ? 1 : 0) + entries - have > free_.size()) return false;
+    if (cow) copy_last_block(t, work);
+    while (static_cast<std::int64_t>(t.blocks.size()) < entries) t.blocks.push_back(pop_free(work));
+    if (total_tokens > t.tokens) {
+      for (auto i = t.tokens / bs; i < entries; ++i) set_fill(t.blocks[static_cast<std::size_t>(i)], std::min<std::int64_t>(bs, total_tokens - i * bs));
+      t.tokens = total_tokens;
+    }
+    account(t);
+    return true;
+  }
+
+  // Copy-on-write: the table's shared, partly filled last block is replaced by a copy.
+  void copy_last_block(Table& t, KvStepWork& work) {
+    const std::int32_t old = t.blocks.back();
+    const std::int32_t b = pop_free(work);
+    set_fill(b, fill_[old]);
+    work.cow_bytes += fill_[old] * bytes_per_token_;
+    work.cow_chunks += buffers_;
+    counters_.cow_bytes += fill_[old] * bytes_per_token_;
+    t.blocks.back() = b;
+    unref(old);
   }
 
   // sum over m = 1..x of ceil(m / block_size)
@@ -386,7 +409,8 @@ class PagedKvManager final : public IKvManager {
 
   void account(const Table& t) {
     // Blocks held and tokens kept (not a dropping table's null entries and dropped tokens).
-    const std::int64_t nulls = c_.drop.null_entries_end(c_.block_size, t.drop_end) - c_.drop.null_entries_end(c_.block_size, 0);
+    const std::int64_t nulls =
+        c_.drop.on() ? c_.drop.null_entries_end(c_.block_size, t.drop_end) - c_.drop.null_entries_end(c_.block_size, 0) : 0;
     step_blocks_ += static_cast<std::int64_t>(t.blocks.size() + t.heavy.size()) - nulls;
     step_tokens_ += t.tokens - c_.drop.dropped_tokens(t.drop_end);
     const double allocated = static_cast<double>(num_blocks_ - 1 - free_.size()) * block_bytes_;
@@ -448,9 +472,15 @@ class PagedKvManager final : public IKvManager {
   }
 
   std::int32_t pop_free(KvStepWork& work) {
-    SERVESIM_ASSERT(free_.front() != -1);
-    const std::int32_t b = free_.front();
-    unlink_free(b);
+    SERVESIM_ASSERT(free_.size() > 0);
+    const std::int32_t b = free_.pop_front();
+    if (static_cast<std::size_t>(b) == ref_.size()) {  // first use of a never-used block
+      ref_.push_back(0);
+      fill_.push_back(0);
+      hash_.push_back(0);
+      has_hash_.push_back(0);
+    }
+    free_cached_ -= has_hash_[b] ? 1 : 0;
     if (has_hash_[b]) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
       // The index entry goes stale instead of being erased (find_cached checks); stale
       // entries are swept once they outnumber the blocks four to one, so the sweep costs O(1) per eviction.
@@ -492,6 +522,8 @@ class PagedKvManager final : public IKvManager {
   std::int64_t buffers_ = 0;
   double block_bytes_ = 0;
   std::int64_t num_blocks_ = 0;
+  // Per-block state, for the blocks handed out so far (free_.handed_out(); the others are free
+  // and untouched: no reference, fill or hash).
   std::vector<std::int32_t> ref_;
   std::vector<std::int64_t> fill_;  // tokens written in each block (kept while cached)
   std::vector<std::uint64_t> hash_;

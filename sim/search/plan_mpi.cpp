@@ -9,9 +9,7 @@
 #include <thread>
 #include <vector>
 
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
-#include <mpi.h>
+#include "sim/search/mpi_c.h"
 
 namespace servesim::search {
 

@@ -5,14 +5,10 @@
 #include <limits>
 #include <thread>
 
-// The C API only (Open MPI and MPICH would otherwise pull in their deprecated C++ bindings).
-#define OMPI_SKIP_MPICXX 1
-#define MPICH_SKIP_MPICXX 1
-#include <mpi.h>
-
 #include <fmt/format.h>
 
 #include "sim/core/error.h"
+#include "sim/search/mpi_c.h"
 
 namespace servesim::search {
 

@@ -112,10 +112,8 @@ std::optional<search::PlanResult> search_over_ranks(PlanCommand& c, std::string&
     search::PlanResult result = search::run_plan_search(c.plan, c.prices, c.catalog, c.so);
     if (mpi.rank() != 0) return std::nullopt;
     c.so.spread = nullptr;  // what follows (the day comparison) runs on rank 0 alone
-    std::size_t groups = 0;
-    for (std::size_t i = 0; i < result.candidates.size(); ++i) groups += i == 0 || result.candidates[i].c.group != result.candidates[i - 1].c.group;
     note = fmt::format(" over {} MPI ranks ({} of {} candidate groups searched by ranks other than 0; CPU time of rank 0 only)",
-                       mpi.size(), spread.remote_groups(), groups);
+                       mpi.size(), spread.remote_groups(), spread.groups());
     return result;
   } catch (const Cancelled& e) {
     std::fprintf(stderr, "%s (rank %d)\n", e.what(), mpi.rank());

@@ -41,6 +41,7 @@ void serve(const std::function<void(std::size_t)>& local, const std::function<st
 void MpiGroupSpread::run(std::size_t groups, int threads, const std::function<void(std::size_t)>& local,
                          const std::function<std::string(std::size_t)>& encode,
                          const std::function<void(std::size_t, const std::string&)>& decode) {
+  groups_ = groups;
   if (!coordinator()) {
     serve(local, encode);
     return;

@@ -22,10 +22,12 @@ class MpiGroupSpread final : public IGroupSpread {
            const std::function<std::string(std::size_t)>& encode,
            const std::function<void(std::size_t, const std::string&)>& decode) override;
   std::size_t remote_groups() const { return remote_groups_; }  // coordinator: groups searched by other ranks
+  std::size_t groups() const { return groups_; }                // the groups of the last run()
 
  private:
   const MpiSession& session_;
   std::size_t remote_groups_ = 0;
+  std::size_t groups_ = 0;
 };
 
 }  // namespace servesim::search

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "sim/core/error.h"
 
@@ -55,6 +56,19 @@ void LineGrid::finalize() {
     std::sort(axis_[d].begin(), axis_[d].end());
     axis_[d].erase(std::unique(axis_[d].begin(), axis_[d].end()), axis_[d].end());
   }
+  update_efficiency_cap();
+}
+
+void LineGrid::set_extrapolation(Scale s) {
+  scale_ = std::move(s);
+  update_efficiency_cap();
+}
+
+void LineGrid::update_efficiency_cap() {
+  if (!scale_) return;
+  log_cap_ = -std::numeric_limits<double>::infinity();
+  for (const auto& [key, l] : lines_)
+    for (std::size_t i = 0; i < l.x.size(); ++i) log_cap_ = std::max(log_cap_, std::log(scale_(key, l.x[i])) - l.ly[i]);
 }
 
 std::vector<double> isotonic(const std::vector<double>& v) {
@@ -89,7 +103,22 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
   if (idx.size() == 1 && !scale_) return l.ly[idx.front()];
   if (lx >= l.lx[idx.back()] && scale_) {
     const std::size_t b = idx.back();
-    return l.ly[b] + std::log(scale_(l.key, std::exp(lx))) - std::log(scale_(l.key, l.x[b]));
+    // Efficiency (scale / time) at the last point, and its growth rate in log-log over the
+    // last doubling of x (from the largest measured x at most half the last one).
+    const double le_b = std::log(scale_(l.key, l.x[b])) - l.ly[b];
+    double grow = 0;
+    if (idx.size() >= 2) {
+      std::size_t a = idx.front();
+      for (std::size_t i : idx)
+        if (l.x[i] <= l.x[b] / 2) a = i;
+      const double le_a = std::log(scale_(l.key, l.x[a])) - l.ly[a];
+      const double rate = a == b ? 0.0 : std::max(0.0, (le_b - le_a) / (l.lx[b] - l.lx[a]));
+      // The rate halves with every further doubling (at most 2 ln2 * rate in all), and the
+      // efficiency never passes the best measured anywhere in the grid.
+      const double doublings = (lx - l.lx[b]) / std::log(2.0);
+      grow = std::min(2 * rate * std::log(2.0) * (1 - std::exp2(-doublings)), std::max(0.0, log_cap_ - le_b));
+    }
+    return std::max(l.ly[b], l.ly[b] + std::log(scale_(l.key, std::exp(lx))) - std::log(scale_(l.key, l.x[b])) - grow);
   }
   if (lx >= l.lx[idx.back()]) {
     const std::size_t a = idx[idx.size() - 2], b = idx.back();

@@ -6,10 +6,13 @@
 //   interpolation; below the first point, the first value (flat); above the last, a power
 //   law through the last two points with exponent clamped to [0, max_exponent] (a GEMM's
 //   time grows at most linearly in m), or flat when max_exponent is 0 — unless an
-//   extrapolation scale is set: then the last point's value times scale(x) / scale(x_last),
-//   i.e. the line keeps its last measured efficiency against that scale (GEMM lines: the
-//   roofline time, so a GEMM beyond the measured m grows as the hardware's limits say);
-//   on a tile-paired line every class extrapolates from the line's largest point.
+//   extrapolation scale is set: then the line's efficiency against that scale (GEMM
+//   lines: the roofline time), e = scale / value, goes on growing as it grew over the
+//   line's last doubling of x, at a rate that halves with every further doubling and never
+//   beyond the best efficiency of any point in the grid; the answer is scale(x) / e(x), and
+//   never below the last point's value (GEMM efficiency rises with m as the waves of tiles
+//   fill the SMs and saturates at what the device reaches at all); on a tile-paired line
+//   every class extrapolates from the line's largest point.
 // - monotone: the line's log values are replaced by their isotonic regression in x (the
 //   closest non-decreasing sequence in least squares) before interpolation, so a larger
 //   problem is never predicted faster; the raw values stay in Line::y.
@@ -53,7 +56,7 @@ class LineGrid {
   // keeps the mean of its values. Call finalize() after the last point.
   void add(std::array<double, 2> outer, double x, double y);
   void finalize();
-  void set_extrapolation(Scale s) { scale_ = std::move(s); }
+  void set_extrapolation(Scale s);
 
   std::optional<double> at(std::array<double, 2> outer, double x) const;
   // Along one line only (nullopt when the line does not exist).
@@ -75,10 +78,13 @@ class LineGrid {
 
  private:
   double eval_line(const Line& l, double x) const;
+  void update_efficiency_cap();
   double interp_subset(const Line& l, const std::vector<std::size_t>& idx, double lx) const;
 
   Options opt_;
   Scale scale_;
+  double log_cap_ = 0;  // log of the best efficiency (scale / value) of any point
+
   std::map<std::array<double, 2>, Line> lines_;
   std::map<std::array<double, 2>, std::vector<std::pair<double, double>>> pending_;
   std::vector<double> axis_[2];

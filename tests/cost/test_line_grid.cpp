@@ -67,6 +67,32 @@ TEST(LineGrid, BeyondTheLastPointTheLineFollowsItsExtrapolationScale) {
   EXPECT_NEAR(*g.at({0, 0}, 7), 5, 1e-9);  // inside: interpolation as before
 }
 
+// Efficiency e = scale / value, scale s(x) = x. Line 1: (2, 4), (4, 4): e 0.5 -> 1 over the
+// last doubling, a log-log rate of 1. Beyond x = 4 the rate halves every doubling: after t
+// doublings ln e grows by 2 ln2 (1 - 2^-t). At 16 (t = 2): 1.5 ln2, e = 2^1.5, value
+// 16 / 2^1.5 = 4 sqrt(2) = 5.657, when the grid's best efficiency allows it (line 2 = (1,
+// 0.1), e 10); with line 2 = (1, 0.5), e 2, the growth stops at ln2 and 16 answers 16 / 2 = 8. At 5 (t = 0.32, growth
+// 0.277, value 3.79) the answer is the last value, 4: never faster than a smaller problem.
+TEST(LineGrid, BeyondTheLastPointEfficiencyGrowsAsOverTheLastDoublingAndSaturates) {
+  const auto scale = [](const std::array<double, 2>&, double x) { return x; };
+  LineGrid free(LineGrid::Options{1, 1.0, false, false});
+  free.add({1, 0}, 2, 4);
+  free.add({1, 0}, 4, 4);
+  free.add({2, 0}, 1, 0.1);
+  free.set_extrapolation(scale);
+  free.finalize();
+  EXPECT_NEAR(*free.at({1, 0}, 16), 4 * std::sqrt(2.0), 1e-9);
+  EXPECT_NEAR(*free.at({1, 0}, 5), 4, 1e-12);
+  LineGrid capped(LineGrid::Options{1, 1.0, false, false});
+  capped.add({1, 0}, 2, 4);
+  capped.add({1, 0}, 4, 4);
+  capped.add({2, 0}, 1, 0.5);
+  capped.set_extrapolation(scale);
+  capped.finalize();
+  EXPECT_NEAR(*capped.at({1, 0}, 16), 8, 1e-9);
+  EXPECT_NEAR(*capped.at({1, 0}, 1024), 512, 1e-6);  // capped: e stays 2
+}
+
 // Knots (1, 10), (2, 5), (3, 20): log-isotonic pools 10 and 5 to sqrt(50) = 7.0711.
 TEST(KnotCurve, MonotoneEnvelopePoolsFallingKnots) {
   KnotCurve c{{1, 2, 3}, {10, 5, 20}};

@@ -83,6 +83,7 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
     d.page_map = k;
   }
   d.launch = src.launch;
+  d.kernel_set = src.kernel_set;  // the same kernels, on another device
   d.derived_from = {
       {"profile", src_path},
       {"sha256", src_sha256},

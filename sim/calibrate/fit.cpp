@@ -353,14 +353,6 @@ const std::vector<std::string>& attention_kernel_preference(bool prefill) {
   return prefill ? p : d;
 }
 
-std::vector<std::string> default_inputs(const std::string& device) {
-  const std::string aic = "../shared/data/profiling/aiconfigurator/";
-  const std::string vidur = "../shared/data/profiling/vidur/";
-  if (device == "h100_sxm") return {aic + "h100_sxm", vidur + "network/h100_dgx/send_recv.csv"};
-  if (device == "a100_sxm4_80gb") return {vidur + "compute/a100", vidur + "network/a100_dgx"};
-  if (device == "h200_sxm") return {"calibration/data/h200", aic + "h200_sxm"};
-  return {};
-}
 
 namespace {
 // A number as the profile stores it: integral values without a fraction ("32", not "32.0"),

@@ -79,9 +79,23 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
 // Attention kernels in the order a query prefers them when the scenario names none.
 const std::vector<std::string>& attention_kernel_preference(bool prefill);
 
-// Directories and files to read for a device when `--data` is not given (relative to the
-// data dir), and the device profile measured data is derived from by default.
-std::vector<std::string> default_inputs(const std::string& device);
+// The kernel sets a device has measured sources for (FITTING.md, "Kernel sets"), its
+// default first, each with the directories and files to read when `--data` is not given
+// (relative to the data dir).
+struct KernelSetSources {
+  std::string name;
+  std::vector<std::string> paths;
+};
+std::vector<KernelSetSources> kernel_set_sources(const std::string& device);
+// The sources of `kernel_set` ("" : the device's default); empty when there are none.
+std::vector<std::string> default_inputs(const std::string& device, const std::string& kernel_set = "");
+// calibration/profiles/<name>: <device>.json for the default set (or ""), else
+// <device>@<kernel_set>.json.
+std::string profile_file_name(const std::string& device, const std::string& kernel_set);
+// The profile's kernel set from the formats of the inputs it was fitted on: the engines of
+// its GEMM and attention tables ("vllm", "pytorch", "harness", joined by '+') unless `name`
+// is given, and per family the kernels measured. Null when nothing names an engine.
+nlohmann::json infer_kernel_set(const MeasurementSet& set, const FittedProfile& p, const std::string& name);
 
 // Pretty JSON with arrays of scalars on one line (profiles stay small and diffable).
 std::string dump_profile_json(const nlohmann::json& j);

@@ -23,8 +23,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string profile_path(const std::string& data_dir, const std::string& device) {
-  return (fs::path(data_dir) / "calibration" / "profiles" / (device + ".json")).string();
+std::string profile_path(const std::string& data_dir, const std::string& device, const std::string& kernel_set = "") {
+  return (fs::path(data_dir) / "calibration" / "profiles" / calib::profile_file_name(device, kernel_set)).string();
+}
+
+// --kernel-set: a name as profiles carry it (see FittedProfile::kernel_set).
+std::string kernel_set_option(const po::variables_map& vm) {
+  if (!vm.count("kernel-set")) return "";
+  const std::string k = vm["kernel-set"].as<std::string>();
+  if (k.empty() || k.find_first_of("/@ ") != std::string::npos) {
+    bad_value("--kernel-set", k, "a kernel-set name without '/', '@' or spaces (e.g. vllm, pytorch, harness)");
+  }
+  return k;
+}
+
+std::string known_kernel_sets(const std::string& device) {
+  std::string s;
+  for (const auto& k : calib::kernel_set_sources(device)) s += (s.empty() ? "" : ", ") + k.name;
+  return s.empty() ? "none" : s;
 }
 
 int fit(const Args& args) {
@@ -33,7 +49,11 @@ int fit(const Args& args) {
                                                  "device profile name (hardware_profiles/devices/<name>.json)")(
       "data", po::value<std::vector<std::string>>()->multitoken(),
       "measured tables: files or directories (default: the device's sources, see calibration/FITTING.md)")(
-      "out,o", po::value<std::string>(), "output profile (default calibration/profiles/<device>.json)")(
+      "kernel-set", po::value<std::string>(),
+      "the kernels the tables measured (default: named from their formats; without --data, the sources of this set)")(
+      "out,o", po::value<std::string>(),
+      "output profile (default for a kernel set other than the device's first: "
+      "calibration/profiles/<device>@<kernel-set>.json, else calibration/profiles/<device>.json)")(
       "holdout-modulus", po::value<std::uint64_t>()->default_value(10), "hold out shapes whose hash is divisible by this (0: none)")(
       "holdout-largest", po::value<double>()->default_value(0.0),
       "instead, hold out this fraction of each family's largest sizes (tests extrapolation; e.g. 0.2)")(
@@ -49,11 +69,15 @@ int fit(const Args& args) {
   const std::string data_dir = vm["data-dir"].as<std::string>();
   const std::string device = vm["device"].as<std::string>();
   const DeviceSpec dev = load_device(device, data_dir, "--device");
+  const std::string kernel_set = kernel_set_option(vm);
   std::vector<std::string> paths;
   if (vm.count("data")) {
     paths = vm["data"].as<std::vector<std::string>>();
   } else {
-    paths = calib::default_inputs(dev.name);
+    paths = calib::default_inputs(dev.name, kernel_set);
+    if (paths.empty() && !kernel_set.empty() && !calib::kernel_set_sources(dev.name).empty()) {
+      bad_value("--kernel-set", kernel_set, "a kernel set with measured sources for " + dev.name + " (" + known_kernel_sets(dev.name) + "), or give --data");
+    }
     if (paths.empty()) {
       bad_value("--device", device, "a device with default measured sources (h100_sxm, a100_sxm4_80gb, h200_sxm), or give --data");
     }
@@ -71,7 +95,8 @@ int fit(const Args& args) {
   const calib::MeasurementSet set = calib::read_inputs(inputs);
   FittedProfile p = calib::fit_profile(set, dev, s);
   p.provenance["ignored_files"] = inputs.ignored;
-  const std::string out = vm.count("out") ? vm["out"].as<std::string>() : profile_path(data_dir, dev.name);
+  p.kernel_set = calib::infer_kernel_set(set, p, kernel_set);
+  const std::string out = vm.count("out") ? vm["out"].as<std::string>() : profile_path(data_dir, dev.name, p.kernel_set_name());
   calib::write_file_atomically(out, calib::dump_profile_json(p.to_json()));
   std::size_t rows = 0;
   for (const auto& in : set.inputs) rows += in.kept;
@@ -88,6 +113,7 @@ int check(const Args& args) {
   opts.add_options()("help,h", "show this help")("device", po::value<std::vector<std::string>>()->multitoken()->required(),
                                                  "device(s) whose profile to check")(
       "profile", po::value<std::string>(), "profile file (default calibration/profiles/<device>.json; one device only)")(
+      "kernel-set", po::value<std::string>(), "check the device's profile of this kernel set (<device>@<kernel-set>.json)")(
       "data", po::value<std::vector<std::string>>()->multitoken(),
       "check against these measured tables instead (files or directories; every row, none held out): a "
       "cross-source or cross-device check of data the profile never saw; one device only")(
@@ -113,7 +139,8 @@ int check(const Args& args) {
   std::vector<calib::CheckRow> rows;
   std::vector<std::string> notes;
   for (const auto& device : devices) {
-    const std::string path = vm.count("profile") ? vm["profile"].as<std::string>() : profile_path(data_dir, device);
+    const std::string path =
+        vm.count("profile") ? vm["profile"].as<std::string>() : profile_path(data_dir, device, kernel_set_option(vm));
     if (!fs::exists(path)) bad_value("--device", device, "a device with a fitted profile at " + path);
     const FittedProfile p = FittedProfile::load(path);
     if (vm.count("data")) {

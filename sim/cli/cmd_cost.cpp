@@ -28,6 +28,8 @@ int predict(const Args& args) {
       "out,o", po::value<std::string>()->required(), "output CSV: the input columns, time_us, source (and ape_pct)")(
       "cost", po::value<std::string>()->default_value("calibrated"), "cost model: calibrated or roofline")(
       "profile", po::value<std::string>(), "fitted profile for --cost calibrated (default: the device's)")(
+      "kernel-set", po::value<std::string>(),
+      "for --cost calibrated: the kernels (engine) to predict, e.g. vllm, pytorch (default: the device's profile)")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of hardware_profiles/ and calibration/");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -42,6 +44,10 @@ int predict(const Args& args) {
   if (vm.count("profile")) {
     if (cfg["impl"] != "calibrated") bad_value("--profile", vm["profile"].as<std::string>(), "only with --cost calibrated");
     cfg["profile"] = vm["profile"].as<std::string>();
+  }
+  if (vm.count("kernel-set")) {
+    if (cfg["impl"] != "calibrated") bad_value("--kernel-set", vm["kernel-set"].as<std::string>(), "only with --cost calibrated");
+    cfg["kernel_set"] = vm["kernel-set"].as<std::string>();
   }
   const auto model = CostModelRegistry::get().build(cfg, "--cost", nullptr, CostDeps{dev, data_dir});
   const calib::ShapeTable shapes = calib::read_shapes(vm["in"].as<std::string>());

@@ -119,6 +119,10 @@ class FittedProfile {
   std::string status = "measured";  // or "derived"
   nlohmann::json derived_from;       // null unless derived
   nlohmann::json provenance = nlohmann::json::object();
+  // The kernels the measurements ran (calibration/FITTING.md, "Kernel sets"): null, or
+  // {"name": "vllm" | "pytorch" | "harness" | ..., "kernels": {family: [description, ...]}}.
+  // A profile belongs to its kernels: the same GPU runs another engine's kernels at other speeds.
+  nlohmann::json kernel_set;
   ProfileRates rates;
   std::map<std::string, GemmFit> gemm;  // by dtype
   AttentionFit prefill, decode;
@@ -127,6 +131,8 @@ class FittedProfile {
   std::optional<KnotCurve> page_map;  // page bytes -> us per map call
   nlohmann::json launch;              // measured launch figures (informational)
 
+  // kernel_set's name, or "" when the profile does not say.
+  std::string kernel_set_name() const;
   static FittedProfile from_json(const nlohmann::json& j, const std::string& where);
   static FittedProfile load(const std::string& path);
   nlohmann::json to_json() const;

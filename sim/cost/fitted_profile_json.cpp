@@ -128,6 +128,10 @@ json write_attention(const FittedProfile::AttentionFit& f, bool prefill) {
 
 FittedProfile FittedProfile::load(const std::string& path) { return from_json(read_json_file(path), path); }
 
+std::string FittedProfile::kernel_set_name() const {
+  return kernel_set.is_object() && kernel_set.contains("name") ? kernel_set["name"].get<std::string>() : "";
+}
+
 FittedProfile FittedProfile::from_json(const json& j, const std::string& where) {
   FittedProfile p;
   if (!j.is_object()) bad_value(where, j.dump().substr(0, 40), "a JSON object (a fitted profile)");
@@ -138,6 +142,14 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
   if (p.status != "measured" && p.status != "derived") bad_value(where + ": status", p.status, "measured or derived");
   if (j.contains("derived_from")) p.derived_from = j["derived_from"];
   if (j.contains("provenance")) p.provenance = j["provenance"];
+  if (j.contains("kernel_set")) {
+    p.kernel_set = j["kernel_set"];
+    if (!p.kernel_set.is_object()) bad_value(where + ": kernel_set", p.kernel_set.dump().substr(0, 80), "an object with a name");
+    const std::string name = str(p.kernel_set, "name", where + ": kernel_set");
+    if (name.empty() || name.find_first_of("/@ ") != std::string::npos) {
+      bad_value(where + ": kernel_set: name", name, "a non-empty name without '/', '@' or spaces");
+    }
+  }
   const std::string rw = where + ": rates";
   const json& r = require_field(j, "rates", where);
   const json& pf = require_field(r, "peak_flops", rw);
@@ -211,6 +223,7 @@ json FittedProfile::to_json() const {
   j["status"] = status;
   if (!derived_from.is_null()) j["derived_from"] = derived_from;
   j["provenance"] = provenance;
+  if (!kernel_set.is_null()) j["kernel_set"] = kernel_set;
   json pf = json::object();
   for (const auto& [k, v] : rates.peak_flops) pf[k] = v;
   j["rates"] = {{"peak_flops", pf},

@@ -162,6 +162,54 @@ TEST(CostPredictCli, PredictsEachRowAndNamesTheModel) {
   EXPECT_NE(slurp(d / "r.csv").find(",roofline,"), std::string::npos);
 }
 
+// A profile names the kernels its tables measured, after their formats (Vidur's PyTorch
+// GEMMs: pytorch; servesim's harness: harness) unless --kernel-set names it.
+TEST(CalibrateCli, FitNamesTheKernelSetAfterItsTables) {
+  const auto d = tmp("kernel_set");
+  ASSERT_EQ(cli("calibrate fit --device h100_sxm --data " + kData + "/formats/vidur_mlp.csv --out " + (d / "a.json").string()).code, 0);
+  EXPECT_EQ(nlohmann::json::parse(slurp(d / "a.json"))["kernel_set"]["name"], "pytorch");
+  ASSERT_EQ(cli("calibrate fit --device h100_sxm --data " + kData + "/formats/aic_gemm.csv --out " + (d / "b.json").string()).code, 0);
+  EXPECT_EQ(nlohmann::json::parse(slurp(d / "b.json"))["kernel_set"]["name"], "vllm");
+  ASSERT_EQ(cli("calibrate fit --device h100_sxm --data " + kData + "/synthetic --kernel-set mine --out " + (d / "c.json").string()).code, 0);
+  const auto c = nlohmann::json::parse(slurp(d / "c.json"))["kernel_set"];
+  EXPECT_EQ(c["name"], "mine");
+  EXPECT_EQ(c["inferred_from_inputs"], "harness");
+  EXPECT_EQ(c["kernels"]["gemm"][0], "cuBLASLt GEMMs, servesim's CUPTI harness");
+}
+
+// The first 8 hex digits of a file's SHA-256, as prediction sources name profiles.
+std::string sha8(const fs::path& f) {
+  std::string out;
+  FILE* p = popen(("sha256sum '" + f.string() + "'").c_str(), "r");
+  std::array<char, 256> buf{};
+  while (p && std::fgets(buf.data(), buf.size(), p)) out += buf.data();
+  if (p) pclose(p);
+  return out.substr(0, 8);
+}
+
+// h100_sxm has two committed profiles: vLLM's kernels (the default, h100_sxm.json) and
+// PyTorch eager's (h100_sxm@pytorch.json); --kernel-set picks the file by the set's name.
+TEST(CostPredictCli, KernelSetPicksThatEnginesProfile) {
+  const auto d = tmp("predict_ks");
+  std::ofstream(d / "shapes.csv") << "id,op,m,n,k\na,gemm,512,11008,4096\n";
+  auto source = [&](const std::string& extra) {
+    const auto r = cli("cost predict --hardware h100_sxm --in " + (d / "shapes.csv").string() + " --out " +
+                       (d / "t.csv").string() + extra);
+    EXPECT_EQ(r.code, 0) << r.out;
+    const std::string out = slurp(d / "t.csv");
+    fs::remove(d / "t.csv");
+    const auto at = out.find("fit:h100_sxm@");
+    return at == std::string::npos ? out : out.substr(at + 13, 8);
+  };
+  const std::string repo = fs::path(kData).parent_path().parent_path().parent_path().string();
+  const std::string vllm = sha8(repo + "/calibration/profiles/h100_sxm.json");
+  const std::string pytorch = sha8(repo + "/calibration/profiles/h100_sxm@pytorch.json");
+  ASSERT_NE(vllm, pytorch);
+  EXPECT_EQ(source(""), vllm);
+  EXPECT_EQ(source(" --kernel-set vllm"), vllm);
+  EXPECT_EQ(source(" --kernel-set pytorch"), pytorch);
+}
+
 TEST(CostPredictCli, UnknownColumnExitsTwoNamingIt) {
   const auto d = tmp("predict_bad");
   std::ofstream(d / "shapes.csv") << "op,m,n,k,flavour\ngemm,1,2,3,x\n";

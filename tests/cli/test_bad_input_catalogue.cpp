@@ -71,6 +71,14 @@ std::vector<Case> catalogue() {
       {"ScenarioTwoPositionals", {{"a.json", "{}"}, {"b.json", "{}"}}, kRunFile + "a.json b.json", {"b.json", "one scenario file"}},
       // --- keys and values ---
       {"UnknownTopLevelKey", {}, kRun + "--set colour=blue", {"<default scenario>: colour", "expected a known key"}},
+      // The default device (h100_sxm) has profiles of the vllm and pytorch kernel sets only.
+      {"KernelSetWithoutProfile", {}, kRun + "--set cost.kernel_set=tensorrt",
+       {"cost.kernel_set", "tensorrt", "h100_sxm.json has vllm", "--kernel-set tensorrt"}},
+      {"KernelSetWithSlash", {}, kRun + "--set cost.kernel_set=../x", {"cost.kernel_set", "../x", "without '/'"}},
+      {"KernelSetOnDeviceWithoutProfile", {}, kRun + "--set hardware=b200 --set cost.kernel_set=vllm",
+       {"cost.kernel_set", "vllm", "there is none"}},
+      {"CalibrateKernelSetWithoutSources", {}, "calibrate fit --device h100_sxm --kernel-set tensorrt --out p.json",
+       {"--kernel-set", "tensorrt", "vllm, pytorch"}},
       {"PowerLimitBelowEngineIdle", {}, kRun + "--set engine.power_limit=50W",
        {"engine.power_limit", "50W", "above the engine-idle power of h100_sxm"}},
       {"PowerLimitNotAPower", {}, kRun + "--set engine.power_limit=abc", {"engine.power_limit", "abc", "a non-negative power"}},

@@ -42,9 +42,9 @@ std::vector<std::unique_ptr<Subject>> subjects() {
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
     auto s = std::make_unique<Subject>();
-    s->name = f.stem().string();
-    s->dev = load_device(s->name, SERVESIM_DATA_DIR, "test");
+    s->name = f.stem().string();  // <device> or <device>@<kernel set>
     s->profile = FittedProfile::load(f.string());
+    s->dev = load_device(s->profile.device, SERVESIM_DATA_DIR, "test");
     nlohmann::json cfg = {{"impl", "calibrated"}, {"profile", f.string()}};
     s->model = CostModelRegistry::get().build(cfg, "test: cost", nullptr, CostDeps{s->dev, SERVESIM_DATA_DIR});
     out.push_back(std::move(s));

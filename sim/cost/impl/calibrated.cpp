@@ -26,6 +26,7 @@ class CalibratedCostModel final : public ICostModel {
  public:
   struct Config {
     std::string profile;
+    std::string kernel_set;
     std::string all_reduce_backend;
     std::string prefill_kernel, decode_kernel;
     std::vector<std::string> families;
@@ -39,6 +40,13 @@ class CalibratedCostModel final : public ICostModel {
                            "fitted profile: a path to a .json file, or a device name looked up as "
                            "calibration/profiles/<name>.json under the data dir (empty: the scenario's device's, "
                            "or none if it has none: then the roofline answers everything)");
+      c.kernel_set = p.string("kernel_set", "",
+                              "the kernels (engine) the costs come from: the device's profile whose kernel set has this "
+                              "name, calibration/profiles/<device>@<kernel_set>.json or <device>.json (e.g. vllm, pytorch, "
+                              "harness; empty: the device's default profile, whatever its set)");
+      if (c.kernel_set.find_first_of("/@ ") != std::string::npos) {
+        bad_value(p.where("kernel_set"), c.kernel_set, "a kernel-set name without '/', '@' or spaces (e.g. vllm, pytorch)");
+      }
       c.all_reduce_backend = p.choice("all_reduce_backend", "best", {"best", "nccl", "vllm_custom"},
                                       "all-reduce implementation: the faster fitted one at each size, or one by name");
       c.prefill_kernel = p.string("prefill_kernel", "",
@@ -75,15 +83,33 @@ class CalibratedCostModel final : public ICostModel {
       path = (fs::path(deps.data_dir) / path).string();
     }
     roofline_ = CostModelRegistry::get().make(c.fallback, deps);
+    if (!c.kernel_set.empty() && c.profile.empty()) {
+      // The set's own file first; else the device's default profile if its set has that name.
+      const fs::path own = fs::path(path).parent_path() / (deps.device.name + "@" + c.kernel_set + ".json");
+      if (fs::exists(own)) path = own.string();
+    }
     if (!fs::exists(path)) {
       // No profile for the device and none asked for: only the roofline answers.
-      if (c.profile.empty()) return;
+      if (c.profile.empty() && c.kernel_set.empty()) return;
+      if (c.profile.empty()) {
+        bad_value(c.where + ".kernel_set", c.kernel_set,
+                  fmt::format("a kernel set with a fitted profile for {} (there is none; fit one with `servesim calibrate "
+                              "fit --device {} --kernel-set {} --data ...`)",
+                              deps.device.name, deps.device.name, c.kernel_set));
+      }
       bad_value(c.where + ".profile", path,
                 "an existing fitted profile (run `servesim calibrate fit --device " + deps.device.name +
                     "`, or use the roofline cost model)");
     }
     has_profile_ = true;
     profile_ = FittedProfile::load(path);
+    if (!c.kernel_set.empty() && profile_.kernel_set_name() != c.kernel_set) {
+      std::string have = profile_.kernel_set_name().empty() ? "an unnamed set" : profile_.kernel_set_name();
+      bad_value(c.where + ".kernel_set", c.kernel_set,
+                fmt::format("a kernel set with a fitted profile for {} ({} has {}; fit one with `servesim calibrate fit "
+                            "--device {} --kernel-set {} --data ...`)",
+                            deps.device.name, path, have, deps.device.name, c.kernel_set));
+    }
     const std::string sha = sha256_file_hex(path).substr(0, 8);
     tag_ = fmt::format("{}:{}@{}", profile_.status == "derived" ? "derived" : "fit", profile_.device, sha);
     for (std::size_t f = 0; f < kFamilies.size(); ++f) {

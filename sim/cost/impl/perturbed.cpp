@@ -51,7 +51,8 @@ class PerturbedCostModel final : public ICostModel {
       c.inner = parse_inner_cost(p, "the cost model whose fitted answers are perturbed ({impl, ...})", "calibrated", "perturbed");
       c.residuals = p.string("residuals", "",
                              "residuals file (servesim calibrate check --residuals-out); empty: "
-                             "calibration/profiles/<device>.residuals.json under the data dir");
+                             "calibration/profiles/<device>.residuals.json under the data dir (<device>@<kernel_set>.residuals.json "
+                             "when the inner model names a kernel set with its own file)");
       c.draw = p.integer("draw", 0, "which draw (0: unperturbed)", 0, 1'000'000);
       c.seed = p.integer("seed", 0, "seed of the draws", 0, INT64_MAX);
       return c;
@@ -62,7 +63,16 @@ class PerturbedCostModel final : public ICostModel {
     namespace fs = std::filesystem;
     inner_ = CostModelRegistry::get().make(c.inner, deps);
     std::string path = c.residuals;
-    if (path.empty()) path = (fs::path(deps.data_dir) / "calibration" / "profiles" / (deps.device.name + ".residuals.json")).string();
+    if (path.empty()) {
+      // The residuals of the profile the inner model reads: <device>@<kernel_set> when it
+      // names a kernel set that has its own file, else the device's.
+      const fs::path dir = fs::path(deps.data_dir) / "calibration" / "profiles";
+      const std::string ks = c.inner.resolved.is_object() ? c.inner.resolved.value("kernel_set", std::string()) : "";
+      path = (dir / (deps.device.name + ".residuals.json")).string();
+      if (!ks.empty() && fs::exists(dir / (deps.device.name + "@" + ks + ".residuals.json"))) {
+        path = (dir / (deps.device.name + "@" + ks + ".residuals.json")).string();
+      }
+    }
     if (!fs::exists(path)) {
       bad_value(c.where + ".residuals", path,
                 "a residuals file (servesim calibrate check --device " + deps.device.name +

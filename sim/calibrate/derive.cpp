@@ -18,8 +18,17 @@ KnotCurve scale_above_floor(const KnotCurve& c, double s, double floor_scale) {
 
 }  // namespace
 
+double collective_bandwidth_ratio(const DeviceSpec& source, const DeviceSpec& target) {
+  // The achieved all-reduce bus bandwidth where both devices have one; the link peaks
+  // otherwise (as if both reached the same share of their peak).
+  if (source.achievable_allreduce_busbw && target.achievable_allreduce_busbw) {
+    return *source.achievable_allreduce_busbw / *target.achievable_allreduce_busbw;
+  }
+  return source.intra_node_bandwidth / target.intra_node_bandwidth;
+}
+
 FittedProfile derive_profile(const FittedProfile& src, const std::string& src_path, const std::string& src_sha256,
-                             const DeviceSpec& target, double cpu_scale) {
+                             const DeviceSpec& source, const DeviceSpec& target, double cpu_scale) {
   FittedProfile d;
   d.device = target.name;
   d.status = "derived";
@@ -63,10 +72,15 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
       da.configs.push_back(std::move(nc));
     }
   }
-  // Collectives: latency floor kept, the rest scaled by intra-node link bandwidth.
+  // Collectives: latency floor kept, the rest scaled by the achieved all-reduce bandwidth
+  // (the link peaks where a device has no measurement).
+  // Point-to-point traffic (send_recv, all_to_all) moves over the links as they are: the peaks.
+  const double coll = collective_bandwidth_ratio(source, target);
+  const double link = source.intra_node_bandwidth / target.intra_node_bandwidth;
   for (const auto& c : src.collectives) {
     FittedProfile::Curve nc = c;
-    nc.curve = scale_above_floor(c.curve, rs.intra_node_bandwidth / rt.intra_node_bandwidth, 1.0);
+    const bool reduction_family = c.op == "all_reduce" || c.op == "all_gather" || c.op == "reduce_scatter";
+    nc.curve = scale_above_floor(c.curve, reduction_family ? coll : link, 1.0);
     d.collectives.push_back(std::move(nc));
   }
   // Copies: per-call latency by host CPU, bytes by host-link (h2d/d2h) or HBM (d2d) bandwidth.
@@ -89,10 +103,13 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
       {"sha256", src_sha256},
       {"device", src.device},
       {"cpu_scale", cpu_scale},
+      {"collective_scale", coll},
       {"rules",
        "GEMM and attention: measured points times regression(target rates)/regression(source rates), regression "
        "coefficients kept (FLOP terms scale with peak FLOP/s, byte terms with HBM bandwidth, latency terms kept); "
-       "collectives: latency floor kept, the rest times source/target intra-node bandwidth; copies: per-call floor "
+       "collectives: latency floor kept, the rest of all-reduce, all-gather and reduce-scatter times source/target "
+       "achieved all-reduce bus bandwidth (achievable.allreduce_busbw of both devices; else the link peaks), of "
+       "send_recv and all_to_all times source/target intra-node link bandwidth; copies: per-call floor "
        "times cpu_scale, the rest times source/target host-link (d2d: HBM) bandwidth; page mapping times cpu_scale"}};
   d.provenance = {{"tool", "servesim calibrate derive"}, {"source_provenance", src.provenance}};
   d.finalize();

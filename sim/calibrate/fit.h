@@ -74,7 +74,10 @@ nlohmann::json residuals_json(const std::vector<CheckRow>& rows, const std::stri
 // with peak FLOP/s, memory-bound with HBM bandwidth, collectives with link bandwidth, copies
 // with host-link bandwidth, host-side latencies with `cpu_scale`).
 FittedProfile derive_profile(const FittedProfile& src, const std::string& src_path, const std::string& src_sha256,
-                             const DeviceSpec& target, double cpu_scale);
+                             const DeviceSpec& source, const DeviceSpec& target, double cpu_scale);
+// Source/target time ratio of a collective's bandwidth-bound part: achieved all-reduce bus
+// bandwidths where both devices have one, else the intra-node link peaks.
+double collective_bandwidth_ratio(const DeviceSpec& source, const DeviceSpec& target);
 
 // Attention kernels in the order a query prefers them when the scenario names none.
 const std::vector<std::string>& attention_kernel_preference(bool prefill);

@@ -232,7 +232,9 @@ int derive(const Args& args) {
   if (!(cpu > 0)) bad_value("--cpu-scale", std::to_string(cpu), "a positive factor");
   const FittedProfile src = FittedProfile::load(from);
   if (src.status != "measured") bad_value("--from", from, "a measured profile (not a derived one)");
-  const FittedProfile d = calib::derive_profile(src, calib::relative_to(from, data_dir), sha256_file_hex(from), target, cpu);
+  const DeviceSpec source = load_device(src.device, data_dir, "--from: " + from + ": device");
+  const FittedProfile d =
+      calib::derive_profile(src, calib::relative_to(from, data_dir), sha256_file_hex(from), source, target, cpu);
   const std::string out = vm.count("out") ? vm["out"].as<std::string>() : profile_path(data_dir, target.name);
   calib::write_file_atomically(out, calib::dump_profile_json(d.to_json()));
   std::cout << fmt::format("derived {} from {}\nprofile written to {}\n", target.name, src.device, out);

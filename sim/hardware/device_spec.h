@@ -54,6 +54,9 @@ struct DeviceSpec {
   std::optional<double> node_overhead_w;
   std::optional<double> achievable_hbm_fraction;
   std::optional<double> achievable_gemm_fraction;  // bf16 dense GEMM, large shapes
+  // NCCL all-reduce bus bandwidth at large messages on a full NVLink node (bytes/s), measured
+  // (nccl-tests style); what `calibrate derive` scales collectives by (FITTING.md).
+  std::optional<double> achievable_allreduce_busbw;
   std::map<std::string, std::string> sources;        // source id -> document or measurement
   std::map<std::string, std::string> field_sources;  // dotted field path -> source id
 

@@ -205,7 +205,7 @@ TEST(Derive, ScalesEachTermByItsRate) {
   for (auto& [k, v] : t.peak_dense_flops) v *= 2;
   t.hbm_bandwidth *= 4;
   t.intra_node_bandwidth *= 2;
-  const auto d = derive_profile(src, "src.json", "abc", t, 1.5);
+  const auto d = derive_profile(src, "src.json", "abc", synthetic_device(), t, 1.5);
   EXPECT_EQ(d.status, "derived");
   // A measured GEMM point: law 4 + 1.25 F + 1.1 B -> 4 + 1.25 F/2 + 1.1 B/4.
   const double m = 256, n = 4096, k = 4096;
@@ -217,6 +217,24 @@ TEST(Derive, ScalesEachTermByItsRate) {
   // Page mapping is a host call: times cpu_scale.
   EXPECT_NEAR(d.predict_page_map(2.0 * 1048576)->us, 19 * 1.5, 1e-9);
   EXPECT_EQ(d.derived_from["device"], "synthetic_h100");
+}
+
+// Collectives scale by the achieved all-reduce bus bandwidth when both devices have one
+// (source 200 GB/s, target 450 GB/s: the bandwidth part takes 200/450 of its time), by the
+// link peaks otherwise (one missing: 300/600 = 1/2, as if both reached the same share).
+TEST(Derive, CollectivesScaleByAchievedBusBandwidthWhereBothAreMeasured) {
+  DeviceSpec s = synthetic_device(), t = synthetic_device();
+  s.intra_node_bandwidth = 300e9;
+  t.intra_node_bandwidth = 600e9;
+  EXPECT_DOUBLE_EQ(collective_bandwidth_ratio(s, t), 0.5);
+  s.achievable_allreduce_busbw = 200e9;
+  EXPECT_DOUBLE_EQ(collective_bandwidth_ratio(s, t), 0.5);
+  t.achievable_allreduce_busbw = 450e9;
+  EXPECT_DOUBLE_EQ(collective_bandwidth_ratio(s, t), 200.0 / 450.0);
+  const auto src = fit_profile(synthetic(), s, no_holdout());
+  const auto d = derive_profile(src, "src.json", "abc", s, t, 1.0);
+  const double floor = 10 + 1024 / 2e5, at = 10 + 4194304 / 2e5;
+  EXPECT_NEAR(d.predict_collective("all_reduce", 2, 4194304, "")->us, floor + (at - floor) * 200.0 / 450.0, 1e-6 * at);
 }
 
 }  // namespace

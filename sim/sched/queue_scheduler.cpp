@@ -147,8 +147,12 @@ std::int64_t QueueScheduler::resident_on_admit(const Request& r) const {
   return r.num_computed == 0 ? kv_.cached_prefix(r) : 0;
 }
 
-std::int64_t QueueScheduler::pure_decode_repeats(const StepPlan& plan) const {
-  if (num_waiting() > 0 || !plan.preempted.empty() || plan.seqs.size() != running_.size()) return 0;
+bool QueueScheduler::waiting_stays_out() const {
+  return waiting_.empty() || BlockHasher::covered_tokens(waiting_.front()->spec) == 0;
+}
+
+std::int64_t QueueScheduler::pure_decode_repeats(const StepPlan& plan, bool waiting_stays_out) const {
+  if ((num_waiting() > 0 && !waiting_stays_out) || !plan.preempted.empty() || plan.seqs.size() != running_.size()) return 0;
   std::int64_t k = INT64_MAX;
   for (const ScheduledSeq& s : plan.seqs) {
     const Request* r = s.req;

@@ -87,7 +87,16 @@ class QueueScheduler : public IScheduler {
   // The multi-step advance rule shared by the token-budget schedulers: the batch repeats
   // while nothing waits, nothing was preempted, every running request is in it as a pure
   // decode, and nobody finishes (a request with g of n tokens can take n - g - 1 more steps).
-  std::int64_t pure_decode_repeats(const StepPlan& plan) const;
+  // With `waiting_stays_out` (FCFS schedulers, see waiting_stays_out()) requests may wait.
+  std::int64_t pure_decode_repeats(const StepPlan& plan, bool waiting_stays_out = false) const;
+  // For a scheduler that offers only the head of waiting_ each step (FCFS): whether a step
+  // that was a pure decode of every running request (so it admitted no waiting request)
+  // is followed by steps that admit none either, while nothing frees KV. Their decodes only
+  // take blocks, and the head's cached prefix can only shrink (blocks evicted) unless a
+  // running request registers a block hash that extends it; that cannot happen when the
+  // head's block hashes are its own (no prefix ids: block_hash() seeds them with its id).
+  // So the head's KV allocation (or its whole-prompt budget check) fails again.
+  bool waiting_stays_out() const;
   // Free KV blocks now (live requests' blocks excluded; cached blocks count as free).
   std::int64_t free_blocks() const;
   std::int64_t blocks_for(std::int64_t tokens) const {

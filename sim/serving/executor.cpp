@@ -310,7 +310,17 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     }
     for (std::size_t i : attention_ops_) {
       Operator& op = ops_[i];
-      compute_attention_aggregates(op.attn);
+      AttentionShape& a = op.attn;
+      if (drop_ == nullptr && op.cls == OpClass::kAttentionDecode && a.window == 0 && a.num_seqs > 0 &&
+          a.sum_q == a.num_seqs && a.sum_q_kv < 0x1p52) {
+        // Every sequence (one query each) attends one more key: the aggregates move by
+        // exact integer amounts (sum_q_kv holds integers below 2^53), as recomputing gives.
+        a.sum_kv += a.num_seqs;
+        a.sum_q_kv += static_cast<double>(a.num_seqs);
+        a.max_kv += 1;
+      } else {
+        compute_attention_aggregates(a);
+      }
       price(op, i);
       if (deferred) {
         on_path(op, op_ns_[i]);

@@ -139,5 +139,33 @@ TEST(VllmV1, FinishedRequestsFreeTheirBlocks) {
   EXPECT_FALSE(rig.sched->has_work());
 }
 
+TEST(VllmV1, PureDecodesRepeatWhileTheWaitingHeadCannotFit) {
+  // 5 blocks = 80 tokens. a's 64-token prompt takes 4 blocks; its first decode takes the
+  // 5th. b (30 tokens = 2 blocks) waits: decodes only take blocks, so it cannot fit before a
+  // finishes, and the batch repeats: a has 10 - 1 - 1 = 8 more decode steps before its last.
+  Rig rig(5, json{{"max_num_batched_tokens", 1000}});
+  Request* a = rig.add(64, 10);
+  rig.step();  // a's prompt; its first token
+  Request* b = rig.add(30, 2);
+  rig.sched->schedule(rig.now, rig.plan);
+  ASSERT_EQ(rig.scheduled(a), 1);
+  ASSERT_EQ(rig.scheduled(b), 0);
+  ASSERT_EQ(rig.sched->num_waiting(), 1u);
+  EXPECT_EQ(rig.sched->repeatable_decode_steps(rig.plan), 8);
+}
+
+TEST(VllmV1, AWaitingHeadWithSharedPrefixStopsTheRepeat) {
+  // As above, but b's prompt is described by prefix ids: a block a running request
+  // registers could extend b's cached prefix, so b might fit later: no repeat.
+  Rig rig(5, json{{"max_num_batched_tokens", 1000}});
+  Request* a = rig.add(64, 10);
+  rig.step();
+  Request* b = rig.add(30, 2, {7, 8});
+  rig.sched->schedule(rig.now, rig.plan);
+  ASSERT_EQ(rig.scheduled(a), 1);
+  ASSERT_EQ(rig.scheduled(b), 0);
+  EXPECT_EQ(rig.sched->repeatable_decode_steps(rig.plan), 0);
+}
+
 }  // namespace
 }  // namespace servesim

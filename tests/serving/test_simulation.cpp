@@ -143,6 +143,17 @@ TEST(FastForward, InvisibleUnderPreemptionAndTightMemory) {
   expect_fast_forward_invisible(s);
 }
 
+TEST(FastForward, InvisibleWhileRequestsWaitForSwappedOutMemory) {
+  // vLLM v1 merges pure decode steps while the waiting head cannot fit; with swap
+  // preemption the head may be a swapped-out request that resumes with its KV.
+  nlohmann::json s = small_scenario(300, 30.0);
+  s["kv"]["num_gpu_blocks_override"] = 600;
+  s["scheduler"]["preemption_mode"] = "swap";
+  SimResult probe = Simulation(s, SimOptions{}).run();
+  ASSERT_GT(probe.summary["kv"][0]["preemptions_swap"].get<int>(), 0);
+  expect_fast_forward_invisible(s);
+}
+
 TEST(FastForward, InvisibleUnderRotatingPrioritiesAndOverlappedReusedSwaps) {
   // FastSwitch's mechanisms together: priorities rotating among 3 clients every 2 s drive
   // the priority scheduler's preemptions, by coalesced swaps overlapped with compute and

@@ -20,6 +20,7 @@ cases=(
   "Mooncake conversation trace, 8 replicas, round robin|--set replicas=8 --set workload={\"impl\":\"mooncake_jsonl\",\"path\":\"../shared/data/traces/mooncake/conversation_trace.jsonl\"}"
   "Vidur comparison (10k requests, Llama-2-70B TP2 A100), calibrated|tools/bench/scenarios/vidur_llama2_70b_a100.json"
   "Vidur comparison, roofline|tools/bench/scenarios/vidur_llama2_70b_a100.json --set cost.impl=roofline"
+  "default, tight KV (3,000 blocks: requests wait and are preempted), 20k requests|--set workload.num_requests=20000 --set workload.duration=0 --set workload.rate=20 --set kv.num_gpu_blocks_override=3000"
 )
 printf '| run | before wall s | before CPU s | after wall s | after CPU s | after/before (CPU) | peak RSS before/after MB |\n'
 printf '| --- | --- | --- | --- | --- | --- | --- |\n'

@@ -132,7 +132,7 @@ void PagedKvManager::check_invariants() const {
       ++refs[b];
     }
     SERVESIM_ASSERT(static_cast<std::int64_t>(t.heavy.size()) == (t.drop_end > 0 ? c_.drop.heavy_blocks(c_.block_size) : 0));
-    SERVESIM_ASSERT(t.hashes.size() <= t.blocks.size());
+    SERVESIM_ASSERT(t.hashed <= static_cast<std::int64_t>(t.blocks.size()));
     std::vector<std::int32_t> sorted = t.blocks;
     std::erase(sorted, 0);  // null entries of dropped blocks
     sorted.insert(sorted.end(), t.heavy.begin(), t.heavy.end());

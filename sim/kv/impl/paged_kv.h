@@ -103,7 +103,7 @@ class PagedKvManager final : public IKvManager {
         touch(hits.blocks[i]);
         t.blocks.push_back(hits.blocks[i]);
       }
-      t.hashes.assign(hits.hashes.begin(), hits.hashes.begin() + dev_hits);  // full and already cached
+      t.hashed = dev_hits;  // full and already cached
       // Blocks found in an offload tier: fresh device blocks, filled by a copy back (loaded
       // before the new blocks' evictions spill anything that could push them down a tier).
       // commit() registers their hashes once the step has run.
@@ -128,12 +128,12 @@ class PagedKvManager final : public IKvManager {
     if (!c_.prefix_caching || r.kv_slot < 0) return;
     Table& t = tables_[r.kv_slot];
     // No block filled since the last commit (a decode step, 15 times in 16): nothing to do.
-    if (r.num_computed < static_cast<std::int64_t>(t.hashes.size() + 1) * c_.block_size) return;
+    if (r.num_computed < (t.hashed + 1) * c_.block_size) return;
     if (t.drop_end > c_.drop.pinned()) return;  // dropped tokens: later blocks are not shareable
     const std::int64_t full = std::min<std::int64_t>(r.num_computed / c_.block_size, static_cast<std::int64_t>(t.blocks.size()));
-    for (auto i = static_cast<std::int64_t>(t.hashes.size()); i < full; ++i) {
+    for (auto i = t.hashed; i < full; ++i) {
       const std::uint64_t h = hash_of(r, i);
-      t.hashes.push_back(h);
+      t.hashed = i + 1;
       const std::int32_t b = t.blocks[static_cast<std::size_t>(i)];
       if (has_hash_[b]) continue;
       // One probe: a new entry, or a stale one taken over; a live identical block cached
@@ -155,7 +155,7 @@ class PagedKvManager final : public IKvManager {
     Table& c = tables_[s];
     const Table& p = tables_[parent.kv_slot];
     c.blocks = p.blocks;
-    c.hashes = p.hashes;
+    c.hashed = p.hashed;
     c.tokens = p.tokens;
     c.heavy = p.heavy;  // H2O's heavy blocks shared too (not copied on write: see docs/kv_managers.md)
     c.drop_end = p.drop_end;
@@ -234,7 +234,7 @@ class PagedKvManager final : public IKvManager {
  private:
   struct Table {
     std::vector<std::int32_t> blocks;
-    std::vector<std::uint64_t> hashes;  // of the leading full, committed blocks
+    std::int64_t hashed = 0;            // leading full, committed blocks whose hashes are registered
     std::int64_t tokens = 0;            // token positions (computed plus this step's), dropped ones included
     std::vector<std::int32_t> heavy;    // token dropping: H2O's heavy-hitter blocks
     std::int64_t drop_end = 0;          // token dropping: positions [pinned, drop_end) dropped
@@ -364,6 +364,15 @@ class PagedKvManager final : public IKvManager {
   bool grow_kept(Table& t, std::int64_t total_tokens, KvStepWork& work) {
     const std::int64_t bs = c_.block_size;
     const auto have = static_cast<std::int64_t>(t.blocks.size());
+    if (total_tokens > t.tokens && total_tokens <= have * bs && ref_[t.blocks.back()] == 1) {
+      // The new tokens fit the last block, which only this table holds (a decode step,
+      // block_size - 1 times in block_size): no block taken, no copy, only its fill moves
+      // (the table holds ceil(tokens / block_size) blocks, so the last is the only one open).
+      set_fill(t.blocks.back(), total_tokens - (have - 1) * bs);
+      t.tokens = total_tokens;
+      account(t);
+      return true;
+    }
     const std::int64_t entries = std::max(have, ceil_div(total_tokens, bs));
     const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && ref_[t.blocks.back()] > 1;
     if ((cow ? 1 : 0) + entries - have > free_.size()) return false;
@@ -446,7 +455,7 @@ class PagedKvManager final : public IKvManager {
     for (const std::int32_t b : t.heavy) unref(b);
     t.heavy.clear();
     t.blocks.clear();
-    t.hashes.clear();
+    t.hashed = 0;
     t.tokens = 0;
     t.live = false;
     free_slots_.push_back(r.kv_slot);
@@ -484,7 +493,7 @@ class PagedKvManager final : public IKvManager {
     if (has_hash_[b]) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
       // The index entry goes stale instead of being erased (find_cached checks); stale
       // entries are swept once they outnumber the blocks four to one, so the sweep costs O(1) per eviction.
-      tiers_.spill(hash_[b], work, counters_);
+      if (tiers_.enabled()) tiers_.spill(hash_[b], work, counters_);
       has_hash_[b] = 0;
       ++counters_.cache_evictions;
       if (++stale_ > 4 * num_blocks_) {

@@ -180,44 +180,40 @@ class MegatronPlan final : public IParallelPlan {
 
     auto gemm = [&](const char* name, std::int64_t mm, std::int64_t n, std::int64_t k, std::int64_t repeat,
                     std::int64_t groups = 1, StagePart stage = StagePart::kLayers) {
-      Operator op;
+      Operator& op = out.emplace_back();  // built in place
       op.cls = OpClass::kGemm;
       op.stage = stage;
       op.name = name;
       op.repeat = repeat;
       op.gemm = GemmShape{mm, n, k, groups, bt.weight_dtype};
-      out.push_back(op);
     };
     auto elementwise = [&](const char* name, double bytes, double flops, std::int64_t repeat,
                            StagePart stage = StagePart::kLayers) {
-      Operator op;
+      Operator& op = out.emplace_back();  // built in place
       op.cls = OpClass::kElementwise;
       op.stage = stage;
       op.name = name;
       op.repeat = repeat;
       op.bytes = bytes;
       op.flops = flops;
-      out.push_back(op);
     };
     auto collective = [&](const char* name, CollectiveKind kind, double bytes, std::int32_t ranks, std::int64_t repeat,
                           StagePart stage = StagePart::kLayers) {
       if (ranks <= 1) return;
-      Operator op;
+      Operator& op = out.emplace_back();  // built in place
       op.cls = OpClass::kCollective;
       op.stage = stage;
       op.name = name;
       op.repeat = repeat;
       op.coll = CollectiveShape{kind, bytes, ranks, links.tp_bandwidth, links.tp_latency_s};
-      out.push_back(op);
     };
     auto cp_collective = [&](const char* name, CollectiveKind kind, double bytes, std::int64_t repeat) {
       if (cp <= 1 || repeat <= 0) return;
-      Operator op;
+      Operator& op = out.emplace_back();  // built in place
       op.cls = OpClass::kCollective;
       op.name = name;
       op.repeat = repeat;
       op.coll = CollectiveShape{kind, bytes, static_cast<std::int32_t>(cp), links.cp_bandwidth, links.cp_latency_s};
-      out.push_back(op);
     };
 
     const double tok_hidden_bytes = static_cast<double>(T) * static_cast<double>(H) * act;
@@ -362,12 +358,11 @@ class MegatronPlan final : public IParallelPlan {
 
     // Pipeline hand-off of hidden states from one stage to the next (once per boundary).
     if (d_.pp > 1) {
-      Operator op;
+      Operator& op = out.emplace_back();  // built in place
       op.cls = OpClass::kCollective;
       op.stage = StagePart::kHandoff;
       op.name = "pp_send";
       op.coll = CollectiveShape{CollectiveKind::kSendRecv, tok_hidden_bytes, 2, links.pp_bandwidth, links.pp_latency_s};
-      out.push_back(op);
     }
 
     // Final norm, LM head on the last token of each sampling sequence, sampling.

@@ -57,7 +57,11 @@ class VllmV1Scheduler final : public QueueScheduler {
     schedule_budget(now, plan, c_.budget.rules);
   }
 
-  std::int64_t repeatable_decode_steps(const StepPlan& plan) const override { return pure_decode_repeats(plan); }
+  std::int64_t repeatable_decode_steps(const StepPlan& plan) const override {
+    // Waiting requests are offered in order, the head first (arrival or program order):
+    // one that stays out keeps the batch as it is (waiting_stays_out()).
+    return pure_decode_repeats(plan, waiting_stays_out());
+  }
   bool speculates() const override { return true; }
 
  private:

@@ -63,7 +63,9 @@ TEST(RowWriter, FixedNonFiniteAsFmtWritesThem) {
 
 TEST(RowWriter, FixedEqualsFmtOnRandomDoubles) {
   // The rule: both are exact, so they agree everywhere; checked on random bit patterns,
-  // random microsecond times and random halves (ties) at every precision the writers use.
+  // random signed nanosecond times, random integers scaled by powers of two (both sides of
+  // 2^53, where the fast path ends) and random halves (ties), at the precisions the writers
+  // use and beyond.
   std::mt19937_64 g(7);
   for (int i = 0; i < 6000; ++i) {
     double v = 0;
@@ -72,11 +74,13 @@ TEST(RowWriter, FixedEqualsFmtOnRandomDoubles) {
       std::memcpy(&v, &bits, sizeof v);
       if (!std::isfinite(v)) continue;
     } else if (i % 3 == 1) {
-      v = static_cast<double>(g() % 1000000000000) * 1e-9;
+      v = static_cast<double>(g() % 1000000000000) * 1e-9 * (i % 2 == 0 ? 1 : -1);
+    } else if (i % 5 == 0) {
+      v = std::ldexp(static_cast<double>(g() % (std::uint64_t{1} << 53)), static_cast<int>(g() % 120) - 100);  // around 2^53 too
     } else {
       v = static_cast<double>(g() % 2000001) / 2.0 / std::pow(10.0, static_cast<double>(g() % 7));
     }
-    for (int p : {0, 1, 3, 6}) ASSERT_EQ(fixed(v, p), fmt::format("{:.{}f}", v, p)) << v;
+    for (int p : {0, 1, 3, 6, 9, 12}) ASSERT_EQ(fixed(v, p), fmt::format("{:.{}f}", v, p)) << v;
   }
 }
 

@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev
   clang libclang-rt-14-dev  # libFuzzer harnesses (tools/fuzz.sh)
   nodejs npm chromium       # report.html's chart library (npm) and its headless-browser test
+  libsimdjson-dev           # parse_json_text's fast path (sim/core/json_file.cpp)
+  libssl-dev                # SHA-256 by OpenSSL's libcrypto (sim/cost/sha256.cpp)
   libtbb-dev libopenmpi-dev openmpi-bin  # servesim sweep: points on oneTBB threads and MPI ranks
   libglpk-dev               # servesim plan mix: the Melange integer program (GLPK)
   python3-dev pybind11-dev python3-numpy python3-pytest  # the Python module (sim/python) and its tests

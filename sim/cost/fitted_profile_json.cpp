@@ -31,12 +31,14 @@ std::vector<double> numbers(const json& j, const std::string& key, const std::st
   const json& v = require_field(j, key, where);
   if (!v.is_array()) bad_value(where + ": " + key, v.dump().substr(0, 40), "an array of numbers");
   std::vector<double> out;
+  out.reserve(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) {
     const json& e = v[i];
-    if (!e.is_number() || !std::isfinite(e.get<double>()) || (positive && !(e.get<double>() > 0)) || (!positive && e.get<double>() < 0)) {
+    const double x = e.is_number() ? e.get<double>() : 0.0;
+    if (!e.is_number() || !std::isfinite(x) || (positive && !(x > 0)) || (!positive && x < 0)) {
       bad_value(fmt::format("{}: {}[{}]", where, key, i), e.dump(), positive ? "a positive number" : "a non-negative number");
     }
-    out.push_back(e.get<double>());
+    out.push_back(x);
   }
   return out;
 }
@@ -94,6 +96,7 @@ void read_attention(const json& j, FittedProfile::AttentionFit& f, bool prefill,
     if (q.size() != b.size() || ctx.size() != b.size() || us.size() != b.size()) {
       bad_value(w + ": us", std::to_string(us.size()) + " values", "as many as batch, q and ctx");
     }
+    a.points.reserve(b.size());
     for (std::size_t k = 0; k < b.size(); ++k) a.points.push_back({b[k], q[k], ctx[k], us[k]});
     f.configs.push_back(std::move(a));
   }

@@ -27,6 +27,8 @@ void LineGrid::finalize() {
     std::stable_sort(pts.begin(), pts.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     Line& l = lines_[key];
     l.key = key;
+    l.x.reserve(pts.size());
+    l.y.reserve(pts.size());
     for (std::size_t i = 0; i < pts.size();) {
       std::size_t j = i;
       double sum = 0;
@@ -36,7 +38,13 @@ void LineGrid::finalize() {
       i = j;
     }
     int first_rows = 0;
-    for (std::size_t i = 0; i < l.x.size(); ++i) {
+    const std::size_t n = l.x.size();
+    l.lx.reserve(n);
+    l.ly.reserve(n);
+    l.cls.reserve(n);
+    l.all.reserve(n);
+    l.aligned.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
       l.lx.push_back(std::log(l.x[i]));
       l.ly.push_back(std::log(l.y[i]));
       l.cls.push_back(static_cast<std::uint8_t>(opt_.tile_pairs ? gemm_m_class(l.x[i]) : 0));

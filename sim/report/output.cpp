@@ -7,7 +7,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 #include <string_view>
 
@@ -17,13 +16,12 @@
 #include <unistd.h>
 
 #include "sim/core/error.h"
+#include "sim/report/row_writer.h"
 
 namespace servesim {
 namespace fs = std::filesystem;
 
 namespace {
-std::string seconds(SimTime t) { return t < 0 ? std::string() : fmt::format("{:.6f}", to_seconds(t)); }
-
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
@@ -40,27 +38,10 @@ std::string csv_field(const std::string& s) {
 }
 
 namespace {
-// Rows are formatted into one reused buffer and written in blocks, so a file of millions of
-// rows is never held as one string.
-class RowWriter {
- public:
-  explicit RowWriter(std::ostream& out) : out_(out) {}
-  ~RowWriter() { flush(); }
-  template <typename... Args>
-  void row(fmt::format_string<Args...> f, Args&&... args) {
-    fmt::format_to(std::back_inserter(buf_), f, std::forward<Args>(args)...);
-    if (buf_.size() > (1u << 16)) flush();
-  }
-  void text(const char* t) { buf_.append(std::string_view(t)); }
-  void flush() {
-    out_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
-    buf_.clear();
-  }
-
- private:
-  std::ostream& out_;
-  fmt::memory_buffer buf_;
-};
+// A time in seconds with 6 decimals; empty for a negative time (not reached).
+void seconds(RowWriter& w, SimTime t) {
+  if (t >= 0) w.fixed(to_seconds(t), 6);
+}
 
 std::string to_text(void (*write)(std::ostream&, const SimResult&), const SimResult& res) {
   std::ostringstream s;
@@ -79,7 +60,12 @@ void write_requests_csv(std::ostream& out, const SimResult& res) {
   const bool programs = std::any_of(res.records.begin(), res.records.end(), [](const RequestRecord& r) { return r.call >= 0; });
   w.text(programs ? ",program,call\n" : "\n");
   auto program_cols = [&](const RequestRecord& r) {
-    return programs ? (r.call >= 0 ? fmt::format(",{},{}", r.session, r.call) : std::string(",,")) : std::string();
+    if (!programs) return;
+    if (r.call < 0) {
+      w.text(",,");
+      return;
+    }
+    w.ch(',').integer(r.session).ch(',').integer(r.call);
   };
   auto pool_of = [&](std::int32_t replica) -> std::string_view {
     return replica >= 0 && static_cast<std::size_t>(replica) < res.replica_pool.size() ? res.replica_pool[static_cast<std::size_t>(replica)]
@@ -87,16 +73,37 @@ void write_requests_csv(std::ostream& out, const SimResult& res) {
   };
   for (const auto& r : res.records) {
     if (r.rejected) {
-      w.row("{},,{},{},{},,,,,,,,0,0,1,,,,,0{}\n", r.id, seconds(r.arrival), r.prompt_tokens, r.output_tokens, program_cols(r));
+      // id,,arrival,prompt,output,(7 empty),preemptions 0,cached 0,rejected 1,(4 empty),migrations 0
+      w.integer(r.id).text(",,");
+      seconds(w, r.arrival);
+      w.ch(',').integer(r.prompt_tokens).ch(',').integer(r.output_tokens).text(",,,,,,,,0,0,1,,,,,0");
+      program_cols(r);
+      w.end_row();
       continue;
     }
-    w.row("{},{},{},{},{},{},{},{},{},{},{},{},{},{},0,{},{},{},{:.0f},{}{}\n", r.id, r.replica, seconds(r.arrival), r.prompt_tokens,
-          r.output_tokens, seconds(r.first_scheduled), seconds(r.first_token), seconds(r.last_token), seconds(r.ttft()),
-          r.has_tpot() ? fmt::format("{:.6f}", r.tpot_ns() * 1e-9) : std::string(), seconds(r.e2e()), seconds(r.queueing()),
-          r.preemptions, r.cached_prefix_tokens, pool_of(r.replica),
-          r.decode_replica >= 0 ? std::to_string(r.decode_replica) : std::string(),
-          r.decode_replica >= 0 ? fmt::format("{:.6f}", to_seconds(r.kv_transfer_ns)) : std::string(), r.kv_transfer_bytes,
-          r.migrations, program_cols(r));
+    w.integer(r.id).ch(',').integer(r.replica).ch(',');
+    seconds(w, r.arrival);
+    w.ch(',').integer(r.prompt_tokens).ch(',').integer(r.output_tokens).ch(',');
+    seconds(w, r.first_scheduled);
+    w.ch(',');
+    seconds(w, r.first_token);
+    w.ch(',');
+    seconds(w, r.last_token);
+    w.ch(',');
+    seconds(w, r.ttft());
+    w.ch(',');
+    if (r.has_tpot()) w.fixed(r.tpot_ns() * 1e-9, 6);
+    w.ch(',');
+    seconds(w, r.e2e());
+    w.ch(',');
+    seconds(w, r.queueing());
+    w.ch(',').integer(r.preemptions).ch(',').integer(r.cached_prefix_tokens).text(",0,").text(pool_of(r.replica)).ch(',');
+    if (r.decode_replica >= 0) w.integer(r.decode_replica);
+    w.ch(',');
+    if (r.decode_replica >= 0) w.fixed(to_seconds(r.kv_transfer_ns), 6);
+    w.ch(',').fixed(r.kv_transfer_bytes, 0).ch(',').integer(r.migrations);
+    program_cols(r);
+    w.end_row();
   }
 }
 
@@ -120,10 +127,13 @@ void write_timeseries_csv(std::ostream& out, const SimResult& res) {
     const double hit = t.kv_prefix_lookup_tokens > 0
                            ? static_cast<double>(t.kv_prefix_hit_tokens) / static_cast<double>(t.kv_prefix_lookup_tokens)
                            : 0.0;
-    w.row("{},{},{},{},{},{},{:.6f},{:.0f},{:.0f},{:.6f},{:.0f},{:.6f},{},{:.6f},{:.0f},{:.0f},{},{:.3f},{:.1f}\n", seconds(t.time),
-          t.replica, t.waiting, t.running, t.kv_used_tokens, t.kv_capacity_tokens, u, t.kv_allocated_bytes, t.kv_used_bytes, frag,
-          t.kv_cached_bytes, hit, t.kv_pages_mapped, t.kv_exposed_map_s, t.kv_swap_bytes, t.kv_offload_bytes, t.kv_preemptions,
-          t.energy_j, power);
+    seconds(w, t.time);
+    w.ch(',').integer(t.replica).ch(',').integer(t.waiting).ch(',').integer(t.running).ch(',').integer(t.kv_used_tokens);
+    w.ch(',').integer(t.kv_capacity_tokens).ch(',').fixed(u, 6).ch(',').fixed(t.kv_allocated_bytes, 0).ch(',');
+    w.fixed(t.kv_used_bytes, 0).ch(',').fixed(frag, 6).ch(',').fixed(t.kv_cached_bytes, 0).ch(',').fixed(hit, 6);
+    w.ch(',').integer(t.kv_pages_mapped).ch(',').fixed(t.kv_exposed_map_s, 6).ch(',').fixed(t.kv_swap_bytes, 0).ch(',');
+    w.fixed(t.kv_offload_bytes, 0).ch(',').integer(t.kv_preemptions).ch(',').fixed(t.energy_j, 3).ch(',').fixed(power, 1);
+    w.end_row();
   }
 }
 

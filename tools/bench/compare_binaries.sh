@@ -14,6 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # name | servesim run arguments (the embedded default scenario, changed by --set)
 cases=(
+  "default scenario, 10 requests (fixed costs: catalog, cost profile, output)|--set workload.num_requests=10"
   "default 100k requests, 1 replica|--set workload.num_requests=100000 --set workload.duration=0"
   "default x16 traffic, 200k requests, 16 replicas|--set replicas=16 --set workload.rate=88 --set workload.num_requests=200000 --set workload.duration=0"
   "Mooncake conversation trace (12k requests), 1 replica|--set workload={\"impl\":\"mooncake_jsonl\",\"path\":\"../shared/data/traces/mooncake/conversation_trace.jsonl\"}"

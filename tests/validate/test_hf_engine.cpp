@@ -103,6 +103,28 @@ TEST(HfEngine, AttentionOperatorsCostTheirKvGatherOnly) {
   EXPECT_EQ(m->predict(op)->ns, 40960);
 }
 
+// Constants fitted on another device: the gather is HBM-bound, so on the scenario's H200
+// (4.8 TB/s) a rate fitted on an H100 (3.35 TB/s) grows by 4.8 / 3.35: the 40.96 us gather
+// above takes 40.96 x 3.35 / 4.8 = 28.5867 us. Fitted on the scenario's own device: unchanged.
+TEST(HfEngine, ConstantsFittedOnAnotherDeviceScaleByItsHbmBandwidth) {
+  Fixture f;
+  json c = constants();
+  c["fitted_device"] = "h100_sxm";
+  auto m = f.make(c);
+  Operator op;
+  op.cls = OpClass::kAttentionDecode;
+  op.attn.heads = 32;
+  op.attn.kv_heads = 8;
+  op.attn.head_dim = 128;
+  op.attn.kv_dtype = DType::kBf16;
+  op.attn.sum_kv = 1000;
+  op.attn.sum_q = 1;
+  op.attn.num_seqs = 1;
+  EXPECT_NEAR(static_cast<double>(m->predict(op)->ns), 40960.0 * 3.35 / 4.8, 1.0);
+  c["fitted_device"] = "h200_sxm";
+  EXPECT_EQ(f.make(c)->predict(op)->ns, 40960);
+}
+
 TEST(HfEngine, OtherOperatorsComeFromTheInnerModel) {
   Fixture f;
   auto m = f.make(constants());

@@ -41,6 +41,7 @@
 #include "sim/core/error.h"
 #include "sim/cost/i_cost_model.h"
 #include "sim/cost/inner_cost.h"
+#include "sim/hardware/device_spec.h"
 #include "sim/model/model_spec.h"
 
 namespace servesim {
@@ -61,6 +62,7 @@ class HfEngineCostModel final : public ICostModel {
     double gpu_per_token_layer = 0;
     double kv_gather_bandwidth = 0;
     double sdpa_dense_flops = 0;
+    std::string fitted_device;
 
     static Config parse(Params& p) {
       Config c;
@@ -91,6 +93,10 @@ class HfEngineCostModel final : public ICostModel {
       c.sdpa_dense_flops = p.real("sdpa_dense_flops", std::nullopt,
                                   "effective FLOP/s of the packed SDPA over its dense mask (4 x Σq x Σkv x heads x head_dim "
                                   "per layer)", 1.0);
+      c.fitted_device = p.string("fitted_device", "",
+                                 "device the constants were fitted on (hardware_profiles/devices/): on another device the "
+                                 "two device rates, kv_gather_bandwidth and sdpa_dense_flops, scale by the HBM bandwidth and "
+                                 "bf16 peak ratios (empty: used as they are)");
       if (!p.doc_mode() && c.kv_gather_bandwidth <= 0) {
         bad_value(p.where("kv_gather_bandwidth"), "0", "a positive bandwidth");
       }
@@ -103,6 +109,14 @@ class HfEngineCostModel final : public ICostModel {
     layers_ = static_cast<double>(m.layers);
     head_units_ = static_cast<double>(m.heads) * static_cast<double>(m.head_dim);
     inner_ = CostModelRegistry::get().make(c.inner, deps);
+    gather_bandwidth_ = c.kv_gather_bandwidth;
+    dense_flops_ = c.sdpa_dense_flops;
+    if (!c.fitted_device.empty() && c.fitted_device != deps.device.name) {
+      // The gather streams K/V through HBM; the dense SDPA runs on the tensor cores.
+      const DeviceSpec ref = load_device(c.fitted_device, deps.data_dir, c.where + ".fitted_device");
+      gather_bandwidth_ *= deps.device.hbm_bandwidth / ref.hbm_bandwidth;
+      dense_flops_ *= deps.device.peak_flops(DType::kBf16) / ref.peak_flops(DType::kBf16);
+    }
   }
 
   std::optional<Prediction> predict(const Operator& op) const override {
@@ -121,7 +135,7 @@ class HfEngineCostModel final : public ICostModel {
   // One layer's gather + expansion of the K/V this operator's sequences attend to.
   double gather_seconds(const AttentionShape& a) const {
     const double bytes = static_cast<double>(a.sum_kv) * 2.0 * a.heads * a.head_dim * dtype_bytes(a.kv_dtype);
-    return bytes / c_.kv_gather_bandwidth;
+    return bytes / gather_bandwidth_;
   }
 
   double exposed_seconds(const Operator& op) const {
@@ -132,7 +146,7 @@ class HfEngineCostModel final : public ICostModel {
     const double prep = c_.prep_base + c_.prep_per_seq * seqs + c_.prep_per_token * q + c_.prep_per_kv_token * kv;
     const double post = c_.post_base + c_.post_per_seq * seqs;
     const double launch = c_.launch_per_layer * layers_;
-    const double dense_sdpa = 4.0 * q * kv * head_units_ * layers_ / c_.sdpa_dense_flops;
+    const double dense_sdpa = 4.0 * q * kv * head_units_ * layers_ / dense_flops_;
     const double device = op.gpu_seconds + c_.gpu_step_base + c_.gpu_per_token_layer * q * layers_ + dense_sdpa;
     const double step = c_.loop_overhead + prep + c_.sdpa_plan_build + std::max(launch, device) + post;
     return std::max(0.0, step - op.gpu_seconds);
@@ -141,6 +155,7 @@ class HfEngineCostModel final : public ICostModel {
   Config c_;
   double layers_ = 0;
   double head_units_ = 0;  // query heads x head_dim
+  double gather_bandwidth_ = 0, dense_flops_ = 0;  // the device rates on the scenario's device
   std::unique_ptr<ICostModel> inner_;
 };
 

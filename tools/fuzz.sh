@@ -15,6 +15,9 @@ targets=("${@:-${all[@]}}")
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j"${SERVESIM_JOBS:-2}" --target $(printf 'fuzz_%s ' "${targets[@]}")
 mkdir -p build/fuzz/crashes
+# The file-reader bodies write each input to a file under TMPDIR: a RAM folder makes them
+# several times faster (groundtruth: 54 -> 320 executions a second under load).
+if [ -z "${TMPDIR:-}" ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 status=0
 for t in "${targets[@]}"; do
   work="build/fuzz/corpus/$t"

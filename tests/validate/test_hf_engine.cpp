@@ -83,9 +83,8 @@ TEST(HfEngine, DenseSdpaIsQuadraticInTheWholeBatch) {
   EXPECT_NEAR(seconds(m->predict(step_op(65, 2112, 67648, 0.1))), expected, 1e-9);
 }
 
-TEST(HfEngine, AttentionOperatorsCostTheirKvGatherOnly) {
-  Fixture f;
-  auto m = f.make(constants());
+// One decode sequence attending 1000 keys, 32 heads of 128 dims, bf16 K/V.
+Operator decode_of_1000_keys() {
   Operator op;
   op.cls = OpClass::kAttentionDecode;
   op.attn.heads = 32;
@@ -95,6 +94,13 @@ TEST(HfEngine, AttentionOperatorsCostTheirKvGatherOnly) {
   op.attn.sum_kv = 1000;
   op.attn.sum_q = 1;
   op.attn.num_seqs = 1;
+  return op;
+}
+
+TEST(HfEngine, AttentionOperatorsCostTheirKvGatherOnly) {
+  Fixture f;
+  auto m = f.make(constants());
+  Operator op = decode_of_1000_keys();
   // One layer: 1000 keys x 2 (K, V) x 32 heads x 128 x 2 bytes = 16,384,000 B at 400 GB/s = 40.96 us.
   const auto p = m->predict(op);
   EXPECT_EQ(p->ns, 40960);
@@ -111,15 +117,7 @@ TEST(HfEngine, ConstantsFittedOnAnotherDeviceScaleByItsHbmBandwidth) {
   json c = constants();
   c["fitted_device"] = "h100_sxm";
   auto m = f.make(c);
-  Operator op;
-  op.cls = OpClass::kAttentionDecode;
-  op.attn.heads = 32;
-  op.attn.kv_heads = 8;
-  op.attn.head_dim = 128;
-  op.attn.kv_dtype = DType::kBf16;
-  op.attn.sum_kv = 1000;
-  op.attn.sum_q = 1;
-  op.attn.num_seqs = 1;
+  Operator op = decode_of_1000_keys();
   EXPECT_NEAR(static_cast<double>(m->predict(op)->ns), 40960.0 * 3.35 / 4.8, 1.0);
   c["fitted_device"] = "h200_sxm";
   EXPECT_EQ(f.make(c)->predict(op)->ns, 40960);

@@ -64,7 +64,7 @@ std::vector<std::string> default_inputs(const std::string& device, const std::st
 std::string profile_file_name(const std::string& device, const std::string& kernel_set) {
   const auto sets = kernel_set_sources(device);
   if (kernel_set.empty() || (!sets.empty() && sets.front().name == kernel_set)) return device + ".json";
-  return device + "@" + kernel_set + ".json";
+  return kernel_set_stem(device, kernel_set) + ".json";
 }
 
 nlohmann::json infer_kernel_set(const MeasurementSet& set, const FittedProfile& p, const std::string& name) {
@@ -74,10 +74,10 @@ nlohmann::json infer_kernel_set(const MeasurementSet& set, const FittedProfile& 
     auto& v = kernels[fam];
     if (std::find(v.begin(), v.end(), k) == v.end()) v.push_back(k);
   };
+  const auto fams = p.families();
   for (std::size_t i = 0; i < set.inputs.size(); ++i) {
     const auto* f = format_kernels(set.inputs[i].format);
     if (!f || set.inputs[i].kept == 0) continue;
-    const auto fams = p.families();
     if (std::find(fams.begin(), fams.end(), f->family) == fams.end()) continue;
     if (*f->engine) engines.insert(f->engine);
     add(f->family, f->kernels);

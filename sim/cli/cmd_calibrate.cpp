@@ -31,7 +31,7 @@ std::string profile_path(const std::string& data_dir, const std::string& device,
 std::string kernel_set_option(const po::variables_map& vm) {
   if (!vm.count("kernel-set")) return "";
   const std::string k = vm["kernel-set"].as<std::string>();
-  if (k.empty() || k.find_first_of("/@ ") != std::string::npos) {
+  if (!valid_kernel_set_name(k)) {
     bad_value("--kernel-set", k, "a kernel-set name without '/', '@' or spaces (e.g. vllm, pytorch, harness)");
   }
   return k;

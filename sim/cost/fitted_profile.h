@@ -160,4 +160,12 @@ class FittedProfile {
 // deterministic).
 double round_sig(double v, int sig = 5);
 
+// A kernel-set name as profiles, scenarios and file names use it: non-empty, no '/', '@' or
+// spaces (it becomes part of calibration/profiles/<device>@<kernel_set>.json).
+bool valid_kernel_set_name(const std::string& name);
+// The file stem of a device's profile of a kernel set: "<device>@<kernel_set>".
+inline std::string kernel_set_stem(const std::string& device, const std::string& kernel_set) {
+  return device + "@" + kernel_set;
+}
+
 }  // namespace servesim

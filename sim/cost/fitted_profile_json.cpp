@@ -131,6 +131,10 @@ json write_attention(const FittedProfile::AttentionFit& f, bool prefill) {
 
 FittedProfile FittedProfile::load(const std::string& path) { return from_json(read_json_file(path), path); }
 
+bool valid_kernel_set_name(const std::string& name) {
+  return !name.empty() && name.find_first_of("/@ ") == std::string::npos;
+}
+
 std::string FittedProfile::kernel_set_name() const {
   return kernel_set.is_object() && kernel_set.contains("name") ? kernel_set["name"].get<std::string>() : "";
 }
@@ -149,7 +153,7 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
     p.kernel_set = j["kernel_set"];
     if (!p.kernel_set.is_object()) bad_value(where + ": kernel_set", p.kernel_set.dump().substr(0, 80), "an object with a name");
     const std::string name = str(p.kernel_set, "name", where + ": kernel_set");
-    if (name.empty() || name.find_first_of("/@ ") != std::string::npos) {
+    if (!valid_kernel_set_name(name)) {
       bad_value(where + ": kernel_set: name", name, "a non-empty name without '/', '@' or spaces");
     }
   }

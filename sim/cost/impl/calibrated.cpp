@@ -44,7 +44,7 @@ class CalibratedCostModel final : public ICostModel {
                               "the kernels (engine) the costs come from: the device's profile whose kernel set has this "
                               "name, calibration/profiles/<device>@<kernel_set>.json or <device>.json (e.g. vllm, pytorch, "
                               "harness; empty: the device's default profile, whatever its set)");
-      if (c.kernel_set.find_first_of("/@ ") != std::string::npos) {
+      if (!c.kernel_set.empty() && !valid_kernel_set_name(c.kernel_set)) {
         bad_value(p.where("kernel_set"), c.kernel_set, "a kernel-set name without '/', '@' or spaces (e.g. vllm, pytorch)");
       }
       c.all_reduce_backend = p.choice("all_reduce_backend", "best", {"best", "nccl", "vllm_custom"},
@@ -85,7 +85,7 @@ class CalibratedCostModel final : public ICostModel {
     roofline_ = CostModelRegistry::get().make(c.fallback, deps);
     if (!c.kernel_set.empty() && c.profile.empty()) {
       // The set's own file first; else the device's default profile if its set has that name.
-      const fs::path own = fs::path(path).parent_path() / (deps.device.name + "@" + c.kernel_set + ".json");
+      const fs::path own = fs::path(path).parent_path() / (kernel_set_stem(deps.device.name, c.kernel_set) + ".json");
       if (fs::exists(own)) path = own.string();
     }
     if (!fs::exists(path)) {

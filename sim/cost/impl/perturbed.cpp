@@ -17,6 +17,7 @@
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
 #include "sim/core/rng.h"
+#include "sim/cost/fitted_profile.h"
 #include "sim/cost/i_cost_model.h"
 #include "sim/cost/inner_cost.h"
 #include "sim/cost/physical_bound.h"
@@ -69,9 +70,8 @@ class PerturbedCostModel final : public ICostModel {
       const fs::path dir = fs::path(deps.data_dir) / "calibration" / "profiles";
       const std::string ks = c.inner.resolved.is_object() ? c.inner.resolved.value("kernel_set", std::string()) : "";
       path = (dir / (deps.device.name + ".residuals.json")).string();
-      if (!ks.empty() && fs::exists(dir / (deps.device.name + "@" + ks + ".residuals.json"))) {
-        path = (dir / (deps.device.name + "@" + ks + ".residuals.json")).string();
-      }
+      const fs::path own = dir / (kernel_set_stem(deps.device.name, ks) + ".residuals.json");
+      if (!ks.empty() && fs::exists(own)) path = own.string();
     }
     if (!fs::exists(path)) {
       bad_value(c.where + ".residuals", path,

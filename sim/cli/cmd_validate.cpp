@@ -59,7 +59,8 @@ int fit(const Args& args) {
 // Per run, the measured TTFT/TPOT p50, mean E2E and throughput against the intervals of
 // `replays` perturbed replays (sim/cli/uncertainty.h), and the share that fall inside.
 nlohmann::json validation_intervals(const std::vector<validate::GtRun>& runs, const std::vector<validate::RunValidation>& results,
-                                    const validate::EngineProfile& profile, const SimOptions& so, int replays, double confidence) {
+                                    const validate::EngineProfile& profile, const std::vector<nlohmann::json>& constants,
+                                    const SimOptions& so, int replays, double confidence) {
   using Get = std::function<validate::Pair(const validate::RunValidation&)>;
   const std::vector<std::pair<std::string, Get>> metrics = {
       {"ttft_p50", [](const auto& v) { return v.ttft.p50; }}, {"tpot_p50", [](const auto& v) { return v.tpot.p50; }},
@@ -69,7 +70,7 @@ nlohmann::json validation_intervals(const std::vector<validate::GtRun>& runs, co
   for (std::size_t i = 0; i < runs.size(); ++i) {
     std::vector<std::vector<double>> values(metrics.size());
     for (int draw = 1; draw <= replays; ++draw) {
-      const auto v = validate::validate_run(runs[i], profile, profile.fitted["constants"], so,
+      const auto v = validate::validate_run(runs[i], profile, constants[i], so,
                                             [draw](const nlohmann::json& s) { return perturbed_scenario(s, s, draw); });
       for (std::size_t m = 0; m < metrics.size(); ++m) values[m].push_back(metrics[m].second(v).predicted);
     }
@@ -85,6 +86,14 @@ nlohmann::json validation_intervals(const std::vector<validate::GtRun>& runs, co
     per_run.push_back(row);
   }
   return {{"replays", replays}, {"confidence", confidence}, {"inside", inside}, {"total", total}, {"runs", per_run}};
+}
+
+// The profile's constants for one run; with --host-probe, hf_engine's host_scale set to the
+// run's own host probe over the fit machine's (a run without a probe keeps scale 1).
+nlohmann::json run_constants(const validate::EngineProfile& profile, const validate::GtRun& run, bool host_probe) {
+  nlohmann::json c = profile.fitted["constants"];
+  if (host_probe && run.meta.host_plan_build_s > 0) c["host_scale"] = run.meta.host_plan_build_s / profile.host_probe_s;
+  return c;
 }
 
 std::string coverage_text(const nlohmann::json& j) {
@@ -116,6 +125,9 @@ int cmd_validate(const Args& args) {
       "also replay each run N times with the fits' held-out errors drawn per family, and report whether the measured "
       "values fall inside the prediction intervals (intervals.json)")(
       "confidence", po::value<double>()->default_value(0.9), "the intervals' coverage with --uncertainty")(
+      "host-probe",
+      "scale the engine's host time per run by the run's host probe (meta.json sdpa_probe: the cuDNN plan build) over "
+      "the fit machine's (the profile's fitted.host_probe): hf_engine's host_scale")(
       "quiet,q", "print nothing on success");
   po::positional_options_description pos;
   pos.add("run", 1);
@@ -161,12 +173,19 @@ int cmd_validate(const Args& args) {
   const double confidence = vm["confidence"].as<double>();
   if (replays != 0 && replays < 2) bad_value("--uncertainty", std::to_string(replays), "at least 2 replays (or 0: none)");
   if (!(confidence > 0 && confidence < 1)) bad_value("--confidence", std::to_string(confidence), "a fraction in (0, 1)");
+  const bool host_probe = vm.count("host-probe") > 0;
+  if (host_probe && !(profile.host_probe_s > 0)) {
+    input_error(path + ": fitted.host_probe", "missing; expected the fit machine's host probe for --host-probe (refit with "
+                                              "`servesim validate fit` from calibration runs that carry an sdpa_probe)");
+  }
+  std::vector<nlohmann::json> constants;
+  for (const validate::GtRun& run : runs) constants.push_back(run_constants(profile, run, host_probe));
   std::vector<validate::RunValidation> results;
-  for (const validate::GtRun& run : runs) results.push_back(validate::validate_run(run, profile, profile.fitted["constants"], so));
+  for (std::size_t i = 0; i < runs.size(); ++i) results.push_back(validate::validate_run(runs[i], profile, constants[i], so));
   std::vector<std::pair<std::string, std::string>> extra;
   nlohmann::json intervals;
   if (replays > 0) {
-    intervals = validation_intervals(runs, results, profile, so, replays, confidence);
+    intervals = validation_intervals(runs, results, profile, constants, so, replays, confidence);
     extra.emplace_back("intervals.json", intervals.dump(2) + "\n");
   }
   if (stop_requested()) throw Cancelled("stopped before writing");

@@ -37,14 +37,15 @@ nlohmann::json percentiles_json(const PercentilePairs& p) {
 
 }  // namespace
 
-StepErrors step_errors(const std::vector<StepRow>& rows) {
+StepErrors step_errors(const std::vector<StepRow>& rows, StepKind kind) {
   StepErrors e;
   std::vector<double> abs_err, err;
   for (const StepRow& r : rows) {
+    if ((kind == StepKind::kDecodeOnly && !r.decode_only) || (kind == StepKind::kWithPrefill && r.decode_only)) continue;
     err.push_back(r.seconds.error());
     abs_err.push_back(std::fabs(r.seconds.error()));
   }
-  e.count = static_cast<std::int64_t>(rows.size());
+  e.count = static_cast<std::int64_t>(err.size());
   e.abs_median = pct(abs_err, 50);
   e.abs_p90 = pct(abs_err, 90);
   e.signed_median = pct(err, 50);
@@ -73,6 +74,7 @@ std::vector<StepRow> predict_steps(const GtRun& run, const nlohmann::json& scena
     r.kv_tokens = s.kv_tokens;
     r.seconds = {s.duration_s, c.seconds - loop};
     r.predicted_device_s = c.device_seconds();
+    r.decode_only = s.prefill_tokens == 0;
     rows.push_back(r);
   }
   return rows;
@@ -85,11 +87,14 @@ RunValidation validate_run(const GtRun& run, const EngineProfile& profile, const
   v.dir = run.dir;
   v.role = run.meta.role;
   v.model = run.meta.model;
+  v.host_scale = constants.value("host_scale", 1.0);
   const nlohmann::json scenario =
       transform ? transform(scenario_for_run(profile, run, constants)) : scenario_for_run(profile, run, constants);
 
   v.steps = predict_steps(run, scenario, options);
   v.step_errors = step_errors(v.steps);
+  v.decode_step_errors = step_errors(v.steps, StepKind::kDecodeOnly);
+  v.prefill_step_errors = step_errors(v.steps, StepKind::kWithPrefill);
 
   Simulation sim(scenario, options);
   SimResult res = sim.run();
@@ -144,16 +149,22 @@ RunValidation validate_run(const GtRun& run, const EngineProfile& profile, const
   return v;
 }
 
+namespace {
+nlohmann::json step_errors_json(const StepErrors& e) {
+  return {{"count", e.count}, {"abs_error_median", e.abs_median}, {"abs_error_p90", e.abs_p90}, {"error_median", e.signed_median}};
+}
+}  // namespace
+
 nlohmann::json to_json(const RunValidation& v) {
   return {
       {"run", v.run},
       {"dir", v.dir},
       {"role", v.role},
       {"model", v.model},
-      {"step_time", {{"count", v.step_errors.count},
-                     {"abs_error_median", v.step_errors.abs_median},
-                     {"abs_error_p90", v.step_errors.abs_p90},
-                     {"error_median", v.step_errors.signed_median}}},
+      {"host_scale", v.host_scale},
+      {"step_time", step_errors_json(v.step_errors)},
+      {"step_time_decode_only", step_errors_json(v.decode_step_errors)},
+      {"step_time_with_prefill", step_errors_json(v.prefill_step_errors)},
       {"ttft_s", percentiles_json(v.ttft)},
       {"tpot_s", percentiles_json(v.tpot)},
       {"e2e_s", percentiles_json(v.e2e)},

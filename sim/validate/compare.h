@@ -40,6 +40,7 @@ struct StepRow {
   std::int64_t num_requests = 0, q_tokens = 0, kv_tokens = 0;
   Pair seconds;
   double predicted_device_s = 0;  // the plan's operators (what the engine step adds is the rest)
+  bool decode_only = false;       // no prefill token in the step
 };
 
 struct RequestRow {
@@ -57,16 +58,19 @@ struct RunValidation {
   std::string run, dir, role, model;
   std::vector<StepRow> steps;
   StepErrors step_errors;
+  StepErrors decode_step_errors, prefill_step_errors;  // decode-only steps; steps with prefill tokens
   std::vector<RequestRow> requests;
   PercentilePairs ttft, tpot, e2e;
   Pair throughput;       // output tokens / s
   Pair num_steps;        // steps that ran a forward
   Pair makespan;         // last completion, s from the run's t0
+  double host_scale = 1;  // hf_engine's host_scale this run was predicted with (--host-probe)
   nlohmann::json resolved_config;
 };
 
 // Per-step errors of a run's measured steps only (no simulation of its requests).
-StepErrors step_errors(const std::vector<StepRow>& rows);
+enum class StepKind { kAll, kDecodeOnly, kWithPrefill };
+StepErrors step_errors(const std::vector<StepRow>& rows, StepKind kind = StepKind::kAll);
 std::vector<StepRow> predict_steps(const GtRun& run, const nlohmann::json& scenario, const SimOptions& options);
 
 // `transform`, if given, rewrites the run's scenario before it is simulated (prediction

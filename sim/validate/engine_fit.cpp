@@ -24,13 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // Four significant digits: readable constants, and the same text for the same fit.
 double round4(double x) { return x == 0 ? 0.0 : std::stod(fmt::format("{:.4g}", x)); }
 
@@ -331,6 +324,16 @@ EngineFit fit_engine(const EngineProfile& p, const SimOptions& so) {
                               {"error_median", round4(e.signed_median)}};
   }
   fit.quality["calibration_step_time"] = per_run;
+  std::vector<double> probes;
+  for (const GtRun& run : runs) {
+    if (run.meta.host_plan_build_s > 0) probes.push_back(run.meta.host_plan_build_s);
+  }
+  if (!probes.empty()) {
+    fit.host_probe = {{"sdpa_plan_build_s", round4(median(probes))},
+                      {"runs", probes.size()},
+                      {"rule", "median over the calibration runs that carry one of meta.json sdpa_probe: the median host time "
+                               "of a cuDNN SDPA plan build for a new shape (as_configured cases after the first)"}};
+  }
   return fit;
 }
 
@@ -338,6 +341,7 @@ nlohmann::json with_fit(const EngineProfile& p, const EngineFit& fit) {
   nlohmann::json doc = p.doc;
   doc["fitted"] = {{"by", "servesim validate fit"}, {"constants", fit.constants}, {"provenance", fit.provenance},
                    {"quality", fit.quality}};
+  if (!fit.host_probe.is_null()) doc["fitted"]["host_probe"] = fit.host_probe;
   return doc;
 }
 

@@ -10,6 +10,8 @@
 //   cuDNN plan build <- median of launch_s - launch of host-bound decode steps of the runs;
 //   device extras (per step, per token-layer, K/V gather rate, dense SDPA rate) <- non-negative
 //   least squares of the sweeps' gpu_only_s less the inner cost model's operators.
+// - The host probe of the calibration runs (median of their sdpa_probe plan builds) is kept
+//   beside the constants: the reference a run's own probe is compared with.
 // - Deterministic: same inputs, same constants (byte-identical profile).
 #include <string>
 #include <vector>
@@ -34,6 +36,9 @@ struct EngineFit {
   nlohmann::json constants;   // hf_engine parameters
   nlohmann::json provenance;  // inputs with their sha256, rules, the inner cost model
   nlohmann::json quality;     // residuals on the calibration inputs
+  // The fit machine's host probe: {sdpa_plan_build_s, runs, rule}; null when no calibration
+  // run carries one (then `validate --host-probe` has no reference to scale by).
+  nlohmann::json host_probe;
 };
 
 EngineFit fit_engine(const EngineProfile& profile, const SimOptions& options);

@@ -58,6 +58,14 @@ EngineProfile EngineProfile::load(const std::string& path) {
   if (p.doc.contains("fitted") && !p.doc["fitted"].is_null()) {
     p.fitted = need(p.doc, "fitted", path + ":", T::object, "the fitted constants");
     need(p.fitted, "constants", w + "fitted", T::object, "the fitted constants {key: value}");
+    if (p.fitted.contains("host_probe")) {
+      const nlohmann::json& hp = need(p.fitted, "host_probe", w + "fitted", T::object, "{sdpa_plan_build_s, runs, rule}");
+      const auto it = hp.find("sdpa_plan_build_s");
+      if (it == hp.end() || !it->is_number() || !(it->get<double>() > 0)) {
+        bad_value(w + "fitted.host_probe.sdpa_plan_build_s", it == hp.end() ? "missing" : it->dump(), "a positive number of seconds");
+      }
+      p.host_probe_s = it->get<double>();
+    }
   }
   return p;
 }

@@ -35,6 +35,8 @@ struct EngineProfile {
 
   static EngineProfile load(const std::string& path);
   bool has_constants() const { return fitted.is_object() && fitted.contains("constants"); }
+  // fitted.host_probe.sdpa_plan_build_s: the fit machine's host probe; 0 when absent.
+  double host_probe_s = 0;
 };
 
 // InputError when the run was not produced by the profile's engine configuration.

@@ -14,6 +14,13 @@
 namespace servesim::validate {
 namespace fs = std::filesystem;
 
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 namespace {
 
 std::string file_in(const std::string& dir, const char* name) { return (fs::path(dir) / name).string(); }
@@ -60,6 +67,27 @@ double real_field(const nlohmann::json& root, std::initializer_list<const char*>
     bad_value(file + ": " + where, v.dump(), fmt::format("a number in [{}, {}]", min, max));
   }
   return v.get<double>();
+}
+
+// sdpa_probe.cases: {mode, lq, lk, first_call_s, repeat_s} (or {..., error}). Absent: 0.
+double plan_build_probe(const nlohmann::json& meta, const std::string& file) {
+  if (!meta.contains("sdpa_probe") || meta["sdpa_probe"].is_null()) return 0;
+  const nlohmann::json& probe = meta["sdpa_probe"];
+  if (!probe.is_object() || !probe.contains("cases") || !probe["cases"].is_array()) {
+    bad_value(file + ": sdpa_probe", probe.dump().substr(0, 60), "an object with a list 'cases' (the driver's SDPA probe)");
+  }
+  std::vector<double> builds;
+  bool first = true;
+  for (const nlohmann::json& c : probe["cases"]) {
+    if (!c.is_object() || c.value("mode", "") != "as_configured" || c.contains("error")) continue;
+    const auto it = c.find("first_call_s");
+    if (it == c.end() || !it->is_number() || !(it->get<double>() > 0)) {
+      bad_value(file + ": sdpa_probe.cases[].first_call_s", c.dump().substr(0, 60), "a positive number of seconds");
+    }
+    if (!first) builds.push_back(it->get<double>());
+    first = false;
+  }
+  return median(std::move(builds));
 }
 
 std::int64_t parse_int(const std::string& s, const std::string& where, const char* what) {
@@ -113,6 +141,7 @@ GtMeta read_meta(const std::string& dir) {
   m.max_requests_per_batch = int_field(j, {"engine_config", "max_requests_per_batch"}, file, 1);
   m.safety_margin = real_field(j, {"engine_config", "scheduler_safety_margin"}, file, 0.0, 1.0);
   m.transformers_version = str_field(j, {"system", "transformers"}, file);
+  m.host_plan_build_s = plan_build_probe(j, file);
   if (j.contains("summary")) m.summary = j["summary"];
   return m;
 }

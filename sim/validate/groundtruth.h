@@ -32,6 +32,10 @@ struct GtMeta {
   double safety_margin = 0;
   std::int64_t num_requests = 0;
   std::string transformers_version;
+  // The host probe the driver ran in the run's process before the runs (sdpa_probe): the
+  // median host time of the cuDNN SDPA plan build for a new shape, over its `as_configured`
+  // cases after the first (which also pays cuDNN's initialisation). 0: the run has none.
+  double host_plan_build_s = 0;
   nlohmann::json summary;  // the run's own summary (for reference; never used to predict)
 };
 
@@ -66,6 +70,9 @@ struct GtRun {
   std::vector<GtRequest> requests;
   std::vector<GtStep> steps;
 };
+
+// The median of v (the mean of the middle two for an even count); 0 for none.
+double median(std::vector<double> v);
 
 GtMeta read_meta(const std::string& dir);
 std::vector<GtRequest> read_requests(const std::string& dir);

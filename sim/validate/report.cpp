@@ -43,8 +43,8 @@ nlohmann::json validation_json(const std::vector<RunValidation>& runs) {
 }
 
 std::string table_text(const RunValidation& v) {
-  std::string s = fmt::format("run {} ({}, {}): {} steps measured, {} simulated\n", v.run, v.role, v.model, v.num_steps.measured,
-                              v.num_steps.predicted);
+  std::string s = fmt::format("run {} ({}, {}): {} steps measured, {} simulated{}\n", v.run, v.role, v.model, v.num_steps.measured,
+                              v.num_steps.predicted, v.host_scale != 1 ? fmt::format(", host scale {:.3f} (its host probe)", v.host_scale) : "");
   s += fmt::format("{:<22}{:>12}{:>12}{:>10}{:>10}  {}\n", "metric", "measured", "predicted", "error", "target", "");
   auto row = [&](const std::string& name, const Pair& p, double scale, const char* unit, const Target* t) {
     const int digits = std::string(unit) == "s" ? 2 : 1;
@@ -58,6 +58,10 @@ std::string table_text(const RunValidation& v) {
                    pass(v.step_errors.abs_median, kStepTimeTarget) ? "pass" : "MISS");
   s += fmt::format("{:<22}{:>12}{:>12}{:>10}\n", "step time |err| p90", "", "", fmt::format("{:.1f}%", 100 * v.step_errors.abs_p90));
   s += fmt::format("{:<22}{:>12}{:>12}{:>10}\n", "step time bias p50", "", "", pct(v.step_errors.signed_median));
+  for (const auto& [name, e] : {std::pair{"decode-only |err| p50", &v.decode_step_errors}, std::pair{"prefill |err| p50", &v.prefill_step_errors}}) {
+    s += fmt::format("{:<22}{:>12}{:>12}{:>10}  {} steps, bias {}\n", name, "", "", fmt::format("{:.1f}%", 100 * e->abs_median), e->count,
+                     pct(e->signed_median));
+  }
   for (const auto& [name, m, t50] : {std::tuple{"TTFT", &v.ttft, &kTtftTarget}, std::tuple{"TPOT", &v.tpot, &kTpotTarget},
                                      std::tuple{"E2E", &v.e2e, static_cast<const Target*>(nullptr)}}) {
     const double scale = std::string(name) == "E2E" ? 1.0 : 1e3;
@@ -82,6 +86,14 @@ std::string summary_markdown(const std::vector<RunValidation>& runs) {
     s += fmt::format("| {} | {} | step time, median / p90 of \\|error\\| over {} steps | – | – | {:.1f}% / {:.1f}% | ≤5% (median) | {} |\n",
                      v.run, v.role, v.step_errors.count, 100 * v.step_errors.abs_median, 100 * v.step_errors.abs_p90,
                      pass(v.step_errors.abs_median, kStepTimeTarget) ? "pass" : "**miss**");
+    for (const auto& [name, e] : {std::pair{"decode-only", &v.decode_step_errors}, std::pair{"with prefill", &v.prefill_step_errors}}) {
+      s += fmt::format("| {} | {} | {} steps: median \\|error\\| over {} (bias {}) | – | – | {:.1f}% | – | – |\n", v.run, v.role, name,
+                       e->count, pct(e->signed_median), 100 * e->abs_median);
+    }
+    if (v.host_scale != 1) {
+      s += fmt::format("| {} | {} | host scale (its host probe over the fit machine's) | – | – | {:.3f} | – | – |\n", v.run, v.role,
+                       v.host_scale);
+    }
     for (const auto& [name, m, t50] : {std::tuple{"TTFT", &v.ttft, &kTtftTarget}, std::tuple{"TPOT", &v.tpot, &kTpotTarget},
                                        std::tuple{"E2E", &v.e2e, static_cast<const Target*>(nullptr)}}) {
       const bool ms = std::string(name) != "E2E";

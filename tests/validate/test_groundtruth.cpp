@@ -76,6 +76,29 @@ TEST(Groundtruth, ReadsTheTinyRun) {
   EXPECT_DOUBLE_EQ(run.steps[2].duration_s, 0.4);
 }
 
+TEST(Groundtruth, HostProbeIsTheMedianPlanBuildAfterTheFirst) {
+  EXPECT_EQ(read_meta(kRun).host_plan_build_s, 0.0);  // the tiny run has none
+  const std::string meta = slurp(fs::path(kRun) / "meta.json");
+  auto with_probe = [&](const std::string& name, const std::string& probe) {
+    const std::string text = replace(meta, "\"sdpa_backend_setting\"", "\"sdpa_probe\": " + probe + ", \"sdpa_backend_setting\"");
+    return broken_copy(name, "meta.json", text);
+  };
+  // as_configured cases 0.9 (first: skipped), 0.02, 0.06, 0.04 and 0.05: median of the last
+  // four (0.04 + 0.05) / 2 = 0.045; other modes and failed cases do not count.
+  fs::path d = with_probe("probe", R"({"cases": [{"mode": "as_configured", "first_call_s": 0.9},
+      {"mode": "as_configured", "first_call_s": 0.02}, {"mode": "math_only", "first_call_s": 7},
+      {"mode": "as_configured", "first_call_s": 0.06}, {"mode": "as_configured", "error": "x"},
+      {"mode": "as_configured", "first_call_s": 0.04}, {"mode": "as_configured", "first_call_s": 0.05}]})");
+  EXPECT_NEAR(read_meta(d.string()).host_plan_build_s, 0.045, 1e-12);
+  fs::remove_all(d);
+  d = with_probe("probe_bad", R"({"cases": [{"mode": "as_configured", "first_call_s": "slow"}]})");
+  EXPECT_NE(error_of([&] { read_meta(d.string()); }).find("sdpa_probe.cases[].first_call_s"), std::string::npos);
+  fs::remove_all(d);
+  d = with_probe("probe_kind", "5");
+  EXPECT_NE(error_of([&] { read_meta(d.string()); }).find("meta.json: sdpa_probe"), std::string::npos);
+  fs::remove_all(d);
+}
+
 TEST(Groundtruth, CompositionParsing) {
   const auto s = parse_composition("3:1:400;7:512:0", "w");
   ASSERT_EQ(s.size(), 2u);

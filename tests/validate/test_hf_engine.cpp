@@ -123,6 +123,24 @@ TEST(HfEngine, ConstantsFittedOnAnotherDeviceScaleByItsHbmBandwidth) {
   EXPECT_EQ(f.make(c)->predict(op)->ns, 40960);
 }
 
+TEST(HfEngine, HostScaleMultipliesEveryHostTermAndNoDeviceTerm) {
+  Fixture f;
+  json c = constants();
+  c["host_scale"] = 2.0;
+  auto m = f.make(c);
+  // The host-bound step of the first test on a host twice as slow: loop 0.4, prep 3.2, plan
+  // build 60, launch 64 (device 7.00524288 ms, unchanged, still below it), post 0.2:
+  //   step = 0.4 + 3.2 + 60 + 64 + 0.2 = 127.8 ms; exposed = 127.8 - 5 = 122.8 ms.
+  EXPECT_NEAR(seconds(m->predict(step_op(1, 1, 1000, 0.005))), 0.1228, 1e-9);
+  // The second test's step (50 ms of device work, 52.00524288 ms with the extras) is now
+  // host-bound, the doubled launch being longer: step = 127.8 ms as above, exposed 77.8 ms.
+  EXPECT_NEAR(seconds(m->predict(step_op(1, 1, 1000, 0.050))), 0.0778, 1e-9);
+  // 100 ms of device work stays device-bound: step = 0.4 + 3.2 + 60 + 102.00524288 + 0.2.
+  EXPECT_NEAR(seconds(m->predict(step_op(1, 1, 1000, 0.100))), 0.16580524288 - 0.100, 1e-9);
+  // The K/V gather is device work: unchanged by the host scale.
+  EXPECT_EQ(m->predict(decode_of_1000_keys())->ns, f.make(constants())->predict(decode_of_1000_keys())->ns);
+}
+
 TEST(HfEngine, OtherOperatorsComeFromTheInnerModel) {
   Fixture f;
   auto m = f.make(constants());
@@ -153,6 +171,9 @@ TEST(HfEngine, BadConfigurationIsAnInputError) {
   EXPECT_THROW(f.make(c), InputError);
   c = constants();
   c.erase("sdpa_plan_build");  // every constant belongs to a profile: none has a default
+  EXPECT_THROW(f.make(c), InputError);
+  c = constants();
+  c["host_scale"] = 0.0;  // a host takes some time
   EXPECT_THROW(f.make(c), InputError);
 }
 

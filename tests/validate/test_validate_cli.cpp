@@ -82,6 +82,57 @@ TEST(ValidateCli, TinyRunEndToEndWithHandDerivedErrors) {
   fs::remove_all(out.parent_path());
 }
 
+// --host-probe: the run's host probe (sdpa_probe: as_configured plan builds 0.5 s, skipped as
+// the first, then 0.03, 0.04, 0.03 s: median 0.03 s) over the profile's fitted.host_probe
+// (0.02 s) gives host_scale 1.5, so every step of the tiny run takes 1.5 x 0.32 = 0.48 s:
+//   step 1 [0, 0.48] r0 prefill; step 2 [0.48, 0.96] r0 decode (r1 arrives at 0.5);
+//   step 3 [0.96, 1.44] r0 decode + r1 prefill; step 4 [1.44, 1.92] r1 decode.
+// Predicted TTFT r0 0.48, r1 1.44 - 0.5 = 0.94: p50 0.71. Steps measured 0.30, 0.32, 0.40,
+// 0.32 against 0.48: errors +0.6, +0.5, +0.2, +0.5, |error| median 0.5. Decode-only steps
+// (2 and 4): +0.5, +0.5; steps with prefill (1 and 3): +0.6, +0.2, median 0.4.
+TEST(ValidateCli, HostProbeScalesTheHostTimeByTheRunsProbeOverTheFitMachines) {
+  const fs::path base = temp_dir("validate_probe");
+  const fs::path run = base / "tiny_run";
+  fs::create_directories(run);
+  for (const char* f : {"requests.csv", "steps.csv"}) fs::copy_file(fs::path(kData) / "tiny_run" / f, run / f);
+  nlohmann::json meta = read_json(fs::path(kData) / "tiny_run" / "meta.json");
+  meta["sdpa_probe"] = {{"cases",
+                         {{{"mode", "as_configured"}, {"first_call_s", 0.5}},
+                          {{"mode", "as_configured"}, {"first_call_s", 0.03}},
+                          {{"mode", "cudnn_only"}, {"first_call_s", 9.0}},
+                          {{"mode", "as_configured"}, {"error", "out of memory"}},
+                          {{"mode", "as_configured"}, {"first_call_s", 0.04}},
+                          {{"mode", "as_configured"}, {"first_call_s", 0.03}}}}};
+  std::ofstream(run / "meta.json") << meta.dump();
+  nlohmann::json p = read_json(kData + "/engine_test.json");
+  p["fitted"]["host_probe"] = {{"sdpa_plan_build_s", 0.02}, {"runs", 1}, {"rule", "test"}};
+  std::ofstream(base / "engine.json") << p.dump();
+  const fs::path out = base / "out";
+  const auto r = run_cli("validate " + run.string() + " --host-probe --engine " + (base / "engine.json").string() + " --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("host scale 1.500"), std::string::npos) << r.out;
+  const nlohmann::json v = read_json(out / "validation.json")["runs"][0];
+  const double tol = 1e-6;
+  EXPECT_NEAR(v["host_scale"].get<double>(), 1.5, tol);
+  EXPECT_NEAR(v["step_time"]["abs_error_median"].get<double>(), 0.5, tol);
+  EXPECT_NEAR(v["step_time_decode_only"]["abs_error_median"].get<double>(), 0.5, tol);
+  EXPECT_EQ(v["step_time_decode_only"]["count"].get<int>(), 2);
+  EXPECT_NEAR(v["step_time_with_prefill"]["abs_error_median"].get<double>(), 0.4, tol);
+  EXPECT_NEAR(v["ttft_s"]["p50"]["predicted"].get<double>(), 0.71, tol);
+  // Without the flag the same run keeps scale 1 (steps of 0.32 s: TTFT p50 0.39).
+  const auto plain = run_cli("validate " + run.string() + " -q --engine " + (base / "engine.json").string() + " --out " + (base / "plain").string());
+  ASSERT_EQ(plain.exit_code, 0) << plain.out;
+  const nlohmann::json w = read_json(base / "plain" / "validation.json")["runs"][0];
+  EXPECT_EQ(w["host_scale"].get<double>(), 1.0);
+  EXPECT_NEAR(w["ttft_s"]["p50"]["predicted"].get<double>(), 0.39, tol);
+  // A profile without the fit machine's probe cannot scale: exit 2, nothing written.
+  const auto bad = run_cli("validate " + run.string() + " --host-probe --engine " + kData + "/engine_test.json --out " + (base / "bad").string());
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("fitted.host_probe"), std::string::npos) << bad.out;
+  EXPECT_FALSE(fs::exists(base / "bad"));
+  fs::remove_all(base);
+}
+
 TEST(ValidateCli, SameInputsGiveByteIdenticalOutputs) {
   const fs::path base = temp_dir("validate_det");
   for (const char* o : {"a", "b"}) {
@@ -150,6 +201,13 @@ TEST(ValidateCli, CommittedEngineProfileIsReproducibleFromItsCalibrationInputs) 
     const double a = v.get<double>(), b = fresh.at(k).get<double>();
     EXPECT_NEAR(b, a, 0.02 * std::fabs(a) + 1e-12) << k << ": the profile is stale, run `servesim validate fit`";
   }
+  // The fit machine's host probe: the two Llama calibration runs came from one process whose
+  // sdpa_probe plan builds after the first are 29.939, 29.642, 28.568, 28.738 ms (median
+  // (28.738 + 29.642) / 2 = 29.19 ms) for both; the Qwen run has no probe.
+  const nlohmann::json probe = read_json(base / "refit.json")["fitted"]["host_probe"];
+  EXPECT_NEAR(probe["sdpa_plan_build_s"].get<double>(), 0.02919, 1e-9);
+  EXPECT_EQ(probe["runs"].get<int>(), 2);
+  EXPECT_EQ(read_json(profile)["fitted"]["host_probe"], probe);
   fs::remove_all(base);
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a phase of the ground-truth collection on the device machine; results go under $OUT.
-# Usage (from the repo root): tools/groundtruth/run_device.sh smoke|main|final|arch_llama2|arch_qwen14
+# Usage (from the repo root): tools/groundtruth/run_device.sh smoke|main|final|arch_llama2|arch_qwen14|arch_qwen14_low|arch_sweeps|fit_probe
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/gt_out}
@@ -90,6 +90,36 @@ arch_qwen14)
     --run name=qwen14b_offline_val,mode=offline,workload=$W/azure_conv_s5_n200.csv,first=50,n=50,max_out=256,seed=401,role=validation \
     --run name=qwen14b_online_r1.5_val,mode=online,rate=1.5,workload=$W/azure_conv_s4_n200.csv,first=40,n=40,max_out=256,seed=402,role=validation \
     --run name=qwen14b_online_r3_val,mode=online,rate=3.0,workload=$W/azure_conv_s3_n200.csv,first=90,n=45,max_out=256,seed=403,role=validation \
+    2>&1 | tee -a "$LOG"
+  ;;
+arch_qwen14_low)
+  # Qwen2.5-14B online at rates an H100/H200 sustains (offline ~0.9 req/s; 1.5 req/s overloads it). The
+  # workload rows start at 0: arrivals are not rebased to the first row taken (first=K delays them).
+  timeout 560 python3 $D --model-config models/Qwen2.5-14B/config.json --model-name qwen2.5-14b \
+    --sdpa-backend default --sdpa-probe --max-memory-percent 0.8 --out $RUNS/qwen2.5-14b --max-run-seconds 115 --deadline 300 \
+    --run name=qwen14b_online_r0.4_val,mode=online,rate=0.4,workload=$W/azure_conv_s4_n200.csv,n=16,max_out=256,seed=404,role=validation \
+    --run name=qwen14b_online_r0.6_val,mode=online,rate=0.6,workload=$W/azure_conv_s3_n200.csv,n=20,max_out=256,seed=405,role=validation \
+    2>&1 | tee -a "$LOG"
+  ;;
+arch_sweeps)
+  # Forward sweeps of the held-out architectures (no runs): launch time per step with the cuDNN
+  # plan cached (repeats) and on a new shape (first call), the GPU-only time, per batch shape.
+  timeout 250 python3 $D --model-config models/Llama-2-7b-hf/config.json --model-name llama2-7b \
+    --sdpa-backend default --sdpa-probe --sweep --sweep-reps 2 --sweep-kv-cap 131072 --max-memory-percent 0.8 \
+    --out $RUNS/llama2-7b --deadline 220 2>&1 | tee -a "$LOG"
+  pack arch_sweeps
+  timeout 290 python3 $D --model-config models/Qwen2.5-14B/config.json --model-name qwen2.5-14b \
+    --sdpa-backend default --sdpa-probe --sweep --sweep-reps 2 --sweep-kv-cap 131072 --max-memory-percent 0.8 \
+    --out $RUNS/qwen2.5-14b --deadline 260 2>&1 | tee -a "$LOG"
+  ;;
+fit_probe)
+  # The fit model (Llama-3.1-8B) again on today's lease, with the host probe the November fit runs
+  # lack: its sweep and two of final's runs, to compare host speed between machine instances.
+  timeout 200 python3 $D --model-config models/Llama-3.1-8B/config.json --model-name llama3.1-8b \
+    --sdpa-backend default --sdpa-probe --sweep --sweep-reps 2 --sweep-kv-cap 131072 --max-memory-percent 0.8 \
+    --out $RUNS/llama3.1-8b --max-run-seconds 60 --deadline 120 \
+    --run name=llama8b_online_r1.5_cal,mode=online,rate=1.5,workload=$W/azure_conv_s2_n200.csv,first=40,n=40,max_out=256,seed=106,role=calibration \
+    --run name=llama8b_offline_cal,mode=offline,workload=$W/azure_conv_s1_n200.csv,n=60,max_out=256,seed=101,role=calibration \
     2>&1 | tee -a "$LOG"
   ;;
 esac

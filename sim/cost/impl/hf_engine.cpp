@@ -31,6 +31,10 @@
 // (0 repeated shapes in 2,200 steps of the ground-truth runs); predict() stays pure by
 // charging one build to every step.
 //
+// Host speed: every host term (loop, prep, plan build, launch, post) is CPU work, so on a
+// slower or faster host than the fit's they all move together: `host_scale` multiplies them
+// (1 = the fit machine). Device terms do not move with it.
+//
 // Model dimensions (layers, heads, head_dim) scale the launch time and the dense SDPA; they
 // come from `model`, which must name the scenario's model (`servesim validate` sets both).
 // Constants are fitted by `servesim validate fit` (engines/*.json keeps them with their
@@ -63,6 +67,7 @@ class HfEngineCostModel final : public ICostModel {
     double kv_gather_bandwidth = 0;
     double sdpa_dense_flops = 0;
     std::string fitted_device;
+    double host_scale = 1.0;
 
     static Config parse(Params& p) {
       Config c;
@@ -97,6 +102,11 @@ class HfEngineCostModel final : public ICostModel {
                                  "device the constants were fitted on (hardware_profiles/devices/): on another device the "
                                  "two device rates, kv_gather_bandwidth and sdpa_dense_flops, scale by the HBM bandwidth and "
                                  "bf16 peak ratios (empty: used as they are)");
+      c.host_scale = p.real("host_scale", 1.0,
+                            "host speed of the machine against the one the constants were fitted on, as a time ratio: "
+                            "loop, prep, plan build, launch and post are multiplied by it (e.g. the machine's cuDNN "
+                            "plan-build probe over the profile's fitted.host_probe; `servesim validate --host-probe`)",
+                            1e-3, 1e3);
       if (!p.doc_mode() && c.kv_gather_bandwidth <= 0) {
         bad_value(p.where("kv_gather_bandwidth"), "0", "a positive bandwidth");
       }
@@ -143,12 +153,13 @@ class HfEngineCostModel final : public ICostModel {
     const double seqs = static_cast<double>(op.items);
     const double q = static_cast<double>(op.cpu_tokens);
     const double kv = static_cast<double>(op.cpu_kv_tokens);
-    const double prep = c_.prep_base + c_.prep_per_seq * seqs + c_.prep_per_token * q + c_.prep_per_kv_token * kv;
-    const double post = c_.post_base + c_.post_per_seq * seqs;
-    const double launch = c_.launch_per_layer * layers_;
+    const double h = c_.host_scale;
+    const double prep = h * (c_.prep_base + c_.prep_per_seq * seqs + c_.prep_per_token * q + c_.prep_per_kv_token * kv);
+    const double post = h * (c_.post_base + c_.post_per_seq * seqs);
+    const double launch = h * (c_.launch_per_layer * layers_);
     const double dense_sdpa = 4.0 * q * kv * head_units_ * layers_ / dense_flops_;
     const double device = op.gpu_seconds + c_.gpu_step_base + c_.gpu_per_token_layer * q * layers_ + dense_sdpa;
-    const double step = c_.loop_overhead + prep + c_.sdpa_plan_build + std::max(launch, device) + post;
+    const double step = h * c_.loop_overhead + prep + h * c_.sdpa_plan_build + std::max(launch, device) + post;
     return std::max(0.0, step - op.gpu_seconds);
   }
 

@@ -113,13 +113,13 @@ arch_sweeps)
     --out $RUNS/qwen2.5-14b --deadline 260 2>&1 | tee -a "$LOG"
   ;;
 fit_probe)
-  # The fit model (Llama-3.1-8B) again on today's lease, with the host probe the November fit runs
-  # lack: its sweep and two of final's runs, to compare host speed between machine instances.
-  timeout 200 python3 $D --model-config models/Llama-3.1-8B/config.json --model-name llama3.1-8b \
+  # The fit model (Llama-3.1-8B) again on another machine instance, with the host probe the
+  # November fit runs lack: its sweep and final's 1.5 req/s run (same requests), to check that a
+  # run's own probe carries the fitted host constants to another instance (--host-probe).
+  timeout 190 python3 $D --model-config models/Llama-3.1-8B/config.json --model-name llama3.1-8b \
     --sdpa-backend default --sdpa-probe --sweep --sweep-reps 2 --sweep-kv-cap 131072 --max-memory-percent 0.8 \
-    --out $RUNS/llama3.1-8b --max-run-seconds 60 --deadline 120 \
+    --out $RUNS/llama3.1-8b --max-run-seconds 75 --deadline 150 \
     --run name=llama8b_online_r1.5_cal,mode=online,rate=1.5,workload=$W/azure_conv_s2_n200.csv,first=40,n=40,max_out=256,seed=106,role=calibration \
-    --run name=llama8b_offline_cal,mode=offline,workload=$W/azure_conv_s1_n200.csv,n=60,max_out=256,seed=101,role=calibration \
     2>&1 | tee -a "$LOG"
   ;;
 esac

@@ -179,7 +179,12 @@ int cmd_validate(const Args& args) {
                                               "`servesim validate fit` from calibration runs that carry an sdpa_probe)");
   }
   std::vector<nlohmann::json> constants;
-  for (const validate::GtRun& run : runs) constants.push_back(run_constants(profile, run, host_probe));
+  for (const validate::GtRun& run : runs) {
+    constants.push_back(run_constants(profile, run, host_probe));
+    if (host_probe && !(run.meta.host_plan_build_s > 0) && !vm.count("quiet")) {
+      std::cout << "run " << run.meta.name << ": no host probe (meta.json sdpa_probe), host scale 1\n";
+    }
+  }
   std::vector<validate::RunValidation> results;
   for (std::size_t i = 0; i < runs.size(); ++i) results.push_back(validate::validate_run(runs[i], profile, constants[i], so));
   std::vector<std::pair<std::string, std::string>> extra;

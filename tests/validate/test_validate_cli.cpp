@@ -125,6 +125,11 @@ TEST(ValidateCli, HostProbeScalesTheHostTimeByTheRunsProbeOverTheFitMachines) {
   const nlohmann::json w = read_json(base / "plain" / "validation.json")["runs"][0];
   EXPECT_EQ(w["host_scale"].get<double>(), 1.0);
   EXPECT_NEAR(w["ttft_s"]["p50"]["predicted"].get<double>(), 0.39, tol);
+  // A run without a probe keeps scale 1, and says so.
+  const auto unprobed = run_cli("validate " + kData + "/tiny_run --host-probe --engine " + (base / "engine.json").string() + " --out " + (base / "unprobed").string());
+  ASSERT_EQ(unprobed.exit_code, 0) << unprobed.out;
+  EXPECT_NE(unprobed.out.find("tiny_run: no host probe"), std::string::npos) << unprobed.out;
+  EXPECT_EQ(read_json(base / "unprobed" / "validation.json")["runs"][0]["host_scale"].get<double>(), 1.0);
   // A profile without the fit machine's probe cannot scale: exit 2, nothing written.
   const auto bad = run_cli("validate " + run.string() + " --host-probe --engine " + kData + "/engine_test.json --out " + (base / "bad").string());
   EXPECT_EQ(bad.exit_code, 2) << bad.out;

@@ -57,8 +57,8 @@ std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet
   std::map<double, std::map<std::string, std::pair<double, int>>> page;
   for (std::size_t i = 0; i < set.rows.size(); ++i) {
     const Measurement& m = set.rows[i];
-    if (!owned[i] || !is_held_out(m, s)) continue;
-    const std::string fam = family_name(m.family);
+    if (!owned[i] || !is_held_out(m, s) || (set.sliding_window_only && m.window == 0)) continue;
+    const std::string fam = std::string(family_name(m.family)) + (m.window > 0 ? " (sliding window)" : "");
     std::optional<FitAnswer> a;
     switch (m.family) {
       case Family::kGemm: {
@@ -74,7 +74,7 @@ std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet
       case Family::kAttentionPrefill:
       case Family::kAttentionDecode: {
         const bool prefill = m.family == Family::kAttentionPrefill;
-        const auto q = AttentionQuery::uniform(m.heads, m.kv_heads, m.head_dim, m.dtype, m.layout == "paged", m.batch, m.q, m.ctx);
+        const auto q = AttentionQuery::uniform(m.heads, m.kv_heads, m.head_dim, m.dtype, m.layout == "paged", m.batch, m.q, m.ctx, m.window);
         a = p.predict_attention(prefill, q, m.kernel);
         if (a) diag[fam + " " + m.kernel + " " + m.layout].push_back(a->us / m.us - 1);
         const auto& af = prefill ? p.prefill : p.decode;
@@ -110,11 +110,12 @@ std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet
     if (auto a = p.predict_page_map(bytes)) ape["page_map"].push_back(a->us / us - 1);
   }
   std::vector<CheckRow> out;
-  for (const char* fam : {"gemm", "attention_prefill", "attention_decode", "collective", "copy", "page_map"}) {
+  for (const std::string fam : {"gemm", "attention_prefill", "attention_decode", "attention_prefill (sliding window)",
+                                "attention_decode (sliding window)", "collective", "copy", "page_map"}) {
     auto it = ape.find(fam);
     if (it == ape.end()) continue;
     CheckRow r = summarise(fam, p.device, it->second);
-    r.target = target_of(fam);
+    r.target = target_of(fam.substr(0, fam.find(' ')));  // a sliding window has its family's target
     r.unanswered = unanswered[fam];
     out.push_back(r);
   }

@@ -116,7 +116,7 @@ struct InputList {
   std::vector<std::string> ignored;
 };
 InputList resolve_inputs(const std::vector<std::string>& paths, const std::string& data_dir);
-MeasurementSet read_inputs(const InputList& list);
+MeasurementSet read_inputs(const InputList& list, bool sliding_window_only = false);
 std::string relative_to(const std::string& path, const std::string& base);
 
 // Writes `text` to `path` through a temporary file and a rename (no half-written output).

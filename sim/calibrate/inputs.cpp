@@ -45,8 +45,9 @@ InputList resolve_inputs(const std::vector<std::string>& paths, const std::strin
   return out;
 }
 
-MeasurementSet read_inputs(const InputList& list) {
+MeasurementSet read_inputs(const InputList& list, bool sliding_window_only) {
   MeasurementSet set;
+  set.sliding_window_only = sliding_window_only;
   for (const auto& [path, rel] : list.files) read_measurements(path, rel, set);
   return set;
 }

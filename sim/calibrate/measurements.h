@@ -29,6 +29,7 @@ struct Measurement {
   std::string layout;              // attention: paged | contiguous
   std::string kernel;              // attention: the kernel measured (vllm_flash_attn_fa3, flash_varlen, ...)
   double batch = 0, q = 0, ctx = 0;  // attention: uniform batch of `batch` sequences, q new after ctx cached
+  double window = 0;               // attention: sliding window in tokens (0: full attention)
   std::string op;                  // collective: all_reduce, ...; copy: h2d | d2h | d2d
   std::string backend;             // collective: nccl | vllm_custom; copy: pinned | pageable | device
   int ranks = 0;
@@ -59,6 +60,9 @@ struct MeasurementSet {
   std::vector<InputFile> inputs;
   std::vector<Measurement> rows;
   nlohmann::json launch = nlohmann::json::object();  // harness launch figures, by mode/metric
+  // Attention rows of a sliding window are never fitted; with this set, a reader keeps them
+  // and skips the full-attention rows instead (`calibrate check --sliding-window`).
+  bool sliding_window_only = false;
 };
 
 // Reads one table and appends its rows. `rel_path` is what provenance records.

@@ -28,7 +28,8 @@ std::string Measurement::group() const {
     case Family::kGemm: return fmt::format("gemm|{}|n={}|k={}", dtype, n, k);
     case Family::kAttentionPrefill:
     case Family::kAttentionDecode:
-      return fmt::format("{}|h={}|kvh={}|d={}|kv={}|{}|{}", family_name(family), heads, kv_heads, head_dim, dtype, layout, kernel);
+      return fmt::format("{}|h={}|kvh={}|d={}|kv={}|{}|{}{}", family_name(family), heads, kv_heads, head_dim, dtype, layout, kernel,
+                         window > 0 ? fmt::format("|window={}", window) : "");
     case Family::kCollective: return fmt::format("collective|{}|{}|{}", op, ranks, backend);
     case Family::kCopy: return fmt::format("copy|{}|{}", op, backend);
     case Family::kPageMap: return "page_map";
@@ -57,7 +58,7 @@ std::string kv_dtype_of(const CsvTable& t, std::size_t r, std::size_t c) {
   return "";
 }
 
-void read_aiconfigurator(const CsvTable& t, InputFile& in, int idx, std::vector<Measurement>& out) {
+void read_aiconfigurator(const CsvTable& t, InputFile& in, int idx, std::vector<Measurement>& out, bool sliding_window_only) {
   const std::size_t c_op = t.col("op_name"), c_lat = t.col("latency"), c_src = t.col("kernel_source");
   for (std::size_t r = 0; r < t.num_rows(); ++r) {
     ++in.rows;
@@ -86,10 +87,13 @@ void read_aiconfigurator(const CsvTable& t, InputFile& in, int idx, std::vector<
         ++in.skipped["kernel " + t.cell(r, c_src) + " (vllm_flash_attn_fa3 is vLLM's Hopper default)"];
         continue;
       }
-      if (t.integer(r, t.col("window_size")) != 0) {
-        ++in.skipped["sliding window (full attention only)"];
+      const std::int64_t window = t.integer(r, t.col("window_size"));
+      if (window < 0) bad_value(t.where(r, t.col("window_size")), t.cell(r, t.col("window_size")), "a window of 0 (none) or more tokens");
+      if ((window != 0) != sliding_window_only) {
+        ++in.skipped[window != 0 ? "sliding window (full attention only)" : "full attention (sliding-window rows only)"];
         continue;
       }
+      m.window = static_cast<double>(window);
       if (t.cell(r, t.col("attn_dtype")) != "bfloat16" || t.integer(r, t.col("beam_width")) != 1) {
         ++in.skipped["attn_dtype or beam_width (bf16, beam 1 only)"];
         continue;
@@ -370,7 +374,7 @@ void read_measurements(const std::string& path, const std::string& rel_path, Mea
   const int idx = static_cast<int>(out.inputs.size());
   const CsvTable t = CsvTable::read(path);
   switch (f) {
-    case Format::kAic: read_aiconfigurator(t, in, idx, out.rows); break;
+    case Format::kAic: read_aiconfigurator(t, in, idx, out.rows, out.sliding_window_only); break;
     case Format::kVidurMlp: read_vidur_mlp(t, in, idx, out.rows); break;
     case Format::kVidurNetwork: read_vidur_network(t, in, idx, out.rows); break;
     case Format::kHarness: read_harness(t, family, in, idx, out); break;

@@ -15,7 +15,7 @@ namespace servesim::calib {
 
 const std::vector<std::string>& shape_columns() {
   static const std::vector<std::string> cols = {"id", "op", "dtype", "m", "n", "k", "batch", "q_len", "ctx_len", "heads",
-                                                "kv_heads", "head_dim", "kv_dtype", "layout", "ranks", "bytes", "direction",
+                                                "kv_heads", "head_dim", "kv_dtype", "layout", "window", "ranks", "bytes", "direction",
                                                 "chunks", "host_mem", "page_bytes", "calls", "measured_us"};
   return cols;
 }
@@ -126,11 +126,13 @@ ShapeTable read_shapes(const std::string& path) {
         bad_value(rr.where("batch"), fmt::format("{} x ({} + {}) tokens", b, ctx, q),
                   "batch x (ctx_len + q_len) at most 2^40 tokens");
       }
+      a.window = static_cast<std::int64_t>(rr.count("window", 0.0, 0));  // sliding window (0: none)
+      const AttendedSpan span = attended_span(q, ctx, static_cast<double>(a.window));
       a.num_seqs = static_cast<std::int64_t>(b);
       a.sum_q = static_cast<std::int64_t>(b * q);
-      a.sum_kv = static_cast<std::int64_t>(b * (ctx + q));
-      a.sum_q_kv = b * (q * ctx + 0.5 * q * (q + 1));
-      a.max_kv = static_cast<std::int64_t>(ctx + q);
+      a.sum_kv = static_cast<std::int64_t>(b * span.keys);
+      a.sum_q_kv = b * span.pairs;
+      a.max_kv = static_cast<std::int64_t>(span.keys);
     } else if (op == "all_reduce" || op == "all_gather" || op == "reduce_scatter" || op == "all_to_all" || op == "send_recv") {
       o.cls = OpClass::kCollective;
       o.coll.kind = op == "all_reduce"       ? CollectiveKind::kAllReduce

@@ -117,6 +117,9 @@ int check(const Args& args) {
       "data", po::value<std::vector<std::string>>()->multitoken(),
       "check against these measured tables instead (files or directories; every row, none held out): a "
       "cross-source or cross-device check of data the profile never saw; one device only")(
+      "sliding-window",
+      "with --data: check the tables' sliding-window attention rows only (never fitted: attention is fitted on full "
+      "attention, and a window clips the keys and query-key pairs each sequence attends)")(
       "markdown", "print a Markdown table")("diagnostics", "also print the regression-only errors")(
       "residuals-out", po::value<std::string>(),
       "write the held-out residual quantiles per family to this JSON file (what run --uncertainty draws from; one device)")(
@@ -136,6 +139,7 @@ int check(const Args& args) {
     bad_value("--residuals-out", vm["residuals-out"].as<std::string>(), "one --device, without --data");
   }
   if (vm.count("data") && devices.size() != 1) bad_value("--data", vm["data"].as<std::vector<std::string>>().front(), "one --device with it");
+  if (vm.count("sliding-window") && !vm.count("data")) bad_value("--sliding-window", "given", "--data with it (the tables to check)");
   std::vector<calib::CheckRow> rows;
   std::vector<std::string> notes;
   for (const auto& device : devices) {
@@ -147,7 +151,7 @@ int check(const Args& args) {
       calib::FitSettings every;
       every.holdout_modulus = 1;  // every shape is "held out": the profile never saw these tables
       const calib::MeasurementSet set =
-          calib::read_inputs(calib::resolve_inputs(vm["data"].as<std::vector<std::string>>(), data_dir));
+          calib::read_inputs(calib::resolve_inputs(vm["data"].as<std::vector<std::string>>(), data_dir), vm.count("sliding-window") > 0);
       for (auto& r : calib::check_profile(p, set, every)) rows.push_back(std::move(r));
       continue;
     }

@@ -146,7 +146,7 @@ AttentionQuery AttentionQuery::from(const AttentionShape& a, bool with_tiles) {
 }
 
 AttentionQuery AttentionQuery::uniform(int heads, int kv_heads, int head_dim, const std::string& kv_dtype, bool paged,
-                                       double batch, double qlen, double ctx) {
+                                       double batch, double qlen, double ctx, double window) {
   AttentionQuery q;
   q.heads = heads;
   q.kv_heads = kv_heads;
@@ -158,9 +158,10 @@ AttentionQuery AttentionQuery::uniform(int heads, int kv_heads, int head_dim, co
   q.act_bytes = 2;
   q.num_seqs = batch;
   q.sum_q = batch * qlen;
-  q.sum_kv = batch * (ctx + qlen);
-  q.sum_q_kv = batch * (qlen * ctx + 0.5 * qlen * (qlen + 1));
-  q.max_kv = ctx + qlen;
+  const AttendedSpan span = attended_span(qlen, ctx, window);
+  q.sum_kv = batch * span.keys;
+  q.sum_q_kv = batch * span.pairs;
+  q.max_kv = span.keys;
   q.q_tiles = batch * std::ceil(qlen / 128.0);
   return q;
 }

@@ -46,9 +46,10 @@ struct AttentionQuery {
   // with_tiles false leaves q_tiles 0 (a pass over the sequences saved; decode's terms and
   // grid point do not read it).
   static AttentionQuery from(const AttentionShape& a, bool with_tiles = true);
-  // A uniform batch: `batch` sequences of `q` new tokens after `ctx` cached ones.
+  // A uniform batch: `batch` sequences of `q` new tokens after `ctx` cached ones, under a
+  // sliding window of `window` tokens (0: none) as compute_attention_aggregates clips one.
   static AttentionQuery uniform(int heads, int kv_heads, int head_dim, const std::string& kv_dtype, bool paged,
-                                double batch, double q, double ctx);
+                                double batch, double q, double ctx, double window = 0);
   // Where the residual grids index a batch: prefill, (sequences, equivalent cached
   // context + 1) along the mean query length, the context solving
   // sum_q_kv / n = q ctx + q (q + 1) / 2; decode, (sequences) along the mean KV length.

@@ -11,17 +11,22 @@ void compute_attention_aggregates(AttentionShape& a) {
   a.sum_q_kv = 0;
   a.max_kv = 0;
   for (const auto& s : a.seqs) {
-    std::int64_t kv = static_cast<std::int64_t>(s.context) + s.q;
-    double pairs = static_cast<double>(s.q) * s.context + 0.5 * static_cast<double>(s.q) * (s.q + 1);
-    if (a.window > 0 && kv > a.window) {
-      kv = a.window;
-      pairs = std::min(pairs, static_cast<double>(s.q) * static_cast<double>(a.window));
-    }
+    const AttendedSpan span = attended_span(static_cast<double>(s.q), static_cast<double>(s.context), static_cast<double>(a.window));
+    const auto kv = static_cast<std::int64_t>(span.keys);
     a.sum_q += s.q;
     a.sum_kv += kv;
-    a.sum_q_kv += pairs;
+    a.sum_q_kv += span.pairs;
     a.max_kv = std::max(a.max_kv, kv);
   }
+}
+
+AttendedSpan attended_span(double q, double context, double window) {
+  AttendedSpan s{context + q, q * context + 0.5 * q * (q + 1)};
+  if (window > 0 && s.keys > window) {
+    s.keys = window;
+    s.pairs = std::min(s.pairs, q * window);
+  }
+  return s;
 }
 
 OpWork op_work(const Operator& op) {

@@ -67,6 +67,14 @@ struct AttentionShape {
 // Recomputes the aggregates of `a` from its per-sequence pairs (window-clipped).
 void compute_attention_aggregates(AttentionShape& a);
 
+// What one sequence of `q` new tokens after `context` cached ones attends: its keys (context
+// + q) and query-key pairs (q x context + q (q + 1) / 2, causal), under a sliding window of
+// `window` tokens (0: none) at most `window` keys and q x window pairs.
+struct AttendedSpan {
+  double keys = 0, pairs = 0;
+};
+AttendedSpan attended_span(double q, double context, double window);
+
 struct CollectiveShape {
   CollectiveKind kind = CollectiveKind::kAllReduce;
   double bytes = 0;  // per-rank buffer size (nccl-tests "size")

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -160,6 +161,35 @@ TEST(CostPredictCli, PredictsEachRowAndNamesTheModel) {
   r = cli("cost predict --hardware h100_sxm --cost roofline --in " + (d / "shapes.csv").string() + " --out " + (d / "r.csv").string());
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(slurp(d / "r.csv").find(",roofline,"), std::string::npos);
+}
+
+// A sliding window clips what each sequence attends to the last `window` keys
+// (compute_attention_aggregates): a decode after 4,095 cached tokens under a 128-token
+// window attends 128 keys, as one after 127 cached tokens without a window does, so the
+// roofline prices both the same; a wider window than the context changes nothing.
+TEST(CostPredictCli, SlidingWindowColumnClipsTheAttendedKeys) {
+  const auto d = tmp("predict_window");
+  std::ofstream(d / "shapes.csv") << "id,op,batch,q_len,ctx_len,heads,kv_heads,head_dim,window\n"
+                                     "w,attention_decode,8,1,4095,32,8,128,128\n"
+                                     "f,attention_decode,8,1,127,32,8,128,0\n"
+                                     "x,attention_decode,8,1,127,32,8,128,4096\n";
+  const auto r = cli("cost predict --hardware h100_sxm --cost roofline --in " + (d / "shapes.csv").string() + " --out " +
+                     (d / "t.csv").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::istringstream out(slurp(d / "t.csv"));
+  std::map<std::string, std::string> time_of;
+  for (std::string line; std::getline(out, line);) {
+    const auto id = line.substr(0, line.find(','));
+    const auto cols = line.find(",roofline");
+    if (cols != std::string::npos) time_of[id] = line.substr(line.rfind(',', cols - 1) + 1, cols - line.rfind(',', cols - 1) - 1);
+  }
+  ASSERT_EQ(time_of.size(), 3u) << slurp(d / "t.csv");
+  EXPECT_EQ(time_of["w"], time_of["f"]);
+  EXPECT_EQ(time_of["x"], time_of["f"]);
+  // --sliding-window checks measured tables: without --data it is a usage error.
+  const auto bad = cli("calibrate check --device h100_sxm --sliding-window");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--sliding-window"), std::string::npos) << bad.out;
 }
 
 // A profile names the kernels its tables measured, after their formats (Vidur's PyTorch

@@ -75,6 +75,20 @@ TEST(Readers, AiconfiguratorDecodeContextIsIslPlusStepMinusTheNewToken) {
   EXPECT_DOUBLE_EQ(m.us, 25);
 }
 
+TEST(Readers, SlidingWindowRowsOnlyWhenAskedAndThenOnlyThem) {
+  MeasurementSet s;
+  s.sliding_window_only = true;  // `calibrate check --sliding-window`
+  read_measurements(kFormats + "aic_generation.csv", "g.csv", s);
+  ASSERT_EQ(s.rows.size(), 1u);  // the full-attention row and the FA4 row are skipped
+  EXPECT_DOUBLE_EQ(s.rows[0].window, 128);
+  EXPECT_DOUBLE_EQ(s.rows[0].ctx, 1023);
+  EXPECT_EQ(s.inputs[0].skipped.at("full attention (sliding-window rows only)"), 1u);
+  // A window is part of the kernel configuration: its rows never share a full-attention group.
+  Measurement full = s.rows[0];
+  full.window = 0;
+  EXPECT_NE(full.group(), s.rows[0].group());
+}
+
 TEST(Readers, AiconfiguratorCollectivesCountElementsNotBytes) {
   MeasurementSet s;
   read_measurements(kFormats + "aic_nccl.csv", "n.csv", s);

@@ -41,6 +41,26 @@ TEST(PhysicalBound, DecodeAttentionReadsItsKvOnce) {
   EXPECT_NEAR(b.seconds(op), 32768000.0 / 1e12, 1e-12);
 }
 
+// A sliding window of w keys: a sequence attends at most w keys and q x w query-key pairs.
+TEST(AttendedSpan, ASlidingWindowClipsKeysAndPairs) {
+  EXPECT_DOUBLE_EQ(attended_span(1, 1000, 0).keys, 1001);
+  EXPECT_DOUBLE_EQ(attended_span(1, 1000, 0).pairs, 1001);      // 1 x 1000 + 1 x 2 / 2
+  EXPECT_DOUBLE_EQ(attended_span(1, 1000, 128).keys, 128);
+  EXPECT_DOUBLE_EQ(attended_span(1, 1000, 128).pairs, 128);
+  EXPECT_DOUBLE_EQ(attended_span(512, 0, 128).keys, 128);
+  EXPECT_DOUBLE_EQ(attended_span(512, 0, 128).pairs, 512.0 * 128);  // below 512 x 513 / 2
+  EXPECT_DOUBLE_EQ(attended_span(1, 100, 128).keys, 101);            // the window does not bind
+  // Aggregates of a step: (q 1, ctx 1000) and (q 1, ctx 50) under a 128-key window.
+  const std::vector<SeqAttention> seqs = {{1, 1000}, {1, 50}};
+  Operator op;
+  op.attn.window = 128;
+  op.attn.seqs = seqs;
+  compute_attention_aggregates(op.attn);
+  EXPECT_EQ(op.attn.sum_kv, 128 + 51);
+  EXPECT_EQ(op.attn.max_kv, 128);
+  EXPECT_DOUBLE_EQ(op.attn.sum_q_kv, 128 + 51);
+}
+
 TEST(PhysicalBound, CollectivesMoveTheirShareOverTheLinkAndCopiesTheirBytes) {
   const PhysicalBound b(testing::round_device());
   Operator op;

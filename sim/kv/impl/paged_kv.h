@@ -24,19 +24,19 @@
 //  - free blocks + distinct referenced blocks == num_blocks - 1 (conservation);
 //  - reference counts equal the number of live tables holding each block, and no table
 //    holds a block twice;
-//  - every cached hash maps to a block that carries that hash;
+//  - the index holds exactly the hashes blocks carry, each mapped to its block;
 //  - a table holds ceil(tokens / block_size) entries and its blocks' fills match its tokens;
 //    null entries only for blocks wholly dropped (past the pinned sinks, before drop_end);
 //  - a table only grows while it lives (append-only, except copy-on-write of the last block
 //    and the null entries of blocks dropped by token dropping).
 #include <algorithm>
-#include <absl/container/flat_hash_map.h>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "sim/core/error.h"
+#include "sim/kv/block_index.h"
 #include "sim/kv/free_block_queue.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/kv/offload_tiers.h"
@@ -64,10 +64,7 @@ class PagedKvManager final : public IKvManager {
     num_blocks_ = std::max<std::int64_t>(n, 1) + 1;  // + the null block
     // Blocks 1.. start free in id order; their per-block entries are created as they are
     // first handed out (pop_free), so a pool costs in proportion to the blocks it uses.
-    ref_.assign(1, 0);
-    fill_.assign(1, 0);
-    hash_.assign(1, 0);
-    has_hash_.assign(1, 0);
+    st_.assign(1, BlockState{});
     free_.reset(1, num_blocks_);
   }
 
@@ -131,21 +128,20 @@ class PagedKvManager final : public IKvManager {
     if (r.num_computed < (t.hashed + 1) * c_.block_size) return;
     if (t.drop_end > c_.drop.pinned()) return;  // dropped tokens: later blocks are not shareable
     const std::int64_t full = std::min<std::int64_t>(r.num_computed / c_.block_size, static_cast<std::int64_t>(t.blocks.size()));
+    constexpr std::int64_t kAhead = 4;  // blocks whose index slots and state are fetched early
     for (auto i = t.hashed; i < full; ++i) {
+      if (i + kAhead < full) {
+        index_.prefetch(hash_of(r, i + kAhead));
+        __builtin_prefetch(&st_[static_cast<std::size_t>(t.blocks[static_cast<std::size_t>(i + kAhead)])]);
+      }
       const std::uint64_t h = hash_of(r, i);
       t.hashed = i + 1;
       const std::int32_t b = t.blocks[static_cast<std::size_t>(i)];
-      if (has_hash_[b]) continue;
-      // One probe: a new entry, or a stale one taken over; a live identical block cached
-      // elsewhere stays the one.
-      const auto [it, inserted] = cached_.try_emplace(h, b);
-      if (!inserted) {
-        const std::int32_t other = it->second;
-        if (has_hash_[other] && hash_[other] == h) continue;
-        it->second = b;
-      }
-      hash_[b] = h;
-      has_hash_[b] = 1;
+      BlockState& s = st_[b];
+      if (s.cached()) continue;
+      // One probe: a new entry, or none when an identical block is cached (it stays the one).
+      s.slot = index_.insert(h, b, slot_moved());
+      s.hash = h;
     }
   }
 
@@ -159,8 +155,8 @@ class PagedKvManager final : public IKvManager {
     c.tokens = p.tokens;
     c.heavy = p.heavy;  // H2O's heavy blocks shared too (not copied on write: see docs/kv_managers.md)
     c.drop_end = p.drop_end;
-    for (auto b : c.blocks) ref_[b] += b != 0 ? 1 : 0;
-    for (auto b : c.heavy) ++ref_[b];  // shared: nothing copied until someone appends (copy-on-write)
+    for (auto b : c.blocks) st_[b].ref += b != 0 ? 1 : 0;
+    for (auto b : c.heavy) ++st_[b].ref;  // shared: nothing copied until someone appends (copy-on-write)
     child.kv_slot = s;
     return true;
   }
@@ -271,9 +267,10 @@ class PagedKvManager final : public IKvManager {
     if (r.hit_owner == this) {
       const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(r.hit_blocks.size()), max_blocks);
       for (; i < n; ++i) {
+        if (i + 8 < n) __builtin_prefetch(&st_[static_cast<std::size_t>(r.hit_blocks[static_cast<std::size_t>(i + 8)])]);
         const std::int32_t b = r.hit_blocks[static_cast<std::size_t>(i)];  // a hit: handed out
         const std::uint64_t h = hash_of(r, i);
-        if (!has_hash_[b] || hash_[b] != h) break;
+        if (!st_[b].cached() || st_[b].hash != h) break;
         out.hashes.push_back(h);
         out.blocks.push_back(b);
       }
@@ -331,10 +328,10 @@ class PagedKvManager final : public IKvManager {
     const std::int64_t null_lo = c_.drop.null_entries_end(bs, 0);
     const std::int64_t drop_from = c_.drop.null_entries_end(bs, t.drop_end), drop_to = c_.drop.null_entries_end(bs, drop_end);
     auto dropped = [&](std::int64_t i) { return i >= null_lo && i < drop_to; };
-    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && !dropped(have - 1) && ref_[t.blocks.back()] > 1;
+    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && !dropped(have - 1) && st_[t.blocks.back()].ref > 1;
     std::int64_t need = cow ? 1 : 0, released = 0;
     for (auto i = have; i < entries; ++i) need += dropped(i) ? 0 : 1;
-    for (auto i = drop_from; i < std::min(drop_to, have); ++i) released += ref_[t.blocks[static_cast<std::size_t>(i)]] == 1 ? 1 : 0;
+    for (auto i = drop_from; i < std::min(drop_to, have); ++i) released += st_[t.blocks[static_cast<std::size_t>(i)]].ref == 1 ? 1 : 0;
     const bool take_heavy = drop_end > t.drop_end && t.heavy.empty() && c_.drop.heavy_tokens > 0;
     need += take_heavy ? c_.drop.heavy_blocks(bs) : 0;
     if (need > free_.size() + released) return false;
@@ -364,7 +361,7 @@ class PagedKvManager final : public IKvManager {
   bool grow_kept(Table& t, std::int64_t total_tokens, KvStepWork& work) {
     const std::int64_t bs = c_.block_size;
     const auto have = static_cast<std::int64_t>(t.blocks.size());
-    if (total_tokens > t.tokens && total_tokens <= have * bs && ref_[t.blocks.back()] == 1) {
+    if (total_tokens > t.tokens && total_tokens <= have * bs && st_[t.blocks.back()].ref == 1) {
       // The new tokens fit the last block, which only this table holds (a decode step,
       // block_size - 1 times in block_size): no block taken, no copy, only its fill moves
       // (the table holds ceil(tokens / block_size) blocks, so the last is the only one open).
@@ -374,7 +371,7 @@ class PagedKvManager final : public IKvManager {
       return true;
     }
     const std::int64_t entries = std::max(have, ceil_div(total_tokens, bs));
-    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && ref_[t.blocks.back()] > 1;
+    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && st_[t.blocks.back()].ref > 1;
     if ((cow ? 1 : 0) + entries - have > free_.size()) return false;
     if (cow) copy_last_block(t, work);
     while (static_cast<std::int64_t>(t.blocks.size()) < entries) t.blocks.push_back(pop_free(work));
@@ -390,10 +387,10 @@ class PagedKvManager final : public IKvManager {
   void copy_last_block(Table& t, KvStepWork& work) {
     const std::int32_t old = t.blocks.back();
     const std::int32_t b = pop_free(work);
-    set_fill(b, fill_[old]);
-    work.cow_bytes += fill_[old] * bytes_per_token_;
+    set_fill(b, st_[old].fill);
+    work.cow_bytes += st_[old].fill * bytes_per_token_;
     work.cow_chunks += buffers_;
-    counters_.cow_bytes += fill_[old] * bytes_per_token_;
+    counters_.cow_bytes += st_[old].fill * bytes_per_token_;
     t.blocks.back() = b;
     unref(old);
   }
@@ -463,66 +460,65 @@ class PagedKvManager final : public IKvManager {
   }
 
   void set_fill(std::int32_t b, std::int64_t f) {
-    if (ref_[b] > 0) live_fill_ += f - fill_[b];
-    fill_[b] = f;
+    if (st_[b].ref > 0) live_fill_ += f - st_[b].fill;
+    st_[b].fill = static_cast<std::int32_t>(f);
   }
 
   void unref(std::int32_t b) {
-    SERVESIM_ASSERT(ref_[b] > 0);
-    if (--ref_[b] == 0) {
-      live_fill_ -= fill_[b];
+    SERVESIM_ASSERT(st_[b].ref > 0);
+    if (--st_[b].ref == 0) {
+      live_fill_ -= st_[b].fill;
       push_back_free(b);
     }
   }
 
   void touch(std::int32_t b) {
     if (free_.contains(b)) unlink_free(b);
-    if (ref_[b]++ == 0) live_fill_ += fill_[b];
+    if (st_[b].ref++ == 0) live_fill_ += st_[b].fill;
   }
 
   std::int32_t pop_free(KvStepWork& work) {
     SERVESIM_ASSERT(free_.size() > 0);
     const std::int32_t b = free_.pop_front();
-    if (static_cast<std::size_t>(b) == ref_.size()) {  // first use of a never-used block
-      ref_.push_back(0);
-      fill_.push_back(0);
-      hash_.push_back(0);
-      has_hash_.push_back(0);
-    }
-    free_cached_ -= has_hash_[b] ? 1 : 0;
-    if (has_hash_[b]) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
-      // The index entry goes stale instead of being erased (find_cached checks); stale
-      // entries are swept once they outnumber the blocks four to one, so the sweep costs O(1) per eviction.
-      if (tiers_.enabled()) tiers_.spill(hash_[b], work, counters_);
-      has_hash_[b] = 0;
+    if (static_cast<std::size_t>(b) == st_.size()) st_.emplace_back();  // first use of a never-used block
+    BlockState& s = st_[b];
+    if (s.cached()) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
+      --free_cached_;
+      if (tiers_.enabled()) tiers_.spill(s.hash, work, counters_);
+      index_.erase(s.slot, slot_moved());  // where the block's entry is: no probe
+      s.slot = -1;
       ++counters_.cache_evictions;
-      if (++stale_ > 4 * num_blocks_) {
-        absl::erase_if(cached_, [this](const auto& e) { return !has_hash_[e.second] || hash_[e.second] != e.first; });
-        stale_ = 0;
-      }
     }
-    ref_[b] = 1;
-    fill_[b] = 0;
+    prefetch_next_pops();
+    s.ref = 1;
+    s.fill = 0;
     ++counters_.units_allocated;
     return b;
   }
 
-  // The block caching hash h, or -1 (an index entry whose block was evicted is stale).
-  std::int32_t find_cached(std::uint64_t h) const {
-    const auto it = cached_.find(h);
-    if (it == cached_.end()) return -1;
-    const std::int32_t b = it->second;
-    return has_hash_[b] && hash_[b] == h ? b : -1;
+  // The next pops take the blocks at the queue's front in order: start their cache misses
+  // now (the next block's index entry, its successor's state and links). Hints only.
+  void prefetch_next_pops() const {
+    const std::int32_t n1 = free_.front();
+    if (n1 <= 0 || static_cast<std::size_t>(n1) >= st_.size()) return;  // none, or never used
+    if (st_[n1].cached()) index_.prefetch_slot(st_[n1].slot);
+    const std::int32_t n2 = free_.next(n1);
+    if (n2 <= 0 || static_cast<std::size_t>(n2) >= st_.size()) return;
+    __builtin_prefetch(&st_[static_cast<std::size_t>(n2)]);
+    free_.prefetch(n2);
   }
+
+  // The block caching hash h, or -1.
+  std::int32_t find_cached(std::uint64_t h) const { return index_.find(h); }
 
   void push_back_free(std::int32_t b) {
     free_.push_back(b);
-    free_cached_ += has_hash_[b] ? 1 : 0;
+    free_cached_ += st_[b].cached() ? 1 : 0;
   }
 
   void unlink_free(std::int32_t b) {
     free_.remove(b);
-    free_cached_ -= has_hash_[b] ? 1 : 0;
+    free_cached_ -= st_[b].cached() ? 1 : 0;
   }
 
   Config c_;
@@ -531,18 +527,28 @@ class PagedKvManager final : public IKvManager {
   std::int64_t buffers_ = 0;
   double block_bytes_ = 0;
   std::int64_t num_blocks_ = 0;
-  // Per-block state, for the blocks handed out so far (free_.handed_out(); the others are free
-  // and untouched: no reference, fill or hash).
-  std::vector<std::int32_t> ref_;
-  std::vector<std::int64_t> fill_;  // tokens written in each block (kept while cached)
-  std::vector<std::uint64_t> hash_;
-  std::vector<std::uint8_t> has_hash_;
+  // Per-block state in one entry (a block's bookkeeping touches one cache line), for the
+  // blocks handed out so far (free_.handed_out(); the others are free and untouched: no
+  // reference, fill or hash).
+  struct BlockState {
+    std::uint64_t hash = 0;  // while cached()
+    std::int32_t ref = 0;
+    std::int32_t fill = 0;   // tokens written (kept while cached)
+    std::int32_t slot = -1;  // its entry in index_; -1: carries no hash
+    bool cached() const { return slot >= 0; }
+  };
+  std::vector<BlockState> st_;
+  struct SlotMoved {  // tells a block its index entry's new slot when the index moves it
+    std::vector<BlockState>& st;
+    void operator()(std::int32_t b, std::int32_t slot) const { st[static_cast<std::size_t>(b)].slot = slot; }
+  };
+  SlotMoved slot_moved() { return SlotMoved{st_}; }
   FreeBlockQueue free_;  // free blocks in eviction order
   std::int64_t free_cached_ = 0;  // free blocks that still carry a hash
   std::int64_t live_fill_ = 0;    // tokens written in referenced blocks
-  // Open addressing, no node per entry: this index is touched for every block that fills.
-  absl::flat_hash_map<std::uint64_t, std::int32_t> cached_;  // hash -> block, entries of evicted blocks stale
-  std::int64_t stale_ = 0;  // evictions since the last sweep of stale entries
+  // hash -> the block carrying it, for every block that carries one (touched for every
+  // block that fills and every one evicted: see block_index.h).
+  BlockIndex index_;
   std::vector<Table> tables_;
   std::vector<std::int32_t> free_slots_;
   SwapSpace swap_;

@@ -30,6 +30,7 @@
 //  - a table only grows while it lives (append-only, except copy-on-write of the last block
 //    and the null entries of blocks dropped by token dropping).
 #include <algorithm>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -75,9 +76,7 @@ class PagedKvManager final : public IKvManager {
 
   std::int64_t cached_prefix(const Request& r) const override {
     if (!c_.prefix_caching || r.kv_slot >= 0) return 0;
-    Hits h;
-    collect_hits(r, h);
-    return static_cast<std::int64_t>(h.hashes.size()) * c_.block_size;
+    return collect_hits(r).total * c_.block_size;
   }
 
   bool allocate(Request& r, std::int64_t total_tokens, KvStepWork& work) override {
@@ -85,32 +84,32 @@ class PagedKvManager final : public IKvManager {
     if (r.kv_slot >= 0) return grow(tables_[r.kv_slot], total_tokens, new_tokens, work);
     if (swap_.tokens(r.spec.id) > 0) return resume_swapped(r, total_tokens, work);
     // First allocation of a request: claim its cached prefix, then grow like a live one.
-    Hits hits;
-    if (c_.prefix_caching) collect_hits(r, hits);
-    const auto dev_hits = static_cast<std::int64_t>(hits.blocks.size());
+    const Hits hits = c_.prefix_caching ? collect_hits(r) : Hits{};
+    const std::int64_t dev_hits = hits.device;
+    const std::span<const std::int32_t> hit_blocks(r.hit_blocks.data(), static_cast<std::size_t>(dev_hits));
     const std::int64_t need = std::max<std::int64_t>(0, ceil_div(total_tokens, c_.block_size) - dev_hits);
     // Hit blocks that sit in the free queue stop being free when touched.
     std::int64_t hits_free = 0;
-    for (auto b : hits.blocks) hits_free += free_.contains(b) ? 1 : 0;
+    for (auto b : hit_blocks) hits_free += free_.contains(b) ? 1 : 0;
     if (need > free_.size() - hits_free) return false;
     {
       r.kv_slot = new_slot();
       Table& t = tables_[r.kv_slot];
-      for (std::size_t i = 0; i < hits.blocks.size(); ++i) {
-        touch(hits.blocks[i]);
-        t.blocks.push_back(hits.blocks[i]);
+      for (const std::int32_t b : hit_blocks) {
+        touch(b);
+        t.blocks.push_back(b);
       }
       t.hashed = dev_hits;  // full and already cached
       // Blocks found in an offload tier: fresh device blocks, filled by a copy back (loaded
       // before the new blocks' evictions spill anything that could push them down a tier).
       // commit() registers their hashes once the step has run.
-      for (std::size_t i = hits.blocks.size(); i < hits.hashes.size(); ++i) tiers_.load(hits.hashes[i], work, counters_);
-      for (std::size_t i = hits.blocks.size(); i < hits.hashes.size(); ++i) {
+      for (auto i = dev_hits; i < hits.total; ++i) tiers_.load(hash_of(r, i), work, counters_);
+      for (auto i = dev_hits; i < hits.total; ++i) {
         const std::int32_t b = pop_free(work);
         t.blocks.push_back(b);
         set_fill(b, c_.block_size);
       }
-      const auto hit_tokens = static_cast<std::int64_t>(hits.hashes.size()) * c_.block_size;
+      const std::int64_t hit_tokens = hits.total * c_.block_size;
       t.tokens = hit_tokens;
       counters_.prefix_lookup_tokens += r.num_tokens();
       counters_.prefix_hit_tokens += hit_tokens;
@@ -236,9 +235,8 @@ class PagedKvManager final : public IKvManager {
     std::int64_t drop_end = 0;          // token dropping: positions [pinned, drop_end) dropped
     bool live = false;
   };
-  struct Hits {
-    std::vector<std::uint64_t> hashes;  // device hits first, then offload-tier hits
-    std::vector<std::int32_t> blocks;   // device hits
+  struct Hits {  // r's leading blocks found: on the device (r.hit_blocks), then in an offload tier
+    std::int64_t device = 0, total = 0;
   };
 
   static std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
@@ -258,39 +256,40 @@ class PagedKvManager final : public IKvManager {
     return v[static_cast<std::size_t>(i)];
   }
 
-  void collect_hits(const Request& r, Hits& out) const {
+  // r's cached prefix: leaves its device blocks in r.hit_blocks (their hashes are
+  // r.block_hashes' first entries).
+  Hits collect_hits(const Request& r) const {
     // At least one token must be computed to produce logits: never the whole sequence.
     const std::int64_t max_blocks = (r.num_tokens() - 1) / c_.block_size;
     // The blocks that matched at this manager's last lookup of r still match up to the
     // first one evicted since (its hash no longer there); only the rest is probed again.
     std::int64_t i = 0;
+    auto& hit = r.hit_blocks;
     if (r.hit_owner == this) {
-      const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(r.hit_blocks.size()), max_blocks);
+      const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(hit.size()), max_blocks);
+      if (n > 0) hash_of(r, n - 1);  // r's hashes at this block size, n of them at least
+      const std::uint64_t* h = r.block_hashes.data();
       for (; i < n; ++i) {
-        if (i + 8 < n) __builtin_prefetch(&st_[static_cast<std::size_t>(r.hit_blocks[static_cast<std::size_t>(i + 8)])]);
-        const std::int32_t b = r.hit_blocks[static_cast<std::size_t>(i)];  // a hit: handed out
-        const std::uint64_t h = hash_of(r, i);
-        if (!st_[b].cached() || st_[b].hash != h) break;
-        out.hashes.push_back(h);
-        out.blocks.push_back(b);
+        if (i + 8 < n) __builtin_prefetch(&st_[static_cast<std::size_t>(hit[static_cast<std::size_t>(i + 8)])]);
+        const BlockState& s = st_[static_cast<std::size_t>(hit[static_cast<std::size_t>(i)])];  // a hit: handed out
+        if (!s.cached() || s.hash != h[i]) break;
       }
     }
+    hit.resize(static_cast<std::size_t>(i));
     for (; i < max_blocks; ++i) {
-      const std::uint64_t h = hash_of(r, i);
-      const std::int32_t b = find_cached(h);
+      const std::int32_t b = find_cached(hash_of(r, i));
       if (b < 0) break;
-      out.hashes.push_back(h);
-      out.blocks.push_back(b);
+      hit.push_back(b);
     }
     r.hit_owner = this;
-    r.hit_blocks = out.blocks;
-    if (!tiers_.enabled()) return;
+    Hits out{i, i};
+    if (!tiers_.enabled()) return out;
     for (; i < max_blocks; ++i) {
-      const std::uint64_t h = hash_of(r, i);
-      const int tier = tiers_.find(h);
+      const int tier = tiers_.find(hash_of(r, i));
       if (tier < 0 || !tiers_.worth_loading(tier)) break;
-      out.hashes.push_back(h);
     }
+    out.total = i;
+    return out;
   }
 
   bool resume_swapped(Request& r, std::int64_t total_tokens, KvStepWork& work) {

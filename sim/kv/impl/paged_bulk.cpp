@@ -57,7 +57,9 @@ void PagedKvManager::allocate_decode_steps(std::span<Request* const> reqs, std::
   }
   std::sort(pops_.begin(), pops_.end());
   KvStepWork unused;  // work_free_decode_steps allowed these steps: no copies
-  for (const auto& [j, i] : pops_) tables_[reqs[i]->kv_slot].blocks.push_back(pop_free(unused));
+  popped_.clear();
+  pop_free_n(static_cast<std::int64_t>(pops_.size()), popped_, unused);
+  for (std::size_t k = 0; k < pops_.size(); ++k) tables_[reqs[pops_[k].second]->kv_slot].blocks.push_back(popped_[k]);
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     Table& t = tables_[reqs[i]->kv_slot];
     const std::int64_t total = t.tokens + steps;

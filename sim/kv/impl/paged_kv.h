@@ -250,6 +250,10 @@ class PagedKvManager final : public IKvManager {
       r.block_hash_unit = c_.block_size;
     }
     auto& v = r.block_hashes;
+    if (static_cast<std::int64_t>(v.capacity()) <= i) {  // room for every block r can fill, at once
+      const std::int64_t all = ceil_div(r.total_tokens(), c_.block_size);
+      v.reserve(static_cast<std::size_t>(std::max(i + 1, all)));
+    }
     while (static_cast<std::int64_t>(v.size()) <= i) {
       v.push_back(hasher_.block_hash(r, static_cast<std::int64_t>(v.size()), v.empty() ? 0 : v.back()));
     }
@@ -373,7 +377,7 @@ class PagedKvManager final : public IKvManager {
     const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && st_[t.blocks.back()].ref > 1;
     if ((cow ? 1 : 0) + entries - have > free_.size()) return false;
     if (cow) copy_last_block(t, work);
-    while (static_cast<std::int64_t>(t.blocks.size()) < entries) t.blocks.push_back(pop_free(work));
+    pop_free_n(entries - static_cast<std::int64_t>(t.blocks.size()), t.blocks, work);
     if (total_tokens > t.tokens) {
       for (auto i = t.tokens / bs; i < entries; ++i) set_fill(t.blocks[static_cast<std::size_t>(i)], std::min<std::int64_t>(bs, total_tokens - i * bs));
       t.tokens = total_tokens;
@@ -495,6 +499,28 @@ class PagedKvManager final : public IKvManager {
     return b;
   }
 
+  // n pop_free() calls, the blocks appended to `out`. The n blocks are the queue's first n,
+  // so their cache misses (state, then index entry) are started together, a batch at a time.
+  void pop_free_n(std::int64_t n, std::vector<std::int32_t>& out, KvStepWork& work) {
+    constexpr std::int64_t kBatch = 16;
+    std::int32_t next[kBatch];
+    while (n > 0) {
+      const std::int64_t k = std::min(n, kBatch);
+      std::int32_t b = free_.front();
+      for (std::int64_t j = 0; j < k; ++j, b = free_.next(b)) {
+        next[j] = b;
+        if (static_cast<std::size_t>(b) < st_.size()) __builtin_prefetch(&st_[static_cast<std::size_t>(b)]);
+      }
+      for (std::int64_t j = 0; j < k; ++j) {
+        if (static_cast<std::size_t>(next[j]) < st_.size() && st_[static_cast<std::size_t>(next[j])].cached()) {
+          index_.prefetch_slot(st_[static_cast<std::size_t>(next[j])].slot);
+        }
+      }
+      for (std::int64_t j = 0; j < k; ++j) out.push_back(pop_free(work));
+      n -= k;
+    }
+  }
+
   // The next pops take the blocks at the queue's front in order: start their cache misses
   // now (the next block's index entry, its successor's state and links). Hints only.
   void prefetch_next_pops() const {
@@ -556,6 +582,7 @@ class PagedKvManager final : public IKvManager {
   std::int64_t step_blocks_ = 0;  // blocks held, summed over (sequence, step) pairs
   std::int64_t step_tokens_ = 0;  // tokens held, same sum
   std::vector<std::pair<std::int64_t, std::size_t>> pops_;  // (step, request) of bulk block pops
+  std::vector<std::int32_t> popped_;                        // their blocks, in that order
 };
 
 }  // namespace servesim

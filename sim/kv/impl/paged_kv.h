@@ -84,20 +84,22 @@ class PagedKvManager final : public IKvManager {
     if (r.kv_slot >= 0) return grow(tables_[r.kv_slot], total_tokens, new_tokens, work);
     if (swap_.tokens(r.spec.id) > 0) return resume_swapped(r, total_tokens, work);
     // First allocation of a request: claim its cached prefix, then grow like a live one.
-    const Hits hits = c_.prefix_caching ? collect_hits(r) : Hits{};
+    const Hits hits = c_.prefix_caching ? collect_hits(r, true) : Hits{};
     const std::int64_t dev_hits = hits.device;
     const std::span<const std::int32_t> hit_blocks(r.hit_blocks.data(), static_cast<std::size_t>(dev_hits));
     const std::int64_t need = std::max<std::int64_t>(0, ceil_div(total_tokens, c_.block_size) - dev_hits);
     // Hit blocks that sit in the free queue stop being free when touched.
-    std::int64_t hits_free = 0;
-    for (auto b : hit_blocks) hits_free += free_.contains(b) ? 1 : 0;
-    if (need > free_.size() - hits_free) return false;
+    if (need > free_.size() - hits.free) return false;
     {
       r.kv_slot = new_slot();
       Table& t = tables_[r.kv_slot];
-      for (const std::int32_t b : hit_blocks) {
-        touch(b);
-        t.blocks.push_back(b);
+      for (std::size_t i = 0; i < hit_blocks.size(); ++i) {
+        if (i + 8 < hit_blocks.size()) {
+          __builtin_prefetch(&st_[static_cast<std::size_t>(hit_blocks[i + 8])]);
+          free_.prefetch(hit_blocks[i + 8]);
+        }
+        touch(hit_blocks[i]);
+        t.blocks.push_back(hit_blocks[i]);
       }
       t.hashed = dev_hits;  // full and already cached
       // Blocks found in an offload tier: fresh device blocks, filled by a copy back (loaded
@@ -237,6 +239,7 @@ class PagedKvManager final : public IKvManager {
   };
   struct Hits {  // r's leading blocks found: on the device (r.hit_blocks), then in an offload tier
     std::int64_t device = 0, total = 0;
+    std::int64_t free = 0;  // device hits in the free queue (reference count 0), when counted
   };
 
   static std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
@@ -262,12 +265,12 @@ class PagedKvManager final : public IKvManager {
 
   // r's cached prefix: leaves its device blocks in r.hit_blocks (their hashes are
   // r.block_hashes' first entries).
-  Hits collect_hits(const Request& r) const {
+  Hits collect_hits(const Request& r, bool count_free = false) const {
     // At least one token must be computed to produce logits: never the whole sequence.
     const std::int64_t max_blocks = (r.num_tokens() - 1) / c_.block_size;
     // The blocks that matched at this manager's last lookup of r still match up to the
     // first one evicted since (its hash no longer there); only the rest is probed again.
-    std::int64_t i = 0;
+    std::int64_t i = 0, free = 0;
     auto& hit = r.hit_blocks;
     if (r.hit_owner == this) {
       const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(hit.size()), max_blocks);
@@ -277,6 +280,7 @@ class PagedKvManager final : public IKvManager {
         if (i + 8 < n) __builtin_prefetch(&st_[static_cast<std::size_t>(hit[static_cast<std::size_t>(i + 8)])]);
         const BlockState& s = st_[static_cast<std::size_t>(hit[static_cast<std::size_t>(i)])];  // a hit: handed out
         if (!s.cached() || s.hash != h[i]) break;
+        free += s.ref == 0 ? 1 : 0;  // free exactly when unreferenced (check_invariants)
       }
     }
     hit.resize(static_cast<std::size_t>(i));
@@ -284,9 +288,10 @@ class PagedKvManager final : public IKvManager {
       const std::int32_t b = find_cached(hash_of(r, i));
       if (b < 0) break;
       hit.push_back(b);
+      if (count_free) free += st_[static_cast<std::size_t>(b)].ref == 0 ? 1 : 0;
     }
     r.hit_owner = this;
-    Hits out{i, i};
+    Hits out{i, i, free};
     if (!tiers_.enabled()) return out;
     for (; i < max_blocks; ++i) {
       const int tier = tiers_.find(hash_of(r, i));
@@ -476,8 +481,9 @@ class PagedKvManager final : public IKvManager {
   }
 
   void touch(std::int32_t b) {
-    if (free_.contains(b)) unlink_free(b);
-    if (st_[b].ref++ == 0) live_fill_ += st_[b].fill;
+    if (st_[b].ref++ > 0) return;
+    unlink_free(b);  // free exactly when unreferenced (check_invariants)
+    live_fill_ += st_[b].fill;
   }
 
   std::int32_t pop_free(KvStepWork& work) {

@@ -124,7 +124,7 @@ void PagedKvManager::check_invariants() const {
     ++carrying;
     SERVESIM_ASSERT(find_cached(st_[b].hash) == b);
   }
-  SERVESIM_ASSERT(index_.check_invariants([this](std::int32_t b) { return st_[b].slot; }) == carrying);
+  SERVESIM_ASSERT(index_.check_invariants(block_key(), [this](std::int32_t b) { return st_[b].slot; }) == carrying);
   std::vector<std::int32_t> refs(static_cast<std::size_t>(handed), 0);
   for (const Table& t : tables_) {
     if (!t.live) {

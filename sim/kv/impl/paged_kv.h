@@ -141,7 +141,7 @@ class PagedKvManager final : public IKvManager {
       BlockState& s = st_[b];
       if (s.cached()) continue;
       // One probe: a new entry, or none when an identical block is cached (it stays the one).
-      s.slot = index_.insert(h, b, slot_moved());
+      s.slot = index_.insert(h, b, block_key(), slot_moved());
       s.hash = h;
     }
   }
@@ -540,7 +540,7 @@ class PagedKvManager final : public IKvManager {
   }
 
   // The block caching hash h, or -1.
-  std::int32_t find_cached(std::uint64_t h) const { return index_.find(h); }
+  std::int32_t find_cached(std::uint64_t h) const { return index_.find(h, block_key()); }
 
   void push_back_free(std::int32_t b) {
     free_.push_back(b);
@@ -574,6 +574,11 @@ class PagedKvManager final : public IKvManager {
     void operator()(std::int32_t b, std::int32_t slot) const { st[static_cast<std::size_t>(b)].slot = slot; }
   };
   SlotMoved slot_moved() { return SlotMoved{st_}; }
+  struct BlockKey {  // the hash a block is held in the index under
+    const std::vector<BlockState>& st;
+    std::uint64_t operator()(std::int32_t b) const { return st[static_cast<std::size_t>(b)].hash; }
+  };
+  BlockKey block_key() const { return BlockKey{st_}; }
   FreeBlockQueue free_;  // free blocks in eviction order
   std::int64_t free_cached_ = 0;  // free blocks that still carry a hash
   std::int64_t live_fill_ = 0;    // tokens written in referenced blocks

@@ -20,40 +20,34 @@ class FreeBlockQueue {
   void reset(std::int32_t first, std::int64_t end) {
     fresh_ = first;
     end_ = end;
-    prev_.assign(static_cast<std::size_t>(first), -1);
-    next_.assign(static_cast<std::size_t>(first), -1);
-    in_.assign(static_cast<std::size_t>(first), 0);
+    links_.assign(static_cast<std::size_t>(first), Link{});
     head_ = tail_ = -1;
     listed_ = 0;
   }
   void push_back(std::int32_t b) {
-    prev_[b] = tail_;
-    next_[b] = -1;
-    if (tail_ != -1) next_[tail_] = b; else head_ = b;
+    links_[b] = Link{tail_, -1};
+    if (tail_ != -1) links_[tail_].next = b; else head_ = b;
     tail_ = b;
-    in_[b] = 1;
     ++listed_;
   }
   void remove(std::int32_t b) {
-    if (prev_[b] != -1) next_[prev_[b]] = next_[b]; else head_ = next_[b];
-    if (next_[b] != -1) prev_[next_[b]] = prev_[b]; else tail_ = prev_[b];
-    prev_[b] = next_[b] = -1;
-    in_[b] = 0;
+    const Link l = links_[b];
+    if (l.prev != -1) links_[l.prev].next = l.next; else head_ = l.next;
+    if (l.next != -1) links_[l.next].prev = l.prev; else tail_ = l.prev;
+    links_[b] = Link{};
     --listed_;
   }
   // Takes the front block (the queue must not be empty).
   std::int32_t pop_front() {
     if (fresh_ < end_) {
-      prev_.push_back(-1);
-      next_.push_back(-1);
-      in_.push_back(0);
+      links_.emplace_back();
       return fresh_++;
     }
     const std::int32_t b = head_;
     remove(b);
     return b;
   }
-  bool contains(std::int32_t b) const { return b < fresh_ ? in_[b] != 0 : b < end_; }
+  bool contains(std::int32_t b) const { return b < fresh_ ? links_[b].prev != kOut : b < end_; }
   std::int64_t size() const { return listed_ + (end_ - fresh_); }
   // Blocks [0, handed_out()) have left the never-used range (the others are free).
   std::int32_t handed_out() const { return fresh_; }
@@ -61,12 +55,19 @@ class FreeBlockQueue {
   std::int32_t front() const { return fresh_ < end_ ? fresh_ : head_; }
   std::int32_t next(std::int32_t b) const {
     if (b >= fresh_) return b + 1 < end_ ? b + 1 : head_;
-    return next_[b];
+    return links_[b].next;
+  }
+  // Cache hint (no effect): block b's links.
+  void prefetch(std::int32_t b) const {
+    if (b >= 0 && b < fresh_) __builtin_prefetch(&links_[static_cast<std::size_t>(b)]);
   }
 
  private:
-  std::vector<std::int32_t> prev_, next_;
-  std::vector<std::uint8_t> in_;
+  static constexpr std::int32_t kOut = -2;  // prev of a block not in the queue
+  struct Link {  // a block's neighbours in the queue (-1: none), together in one entry
+    std::int32_t prev = kOut, next = -1;
+  };
+  std::vector<Link> links_;
   std::int32_t head_ = -1, tail_ = -1;
   std::int64_t listed_ = 0;           // blocks in the list (freed after use)
   std::int32_t fresh_ = 0;            // first never-used block

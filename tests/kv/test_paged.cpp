@@ -202,5 +202,64 @@ TEST(PagedKv, KvDtypeSetsCapacity) {
   EXPECT_DOUBLE_EQ(env.model.kv_bytes_per_token(DType::kBf16), 2 * env.model.kv_bytes_per_token(DType::kFp8));
 }
 
+TEST(PagedKv, FreedBlocksStayCachedUntilReusedInLruOrder) {
+  Env env;
+  auto kv = env.build({{"impl", "paged"}}, 4 * kBlockBytes);
+  KvStepWork w;
+  // a: 40 tokens in blocks 1, 2, 3 (the never-used blocks go out in id order); the step
+  // fills 1 and 2, which are registered. Freeing a queues 3, 2, 1 (tail first) behind the
+  // never-used block 4.
+  Request a = make_request(1, 40, 5);
+  ASSERT_TRUE(admit(*kv, a, w));
+  kv->free(a);
+  EXPECT_EQ(kv->usage().cached_tokens, 32);
+  Request again = make_request(1, 40, 5);  // a's content: (40 - 1) / 16 = 2 blocks may hit
+  EXPECT_EQ(kv->cached_prefix(again), 32);
+  // b takes 4 and 3 (3 carried no hash): both of a's cached blocks are still hits.
+  Request b = make_request(2, 32, 5);
+  ASSERT_TRUE(admit(*kv, b, w));
+  EXPECT_EQ(kv->counters().cache_evictions, 0);
+  EXPECT_EQ(kv->cached_prefix(again), 32);
+  // b's 33rd token takes block 2, evicting a's second block: one block of a's prefix left.
+  ASSERT_TRUE(decode(*kv, b, w));
+  EXPECT_EQ(kv->counters().cache_evictions, 1);
+  EXPECT_EQ(kv->cached_prefix(again), 16);
+  kv->check_invariants();
+  // Freeing b queues 2, 3, 4 behind 1; c takes 1, evicting a's first block. b's two full
+  // blocks (3 and 4) stay cached.
+  kv->free(b);
+  Request c = make_request(3, 16, 5);
+  ASSERT_TRUE(kv->allocate(c, 16, w));
+  EXPECT_EQ(kv->counters().cache_evictions, 2);
+  EXPECT_EQ(kv->cached_prefix(again), 0);
+  EXPECT_EQ(kv->usage().cached_tokens, 32);
+  Request b_again = make_request(2, 33, 5);
+  EXPECT_EQ(kv->cached_prefix(b_again), 32);
+  kv->check_invariants();
+}
+
+TEST(PagedKv, AnIdenticalBlockComputedTwiceIsRegisteredOnce) {
+  Env env;
+  auto kv = env.build({{"impl", "paged"}}, 10 * kBlockBytes);
+  KvStepWork w;
+  // a and b share one id over their 32-token prompts: the same two block hashes. Both are
+  // allocated before either step commits, so both compute the blocks; a commits first and
+  // its blocks are the cached ones, b's carry no hash.
+  Request a = make_request(1, 32, 5, {5}, 32), b = make_request(2, 32, 5, {5}, 32);
+  ASSERT_TRUE(kv->allocate(a, 32, w));
+  ASSERT_TRUE(kv->allocate(b, 32, w));
+  a.num_computed = b.num_computed = 32;
+  kv->commit(a);
+  kv->commit(b);
+  kv->check_invariants();
+  kv->free(b);
+  EXPECT_EQ(kv->usage().cached_tokens, 0);  // b's freed blocks: nothing cached
+  kv->free(a);
+  EXPECT_EQ(kv->usage().cached_tokens, 32);
+  Request c = make_request(3, 33, 5, {5}, 32);
+  EXPECT_EQ(kv->cached_prefix(c), 32);
+  kv->check_invariants();
+}
+
 }  // namespace
 }  // namespace servesim

@@ -13,7 +13,7 @@ std::int64_t PagedKvManager::work_free_decode_steps(std::span<Request* const> re
     if (r->kv_slot < 0) return 0;
     const Table& t = tables_[r->kv_slot];
     // Appending to a shared, partly filled last block would copy it first.
-    if (!t.blocks.empty() && t.tokens % c_.block_size != 0 && ref_[t.blocks.back()] > 1) return 0;
+    if (!t.blocks.empty() && t.tokens % c_.block_size != 0 && st_[t.blocks.back()].ref > 1) return 0;
   }
   // Step j takes a fresh block for r when r's tokens before it fill whole blocks: first at
   // j0 = blocks * block_size - tokens + 1, then every block_size steps. The blocks that
@@ -57,7 +57,9 @@ void PagedKvManager::allocate_decode_steps(std::span<Request* const> reqs, std::
   }
   std::sort(pops_.begin(), pops_.end());
   KvStepWork unused;  // work_free_decode_steps allowed these steps: no copies
-  for (const auto& [j, i] : pops_) tables_[reqs[i]->kv_slot].blocks.push_back(pop_free(unused));
+  popped_.clear();
+  pop_free_n(static_cast<std::int64_t>(pops_.size()), popped_, unused);
+  for (std::size_t k = 0; k < pops_.size(); ++k) tables_[reqs[pops_[k].second]->kv_slot].blocks.push_back(popped_[k]);
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     Table& t = tables_[reqs[i]->kv_slot];
     const std::int64_t total = t.tokens + steps;
@@ -87,8 +89,7 @@ void PagedKvManager::check_invariants() const {
   // order, with no per-block entries yet.
   const std::int32_t handed = free_.handed_out();
   SERVESIM_ASSERT(handed >= 1 && handed <= num_blocks_);
-  SERVESIM_ASSERT(ref_.size() == static_cast<std::size_t>(handed) && fill_.size() == ref_.size() &&
-                  hash_.size() == ref_.size() && has_hash_.size() == ref_.size());
+  SERVESIM_ASSERT(st_.size() == static_cast<std::size_t>(handed));
   std::int64_t free_seen = 0, free_cached = 0;
   std::vector<std::uint8_t> seen(static_cast<std::size_t>(handed), 0);
   std::int32_t b = free_.front();
@@ -96,30 +97,34 @@ void PagedKvManager::check_invariants() const {
   free_seen += num_blocks_ - handed;
   for (; b != -1; b = free_.next(b)) {
     SERVESIM_ASSERT(b != 0 && b < handed);
-    SERVESIM_ASSERT(ref_[b] == 0);
+    SERVESIM_ASSERT(st_[b].ref == 0);
     SERVESIM_ASSERT(!seen[b]);
     seen[b] = 1;
     ++free_seen;
-    free_cached += has_hash_[b] ? 1 : 0;
+    free_cached += st_[b].cached() ? 1 : 0;
   }
   SERVESIM_ASSERT(free_seen == free_.size());
   SERVESIM_ASSERT(free_cached == free_cached_);
-  SERVESIM_ASSERT(ref_[0] == 0 && !free_.contains(0));
+  SERVESIM_ASSERT(st_[0].ref == 0 && !free_.contains(0));
   std::int64_t referenced = 0, fill = 0;
   for (std::int32_t b = 1; b < handed; ++b) {
-    SERVESIM_ASSERT((ref_[b] == 0) == free_.contains(b));
-    SERVESIM_ASSERT(fill_[b] >= 0 && fill_[b] <= c_.block_size);
-    if (ref_[b] > 0) {
+    SERVESIM_ASSERT((st_[b].ref == 0) == free_.contains(b));
+    SERVESIM_ASSERT(st_[b].fill >= 0 && st_[b].fill <= c_.block_size);
+    if (st_[b].ref > 0) {
       ++referenced;
-      fill += fill_[b];
+      fill += st_[b].fill;
     }
   }
   SERVESIM_ASSERT(free_.size() + referenced == num_blocks_ - 1);
   SERVESIM_ASSERT(fill == live_fill_);
-  // Every block carrying a hash is the index's block for it (the index may hold stale entries).
+  // The index holds exactly the blocks carrying a hash, each under its hash at its slot.
+  std::size_t carrying = 0;
   for (std::int32_t b = 1; b < handed; ++b) {
-    if (has_hash_[b]) SERVESIM_ASSERT(find_cached(hash_[b]) == b);
+    if (!st_[b].cached()) continue;
+    ++carrying;
+    SERVESIM_ASSERT(find_cached(st_[b].hash) == b);
   }
+  SERVESIM_ASSERT(index_.check_invariants(block_key(), [this](std::int32_t b) { return st_[b].slot; }) == carrying);
   std::vector<std::int32_t> refs(static_cast<std::size_t>(handed), 0);
   for (const Table& t : tables_) {
     if (!t.live) {
@@ -146,10 +151,10 @@ void PagedKvManager::check_invariants() const {
       SERVESIM_ASSERT(b < handed);
       ++refs[b];
       const std::int64_t want = std::min<std::int64_t>(c_.block_size, t.tokens - static_cast<std::int64_t>(i) * c_.block_size);
-      SERVESIM_ASSERT(fill_[b] >= want);  // a shared block holds at least what each holder wrote
+      SERVESIM_ASSERT(st_[b].fill >= want);  // a shared block holds at least what each holder wrote
     }
   }
-  for (std::int32_t b = 1; b < handed; ++b) SERVESIM_ASSERT(refs[b] == ref_[b]);
+  for (std::int32_t b = 1; b < handed; ++b) SERVESIM_ASSERT(refs[b] == st_[b].ref);
   swap_.check_invariants();
   tiers_.check_invariants();
 }

@@ -24,19 +24,20 @@
 //  - free blocks + distinct referenced blocks == num_blocks - 1 (conservation);
 //  - reference counts equal the number of live tables holding each block, and no table
 //    holds a block twice;
-//  - every cached hash maps to a block that carries that hash;
+//  - the index holds exactly the hashes blocks carry, each mapped to its block;
 //  - a table holds ceil(tokens / block_size) entries and its blocks' fills match its tokens;
 //    null entries only for blocks wholly dropped (past the pinned sinks, before drop_end);
 //  - a table only grows while it lives (append-only, except copy-on-write of the last block
 //    and the null entries of blocks dropped by token dropping).
 #include <algorithm>
-#include <absl/container/flat_hash_map.h>
+#include <span>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "sim/core/error.h"
+#include "sim/kv/block_index.h"
 #include "sim/kv/free_block_queue.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/kv/offload_tiers.h"
@@ -64,10 +65,7 @@ class PagedKvManager final : public IKvManager {
     num_blocks_ = std::max<std::int64_t>(n, 1) + 1;  // + the null block
     // Blocks 1.. start free in id order; their per-block entries are created as they are
     // first handed out (pop_free), so a pool costs in proportion to the blocks it uses.
-    ref_.assign(1, 0);
-    fill_.assign(1, 0);
-    hash_.assign(1, 0);
-    has_hash_.assign(1, 0);
+    st_.assign(1, BlockState{});
     free_.reset(1, num_blocks_);
   }
 
@@ -78,9 +76,7 @@ class PagedKvManager final : public IKvManager {
 
   std::int64_t cached_prefix(const Request& r) const override {
     if (!c_.prefix_caching || r.kv_slot >= 0) return 0;
-    Hits h;
-    collect_hits(r, h);
-    return static_cast<std::int64_t>(h.hashes.size()) * c_.block_size;
+    return collect_hits(r).total * c_.block_size;
   }
 
   bool allocate(Request& r, std::int64_t total_tokens, KvStepWork& work) override {
@@ -88,32 +84,34 @@ class PagedKvManager final : public IKvManager {
     if (r.kv_slot >= 0) return grow(tables_[r.kv_slot], total_tokens, new_tokens, work);
     if (swap_.tokens(r.spec.id) > 0) return resume_swapped(r, total_tokens, work);
     // First allocation of a request: claim its cached prefix, then grow like a live one.
-    Hits hits;
-    if (c_.prefix_caching) collect_hits(r, hits);
-    const auto dev_hits = static_cast<std::int64_t>(hits.blocks.size());
+    const Hits hits = c_.prefix_caching ? collect_hits(r, true) : Hits{};
+    const std::int64_t dev_hits = hits.device;
+    const std::span<const std::int32_t> hit_blocks(r.hit_blocks.data(), static_cast<std::size_t>(dev_hits));
     const std::int64_t need = std::max<std::int64_t>(0, ceil_div(total_tokens, c_.block_size) - dev_hits);
     // Hit blocks that sit in the free queue stop being free when touched.
-    std::int64_t hits_free = 0;
-    for (auto b : hits.blocks) hits_free += free_.contains(b) ? 1 : 0;
-    if (need > free_.size() - hits_free) return false;
+    if (need > free_.size() - hits.free) return false;
     {
       r.kv_slot = new_slot();
       Table& t = tables_[r.kv_slot];
-      for (std::size_t i = 0; i < hits.blocks.size(); ++i) {
-        touch(hits.blocks[i]);
-        t.blocks.push_back(hits.blocks[i]);
+      for (std::size_t i = 0; i < hit_blocks.size(); ++i) {
+        if (i + 8 < hit_blocks.size()) {
+          __builtin_prefetch(&st_[static_cast<std::size_t>(hit_blocks[i + 8])]);
+          free_.prefetch(hit_blocks[i + 8]);
+        }
+        touch(hit_blocks[i]);
+        t.blocks.push_back(hit_blocks[i]);
       }
       t.hashed = dev_hits;  // full and already cached
       // Blocks found in an offload tier: fresh device blocks, filled by a copy back (loaded
       // before the new blocks' evictions spill anything that could push them down a tier).
       // commit() registers their hashes once the step has run.
-      for (std::size_t i = hits.blocks.size(); i < hits.hashes.size(); ++i) tiers_.load(hits.hashes[i], work, counters_);
-      for (std::size_t i = hits.blocks.size(); i < hits.hashes.size(); ++i) {
+      for (auto i = dev_hits; i < hits.total; ++i) tiers_.load(hash_of(r, i), work, counters_);
+      for (auto i = dev_hits; i < hits.total; ++i) {
         const std::int32_t b = pop_free(work);
         t.blocks.push_back(b);
         set_fill(b, c_.block_size);
       }
-      const auto hit_tokens = static_cast<std::int64_t>(hits.hashes.size()) * c_.block_size;
+      const std::int64_t hit_tokens = hits.total * c_.block_size;
       t.tokens = hit_tokens;
       counters_.prefix_lookup_tokens += r.num_tokens();
       counters_.prefix_hit_tokens += hit_tokens;
@@ -131,21 +129,20 @@ class PagedKvManager final : public IKvManager {
     if (r.num_computed < (t.hashed + 1) * c_.block_size) return;
     if (t.drop_end > c_.drop.pinned()) return;  // dropped tokens: later blocks are not shareable
     const std::int64_t full = std::min<std::int64_t>(r.num_computed / c_.block_size, static_cast<std::int64_t>(t.blocks.size()));
+    constexpr std::int64_t kAhead = 4;  // blocks whose index slots and state are fetched early
     for (auto i = t.hashed; i < full; ++i) {
+      if (i + kAhead < full) {
+        index_.prefetch(hash_of(r, i + kAhead));
+        __builtin_prefetch(&st_[static_cast<std::size_t>(t.blocks[static_cast<std::size_t>(i + kAhead)])]);
+      }
       const std::uint64_t h = hash_of(r, i);
       t.hashed = i + 1;
       const std::int32_t b = t.blocks[static_cast<std::size_t>(i)];
-      if (has_hash_[b]) continue;
-      // One probe: a new entry, or a stale one taken over; a live identical block cached
-      // elsewhere stays the one.
-      const auto [it, inserted] = cached_.try_emplace(h, b);
-      if (!inserted) {
-        const std::int32_t other = it->second;
-        if (has_hash_[other] && hash_[other] == h) continue;
-        it->second = b;
-      }
-      hash_[b] = h;
-      has_hash_[b] = 1;
+      BlockState& s = st_[b];
+      if (s.cached()) continue;
+      // One probe: a new entry, or none when an identical block is cached (it stays the one).
+      s.slot = index_.insert(h, b, block_key(), slot_moved());
+      s.hash = h;
     }
   }
 
@@ -159,8 +156,8 @@ class PagedKvManager final : public IKvManager {
     c.tokens = p.tokens;
     c.heavy = p.heavy;  // H2O's heavy blocks shared too (not copied on write: see docs/kv_managers.md)
     c.drop_end = p.drop_end;
-    for (auto b : c.blocks) ref_[b] += b != 0 ? 1 : 0;
-    for (auto b : c.heavy) ++ref_[b];  // shared: nothing copied until someone appends (copy-on-write)
+    for (auto b : c.blocks) st_[b].ref += b != 0 ? 1 : 0;
+    for (auto b : c.heavy) ++st_[b].ref;  // shared: nothing copied until someone appends (copy-on-write)
     child.kv_slot = s;
     return true;
   }
@@ -240,9 +237,9 @@ class PagedKvManager final : public IKvManager {
     std::int64_t drop_end = 0;          // token dropping: positions [pinned, drop_end) dropped
     bool live = false;
   };
-  struct Hits {
-    std::vector<std::uint64_t> hashes;  // device hits first, then offload-tier hits
-    std::vector<std::int32_t> blocks;   // device hits
+  struct Hits {  // r's leading blocks found: on the device (r.hit_blocks), then in an offload tier
+    std::int64_t device = 0, total = 0;
+    std::int64_t free = 0;  // device hits in the free queue (reference count 0), when counted
   };
 
   static std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
@@ -256,44 +253,52 @@ class PagedKvManager final : public IKvManager {
       r.block_hash_unit = c_.block_size;
     }
     auto& v = r.block_hashes;
+    if (static_cast<std::int64_t>(v.capacity()) <= i) {  // room for every block r can fill, at once
+      const std::int64_t all = ceil_div(r.total_tokens(), c_.block_size);
+      v.reserve(static_cast<std::size_t>(std::max(i + 1, all)));
+    }
     while (static_cast<std::int64_t>(v.size()) <= i) {
       v.push_back(hasher_.block_hash(r, static_cast<std::int64_t>(v.size()), v.empty() ? 0 : v.back()));
     }
     return v[static_cast<std::size_t>(i)];
   }
 
-  void collect_hits(const Request& r, Hits& out) const {
+  // r's cached prefix: leaves its device blocks in r.hit_blocks (their hashes are
+  // r.block_hashes' first entries).
+  Hits collect_hits(const Request& r, bool count_free = false) const {
     // At least one token must be computed to produce logits: never the whole sequence.
     const std::int64_t max_blocks = (r.num_tokens() - 1) / c_.block_size;
     // The blocks that matched at this manager's last lookup of r still match up to the
     // first one evicted since (its hash no longer there); only the rest is probed again.
-    std::int64_t i = 0;
+    std::int64_t i = 0, free = 0;
+    auto& hit = r.hit_blocks;
     if (r.hit_owner == this) {
-      const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(r.hit_blocks.size()), max_blocks);
+      const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(hit.size()), max_blocks);
+      if (n > 0) hash_of(r, n - 1);  // r's hashes at this block size, n of them at least
+      const std::uint64_t* h = r.block_hashes.data();
       for (; i < n; ++i) {
-        const std::int32_t b = r.hit_blocks[static_cast<std::size_t>(i)];  // a hit: handed out
-        const std::uint64_t h = hash_of(r, i);
-        if (!has_hash_[b] || hash_[b] != h) break;
-        out.hashes.push_back(h);
-        out.blocks.push_back(b);
+        if (i + 8 < n) __builtin_prefetch(&st_[static_cast<std::size_t>(hit[static_cast<std::size_t>(i + 8)])]);
+        const BlockState& s = st_[static_cast<std::size_t>(hit[static_cast<std::size_t>(i)])];  // a hit: handed out
+        if (!s.cached() || s.hash != h[i]) break;
+        free += s.ref == 0 ? 1 : 0;  // free exactly when unreferenced (check_invariants)
       }
     }
+    hit.resize(static_cast<std::size_t>(i));
     for (; i < max_blocks; ++i) {
-      const std::uint64_t h = hash_of(r, i);
-      const std::int32_t b = find_cached(h);
+      const std::int32_t b = find_cached(hash_of(r, i));
       if (b < 0) break;
-      out.hashes.push_back(h);
-      out.blocks.push_back(b);
+      hit.push_back(b);
+      if (count_free) free += st_[static_cast<std::size_t>(b)].ref == 0 ? 1 : 0;
     }
     r.hit_owner = this;
-    r.hit_blocks = out.blocks;
-    if (!tiers_.enabled()) return;
+    Hits out{i, i, free};
+    if (!tiers_.enabled()) return out;
     for (; i < max_blocks; ++i) {
-      const std::uint64_t h = hash_of(r, i);
-      const int tier = tiers_.find(h);
+      const int tier = tiers_.find(hash_of(r, i));
       if (tier < 0 || !tiers_.worth_loading(tier)) break;
-      out.hashes.push_back(h);
     }
+    out.total = i;
+    return out;
   }
 
   bool resume_swapped(Request& r, std::int64_t total_tokens, KvStepWork& work) {
@@ -331,10 +336,10 @@ class PagedKvManager final : public IKvManager {
     const std::int64_t null_lo = c_.drop.null_entries_end(bs, 0);
     const std::int64_t drop_from = c_.drop.null_entries_end(bs, t.drop_end), drop_to = c_.drop.null_entries_end(bs, drop_end);
     auto dropped = [&](std::int64_t i) { return i >= null_lo && i < drop_to; };
-    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && !dropped(have - 1) && ref_[t.blocks.back()] > 1;
+    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && !dropped(have - 1) && st_[t.blocks.back()].ref > 1;
     std::int64_t need = cow ? 1 : 0, released = 0;
     for (auto i = have; i < entries; ++i) need += dropped(i) ? 0 : 1;
-    for (auto i = drop_from; i < std::min(drop_to, have); ++i) released += ref_[t.blocks[static_cast<std::size_t>(i)]] == 1 ? 1 : 0;
+    for (auto i = drop_from; i < std::min(drop_to, have); ++i) released += st_[t.blocks[static_cast<std::size_t>(i)]].ref == 1 ? 1 : 0;
     const bool take_heavy = drop_end > t.drop_end && t.heavy.empty() && c_.drop.heavy_tokens > 0;
     need += take_heavy ? c_.drop.heavy_blocks(bs) : 0;
     if (need > free_.size() + released) return false;
@@ -364,7 +369,7 @@ class PagedKvManager final : public IKvManager {
   bool grow_kept(Table& t, std::int64_t total_tokens, KvStepWork& work) {
     const std::int64_t bs = c_.block_size;
     const auto have = static_cast<std::int64_t>(t.blocks.size());
-    if (total_tokens > t.tokens && total_tokens <= have * bs && ref_[t.blocks.back()] == 1) {
+    if (total_tokens > t.tokens && total_tokens <= have * bs && st_[t.blocks.back()].ref == 1) {
       // The new tokens fit the last block, which only this table holds (a decode step,
       // block_size - 1 times in block_size): no block taken, no copy, only its fill moves
       // (the table holds ceil(tokens / block_size) blocks, so the last is the only one open).
@@ -374,10 +379,10 @@ class PagedKvManager final : public IKvManager {
       return true;
     }
     const std::int64_t entries = std::max(have, ceil_div(total_tokens, bs));
-    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && ref_[t.blocks.back()] > 1;
+    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && st_[t.blocks.back()].ref > 1;
     if ((cow ? 1 : 0) + entries - have > free_.size()) return false;
     if (cow) copy_last_block(t, work);
-    while (static_cast<std::int64_t>(t.blocks.size()) < entries) t.blocks.push_back(pop_free(work));
+    pop_free_n(entries - static_cast<std::int64_t>(t.blocks.size()), t.blocks, work);
     if (total_tokens > t.tokens) {
       for (auto i = t.tokens / bs; i < entries; ++i) set_fill(t.blocks[static_cast<std::size_t>(i)], std::min<std::int64_t>(bs, total_tokens - i * bs));
       t.tokens = total_tokens;
@@ -390,10 +395,10 @@ class PagedKvManager final : public IKvManager {
   void copy_last_block(Table& t, KvStepWork& work) {
     const std::int32_t old = t.blocks.back();
     const std::int32_t b = pop_free(work);
-    set_fill(b, fill_[old]);
-    work.cow_bytes += fill_[old] * bytes_per_token_;
+    set_fill(b, st_[old].fill);
+    work.cow_bytes += st_[old].fill * bytes_per_token_;
     work.cow_chunks += buffers_;
-    counters_.cow_bytes += fill_[old] * bytes_per_token_;
+    counters_.cow_bytes += st_[old].fill * bytes_per_token_;
     t.blocks.back() = b;
     unref(old);
   }
@@ -463,66 +468,88 @@ class PagedKvManager final : public IKvManager {
   }
 
   void set_fill(std::int32_t b, std::int64_t f) {
-    if (ref_[b] > 0) live_fill_ += f - fill_[b];
-    fill_[b] = f;
+    if (st_[b].ref > 0) live_fill_ += f - st_[b].fill;
+    st_[b].fill = static_cast<std::int32_t>(f);
   }
 
   void unref(std::int32_t b) {
-    SERVESIM_ASSERT(ref_[b] > 0);
-    if (--ref_[b] == 0) {
-      live_fill_ -= fill_[b];
+    SERVESIM_ASSERT(st_[b].ref > 0);
+    if (--st_[b].ref == 0) {
+      live_fill_ -= st_[b].fill;
       push_back_free(b);
     }
   }
 
   void touch(std::int32_t b) {
-    if (free_.contains(b)) unlink_free(b);
-    if (ref_[b]++ == 0) live_fill_ += fill_[b];
+    if (st_[b].ref++ > 0) return;
+    unlink_free(b);  // free exactly when unreferenced (check_invariants)
+    live_fill_ += st_[b].fill;
   }
 
   std::int32_t pop_free(KvStepWork& work) {
     SERVESIM_ASSERT(free_.size() > 0);
     const std::int32_t b = free_.pop_front();
-    if (static_cast<std::size_t>(b) == ref_.size()) {  // first use of a never-used block
-      ref_.push_back(0);
-      fill_.push_back(0);
-      hash_.push_back(0);
-      has_hash_.push_back(0);
-    }
-    free_cached_ -= has_hash_[b] ? 1 : 0;
-    if (has_hash_[b]) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
-      // The index entry goes stale instead of being erased (find_cached checks); stale
-      // entries are swept once they outnumber the blocks four to one, so the sweep costs O(1) per eviction.
-      if (tiers_.enabled()) tiers_.spill(hash_[b], work, counters_);
-      has_hash_[b] = 0;
+    if (static_cast<std::size_t>(b) == st_.size()) st_.emplace_back();  // first use of a never-used block
+    BlockState& s = st_[b];
+    if (s.cached()) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
+      --free_cached_;
+      if (tiers_.enabled()) tiers_.spill(s.hash, work, counters_);
+      index_.erase(s.slot, slot_moved());  // where the block's entry is: no probe
+      s.slot = -1;
       ++counters_.cache_evictions;
-      if (++stale_ > 4 * num_blocks_) {
-        absl::erase_if(cached_, [this](const auto& e) { return !has_hash_[e.second] || hash_[e.second] != e.first; });
-        stale_ = 0;
-      }
     }
-    ref_[b] = 1;
-    fill_[b] = 0;
+    prefetch_next_pops();
+    s.ref = 1;
+    s.fill = 0;
     ++counters_.units_allocated;
     return b;
   }
 
-  // The block caching hash h, or -1 (an index entry whose block was evicted is stale).
-  std::int32_t find_cached(std::uint64_t h) const {
-    const auto it = cached_.find(h);
-    if (it == cached_.end()) return -1;
-    const std::int32_t b = it->second;
-    return has_hash_[b] && hash_[b] == h ? b : -1;
+  // n pop_free() calls, the blocks appended to `out`. The n blocks are the queue's first n,
+  // so their cache misses (state, then index entry) are started together, a batch at a time.
+  void pop_free_n(std::int64_t n, std::vector<std::int32_t>& out, KvStepWork& work) {
+    constexpr std::int64_t kBatch = 16;
+    std::int32_t next[kBatch];
+    while (n > 0) {
+      const std::int64_t k = std::min(n, kBatch);
+      std::int32_t b = free_.front();
+      for (std::int64_t j = 0; j < k; ++j, b = free_.next(b)) {
+        next[j] = b;
+        if (static_cast<std::size_t>(b) < st_.size()) __builtin_prefetch(&st_[static_cast<std::size_t>(b)]);
+      }
+      for (std::int64_t j = 0; j < k; ++j) {
+        if (static_cast<std::size_t>(next[j]) < st_.size() && st_[static_cast<std::size_t>(next[j])].cached()) {
+          index_.prefetch_slot(st_[static_cast<std::size_t>(next[j])].slot);
+        }
+      }
+      for (std::int64_t j = 0; j < k; ++j) out.push_back(pop_free(work));
+      n -= k;
+    }
   }
+
+  // The next pops take the blocks at the queue's front in order: start their cache misses
+  // now (the next block's index entry, its successor's state and links). Hints only.
+  void prefetch_next_pops() const {
+    const std::int32_t n1 = free_.front();
+    if (n1 <= 0 || static_cast<std::size_t>(n1) >= st_.size()) return;  // none, or never used
+    if (st_[n1].cached()) index_.prefetch_slot(st_[n1].slot);
+    const std::int32_t n2 = free_.next(n1);
+    if (n2 <= 0 || static_cast<std::size_t>(n2) >= st_.size()) return;
+    __builtin_prefetch(&st_[static_cast<std::size_t>(n2)]);
+    free_.prefetch(n2);
+  }
+
+  // The block caching hash h, or -1.
+  std::int32_t find_cached(std::uint64_t h) const { return index_.find(h, block_key()); }
 
   void push_back_free(std::int32_t b) {
     free_.push_back(b);
-    free_cached_ += has_hash_[b] ? 1 : 0;
+    free_cached_ += st_[b].cached() ? 1 : 0;
   }
 
   void unlink_free(std::int32_t b) {
     free_.remove(b);
-    free_cached_ -= has_hash_[b] ? 1 : 0;
+    free_cached_ -= st_[b].cached() ? 1 : 0;
   }
 
   Config c_;
@@ -531,18 +558,33 @@ class PagedKvManager final : public IKvManager {
   std::int64_t buffers_ = 0;
   double block_bytes_ = 0;
   std::int64_t num_blocks_ = 0;
-  // Per-block state, for the blocks handed out so far (free_.handed_out(); the others are free
-  // and untouched: no reference, fill or hash).
-  std::vector<std::int32_t> ref_;
-  std::vector<std::int64_t> fill_;  // tokens written in each block (kept while cached)
-  std::vector<std::uint64_t> hash_;
-  std::vector<std::uint8_t> has_hash_;
+  // Per-block state in one entry (a block's bookkeeping touches one cache line), for the
+  // blocks handed out so far (free_.handed_out(); the others are free and untouched: no
+  // reference, fill or hash).
+  struct BlockState {
+    std::uint64_t hash = 0;  // while cached()
+    std::int32_t ref = 0;
+    std::int32_t fill = 0;   // tokens written (kept while cached)
+    std::int32_t slot = -1;  // its entry in index_; -1: carries no hash
+    bool cached() const { return slot >= 0; }
+  };
+  std::vector<BlockState> st_;
+  struct SlotMoved {  // tells a block its index entry's new slot when the index moves it
+    std::vector<BlockState>& st;
+    void operator()(std::int32_t b, std::int32_t slot) const { st[static_cast<std::size_t>(b)].slot = slot; }
+  };
+  SlotMoved slot_moved() { return SlotMoved{st_}; }
+  struct BlockKey {  // the hash a block is held in the index under
+    const std::vector<BlockState>& st;
+    std::uint64_t operator()(std::int32_t b) const { return st[static_cast<std::size_t>(b)].hash; }
+  };
+  BlockKey block_key() const { return BlockKey{st_}; }
   FreeBlockQueue free_;  // free blocks in eviction order
   std::int64_t free_cached_ = 0;  // free blocks that still carry a hash
   std::int64_t live_fill_ = 0;    // tokens written in referenced blocks
-  // Open addressing, no node per entry: this index is touched for every block that fills.
-  absl::flat_hash_map<std::uint64_t, std::int32_t> cached_;  // hash -> block, entries of evicted blocks stale
-  std::int64_t stale_ = 0;  // evictions since the last sweep of stale entries
+  // hash -> the block carrying it, for every block that carries one (touched for every
+  // block that fills and every one evicted: see block_index.h).
+  BlockIndex index_;
   std::vector<Table> tables_;
   std::vector<std::int32_t> free_slots_;
   SwapSpace swap_;
@@ -551,6 +593,7 @@ class PagedKvManager final : public IKvManager {
   std::int64_t step_blocks_ = 0;  // blocks held, summed over (sequence, step) pairs
   std::int64_t step_tokens_ = 0;  // tokens held, same sum
   std::vector<std::pair<std::int64_t, std::size_t>> pops_;  // (step, request) of bulk block pops
+  std::vector<std::int32_t> popped_;                        // their blocks, in that order
 };
 
 }  // namespace servesim

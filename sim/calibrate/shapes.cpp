@@ -133,6 +133,11 @@ ShapeTable read_shapes(const std::string& path) {
       a.sum_kv = static_cast<std::int64_t>(b * span.keys);
       a.sum_q_kv = b * span.pairs;
       a.max_kv = static_cast<std::int64_t>(span.keys);
+      if (a.window > 0 && ctx + q > static_cast<double>(a.window)) {  // every sequence clipped alike
+        a.window_seqs = a.num_seqs;
+        a.window_q = a.sum_q;
+        a.window_excess = static_cast<std::int64_t>(b * (ctx + q - static_cast<double>(a.window)));
+      }
     } else if (op == "all_reduce" || op == "all_gather" || op == "reduce_scatter" || op == "all_to_all" || op == "send_recv") {
       o.cls = OpClass::kCollective;
       o.coll.kind = op == "all_reduce"       ? CollectiveKind::kAllReduce

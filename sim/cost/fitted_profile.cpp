@@ -71,6 +71,13 @@ const std::vector<std::string>& attention_term_names(bool prefill) {
   return prefill ? p : d;
 }
 
+double local_key_tile(const std::string& kernel, int head_dim) {
+  // FA3 on Hopper, 16-bit inputs, local (sliding-window) attention: keys per tile by head
+  // dim (flash-attention's hopper/tile_size.h). Other kernels: unknown, 0 (the exact window).
+  if (!kernel.starts_with("vllm_flash_attn_fa3")) return 0;
+  return head_dim <= 64 ? 160 : head_dim <= 128 ? 128 : head_dim <= 192 ? 96 : 64;
+}
+
 namespace {
 // attention_terms into a fixed array (the hot path allocates nothing); returns how many.
 std::size_t attention_terms_into(bool prefill, const AttentionQuery& q, const ProfileRates& r, double peak,
@@ -136,6 +143,9 @@ AttentionQuery AttentionQuery::from(const AttentionShape& a, bool with_tiles) {
   q.sum_kv = static_cast<double>(a.sum_kv);
   q.sum_q_kv = a.sum_q_kv;
   q.max_kv = static_cast<double>(a.max_kv);
+  q.window_seqs = static_cast<double>(a.window_seqs);
+  q.window_q = static_cast<double>(a.window_q);
+  q.window_excess = static_cast<double>(a.window_excess);
   if (!with_tiles) return q;
   if (!a.seqs.empty()) {
     for (const auto& s : a.seqs) q.q_tiles += std::ceil(s.q / 128.0);
@@ -162,6 +172,11 @@ AttentionQuery AttentionQuery::uniform(int heads, int kv_heads, int head_dim, co
   q.sum_kv = batch * span.keys;
   q.sum_q_kv = batch * span.pairs;
   q.max_kv = span.keys;
+  if (window > 0 && ctx + qlen > window) {
+    q.window_seqs = batch;
+    q.window_q = batch * qlen;
+    q.window_excess = batch * (ctx + qlen - window);
+  }
   q.q_tiles = batch * std::ceil(qlen / 128.0);
   return q;
 }
@@ -236,13 +251,29 @@ const FittedProfile::AttentionConfig* FittedProfile::find_config(const Attention
   return best;
 }
 
-std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const AttentionQuery& q,
+std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const AttentionQuery& asked,
                                                          const std::string& kernel) const {
   const AttentionFit& f = is_prefill ? prefill : decode;
-  if (q.num_seqs <= 0) return std::nullopt;
+  if (asked.num_seqs <= 0) return std::nullopt;
+  const AttentionConfig* c = find_config(f, asked, kernel);
+  // Under a sliding window, a kernel that walks the keys in whole tiles reads, for each
+  // sequence the window clips, about one tile more than the window (the window's first tile
+  // is partial): at most the keys the window cut. Full-attention queries are untouched.
+  AttentionQuery tiled;
+  const AttentionQuery* qp = &asked;
+  const double tile = asked.window_seqs > 0 ? local_key_tile(c ? c->kernel : kernel, asked.head_dim) : 0;
+  if (tile > 0) {
+    tiled = asked;
+    const double extra = std::min(tile * asked.window_seqs, asked.window_excess);
+    tiled.sum_kv += extra;
+    tiled.sum_q_kv += std::min(tile * asked.window_q, extra * asked.window_q / asked.window_seqs);
+    tiled.max_kv += std::min(tile, asked.window_excess / asked.window_seqs);
+    qp = &tiled;
+  }
+  const AttentionQuery& q = *qp;
   std::array<double, 7> terms{};
   const std::size_t n = attention_terms_into(is_prefill, q, rates, rates.peak("bf16"), terms);
-  if (const AttentionConfig* c = find_config(f, q, kernel)) {
+  if (c) {
     const double reg = dot_n(c->coef, terms, n);
     const auto g = q.grid_point(is_prefill);
     const auto corr = c->residual.at(g.outer, g.x);

@@ -42,6 +42,7 @@ struct AttentionQuery {
   double num_seqs = 0, sum_q = 0, sum_kv = 0, sum_q_kv = 0;
   double max_kv = 0;    // the longest sequence's KV (its own new tokens included)
   double q_tiles = 0;   // sum over sequences of ceil(q / 128): query tiles per head
+  double window_seqs = 0, window_q = 0, window_excess = 0;  // as AttentionShape's (sliding window)
 
   // with_tiles false leaves q_tiles 0 (a pass over the sequences saved; decode's terms and
   // grid point do not read it).
@@ -59,6 +60,10 @@ struct AttentionQuery {
   };
   GridPoint grid_point(bool prefill) const;
 };
+
+// Keys per tile a kernel reads under a sliding window (FA3 on Hopper: 160, 128, 96 or 64 by
+// head dim); 0 for a kernel whose tiles are not known (priced at the exact window).
+double local_key_tile(const std::string& kernel, int head_dim);
 
 // A GEMM's roofline time (us) at the profile's peak and bandwidth: the scale a measured line
 // follows beyond its largest m.

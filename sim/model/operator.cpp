@@ -10,6 +10,7 @@ void compute_attention_aggregates(AttentionShape& a) {
   a.sum_kv = 0;
   a.sum_q_kv = 0;
   a.max_kv = 0;
+  a.window_seqs = a.window_q = a.window_excess = 0;
   for (const auto& s : a.seqs) {
     const AttendedSpan span = attended_span(static_cast<double>(s.q), static_cast<double>(s.context), static_cast<double>(a.window));
     const auto kv = static_cast<std::int64_t>(span.keys);
@@ -17,6 +18,11 @@ void compute_attention_aggregates(AttentionShape& a) {
     a.sum_kv += kv;
     a.sum_q_kv += span.pairs;
     a.max_kv = std::max(a.max_kv, kv);
+    if (a.window > 0 && static_cast<std::int64_t>(s.context) + s.q > a.window) {
+      ++a.window_seqs;
+      a.window_q += s.q;
+      a.window_excess += static_cast<std::int64_t>(s.context) + s.q - a.window;
+    }
   }
 }
 

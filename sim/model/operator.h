@@ -62,6 +62,10 @@ struct AttentionShape {
   std::int64_t sum_kv = 0;        // sum over seqs of (context + q), window-clipped
   double sum_q_kv = 0;            // sum over seqs of attended (query, key) pairs, causal
   std::int64_t max_kv = 0;
+  // Sequences whose keys the sliding window clips, their new tokens, and the keys it cut
+  // from them (context + q - window, summed): what a kernel that reads whole key tiles
+  // reads beyond the window comes out of these (FittedProfile::predict_attention).
+  std::int64_t window_seqs = 0, window_q = 0, window_excess = 0;
 };
 
 // Recomputes the aggregates of `a` from its per-sequence pairs (window-clipped).

@@ -277,12 +277,34 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
     const double reg = dot_n(c->coef, terms, n);
     const auto g = q.grid_point(is_prefill);
     const auto corr = c->residual.at(g.outer, g.x);
-    if (reg > 0 && corr) return FitAnswer{std::max(reg * *corr, c->floor_us), ""};
+    if (reg > 0 && corr) {
+      const double us = std::max(reg * *corr, c->floor_us);
+      return FitAnswer{is_prefill ? us : decode_beyond(*c, q, us), ""};
+    }
   }
   if (f.global.empty() || (!kernel.empty() && (f.kernels.empty() || f.kernels.front() != kernel))) return std::nullopt;
   const double us = dot_n(f.global, terms, n);
   if (!(us > 0)) return std::nullopt;
   return FitAnswer{std::max(us, f.global_floor_us), "global"};
+}
+
+double FittedProfile::decode_beyond(const AttentionConfig& c, const AttentionQuery& q, double us) const {
+  // Decode attention is memory-bound: time = fixed + KV bytes / achieved bandwidth, the
+  // achieved bandwidth never above the peak. Beyond the measured range (no measured batch at
+  // least as large reached this mean length), the KV read on top of a measured point (of the
+  // largest measured batch not above the query's, no longer than the query) takes at least
+  // its bytes at the peak: the answer is at least that point's time plus the extra KV's byte
+  // time, for every such point. Inside the measured range the residual grid answers unchanged.
+  const auto& lines = c.decode_lines;
+  if (lines.empty()) return us;
+  const auto g = q.grid_point(false);
+  const auto up = std::lower_bound(lines.begin(), lines.end(), g.outer[0],
+                                   [](const AttentionConfig::DecodeLine& l, double v) { return l.batch < v; });
+  if ((up != lines.end() && g.x <= up->reach) || (up == lines.begin() && up->batch > g.outer[0])) return us;
+  const auto& l = up != lines.end() && up->batch == g.outer[0] ? *up : *(up - 1);
+  const double byte_us = q.sum_kv * q.kv_bytes_per_token / rates.hbm_bandwidth * 1e6;
+  for (std::size_t i = 0; i < l.x.size() && l.x[i] <= g.x; ++i) us = std::max(us, l.us[i] + byte_us - l.byte_us[i]);
+  return us;
 }
 
 std::optional<FitAnswer> FittedProfile::predict_collective(const std::string& op, int ranks, double bytes,
@@ -354,6 +376,30 @@ void FittedProfile::finalize() {
       c.floor_us = 0;
       for (const auto& p : c.points) c.floor_us = c.floor_us == 0 ? p.us : std::min(c.floor_us, p.us);
     }
+    for (auto& c : f->configs) {
+      c.decode_lines.clear();
+      if (is_prefill || !(rates.hbm_bandwidth > 0)) continue;
+      std::map<double, std::vector<std::array<double, 3>>> by_batch;  // batch -> (x, us, byte_us)
+      for (const auto& p : c.points) {
+        const auto q = AttentionQuery::uniform(c.heads, c.kv_heads, c.head_dim, c.kv_dtype, c.layout == "paged", p.batch, p.q, p.ctx);
+        const double byte_us = q.sum_kv * q.kv_bytes_per_token / rates.hbm_bandwidth * 1e6;
+        const auto g = q.grid_point(false);
+        by_batch[g.outer[0]].push_back({g.x, p.us, byte_us});
+      }
+      for (auto& [batch, pts] : by_batch) {
+        std::sort(pts.begin(), pts.end());
+        AttentionConfig::DecodeLine l;
+        l.batch = batch;
+        for (const auto& [x, us, byte_us] : pts) {
+          l.x.push_back(x);
+          l.us.push_back(us);
+          l.byte_us.push_back(byte_us);
+        }
+        c.decode_lines.push_back(std::move(l));
+      }
+      double reach = 0;
+      for (auto l = c.decode_lines.rbegin(); l != c.decode_lines.rend(); ++l) l->reach = reach = std::max(reach, l->x.back());
+    }
     f->preferred.clear();  // empty: find_config scans
     std::map<std::tuple<int, int, int, bool, bool>, std::size_t> preferred;
     for (const auto& c : f->configs) {
@@ -373,8 +419,19 @@ void FittedProfile::finalize() {
       f->global_floor_us = f->global_floor_us == 0 ? c.floor_us : std::min(f->global_floor_us, c.floor_us);
     }
   }
-  for (auto* list : {&collectives, &copies}) {
-    for (Curve& c : *list) c.envelope = c.curve.monotone();
+  // Above the largest measured size a curve goes on at its marginal bandwidth, never faster
+  // than the physical bound's bytes at the peak of the path (PhysicalBound: an all-reduce
+  // moves (n-1)/n of its buffer per rank over NVLink, a host copy its bytes over the host
+  // link, a device copy reads and writes its bytes in HBM).
+  auto us_per_byte = [](double share, double bandwidth) { return bandwidth > 0 ? share * 1e6 / bandwidth : 0.0; };
+  for (Curve& c : collectives) {
+    c.envelope = c.curve.monotone();
+    const double share = c.op == "send_recv" || c.ranks <= 1 ? 1.0 : (c.ranks - 1.0) / c.ranks;
+    c.envelope.min_slope = us_per_byte(share, rates.intra_node_bandwidth);
+  }
+  for (Curve& c : copies) {
+    c.envelope = c.curve.monotone();
+    c.envelope.min_slope = c.op == "d2d" ? us_per_byte(2.0, rates.hbm_bandwidth) : us_per_byte(1.0, rates.host_link_bandwidth);
   }
   page_map_envelope_.reset();
   if (page_map) page_map_envelope_ = page_map->monotone();

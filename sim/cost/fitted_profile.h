@@ -102,6 +102,14 @@ class FittedProfile {
     std::vector<AttentionPoint> points;  // training points (uniform batches)
     LineGrid residual;  // measured / regression, see AttentionQuery::grid_point
     double floor_us = 0;  // the fastest call measured: no call of this kernel is faster (finalize())
+    // Decode, per measured batch (ascending; finalize()): the points along the mean KV length
+    // and their KV byte time at the peak bandwidth (see predict_attention).
+    struct DecodeLine {
+      double batch = 0;
+      std::vector<double> x, us, byte_us;
+      double reach = 0;  // the longest mean length measured at this batch or a larger one
+    };
+    std::vector<DecodeLine> decode_lines;
   };
   struct AttentionFit {
     std::vector<AttentionConfig> configs;
@@ -157,6 +165,7 @@ class FittedProfile {
   std::vector<std::string> families() const;
 
  private:
+  double decode_beyond(const AttentionConfig& c, const AttentionQuery& q, double us) const;
   const AttentionConfig* find_config(const AttentionFit& f, const AttentionQuery& q, const std::string& kernel) const;
   std::map<std::string, std::vector<std::size_t>> curve_index_;  // "op|ranks" -> collectives
   std::optional<KnotCurve> page_map_envelope_;

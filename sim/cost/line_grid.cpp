@@ -267,6 +267,12 @@ double KnotCurve::at(double q) const {
   }
   if (q >= x.back()) {
     const std::size_t n = x.size();
+    if (min_slope > 0) {
+      std::size_t a = 0;
+      while (a + 1 < n - 1 && x[a + 1] <= x[n - 1] / 2) ++a;
+      const double marginal = (y[n - 1] - y[a]) / (x[n - 1] - x[a]);
+      return y[n - 1] + std::max(marginal, min_slope) * (q - x[n - 1]);
+    }
     const double slope = (y[n - 1] - y[n - 2]) / (x[n - 1] - x[n - 2]);
     if (slope > 0) return y[n - 1] + slope * (q - x[n - 1]);
     return y[n - 1] * q / x[n - 1];

@@ -99,10 +99,15 @@ std::vector<double> isotonic(const std::vector<double>& v);
 int gemm_m_class(double m);
 
 // A piecewise-linear curve y(x) through knots (piecewise alpha-beta: on each segment
-// y = alpha + beta * x). Below the first knot: the first value (latency floor); above the
-// last: the last segment's line, or proportional to x when that slope is not positive.
+// y = alpha + beta * x). Below the first knot: the first value (latency floor). Above the
+// last, without a bound (min_slope 0): the last segment's line, or proportional to x when
+// that slope is not positive. With a bound (min_slope > 0, the physical time per unit of x
+// at the path's peak bandwidth): latency + x / bandwidth, y_last + beta (x - x_last), beta
+// the slope over the last doubling of x (from the largest knot at most half the last one)
+// and never below min_slope: the marginal bandwidth the curve reached, never above the peak.
 struct KnotCurve {
   std::vector<double> x, y;  // strictly increasing x, y > 0
+  double min_slope = 0;      // y per unit x at the physical peak (0: no bound known)
   double at(double q) const;
   // The same knots with log y replaced by its isotonic regression: non-decreasing everywhere.
   KnotCurve monotone() const;

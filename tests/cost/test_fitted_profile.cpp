@@ -63,6 +63,21 @@ TEST(FittedProfile, GemmBeyondTheLargestMeasuredMKeepsTheLastEfficiencyAgainstTh
   EXPECT_NEAR(a->us, 1000.0 * 43.057152 / 2.506752, 1e-6);
 }
 
+// The small profile plus one decode config (8 q / 2 KV heads of 64, bf16, paged, kernel "k").
+// coef: latency, byte time, per-seq, per-1k seq-heads, per-1k longest kv.
+FittedProfile with_decode_config(std::vector<double> coef, std::vector<FittedProfile::AttentionPoint> points) {
+  FittedProfile p = FittedProfile::load(kProfile);
+  FittedProfile::AttentionConfig c;
+  c.heads = 8, c.kv_heads = 2, c.head_dim = 64;
+  c.kv_dtype = "bf16", c.layout = "paged", c.kernel = "k";
+  c.coef = std::move(coef);
+  c.points = std::move(points);
+  p.decode.configs.push_back(c);
+  p.decode.kernels = {"k"};
+  p.finalize();
+  return p;
+}
+
 // Decode config (8 q / 2 KV heads of 64, bf16, paged, kernel "k") with a byte-time-only
 // regression and two measured batches of one sequence: 5 us at 100 cached tokens, 9 us at
 // 1000. A query of 1 sequence with 10 cached tokens lies below the grid: the residual at the
@@ -70,20 +85,31 @@ TEST(FittedProfile, GemmBeyondTheLargestMeasuredMKeepsTheLastEfficiencyAgainstTh
 // 5 x 11 / 101 = 0.54 us (KV bytes dominate). No call of the kernel was measured under 5 us,
 // so the kernel's floor, 5 us, answers.
 TEST(FittedProfile, NoAttentionCallIsFasterThanItsKernelsFastestMeasuredCall) {
-  FittedProfile p = FittedProfile::load(kProfile);
-  FittedProfile::AttentionConfig c;
-  c.heads = 8, c.kv_heads = 2, c.head_dim = 64;
-  c.kv_dtype = "bf16", c.layout = "paged", c.kernel = "k";
-  c.coef = {0, 1, 0, 0, 0};  // latency, byte time, per-seq, per-1k seq-heads, per-1k longest kv
-  c.points = {{1, 1, 99, 5.0}, {1, 1, 999, 9.0}};
-  p.decode.configs.push_back(c);
-  p.decode.kernels = {"k"};
-  p.finalize();
+  const FittedProfile p = with_decode_config({0, 1, 0, 0, 0}, {{1, 1, 99, 5.0}, {1, 1, 999, 9.0}});
   const auto a = p.predict_attention(false, AttentionQuery::uniform(8, 2, 64, "bf16", true, 1, 1, 10));
   ASSERT_TRUE(a);
   EXPECT_DOUBLE_EQ(a->us, 5.0);
   // At a measured point the measurement answers (the floor is below it).
   EXPECT_NEAR(p.predict_attention(false, AttentionQuery::uniform(8, 2, 64, "bf16", true, 1, 1, 999))->us, 9.0, 1e-9);
+}
+
+// Decode beyond the measured range reads its extra KV at no more than the peak bandwidth.
+// 8 query / 2 KV heads of 64, bf16: 512 KV bytes per token; HBM 1e12 B/s, so 1000 tokens of
+// KV are 0.512 us. Measured at batch 1: mean length 1000 -> 9 us, 2000 -> 10 us. The
+// regression (5 us + 0.25 x byte time) claims 4x the peak bandwidth; its flat residual
+// beyond length 2000 would give, at 8000: reg 5 + 0.25 (4.096 + 0.002048) = 6.024512 us
+// times 10 / reg(2000) = 10 / 5.256512 -> 11.461 us, faster than reading the 6000 extra
+// tokens (3.072 us) on top of the 10 us point: the answer is 10 + 3.072 = 13.072 us. Beyond
+// the largest batch (2 sequences of length 1000): 9 + (1.024 - 0.512) = 9.512 us, above the
+// residual's 9 x 5.257024 / 5.128512 = 9.2255 us.
+TEST(FittedProfile, DecodeBeyondTheMeasuredRangeReadsTheExtraKvAtMostAtThePeak) {
+  const FittedProfile p = with_decode_config({5, 0.25, 0, 0, 0}, {{1, 1, 999, 9.0}, {1, 1, 1999, 10.0}});
+  auto at = [&](double batch, double ctx) { return p.predict_attention(false, AttentionQuery::uniform(8, 2, 64, "bf16", true, batch, 1, ctx))->us; };
+  EXPECT_NEAR(at(1, 7999), 10 + 3.072, 1e-9);
+  EXPECT_NEAR(at(2, 999), 9 + 0.512, 1e-9);
+  EXPECT_NEAR(at(1, 1999), 10, 1e-9);  // measured points and the range between: the residual grid
+  const double w = std::log(1.5) / std::log(2.0);  // length 1500 between 1000 and 2000, log space
+  EXPECT_NEAR(at(1, 1499), (5 + 0.25 * (0.768 + 0.002048)) * std::exp((1 - w) * std::log(9 / 5.128512) + w * std::log(10 / 5.256512)), 1e-6);
 }
 
 TEST(FittedProfile, AttentionWithoutItsConfigUsesTheGlobalRegression) {

@@ -207,5 +207,23 @@ TEST(KnotCurve, LinearBetweenFloorBelowLastSegmentAbove) {
   EXPECT_DOUBLE_EQ(falling.at(400), 16);  // non-positive last slope: proportional to x
 }
 
+// With a physical bound (min_slope: time per byte at the peak) the curve goes on above its
+// last knot at the slope over its last doubling, from the largest knot at most half the last
+// one (400 -> 800: (34 - 30) / 400 = 0.01 per byte, not the last segment's 0.005), and never
+// at less than min_slope.
+TEST(KnotCurve, AboveTheLastKnotMarginalSlopeOfTheLastDoublingNeverBelowTheBound) {
+  KnotCurve c{{100, 200, 400, 600, 800}, {10, 20, 30, 33, 34}};
+  EXPECT_DOUBLE_EQ(c.at(1600), 38);  // no bound: the last segment, 34 + 0.005 * 800
+  c.min_slope = 0.001;
+  EXPECT_DOUBLE_EQ(c.at(1600), 42);  // 34 + 0.01 * 800
+  EXPECT_DOUBLE_EQ(c.at(700), 33.5);  // inside: unchanged
+  c.min_slope = 0.02;
+  EXPECT_DOUBLE_EQ(c.at(1600), 50);  // the bound binds: 34 + 0.02 * 800
+  KnotCurve flat{{100, 200}, {10, 8}};
+  flat.min_slope = 0.01;
+  EXPECT_DOUBLE_EQ(flat.at(400), 10);  // falling: 8 + 0.01 * 200
+  EXPECT_DOUBLE_EQ(flat.monotone().min_slope, 0.01);
+}
+
 }  // namespace
 }  // namespace servesim

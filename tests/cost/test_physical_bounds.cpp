@@ -189,6 +189,14 @@ TEST(PhysicalBounds, AttentionNeverBeatsPeakAndGrowsWithBatchQueryAndContext) {
         const std::string what = fmt::format("{} {}/{}x{} {} b={} q={} ctx={}", prefill ? "prefill" : "decode", c.heads, c.kv_heads,
                                              c.head_dim, c.kernel, b, q, ctx);
         t.bound(static_cast<double>(base) >= floor_s * 1e9 - 1.0, what);
+        // The profile's own decode answer beyond the measured range (no bound applied after it)
+        // reads the KV at most at the peak bandwidth.
+        double cfg_b = 1, cfg_ctx = 1;
+        for (const auto& p : c.points) cfg_b = std::max(cfg_b, p.batch), cfg_ctx = std::max(cfg_ctx, p.ctx + 1);
+        if (!prefill && (static_cast<double>(b) > cfg_b || static_cast<double>(ctx + 1) > cfg_ctx)) {
+          const auto own = s->profile.predict_attention(false, AttentionQuery::from(a, false), c.kernel);
+          t.bound(!own || own->us >= a.sum_kv * a.kv_bytes_per_token / s->profile.rates.hbm_bandwidth * 1e6 * (1 - 1e-9), what + " (profile)");
+        }
         const double r = std::uniform_real_distribution<double>(1.01, 8.0)(rng);
         const auto up = [&](std::int64_t v) { return std::max<std::int64_t>(v + 1, std::llround(static_cast<double>(v) * r)); };
         t.monotone(ns(*s->model, AttnOp(prefill, c, up(b), q, ctx).op), base, b >= max_b, what + " batch up");
@@ -222,6 +230,13 @@ TEST(PhysicalBounds, CollectivesAndCopiesNeverBeatTheLinkAndGrowWithBytes) {
         const double share = kind == CollectiveKind::kSendRecv ? 1.0 : (n - 1) / n;
         t.bound(static_cast<double>(base) >= share * op.coll.bytes / s->dev.intra_node_bandwidth * 1e9 - 1.0,
                 fmt::format("{} x{} {} B", c.op, c.ranks, op.coll.bytes));
+        // Above the largest measured size the curve itself (no bound applied after it) goes
+        // on at no more than the link's peak.
+        if (op.coll.bytes > max_bytes) {
+          const auto own = s->profile.predict_collective(c.op, c.ranks, op.coll.bytes, c.backend);
+          t.bound(own && own->us >= share * op.coll.bytes / s->profile.rates.intra_node_bandwidth * 1e6 * (1 - 1e-9),
+                  fmt::format("{} x{} {} {} B (profile)", c.op, c.ranks, c.backend, op.coll.bytes));
+        }
         Operator bigger = op;
         bigger.coll.bytes *= std::uniform_real_distribution<double>(1.01, 8.0)(rng);
         t.monotone(ns(*s->model, bigger), base, false, fmt::format("{} x{} {} -> {} B", c.op, c.ranks, op.coll.bytes, bigger.coll.bytes));
@@ -237,6 +252,11 @@ TEST(PhysicalBounds, CollectivesAndCopiesNeverBeatTheLinkAndGrowWithBytes) {
         const SimTime base = ns(*s->model, op);
         t.bound(static_cast<double>(base) >= op.copy.bytes / s->dev.host_link_bandwidth * 1e9 - 1.0,
                 fmt::format("{} {} B", c.op, op.copy.bytes));
+        if (op.copy.bytes > c.curve.x.back()) {
+          const auto own = s->profile.predict_copy(c.op, c.backend == "pinned", op.copy.bytes, 1);
+          t.bound(own && own->us >= op.copy.bytes / s->profile.rates.host_link_bandwidth * 1e6 * (1 - 1e-9),
+                  fmt::format("{} {} {} B (profile)", c.op, c.backend, op.copy.bytes));
+        }
         Operator bigger = op;
         bigger.copy.bytes *= std::uniform_real_distribution<double>(1.01, 8.0)(rng);
         t.monotone(ns(*s->model, bigger), base, false, fmt::format("{} {} -> {} B", c.op, op.copy.bytes, bigger.copy.bytes));

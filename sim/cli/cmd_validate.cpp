@@ -1,6 +1,8 @@
 // `servesim validate RUN_OR_DIR`: replays measured runs of a real serving engine through the
 // engine's profile and reports predicted vs measured (per step, per request, throughput).
 // `servesim validate fit`: fits the profile's constants from its calibration inputs only.
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -13,6 +15,7 @@
 #include "sim/cli/uncertainty.h"
 #include "sim/report/output.h"
 #include "sim/core/error.h"
+#include "sim/core/rng.h"
 #include "sim/validate/compare.h"
 #include "sim/validate/engine_fit.h"
 #include "sim/validate/engine_profile.h"
@@ -58,9 +61,12 @@ int fit(const Args& args) {
 
 // Per run, the measured TTFT/TPOT p50, mean E2E and throughput against the intervals of
 // `replays` perturbed replays (sim/cli/uncertainty.h), and the share that fall inside.
+// With `host_scales[i]` not empty, replay d of run i also takes hf_engine's host_scale
+// host_scales[i][(d - 1) mod size] (in a seeded order: every instance equally often).
 nlohmann::json validation_intervals(const std::vector<validate::GtRun>& runs, const std::vector<validate::RunValidation>& results,
                                     const validate::EngineProfile& profile, const std::vector<nlohmann::json>& constants,
-                                    const SimOptions& so, int replays, double confidence) {
+                                    const std::vector<std::vector<double>>& host_scales, const SimOptions& so, int replays,
+                                    double confidence) {
   using Get = std::function<validate::Pair(const validate::RunValidation&)>;
   const std::vector<std::pair<std::string, Get>> metrics = {
       {"ttft_p50", [](const auto& v) { return v.ttft.p50; }}, {"tpot_p50", [](const auto& v) { return v.tpot.p50; }},
@@ -70,11 +76,13 @@ nlohmann::json validation_intervals(const std::vector<validate::GtRun>& runs, co
   for (std::size_t i = 0; i < runs.size(); ++i) {
     std::vector<std::vector<double>> values(metrics.size());
     for (int draw = 1; draw <= replays; ++draw) {
-      const auto v = validate::validate_run(runs[i], profile, constants[i], so,
+      nlohmann::json c = constants[i];
+      if (!host_scales[i].empty()) c["host_scale"] = host_scales[i][static_cast<std::size_t>(draw - 1) % host_scales[i].size()];
+      const auto v = validate::validate_run(runs[i], profile, c, so,
                                             [draw](const nlohmann::json& s) { return perturbed_scenario(s, s, draw); });
       for (std::size_t m = 0; m < metrics.size(); ++m) values[m].push_back(metrics[m].second(v).predicted);
     }
-    nlohmann::json row = {{"run", results[i].run}};
+    nlohmann::json row = {{"run", results[i].run}, {"host_instances", host_scales[i].size()}};
     for (std::size_t m = 0; m < metrics.size(); ++m) {
       const auto pair = metrics[m].second(results[i]);
       const auto [lo, hi] = interval(values[m], confidence);
@@ -85,7 +93,29 @@ nlohmann::json validation_intervals(const std::vector<validate::GtRun>& runs, co
     }
     per_run.push_back(row);
   }
-  return {{"replays", replays}, {"confidence", confidence}, {"inside", inside}, {"total", total}, {"runs", per_run}};
+  return {{"replays", replays},
+          {"confidence", confidence},
+          {"inside", inside},
+          {"total", total},
+          {"host_term", std::all_of(host_scales.begin(), host_scales.end(), [](const auto& h) { return h.empty(); })
+                            ? "none: kernel fits' held-out errors only"
+                            : "replay d's host_scale from machine instance (d - 1) mod n of fitted.host_population (seeded "
+                              "order): the fit machine's and every other but the run's own process (runs.host_instances: n)"},
+          {"runs", per_run}};
+}
+
+// The host scales of the profile's machine instances a run may be checked against, in a
+// seeded order: the fit machine's (calibration data) and every other instance but the run's
+// own process (the instance whose probe is the run's, to the 4 digits the profile keeps).
+std::vector<double> other_instances(const validate::EngineProfile& profile, const validate::GtRun& run) {
+  const auto same = [](double a, double b) { return a > 0 && std::abs(a - b) <= 1e-3 * a; };
+  std::vector<double> out;
+  for (const auto& h : profile.host_population) {
+    if (same(profile.host_probe_s, h.probe_s) || !same(run.meta.host_plan_build_s, h.probe_s)) out.push_back(h.scale);
+  }
+  Rng rng(stable_hash("host_population"));  // Fisher-Yates with our portable draws
+  for (std::size_t k = out.size(); k > 1; --k) std::swap(out[k - 1], out[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(k) - 1))]);
+  return out;
 }
 
 // The profile's constants for one run; with --host-probe, hf_engine's host_scale set to the
@@ -100,9 +130,10 @@ std::string coverage_text(const nlohmann::json& j) {
   std::string out = fmt::format("{:.0f}% prediction intervals ({} replays): measured inside {} of {}\n",
                                 100 * j["confidence"].get<double>(), j["replays"].get<int>(), j["inside"].get<int>(),
                                 j["total"].get<int>());
+  out += "  host term: " + j["host_term"].get<std::string>() + "\n";
   for (const auto& r : j["runs"]) {
     for (const auto& [name, v] : r.items()) {
-      if (name == "run") continue;
+      if (name == "run" || name == "host_instances") continue;
       out += fmt::format("  {:<28} {:<11} measured {:.4g} predicted {:.4g} [{:.4g}, {:.4g}] {}\n", r["run"].get<std::string>(), name,
                          v["measured"].get<double>(), v["point"].get<double>(), v["lo"].get<double>(), v["hi"].get<double>(),
                          v["inside"].get<bool>() ? "inside" : "OUTSIDE");
@@ -122,7 +153,8 @@ int cmd_validate(const Args& args) {
       "role", po::value<std::string>()->default_value("validation"), "with a folder of runs: validate the runs of this role")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of models/, hardware_profiles/, engines/")(
       "uncertainty", po::value<int>()->default_value(0),
-      "also replay each run N times with the fits' held-out errors drawn per family, and report whether the measured "
+      "also replay each run N times with the fits' held-out errors drawn per family and (without --host-probe) the "
+      "host of another machine instance of the profile's fitted.host_population, and report whether the measured "
       "values fall inside the prediction intervals (intervals.json)")(
       "confidence", po::value<double>()->default_value(0.9), "the intervals' coverage with --uncertainty")(
       "host-probe",
@@ -190,7 +222,13 @@ int cmd_validate(const Args& args) {
   std::vector<std::pair<std::string, std::string>> extra;
   nlohmann::json intervals;
   if (replays > 0) {
-    intervals = validation_intervals(runs, results, profile, constants, so, replays, confidence);
+    // Without --host-probe the run's host is unknown: a machine instance of the profile's
+    // population. With it, the run's own probe sets the host scale (no host draw).
+    std::vector<std::vector<double>> host_scales(runs.size());
+    if (!host_probe) {
+      for (std::size_t i = 0; i < runs.size(); ++i) host_scales[i] = other_instances(profile, runs[i]);
+    }
+    intervals = validation_intervals(runs, results, profile, constants, host_scales, so, replays, confidence);
     extra.emplace_back("intervals.json", intervals.dump(2) + "\n");
   }
   if (stop_requested()) throw Cancelled("stopped before writing");

@@ -333,8 +333,31 @@ EngineFit fit_engine(const EngineProfile& p, const SimOptions& so) {
                       {"runs", probes.size()},
                       {"rule", "median over the calibration runs that carry one of meta.json sdpa_probe: the median host time "
                                "of a cuDNN SDPA plan build for a new shape (as_configured cases after the first)"}};
+    fit.host_population = host_population(p, median(probes), so);
   }
   return fit;
+}
+
+nlohmann::json host_population(const EngineProfile& p, double fit_probe_s, const SimOptions& so) {
+  if (p.host_population_dirs.empty()) return nullptr;
+  // One instance per process: runs of one process share its probe record, so its value.
+  std::map<double, std::vector<std::string>> by_probe;
+  for (const std::string& rel : p.host_population_dirs) {
+    for (const std::string& dir : find_runs(resolve_data_path(rel, so.data_dir))) {
+      const GtMeta m = read_meta(dir);
+      if (m.host_plan_build_s > 0 && run_matches(p, m)) by_probe[m.host_plan_build_s].push_back(m.name);
+    }
+  }
+  nlohmann::json instances = nlohmann::json::array();
+  for (const auto& [probe, names] : by_probe) {
+    instances.push_back({{"probe_s", round4(probe)}, {"scale", round4(probe / fit_probe_s)}, {"runs", names}});
+  }
+  return {{"folders", p.host_population_dirs},
+          {"instances", instances},
+          {"rule", "one instance per process that probed (runs sharing a probe value share a process) among the runs of "
+                   "calibration.host_population made with this engine configuration; scale = its probe / fitted.host_probe. "
+                   "Only the probes are read, never the runs' outcomes. `validate --uncertainty` draws each replay's "
+                   "host_scale from these, leaving out the validated run's own process"}};
 }
 
 nlohmann::json with_fit(const EngineProfile& p, const EngineFit& fit) {
@@ -342,6 +365,7 @@ nlohmann::json with_fit(const EngineProfile& p, const EngineFit& fit) {
   doc["fitted"] = {{"by", "servesim validate fit"}, {"constants", fit.constants}, {"provenance", fit.provenance},
                    {"quality", fit.quality}};
   if (!fit.host_probe.is_null()) doc["fitted"]["host_probe"] = fit.host_probe;
+  if (!fit.host_population.is_null()) doc["fitted"]["host_population"] = fit.host_population;
   return doc;
 }
 

@@ -39,9 +39,16 @@ struct EngineFit {
   // The fit machine's host probe: {sdpa_plan_build_s, runs, rule}; null when no calibration
   // run carries one (then `validate --host-probe` has no reference to scale by).
   nlohmann::json host_probe;
+  // The machine instances of calibration.host_population: {folders, instances: [{probe_s,
+  // scale, runs}], rule}; null without such folders or without the fit machine's probe.
+  nlohmann::json host_population;
 };
 
 EngineFit fit_engine(const EngineProfile& profile, const SimOptions& options);
+
+// EngineFit::host_population from the profile's calibration.host_population folders, with
+// scales against `fit_probe_s` (the fit machine's probe).
+nlohmann::json host_population(const EngineProfile& profile, double fit_probe_s, const SimOptions& options);
 
 // The profile document with its "fitted" section replaced.
 nlohmann::json with_fit(const EngineProfile& profile, const EngineFit& fit);

@@ -1,5 +1,7 @@
 #include "sim/validate/engine_profile.h"
 
+#include <algorithm>
+#include <array>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -55,6 +57,7 @@ EngineProfile EngineProfile::load(const std::string& path) {
   p.calibration_runs = string_list(cal, "runs", w + "calibration");
   p.launch_sweeps = string_list(cal, "launch_sweeps", w + "calibration");
   p.gpu_sweeps = string_list(cal, "gpu_sweeps", w + "calibration");
+  if (cal.contains("host_population")) p.host_population_dirs = string_list(cal, "host_population", w + "calibration");
   if (p.doc.contains("fitted") && !p.doc["fitted"].is_null()) {
     p.fitted = need(p.doc, "fitted", path + ":", T::object, "the fitted constants");
     need(p.fitted, "constants", w + "fitted", T::object, "the fitted constants {key: value}");
@@ -66,21 +69,48 @@ EngineProfile EngineProfile::load(const std::string& path) {
       }
       p.host_probe_s = it->get<double>();
     }
+    if (p.fitted.contains("host_population")) {
+      const std::string where = w + "fitted.host_population.instances";
+      const nlohmann::json& hp = need(p.fitted, "host_population", w + "fitted", T::object, "{instances, rule}");
+      const nlohmann::json& inst = need(hp, "instances", w + "fitted.host_population", T::array, "[{probe_s, scale, runs}]");
+      for (const nlohmann::json& e : inst) {
+        EngineProfile::HostInstance h;
+        for (auto [key, field] : {std::pair{"probe_s", &h.probe_s}, std::pair{"scale", &h.scale}}) {
+          const auto it = e.is_object() ? e.find(key) : e.end();
+          if (it == e.end() || !it->is_number() || !(it->get<double>() > 0)) {
+            bad_value(where + "[]." + key, e.dump().substr(0, 60), "a positive number");
+          }
+          *field = it->get<double>();
+        }
+        p.host_population.push_back(h);
+      }
+    }
   }
   return p;
 }
 
+namespace {
+// (meta.json field, the run's setting, the profile's) for every setting a run must share.
+std::array<std::array<std::string, 3>, 4> engine_settings(const EngineProfile& p, const GtMeta& m) {
+  return {{{"engine_config.attn_implementation", m.attn_implementation, p.attn_implementation},
+           {"sdpa_backend_setting", m.sdpa_backend, p.sdpa_backend},
+           {"engine_config.continuous_batching_config.scheduler_type", m.scheduler_type, p.scheduler_type},
+           {"engine_config.continuous_batching_config.use_cuda_graph", m.cuda_graphs ? "true" : "false", p.cuda_graphs ? "true" : "false"}}};
+}
+}  // namespace
+
+bool run_matches(const EngineProfile& p, const GtMeta& m) {
+  const auto settings = engine_settings(p, m);
+  return std::all_of(settings.begin(), settings.end(), [](const auto& s) { return s[1] == s[2]; });
+}
+
 void check_run_matches(const EngineProfile& p, const GtMeta& m, const std::string& run_dir) {
   const std::string where = (fs::path(run_dir) / "meta.json").string();
-  auto check = [&](const std::string& field, const std::string& run, const std::string& prof) {
+  for (const auto& [field, run, prof] : engine_settings(p, m)) {
     if (run != prof) {
       bad_value(where + ": " + field, run, fmt::format("'{}', the setting engine profile {} models ({})", prof, p.name, p.path));
     }
-  };
-  check("engine_config.attn_implementation", m.attn_implementation, p.attn_implementation);
-  check("sdpa_backend_setting", m.sdpa_backend, p.sdpa_backend);
-  check("engine_config.continuous_batching_config.scheduler_type", m.scheduler_type, p.scheduler_type);
-  check("engine_config.continuous_batching_config.use_cuda_graph", m.cuda_graphs ? "true" : "false", p.cuda_graphs ? "true" : "false");
+  }
 }
 
 namespace {

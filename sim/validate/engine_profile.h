@@ -37,7 +37,20 @@ struct EngineProfile {
   bool has_constants() const { return fitted.is_object() && fitted.contains("constants"); }
   // fitted.host_probe.sdpa_plan_build_s: the fit machine's host probe; 0 when absent.
   double host_probe_s = 0;
+  // calibration.host_population (optional): folders of runs whose host probes (meta.json
+  // sdpa_probe, nothing else of them) sample the machine instances the engine runs on.
+  std::vector<std::string> host_population_dirs;
+  // fitted.host_population.instances: one per process that probed (distinct probe values);
+  // empty when absent.
+  struct HostInstance {
+    double probe_s = 0;  // its host probe
+    double scale = 0;    // probe_s / host_probe_s: its host time against the fit machine's
+  };
+  std::vector<HostInstance> host_population;
 };
+
+// True when the run's meta.json names the engine configuration the profile models.
+bool run_matches(const EngineProfile& p, const GtMeta& m);
 
 // InputError when the run was not produced by the profile's engine configuration.
 void check_run_matches(const EngineProfile& p, const GtMeta& m, const std::string& run_dir);

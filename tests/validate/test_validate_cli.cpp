@@ -20,6 +20,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/validate/engine_fit.h"
+#include "sim/validate/engine_profile.h"
 #include "tests/cli/cli_helpers.h"
 
 namespace servesim {
@@ -134,6 +136,85 @@ TEST(ValidateCli, HostProbeScalesTheHostTimeByTheRunsProbeOverTheFitMachines) {
   const auto bad = run_cli("validate " + run.string() + " --host-probe --engine " + kData + "/engine_test.json --out " + (base / "bad").string());
   EXPECT_EQ(bad.exit_code, 2) << bad.out;
   EXPECT_NE(bad.out.find("fitted.host_probe"), std::string::npos) << bad.out;
+  EXPECT_FALSE(fs::exists(base / "bad"));
+  fs::remove_all(base);
+}
+
+// A copy of the tiny run whose meta.json carries an SDPA probe whose cases after the first
+// have median `probe_s` (and, when given, another engine setting).
+fs::path probed_tiny_run(const fs::path& dir, double probe_s, const std::string& sdpa_backend = "") {
+  fs::create_directories(dir);
+  for (const char* f : {"requests.csv", "steps.csv"}) fs::copy_file(fs::path(kData) / "tiny_run" / f, dir / f);
+  nlohmann::json meta = read_json(fs::path(kData) / "tiny_run" / "meta.json");
+  meta["run"]["name"] = dir.filename().string();
+  meta["sdpa_probe"] = {{"cases", {{{"mode", "as_configured"}, {"first_call_s", 0.5}}, {{"mode", "as_configured"}, {"first_call_s", probe_s}}}}};
+  if (!sdpa_backend.empty()) meta["sdpa_backend_setting"] = sdpa_backend;
+  std::ofstream(dir / "meta.json") << meta.dump();
+  return dir;
+}
+
+// The host population: one instance per probing process (runs sharing a probe value), only
+// runs of the profile's engine configuration, scale = probe / the fit machine's probe.
+TEST(ValidateCli, HostPopulationHasOneInstancePerProbingProcessOfTheEngine) {
+  const fs::path base = temp_dir("validate_population");
+  probed_tiny_run(base / "pop" / "a1", 0.03);
+  probed_tiny_run(base / "pop" / "a2", 0.03);  // the same process as a1
+  probed_tiny_run(base / "pop" / "b", 0.06);
+  probed_tiny_run(base / "pop" / "other_engine", 0.09, "no-cudnn");
+  fs::create_directories(base / "pop" / "unprobed");
+  for (const char* f : {"meta.json", "requests.csv", "steps.csv"}) fs::copy_file(fs::path(kData) / "tiny_run" / f, base / "pop" / "unprobed" / f);
+  nlohmann::json p = read_json(kData + "/engine_test.json");
+  p["calibration"]["host_population"] = {(base / "pop").string()};
+  std::ofstream(base / "engine.json") << p.dump();
+  const validate::EngineProfile profile = validate::EngineProfile::load((base / "engine.json").string());
+  const nlohmann::json pop = validate::host_population(profile, 0.02, SimOptions{});
+  ASSERT_EQ(pop["instances"].size(), 2u) << pop.dump();
+  EXPECT_DOUBLE_EQ(pop["instances"][0]["probe_s"].get<double>(), 0.03);
+  EXPECT_DOUBLE_EQ(pop["instances"][0]["scale"].get<double>(), 1.5);
+  EXPECT_EQ(pop["instances"][0]["runs"], nlohmann::json({"a1", "a2"}));
+  EXPECT_DOUBLE_EQ(pop["instances"][1]["scale"].get<double>(), 3.0);
+  fs::remove_all(base);
+}
+
+// validate --uncertainty draws each replay's host from the population, keeping the fit
+// machine (scale 1) and leaving out the run's own process (probe 0.03, scale 1.5): replays
+// alternate scales 1 and 1.25. Hand-derived TTFT p50 (every step 0.32 s x scale, r1 arrives
+// at 0.5): scale 1: (0.32 + 0.46) / 2 = 0.39; scale 1.25, steps 0.40: r0 0.40, r1 joins the
+// third step [0.80, 1.20]: (0.40 + 0.70) / 2 = 0.55. Four replays, 90 %: nearest ranks 1
+// and 4: [0.39, 0.55].
+TEST(ValidateCli, UncertaintyDrawsTheHostOfOtherMachineInstances) {
+  const fs::path base = temp_dir("validate_host_draws");
+  const fs::path run = probed_tiny_run(base / "tiny_run", 0.03);
+  nlohmann::json p = read_json(kData + "/engine_test.json");
+  p["fitted"]["host_probe"] = {{"sdpa_plan_build_s", 0.02}, {"runs", 1}, {"rule", "test"}};
+  p["fitted"]["host_population"] = {
+      {"instances",
+       {{{"probe_s", 0.02}, {"scale", 1.0}}, {{"probe_s", 0.03}, {"scale", 1.5}}, {{"probe_s", 0.025}, {"scale", 1.25}}}}};
+  std::ofstream(base / "engine.json") << p.dump();
+  const auto r = run_cli("validate " + run.string() + " --uncertainty 4 --engine " + (base / "engine.json").string() + " --out " +
+                         (base / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = read_json(base / "out" / "intervals.json");
+  const double tol = 1e-6;
+  EXPECT_EQ(j["runs"][0]["host_instances"].get<int>(), 2);
+  EXPECT_NEAR(j["runs"][0]["ttft_p50"]["lo"].get<double>(), 0.39, tol);
+  EXPECT_NEAR(j["runs"][0]["ttft_p50"]["hi"].get<double>(), 0.55, tol);
+  EXPECT_NEAR(j["runs"][0]["ttft_p50"]["point"].get<double>(), 0.39, tol);
+  // With --host-probe the run's own probe sets the scale (1.5: TTFT p50 0.71), no host draw.
+  const auto probed = run_cli("validate " + run.string() + " --host-probe --uncertainty 4 --engine " + (base / "engine.json").string() +
+                              " --out " + (base / "probed").string());
+  ASSERT_EQ(probed.exit_code, 0) << probed.out;
+  const nlohmann::json k = read_json(base / "probed" / "intervals.json");
+  EXPECT_EQ(k["runs"][0]["host_instances"].get<int>(), 0);
+  EXPECT_NEAR(k["runs"][0]["ttft_p50"]["lo"].get<double>(), 0.71, tol);
+  EXPECT_NEAR(k["runs"][0]["ttft_p50"]["hi"].get<double>(), 0.71, tol);
+  // A population instance without a positive scale is refused, naming the field.
+  p["fitted"]["host_population"]["instances"][1]["scale"] = -1;
+  std::ofstream(base / "bad.json") << p.dump();
+  const auto bad = run_cli("validate " + run.string() + " --uncertainty 4 --engine " + (base / "bad.json").string() + " --out " +
+                           (base / "bad").string());
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("fitted.host_population.instances[].scale"), std::string::npos) << bad.out;
   EXPECT_FALSE(fs::exists(base / "bad"));
   fs::remove_all(base);
 }

@@ -78,6 +78,13 @@ double local_key_tile(const std::string& kernel, int head_dim) {
   return head_dim <= 64 ? 160 : head_dim <= 128 ? 128 : head_dim <= 192 ? 96 : 64;
 }
 
+double local_query_tile(const std::string& kernel, int head_dim) {
+  // The same kernel's query rows per tile (local attention, 16-bit): 192 up to head dim 96,
+  // 128 above. Other kernels: 0.
+  if (!kernel.starts_with("vllm_flash_attn_fa3")) return 0;
+  return head_dim <= 96 ? 192 : 128;
+}
+
 namespace {
 // attention_terms into a fixed array (the hot path allocates nothing); returns how many.
 std::size_t attention_terms_into(bool prefill, const AttentionQuery& q, const ProfileRates& r, double peak,
@@ -256,18 +263,33 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
   const AttentionFit& f = is_prefill ? prefill : decode;
   if (asked.num_seqs <= 0) return std::nullopt;
   const AttentionConfig* c = find_config(f, asked, kernel);
-  // Under a sliding window, a kernel that walks the keys in whole tiles reads, for each
-  // sequence the window clips, about one tile more than the window (the window's first tile
-  // is partial): at most the keys the window cut. Full-attention queries are untouched.
+  // Under a sliding window, a kernel that walks the keys in whole tiles computes more
+  // query-key pairs than the window holds. Each clipped query row (one the window cut d >= 1
+  // keys from) attends min(extra, d) more keys; rows the window does not reach are full
+  // attention, untouched. The rows of a clipped sequence are its last min(q, excess), cut by
+  // excess, excess - 1, ... keys; the batch is taken as uniform (its means).
+  //   decode: extra = one key tile (the window's first tile is partial);
+  //   prefill: a tile of M query rows (packed GQA: M / g positions, g query heads per KV
+  //   head) spans window + M / g - 1 keys, rounded out to key tiles of N: about M / g + N
+  //   keys per row beyond the window; the full-attention fit already carries a causal
+  //   diagonal's (M / g + N) / 2, so extra = (M / g + N) / 2.
   AttentionQuery tiled;
   const AttentionQuery* qp = &asked;
-  const double tile = asked.window_seqs > 0 ? local_key_tile(c ? c->kernel : kernel, asked.head_dim) : 0;
+  const std::string& kern = c ? c->kernel : kernel;
+  const double tile = asked.window_seqs > 0 ? local_key_tile(kern, asked.head_dim) : 0;
   if (tile > 0) {
     tiled = asked;
-    const double extra = std::min(tile * asked.window_seqs, asked.window_excess);
-    tiled.sum_kv += extra;
-    tiled.sum_q_kv += std::min(tile * asked.window_q, extra * asked.window_q / asked.window_seqs);
-    tiled.max_kv += std::min(tile, asked.window_excess / asked.window_seqs);
+    const double gqa = asked.kv_heads > 0 ? static_cast<double>(asked.heads) / asked.kv_heads : 1.0;
+    const double extra = is_prefill ? 0.5 * (local_query_tile(kern, asked.head_dim) / gqa + tile) : tile;
+    const double seqs = asked.window_seqs, excess = asked.window_excess / seqs;
+    const double rows = std::min(asked.window_q / seqs, excess);
+    // Σ_{d=1..x} min(extra, d), continued linearly beyond `extra`.
+    const auto cut_sum = [extra](double x) {
+      return x <= extra ? 0.5 * x * (x + 1) : 0.5 * extra * (extra + 1) + (x - extra) * extra;
+    };
+    tiled.sum_kv += seqs * std::min(tile, excess);
+    tiled.sum_q_kv += seqs * (cut_sum(excess) - cut_sum(excess - rows));
+    tiled.max_kv += std::min(tile, excess);
     qp = &tiled;
   }
   const AttentionQuery& q = *qp;

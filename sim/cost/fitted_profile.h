@@ -64,6 +64,9 @@ struct AttentionQuery {
 // Keys per tile a kernel reads under a sliding window (FA3 on Hopper: 160, 128, 96 or 64 by
 // head dim); 0 for a kernel whose tiles are not known (priced at the exact window).
 double local_key_tile(const std::string& kernel, int head_dim);
+// Query rows per tile of the same kernel (FA3 on Hopper: 192 up to head dim 96, else 128); 0
+// when not known.
+double local_query_tile(const std::string& kernel, int head_dim);
 
 // A GEMM's roofline time (us) at the profile's peak and bandwidth: the scale a measured line
 // follows beyond its largest m.

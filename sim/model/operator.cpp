@@ -27,10 +27,13 @@ void compute_attention_aggregates(AttentionShape& a) {
 }
 
 AttendedSpan attended_span(double q, double context, double window) {
+  // Query at position p (context <= p < context + q) attends min(p + 1, window) keys; summed
+  // over its x = p + 1 from context + 1 to context + q.
   AttendedSpan s{context + q, q * context + 0.5 * q * (q + 1)};
   if (window > 0 && s.keys > window) {
     s.keys = window;
-    s.pairs = std::min(s.pairs, q * window);
+    const double first = context + 1;  // the first query's x
+    s.pairs = first >= window ? q * window : 0.5 * (first + window) * (window - first + 1) + (context + q - window) * window;
   }
   return s;
 }

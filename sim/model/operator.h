@@ -72,8 +72,9 @@ struct AttentionShape {
 void compute_attention_aggregates(AttentionShape& a);
 
 // What one sequence of `q` new tokens after `context` cached ones attends: its keys (context
-// + q) and query-key pairs (q x context + q (q + 1) / 2, causal), under a sliding window of
-// `window` tokens (0: none) at most `window` keys and q x window pairs.
+// + q) and query-key pairs (q x context + q (q + 1) / 2, causal). Under a sliding window of
+// `window` tokens (0: none) the query at position p attends min(p + 1, window) keys: `window`
+// keys (the last query's) and the sum of those over the q queries.
 struct AttendedSpan {
   double keys = 0, pairs = 0;
 };

@@ -48,7 +48,10 @@ TEST(AttendedSpan, ASlidingWindowClipsKeysAndPairs) {
   EXPECT_DOUBLE_EQ(attended_span(1, 1000, 128).keys, 128);
   EXPECT_DOUBLE_EQ(attended_span(1, 1000, 128).pairs, 128);
   EXPECT_DOUBLE_EQ(attended_span(512, 0, 128).keys, 128);
-  EXPECT_DOUBLE_EQ(attended_span(512, 0, 128).pairs, 512.0 * 128);  // below 512 x 513 / 2
+  // Rows at x = 1..128 attend x keys, the other 384 rows 128: 8,256 + 49,152.
+  EXPECT_DOUBLE_EQ(attended_span(512, 0, 128).pairs, 57408);
+  // After 100 cached tokens: x = 101..128 attend x (28 rows, 3,206 pairs), 72 rows 128.
+  EXPECT_DOUBLE_EQ(attended_span(100, 100, 128).pairs, 3206 + 72 * 128);
   EXPECT_DOUBLE_EQ(attended_span(1, 100, 128).keys, 101);            // the window does not bind
   // Aggregates of a step: (q 1, ctx 1000) and (q 1, ctx 50) under a 128-key window.
   const std::vector<SeqAttention> seqs = {{1, 1000}, {1, 50}};

@@ -5,6 +5,7 @@
 
 #include "sim/calibrate/fit.h"
 #include "sim/core/error.h"
+#include "sim/core/json_file.h"
 
 namespace servesim::calib {
 namespace {
@@ -128,7 +129,7 @@ std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet
 }
 
 nlohmann::json residuals_json(const std::vector<CheckRow>& rows, const std::string& device, const std::string& profile_path,
-                              const std::string& profile_sha256) {
+                              const std::string& profile_sha256, const std::vector<std::string>& against) {
   nlohmann::json fams = nlohmann::json::object();
   for (const auto& r : rows) {
     if (r.diagnostic || r.device != device || r.quantiles.empty()) continue;
@@ -136,13 +137,48 @@ nlohmann::json residuals_json(const std::vector<CheckRow>& rows, const std::stri
     for (double v : r.quantiles) q.push_back(round_sig(v, 5));
     fams[r.family] = {{"n", r.n}, {"quantiles", q}};
   }
-  return {{"schema", "servesim.residuals/1"},
-          {"device", device},
-          {"profile", profile_path},
-          {"profile_sha256", profile_sha256},
-          {"rule", "per family, predicted / measured - 1 on the shapes held out of the profile's fit, at quantiles (i + 0.5) / "
-                   "100, i = 0..99 (nearest rank); written by servesim calibrate check --residuals-out"},
-          {"families", fams}};
+  nlohmann::json j = {{"schema", "servesim.residuals/1"},
+                      {"device", device},
+                      {"profile", profile_path},
+                      {"profile_sha256", profile_sha256},
+                      {"rule", std::string("per family, predicted / measured - 1 on ") +
+                                   (against.empty() ? "the shapes held out of the profile's fit" : "every row of the tables in 'against'") +
+                                   ", at quantiles (i + 0.5) / 100, i = 0..99 (nearest rank); written by servesim calibrate check "
+                                   "--residuals-out"},
+                      {"families", fams}};
+  if (!against.empty()) j["against"] = against;
+  return j;
+}
+
+nlohmann::json expected_error_json(const std::string& residuals_path, const std::string& shown_path) {
+  const nlohmann::json r = read_json_file(residuals_path);
+  const auto fams = r.find("families");
+  if (r.value("schema", "") != "servesim.residuals/1" || fams == r.end() || !fams->is_object() || fams->empty()) {
+    input_error(residuals_path, "expected a servesim.residuals/1 file with a non-empty families object");
+  }
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [family, f] : fams->items()) {
+    const auto q = f.find("quantiles");
+    if (q == f.end() || !q->is_array() || q->empty()) input_error(residuals_path, "families." + family + ".quantiles: expected a non-empty array");
+    double abs_sum = 0;
+    std::vector<double> v;
+    for (const auto& x : *q) {
+      if (!x.is_number()) bad_value(residuals_path + ": families." + family + ".quantiles", x.dump(), "numbers");
+      v.push_back(x.get<double>());
+      abs_sum += std::fabs(v.back());
+    }
+    out[family] = {{"mean_abs_error", round_sig(abs_sum / static_cast<double>(v.size()), 4)},
+                   {"median_error", round_sig(v[v.size() / 2], 4)},
+                   {"n", f.value("n", 0)}};
+  }
+  return {{"residuals", shown_path},
+          {"checked_device", r.value("device", std::string())},
+          {"checked_profile", r.value("profile", std::string())},
+          {"against", r.value("against", nlohmann::json::array())},
+          {"families", out},
+          {"rule", "the same transfer rule checked where both devices were measured: per family, the mean absolute and the "
+                   "median signed error (predicted / measured - 1) over the residual file's quantiles; families absent "
+                   "were not checked"}};
 }
 
 }  // namespace servesim::calib

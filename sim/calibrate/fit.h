@@ -66,9 +66,14 @@ struct CheckRow {
 };
 std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet& set, const FitSettings& s);
 // The residuals file of a checked profile (schema servesim.residuals/1): per family, the
-// held-out signed errors' quantiles (rows that are not diagnostics).
+// held-out signed errors' quantiles (rows that are not diagnostics). `against`: the tables of
+// a `check --data` (every row checked), empty for the profile's own hold-out.
 nlohmann::json residuals_json(const std::vector<CheckRow>& rows, const std::string& device, const std::string& profile_path,
-                              const std::string& profile_sha256);
+                              const std::string& profile_sha256, const std::vector<std::string>& against = {});
+// A derived profile's expected error from a residuals file of a check of the same transfer
+// rule where both devices were measured: {residuals, checked_profile, against, families:
+// {family: {mean_abs_error, median_error, n}}, rule}. InputError naming the file otherwise.
+nlohmann::json expected_error_json(const std::string& residuals_path, const std::string& shown_path);
 
 // A derived profile for `target` from a measured one (FITTING.md: compute-bound terms scale
 // with peak FLOP/s, memory-bound with HBM bandwidth, collectives with link bandwidth, copies

@@ -122,7 +122,8 @@ int check(const Args& args) {
       "attention, and a window clips the keys and query-key pairs each sequence attends)")(
       "markdown", "print a Markdown table")("diagnostics", "also print the regression-only errors")(
       "residuals-out", po::value<std::string>(),
-      "write the held-out residual quantiles per family to this JSON file (what run --uncertainty draws from; one device)")(
+      "write the held-out residual quantiles per family to this JSON file (what run --uncertainty draws from; one device); "
+      "with --data, the errors on those tables (for a derived profile: what derive --expected-error reads)")(
       "strict", "exit with 1 when a family misses its target")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of calibration/ and the data paths");
   po::variables_map vm;
@@ -135,8 +136,8 @@ int check(const Args& args) {
   const std::string data_dir = vm["data-dir"].as<std::string>();
   const auto devices = vm["device"].as<std::vector<std::string>>();
   if (vm.count("profile") && devices.size() != 1) bad_value("--profile", vm["profile"].as<std::string>(), "one --device with it");
-  if (vm.count("residuals-out") && (devices.size() != 1 || vm.count("data"))) {
-    bad_value("--residuals-out", vm["residuals-out"].as<std::string>(), "one --device, without --data");
+  if (vm.count("residuals-out") && (devices.size() != 1 || vm.count("sliding-window"))) {
+    bad_value("--residuals-out", vm["residuals-out"].as<std::string>(), "one --device (and no --sliding-window)");
   }
   if (vm.count("data") && devices.size() != 1) bad_value("--data", vm["data"].as<std::vector<std::string>>().front(), "one --device with it");
   if (vm.count("sliding-window") && !vm.count("data")) bad_value("--sliding-window", "given", "--data with it (the tables to check)");
@@ -153,6 +154,14 @@ int check(const Args& args) {
       const calib::MeasurementSet set =
           calib::read_inputs(calib::resolve_inputs(vm["data"].as<std::vector<std::string>>(), data_dir), vm.count("sliding-window") > 0);
       for (auto& r : calib::check_profile(p, set, every)) rows.push_back(std::move(r));
+      if (vm.count("residuals-out")) {
+        // The residuals of a cross-check: what a profile derived by the same rule is expected
+        // to err by (`calibrate derive --expected-error`).
+        const std::string rel = fs::path(path).lexically_relative(data_dir).string();
+        const auto j = calib::residuals_json(rows, p.device, rel.empty() || rel.starts_with("..") ? path : rel,
+                                             sha256_file_hex(path), vm["data"].as<std::vector<std::string>>());
+        calib::write_file_atomically(vm["residuals-out"].as<std::string>(), calib::dump_profile_json(j));
+      }
       continue;
     }
     if (p.status == "derived") {
@@ -219,6 +228,9 @@ int derive(const Args& args) {
       "cpu-scale", po::value<double>()->default_value(1.0),
       "host-side latency factor, target over source (driver calls, copy launch); 1 when unknown")(
       "out,o", po::value<std::string>(), "output profile (default calibration/profiles/<device>.json)")(
+      "expected-error", po::value<std::string>(),
+      "residuals of the same rule checked where both devices were measured (`calibrate check --profile DERIVED --data "
+      "MEASURED --residuals-out FILE`): kept as derived_from.expected_error and shown by every run on the profile")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of hardware_profiles/ and calibration/");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -237,8 +249,15 @@ int derive(const Args& args) {
   const FittedProfile src = FittedProfile::load(from);
   if (src.status != "measured") bad_value("--from", from, "a measured profile (not a derived one)");
   const DeviceSpec source = load_device(src.device, data_dir, "--from: " + from + ": device");
-  const FittedProfile d =
-      calib::derive_profile(src, calib::relative_to(from, data_dir), sha256_file_hex(from), source, target, cpu);
+  nlohmann::json expected;
+  if (vm.count("expected-error")) {
+    std::string e = vm["expected-error"].as<std::string>();
+    if (!fs::exists(e) && fs::exists(fs::path(data_dir) / e)) e = (fs::path(data_dir) / e).string();
+    if (!fs::exists(e)) bad_value("--expected-error", vm["expected-error"].as<std::string>(), "a residuals file (servesim calibrate check --residuals-out)");
+    expected = calib::expected_error_json(e, calib::relative_to(e, data_dir));
+  }
+  FittedProfile d = calib::derive_profile(src, calib::relative_to(from, data_dir), sha256_file_hex(from), source, target, cpu);
+  if (!expected.is_null()) d.derived_from["expected_error"] = expected;
   const std::string out = vm.count("out") ? vm["out"].as<std::string>() : profile_path(data_dir, target.name);
   calib::write_file_atomically(out, calib::dump_profile_json(d.to_json()));
   std::cout << fmt::format("derived {} from {}\nprofile written to {}\n", target.name, src.device, out);

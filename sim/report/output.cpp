@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sim/core/error.h"
+#include "sim/cost/derived_note.h"
 #include "sim/report/row_writer.h"
 
 namespace servesim {
@@ -375,6 +376,7 @@ std::string summary_table(const nlohmann::json& s) {
     out += fmt::format("KV cache: {} tokens capacity, utilisation mean {:.1f}% p99 {:.1f}%\n", cap, 100.0 * ku["mean"].get<double>(),
                        100.0 * ku["p99"].get<double>());
   }
+  if (s.contains("derived_profiles")) out += derived_profiles_text(s["derived_profiles"]);
   if (s.contains("kv_transfer")) {
     const auto& k = s["kv_transfer"];
     out += fmt::format("KV hand-off (wait for decode room + transfer): {} requests, mean {:.2f} ms p99 {:.2f} ms, {:.1f} MB mean\n", k["requests"].get<std::int64_t>(),

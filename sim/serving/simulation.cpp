@@ -9,6 +9,7 @@
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
 #include "sim/core/units.h"
+#include "sim/cost/derived_note.h"
 #include "sim/kv/i_kv_manager.h"
 #include "sim/sched/i_scheduler.h"
 #include "sim/metrics/energy.h"
@@ -381,6 +382,7 @@ SimResult Simulation::run(const RunControl& control) {
   res.summary["kv"] = kv;
   res.summary["step_time_by_op_class_s"] = cost_by_class;
   res.summary["step_time_by_cost_model_s"] = cost_by_source;
+  if (nlohmann::json d = derived_profiles_used(cost_by_source, catalog_->data_dir()); !d.empty()) res.summary["derived_profiles"] = d;
   res.summary["kv_exposed_map_s"] = exposed;
   res.summary["kv_swap_s"] = swap;
 

@@ -1,6 +1,7 @@
 // End to end through the CLI: calibrate fit | check | derive, cost predict, and bad input
 // (exit 2, one line naming file:line:column, no output file).
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +77,60 @@ TEST(CalibrateCli, DeriveWritesADerivedProfile) {
   const auto c = cli("calibrate check --device gh200_144gb --profile " + (d / "gh.json").string());
   EXPECT_EQ(c.code, 0);
   EXPECT_NE(c.out.find("derived from h100_sxm"), std::string::npos) << c.out;
+}
+
+// A derived profile keeps the expected error of its rule (a residuals file of the same rule
+// checked where both devices were measured): per family the mean |error| and the median of
+// the quantiles. Hand-made quantiles -0.1, 0.2, 0.3: mean |e| 0.2, median (the middle) 0.2.
+TEST(CalibrateCli, DeriveKeepsItsRulesExpectedError) {
+  const auto d = tmp("derive_expected");
+  ASSERT_EQ(cli("calibrate fit --device h100_sxm --holdout-modulus 0 --data " + kData + "/synthetic --out " + (d / "src.json").string()).code, 0);
+  // check --data --residuals-out: the errors on every row of those tables (here 0 to 0.005 %).
+  auto r = cli("calibrate check --device h100_sxm --profile " + (d / "src.json").string() + " --data " + kData +
+               "/synthetic --residuals-out " + (d / "cross.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto cross = nlohmann::json::parse(slurp(d / "cross.json"));
+  EXPECT_EQ(cross["against"].size(), 1u);
+  for (const auto& q : cross["families"]["gemm"]["quantiles"]) EXPECT_NEAR(q.get<double>(), 0.0, 5e-5);  // "0.00%"
+  std::ofstream(d / "res.json") << nlohmann::json{{"schema", "servesim.residuals/1"}, {"device", "h100_sxm"},
+                                                  {"families", {{"gemm", {{"n", 3}, {"quantiles", {-0.1, 0.2, 0.3}}}}}}}.dump();
+  r = cli("calibrate derive --device gh200_144gb --from " + (d / "src.json").string() + " --expected-error " + (d / "res.json").string() +
+          " --out " + (d / "gh.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto e = nlohmann::json::parse(slurp(d / "gh.json"))["derived_from"]["expected_error"];
+  EXPECT_DOUBLE_EQ(e["families"]["gemm"]["mean_abs_error"].get<double>(), 0.2);
+  EXPECT_DOUBLE_EQ(e["families"]["gemm"]["median_error"].get<double>(), 0.2);
+  EXPECT_EQ(e["checked_device"], "h100_sxm");
+  // Not a residuals file: exit 2, one line naming it, no profile written.
+  std::ofstream(d / "not.json") << "{\"schema\": \"x\"}";
+  r = cli("calibrate derive --device gh200_144gb --from " + (d / "src.json").string() + " --expected-error " + (d / "not.json").string() +
+          " --out " + (d / "bad.json").string());
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("not.json"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(d / "bad.json"));
+}
+
+// Every run priced by a derived profile says so, with the expected error its profile keeps
+// (the committed gh200_144gb: its rule checked A100 -> H100 on Vidur's tables).
+TEST(CalibrateCli, RunsOnADerivedProfileSayWhatItIsAndItsExpectedError) {
+  const auto d = tmp("derived_run");
+  const auto r = cli("run --set hardware=gh200_144gb --set workload.num_requests=20 --out " + (d / "r").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("note: costs on gh200_144gb come from a profile derived from h200_sxm"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("checked on measured h100_sxm"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unchecked: attention_prefill, attention_decode, copy"), std::string::npos) << r.out;
+  const auto s = nlohmann::json::parse(slurp(d / "r" / "summary.json"))["derived_profiles"]["gh200_144gb"];
+  EXPECT_EQ(s["from"], "h200_sxm");
+  const auto res = nlohmann::json::parse(slurp(fs::path(SERVESIM_DATA_DIR) / s["expected_error"]["residuals"].get<std::string>()));
+  double sum = 0;
+  for (const auto& q : res["families"]["gemm"]["quantiles"]) sum += std::fabs(q.get<double>());
+  EXPECT_NEAR(s["expected_error"]["families"]["gemm"]["mean_abs_error"].get<double>(), sum / 100, 1e-4);
+  // A measured profile adds nothing.
+  const auto m = cli("run --set workload.num_requests=20 --out " + (d / "m").string());
+  ASSERT_EQ(m.code, 0) << m.out;
+  EXPECT_EQ(m.out.find("note: costs on"), std::string::npos) << m.out;
+  EXPECT_FALSE(nlohmann::json::parse(slurp(d / "m" / "summary.json")).contains("derived_profiles"));
 }
 
 // --data checks a profile against tables it never saw, every row (none held out); a derived

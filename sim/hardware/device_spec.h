@@ -57,6 +57,10 @@ struct DeviceSpec {
   // NCCL all-reduce bus bandwidth at large messages on a full NVLink node (bytes/s), measured
   // (nccl-tests style); what `calibrate derive` scales collectives by (FITTING.md).
   std::optional<double> achievable_allreduce_busbw;
+  // NCCL bus bandwidth at large messages over the node's links without in-switch reduction
+  // (ring all-reduce, all-gather, reduce-scatter, point to point; bytes/s), published or
+  // measured: where extrapolated collective curves saturate (FITTING.md, "Physical bounds").
+  std::optional<double> achievable_collective_busbw;
   std::map<std::string, std::string> sources;        // source id -> document or measurement
   std::map<std::string, std::string> field_sources;  // dotted field path -> source id
 

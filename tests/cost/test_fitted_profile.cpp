@@ -173,6 +173,25 @@ TEST(FittedProfile, CollectivePicksTheFasterBackendUnlessOneIsNamed) {
   EXPECT_FALSE(p.predict_collective("all_reduce", 4, 1100, ""));  // no 4-rank curve
 }
 
+// Above the last knot a collective's marginal bandwidth rises towards the device's bus
+// bandwidth on large messages (rates.collective_busbw). nccl, 2 ranks: knots (1000, 10) and
+// (2000, 20), slope 0.01 us/B; an all-reduce's bus traffic is 2(n-1)/n = 1 times its buffer,
+// so at 2e8 B/s the saturated slope is 0.005 us/B and at 4000 B
+// 20 + 0.005 * 2000 + (0.01 - 0.005) * 2000 * ln 2 = 36.93 us (40 without the saturation).
+TEST(FittedProfile, CollectiveBeyondItsLargestSizeSaturatesAtTheAchievedBusBandwidth) {
+  FittedProfile p = FittedProfile::load(kProfile);
+  EXPECT_NEAR(p.predict_collective("all_reduce", 2, 4000, "nccl")->us, 40, 1e-9);
+  p.rates.collective_busbw = 2e8;
+  p.finalize();
+  EXPECT_NEAR(p.predict_collective("all_reduce", 2, 4000, "nccl")->us, 30 + 2000 * 0.005 * std::log(2.0), 1e-9);
+  EXPECT_NEAR(p.predict_collective("all_reduce", 2, 1500, "nccl")->us, 15, 1e-9);  // inside: unchanged
+  const auto j = p.to_json();
+  EXPECT_EQ(j["rates"]["collective_busbw"], 2e8);
+  EXPECT_EQ(FittedProfile::from_json(j, "roundtrip").to_json().dump(), j.dump());
+  // A profile without the figure writes none (profiles fitted before it stay byte-identical).
+  EXPECT_FALSE(FittedProfile::load(kProfile).to_json()["rates"].contains("collective_busbw"));
+}
+
 TEST(FittedProfile, CopyChainIsFirstCopyPlusSlowerOfEngineAndHost) {
   const FittedProfile p = FittedProfile::load(kProfile);
   // 10 chunks of 1000 B: one copy 2 us; each further copy max(2 + 0.5, 4) = 4 us -> 38 us.

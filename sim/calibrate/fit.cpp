@@ -104,6 +104,7 @@ ProfileRates rates_of(const DeviceSpec& dev) {
   r.intra_node_bandwidth = dev.intra_node_bandwidth;
   r.host_link_bandwidth = dev.host_link_bandwidth;
   r.collective_busbw = dev.achievable_collective_busbw.value_or(0.0);
+  r.nvls_allreduce_busbw = dev.achievable_nvls_allreduce_busbw.value_or(0.0);
   return r;
 }
 

@@ -33,6 +33,9 @@ struct ProfileRates {
   // bytes/s (0: unknown): where a collective curve's marginal bandwidth saturates beyond its
   // largest measured size (KnotCurve::saturated_slope).
   double collective_busbw = 0;
+  // The same for all-reduce on 8 or more GPUs of an NVSwitch node, which NCCL reduces in the
+  // switch (NVLink SHARP) and so passes collective_busbw (0: none, collective_busbw applies).
+  double nvls_allreduce_busbw = 0;
   double peak(const std::string& dtype) const;
 };
 

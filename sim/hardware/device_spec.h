@@ -61,6 +61,9 @@ struct DeviceSpec {
   // (ring all-reduce, all-gather, reduce-scatter, point to point; bytes/s), published or
   // measured: where extrapolated collective curves saturate (FITTING.md, "Physical bounds").
   std::optional<double> achievable_collective_busbw;
+  // The same for all-reduce on 8 GPUs with NVLink SHARP (in-switch reduction), published:
+  // where extrapolated all-reduce curves of 8 or more ranks saturate.
+  std::optional<double> achievable_nvls_allreduce_busbw;
   std::map<std::string, std::string> sources;        // source id -> document or measurement
   std::map<std::string, std::string> field_sources;  // dotted field path -> source id
 

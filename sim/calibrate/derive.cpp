@@ -7,8 +7,8 @@
 namespace servesim::calib {
 namespace {
 
-// y' = floor + (y - floor) * s: the latency floor (the curve's first knot) stays, the
-// size-dependent part scales with a bandwidth ratio.
+// y' = floor * floor_scale + (y - floor) * s: the latency floor (the curve's first knot)
+// scales with a latency ratio, the size-dependent part with a bandwidth ratio.
 KnotCurve scale_above_floor(const KnotCurve& c, double s, double floor_scale) {
   KnotCurve out = c;
   const double floor = c.y.front();
@@ -25,6 +25,13 @@ double collective_bandwidth_ratio(const DeviceSpec& source, const DeviceSpec& ta
     return *source.achievable_allreduce_busbw / *target.achievable_allreduce_busbw;
   }
   return source.intra_node_bandwidth / target.intra_node_bandwidth;
+}
+
+double collective_latency_ratio(const DeviceSpec& source, const DeviceSpec& target) {
+  // NCCL's per-step latency is spent in its kernels (flag polling, reductions, copies of small
+  // chunks on the SMs): it scales with the SM clock.
+  if (source.boost_clock_hz > 0 && target.boost_clock_hz > 0) return source.boost_clock_hz / target.boost_clock_hz;
+  return 1.0;
 }
 
 FittedProfile derive_profile(const FittedProfile& src, const std::string& src_path, const std::string& src_sha256,
@@ -72,15 +79,16 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
       da.configs.push_back(std::move(nc));
     }
   }
-  // Collectives: latency floor kept, the rest scaled by the achieved all-reduce bandwidth
-  // (the link peaks where a device has no measurement).
+  // Collectives: the latency floor (per-step latency) scaled by the SM clocks, the rest by the
+  // achieved all-reduce bandwidth (the link peaks where a device has no measurement).
   // Point-to-point traffic (send_recv, all_to_all) moves over the links as they are: the peaks.
   const double coll = collective_bandwidth_ratio(source, target);
   const double link = source.intra_node_bandwidth / target.intra_node_bandwidth;
+  const double latency = collective_latency_ratio(source, target);
   for (const auto& c : src.collectives) {
     FittedProfile::Curve nc = c;
     const bool reduction_family = c.op == "all_reduce" || c.op == "all_gather" || c.op == "reduce_scatter";
-    nc.curve = scale_above_floor(c.curve, reduction_family ? coll : link, 1.0);
+    nc.curve = scale_above_floor(c.curve, reduction_family ? coll : link, latency);
     d.collectives.push_back(std::move(nc));
   }
   // Copies: per-call latency by host CPU, bytes by host-link (h2d/d2h) or HBM (d2d) bandwidth.
@@ -104,10 +112,11 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
       {"device", src.device},
       {"cpu_scale", cpu_scale},
       {"collective_scale", coll},
+      {"collective_latency_scale", latency},
       {"rules",
        "GEMM and attention: measured points times regression(target rates)/regression(source rates), regression "
        "coefficients kept (FLOP terms scale with peak FLOP/s, byte terms with HBM bandwidth, latency terms kept); "
-       "collectives: latency floor kept, the rest of all-reduce, all-gather and reduce-scatter times source/target "
+       "collectives: latency floor times source/target SM boost clock, the rest of all-reduce, all-gather and reduce-scatter times source/target "
        "achieved all-reduce bus bandwidth (achievable.allreduce_busbw of both devices; else the link peaks), of "
        "send_recv and all_to_all times source/target intra-node link bandwidth; copies: per-call floor "
        "times cpu_scale, the rest times source/target host-link (d2d: HBM) bandwidth; page mapping times cpu_scale"}};

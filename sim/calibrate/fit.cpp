@@ -103,6 +103,8 @@ ProfileRates rates_of(const DeviceSpec& dev) {
   r.sm_count = dev.sm_count;
   r.intra_node_bandwidth = dev.intra_node_bandwidth;
   r.host_link_bandwidth = dev.host_link_bandwidth;
+  r.collective_busbw = dev.achievable_collective_busbw.value_or(0.0);
+  r.nvls_allreduce_busbw = dev.achievable_nvls_allreduce_busbw.value_or(0.0);
   return r;
 }
 

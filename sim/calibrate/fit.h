@@ -83,6 +83,9 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
 // Source/target time ratio of a collective's bandwidth-bound part: achieved all-reduce bus
 // bandwidths where both devices have one, else the intra-node link peaks.
 double collective_bandwidth_ratio(const DeviceSpec& source, const DeviceSpec& target);
+// Source/target time ratio of a collective's latency floor (its per-step latency): the SM
+// boost clocks, 1 where either is unknown.
+double collective_latency_ratio(const DeviceSpec& source, const DeviceSpec& target);
 
 // Attention kernels in the order a query prefers them when the scenario names none.
 const std::vector<std::string>& attention_kernel_preference(bool prefill);

@@ -444,12 +444,19 @@ void FittedProfile::finalize() {
   // Above the largest measured size a curve goes on at its marginal bandwidth, never faster
   // than the physical bound's bytes at the peak of the path (PhysicalBound: an all-reduce
   // moves (n-1)/n of its buffer per rank over NVLink, a host copy its bytes over the host
-  // link, a device copy reads and writes its bytes in HBM).
+  // link, a device copy reads and writes its bytes in HBM). A collective's marginal
+  // bandwidth rises towards the bus bandwidth NCCL reaches on large messages
+  // (rates.collective_busbw, nccl-tests convention: an all-reduce's bus traffic is 2(n-1)/n
+  // of its buffer, an all-gather's, reduce-scatter's and all-to-all's (n-1)/n, a send's all of it;
+  // an all-reduce of 8 or more ranks reduces in the switch, rates.nvls_allreduce_busbw).
   auto us_per_byte = [](double share, double bandwidth) { return bandwidth > 0 ? share * 1e6 / bandwidth : 0.0; };
   for (Curve& c : collectives) {
     c.envelope = c.curve.monotone();
     const double share = c.op == "send_recv" || c.ranks <= 1 ? 1.0 : (c.ranks - 1.0) / c.ranks;
     c.envelope.min_slope = us_per_byte(share, rates.intra_node_bandwidth);
+    const double bus_share = c.op == "all_reduce" ? 2 * share : share;
+    const bool nvls = c.op == "all_reduce" && c.ranks >= 8 && rates.nvls_allreduce_busbw > 0;
+    c.envelope.saturated_slope = us_per_byte(bus_share, nvls ? rates.nvls_allreduce_busbw : rates.collective_busbw);
   }
   for (Curve& c : copies) {
     c.envelope = c.curve.monotone();

@@ -29,6 +29,13 @@ struct ProfileRates {
   double sm_count = 0;
   double intra_node_bandwidth = 0;           // bytes/s per direction
   double host_link_bandwidth = 0;            // bytes/s per direction
+  // NCCL bus bandwidth (nccl-tests convention) on large messages without in-switch reduction,
+  // bytes/s (0: unknown): where a collective curve's marginal bandwidth saturates beyond its
+  // largest measured size (KnotCurve::saturated_slope).
+  double collective_busbw = 0;
+  // The same for all-reduce on 8 or more GPUs of an NVSwitch node, which NCCL reduces in the
+  // switch (NVLink SHARP) and so passes collective_busbw (0: none, collective_busbw applies).
+  double nvls_allreduce_busbw = 0;
   double peak(const std::string& dtype) const;
 };
 

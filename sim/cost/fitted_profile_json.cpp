@@ -166,6 +166,8 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
   p.rates.sm_count = num(r, "sm_count", rw);
   p.rates.intra_node_bandwidth = num(r, "intra_node_bandwidth", rw);
   p.rates.host_link_bandwidth = num(r, "host_link_bandwidth", rw);
+  if (r.contains("collective_busbw")) p.rates.collective_busbw = num(r, "collective_busbw", rw);
+  if (r.contains("nvls_allreduce_busbw")) p.rates.nvls_allreduce_busbw = num(r, "nvls_allreduce_busbw", rw);
 
   const json& fam = require_field(j, "families", where);
   const std::string fw = where + ": families";
@@ -238,6 +240,8 @@ json FittedProfile::to_json() const {
                 {"sm_count", rates.sm_count},
                 {"intra_node_bandwidth", rates.intra_node_bandwidth},
                 {"host_link_bandwidth", rates.host_link_bandwidth}};
+  if (rates.collective_busbw > 0) j["rates"]["collective_busbw"] = rates.collective_busbw;
+  if (rates.nvls_allreduce_busbw > 0) j["rates"]["nvls_allreduce_busbw"] = rates.nvls_allreduce_busbw;
   json fam = json::object();
   if (!gemm.empty()) {
     json g = json::object();

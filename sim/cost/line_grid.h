@@ -105,9 +105,15 @@ int gemm_m_class(double m);
 // at the path's peak bandwidth): latency + x / bandwidth, y_last + beta (x - x_last), beta
 // the slope over the last doubling of x (from the largest knot at most half the last one)
 // and never below min_slope: the marginal bandwidth the curve reached, never above the peak.
+// With a saturation (saturated_slope > 0, the time per unit x at the bandwidth the device
+// reaches on large transfers) a marginal slope above it falls towards it, the excess halving
+// with every doubling of x beyond the last knot: y_last + s (x - x_last) + (beta - s) x_last
+// ln(x / x_last), s = max(saturated_slope, min_slope). Bandwidth keeps rising with the size
+// until it saturates; it never passes the peak.
 struct KnotCurve {
   std::vector<double> x, y;  // strictly increasing x, y > 0
   double min_slope = 0;      // y per unit x at the physical peak (0: no bound known)
+  double saturated_slope = 0;  // y per unit x at the achieved large-transfer bandwidth (0: unknown)
   double at(double q) const;
   // The same knots with log y replaced by its isotonic regression: non-decreasing everywhere.
   KnotCurve monotone() const;

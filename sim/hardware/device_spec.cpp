@@ -83,6 +83,8 @@ DeviceSpec DeviceSpec::from_json(const nlohmann::json& j, const std::string& fil
   d.achievable_hbm_fraction = r.number("achievable.hbm_bandwidth_fraction", FieldUnit::kFraction, false);
   d.achievable_gemm_fraction = r.number("achievable.bf16_gemm_fraction", FieldUnit::kFraction, false);
   d.achievable_allreduce_busbw = r.number("achievable.allreduce_busbw", FieldUnit::kBandwidth, false);
+  d.achievable_collective_busbw = r.number("achievable.collective_busbw", FieldUnit::kBandwidth, false);
+  d.achievable_nvls_allreduce_busbw = r.number("achievable.nvls_allreduce_busbw", FieldUnit::kBandwidth, false);
   d.sources = r.sources();
   d.field_sources = r.field_sources();
   return d;

@@ -57,6 +57,13 @@ struct DeviceSpec {
   // NCCL all-reduce bus bandwidth at large messages on a full NVLink node (bytes/s), measured
   // (nccl-tests style); what `calibrate derive` scales collectives by (FITTING.md).
   std::optional<double> achievable_allreduce_busbw;
+  // NCCL bus bandwidth at large messages over the node's links without in-switch reduction
+  // (ring all-reduce, all-gather, reduce-scatter, point to point; bytes/s), published or
+  // measured: where extrapolated collective curves saturate (FITTING.md, "Physical bounds").
+  std::optional<double> achievable_collective_busbw;
+  // The same for all-reduce on 8 GPUs with NVLink SHARP (in-switch reduction), published:
+  // where extrapolated all-reduce curves of 8 or more ranks saturate.
+  std::optional<double> achievable_nvls_allreduce_busbw;
   std::map<std::string, std::string> sources;        // source id -> document or measurement
   std::map<std::string, std::string> field_sources;  // dotted field path -> source id
 

@@ -219,6 +219,25 @@ TEST(Derive, ScalesEachTermByItsRate) {
   EXPECT_EQ(d.derived_from["device"], "synthetic_h100");
 }
 
+// A collective's latency floor (its per-step latency, spent in NCCL's kernels) scales with
+// the SM boost clocks: A100 1410 MHz -> H100 1980 MHz, 1410/1980 of the floor; the rest by the
+// link peaks (450 -> 900 GB/s: half).
+TEST(Derive, CollectiveLatencyFloorScalesWithTheSmClock) {
+  DeviceSpec s = synthetic_device(), t = synthetic_device();
+  t.intra_node_bandwidth = 2 * s.intra_node_bandwidth;
+  EXPECT_DOUBLE_EQ(collective_latency_ratio(s, t), 1.0);  // clocks unknown: kept
+  s.boost_clock_hz = 1.41e9;
+  EXPECT_DOUBLE_EQ(collective_latency_ratio(s, t), 1.0);
+  t.boost_clock_hz = 1.98e9;
+  EXPECT_DOUBLE_EQ(collective_latency_ratio(s, t), 1.41 / 1.98);
+  const auto src = fit_profile(synthetic(), s, no_holdout());
+  const auto d = derive_profile(src, "src.json", "abc", s, t, 1.0);
+  const double floor = 10 + 1024 / 2e5, at = 10 + 4194304 / 2e5;
+  EXPECT_NEAR(d.predict_collective("all_reduce", 2, 1024, "")->us, floor * 1.41 / 1.98, 1e-6 * floor);
+  EXPECT_NEAR(d.predict_collective("all_reduce", 2, 4194304, "")->us, floor * 1.41 / 1.98 + (at - floor) / 2, 1e-6 * at);
+  EXPECT_DOUBLE_EQ(d.derived_from["collective_latency_scale"].get<double>(), 1.41 / 1.98);
+}
+
 // Collectives scale by the achieved all-reduce bus bandwidth when both devices have one
 // (source 200 GB/s, target 450 GB/s: the bandwidth part takes 200/450 of its time), by the
 // link peaks otherwise (one missing: 300/600 = 1/2, as if both reached the same share).

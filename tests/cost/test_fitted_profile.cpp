@@ -173,6 +173,49 @@ TEST(FittedProfile, CollectivePicksTheFasterBackendUnlessOneIsNamed) {
   EXPECT_FALSE(p.predict_collective("all_reduce", 4, 1100, ""));  // no 4-rank curve
 }
 
+// Above the last knot a collective's marginal bandwidth rises towards the device's bus
+// bandwidth on large messages (rates.collective_busbw). nccl, 2 ranks: knots (1000, 10) and
+// (2000, 20), slope 0.01 us/B; an all-reduce's bus traffic is 2(n-1)/n = 1 times its buffer,
+// so at 2e8 B/s the saturated slope is 0.005 us/B and at 4000 B
+// 20 + 0.005 * 2000 + (0.01 - 0.005) * 2000 * ln 2 = 36.93 us (40 without the saturation).
+TEST(FittedProfile, CollectiveBeyondItsLargestSizeSaturatesAtTheAchievedBusBandwidth) {
+  FittedProfile p = FittedProfile::load(kProfile);
+  EXPECT_NEAR(p.predict_collective("all_reduce", 2, 4000, "nccl")->us, 40, 1e-9);
+  p.rates.collective_busbw = 2e8;
+  p.finalize();
+  EXPECT_NEAR(p.predict_collective("all_reduce", 2, 4000, "nccl")->us, 30 + 2000 * 0.005 * std::log(2.0), 1e-9);
+  EXPECT_NEAR(p.predict_collective("all_reduce", 2, 1500, "nccl")->us, 15, 1e-9);  // inside: unchanged
+  const auto j = p.to_json();
+  EXPECT_EQ(j["rates"]["collective_busbw"], 2e8);
+  EXPECT_EQ(FittedProfile::from_json(j, "roundtrip").to_json().dump(), j.dump());
+  // A profile without the figure writes none (profiles fitted before it stay byte-identical).
+  EXPECT_FALSE(FittedProfile::load(kProfile).to_json()["rates"].contains("collective_busbw"));
+}
+
+// An all-reduce of 8 ranks reduces in the switch (NVLink SHARP) and saturates at
+// rates.nvls_allreduce_busbw instead. Its bus traffic is 2 * 7/8 = 1.75 times the buffer:
+// ring 1.75e8 B/s gives 0.01 us/B, the curve's own slope (no change: 40 us at 4000 B);
+// NVLS 3.5e8 B/s gives 0.005 us/B: 20 + 0.005 * 2000 + 0.005 * 2000 * ln 2 = 36.93 us.
+// Smaller groups keep the ring figure (none here: unchanged).
+TEST(FittedProfile, AllReduceOfEightRanksSaturatesAtTheInSwitchBusBandwidth) {
+  FittedProfile p = FittedProfile::load(kProfile);
+  FittedProfile::Curve c;
+  c.op = "all_reduce", c.backend = "nccl", c.ranks = 8;
+  c.curve = KnotCurve{{1000, 2000}, {10, 20}};
+  p.collectives.push_back(c);
+  p.rates.collective_busbw = 1.75e8;
+  p.finalize();
+  EXPECT_NEAR(p.predict_collective("all_reduce", 8, 4000, "nccl")->us, 40, 1e-9);
+  p.rates.nvls_allreduce_busbw = 3.5e8;
+  p.rates.collective_busbw = 0;
+  p.finalize();
+  EXPECT_NEAR(p.predict_collective("all_reduce", 8, 4000, "nccl")->us, 30 + 2000 * 0.005 * std::log(2.0), 1e-9);
+  EXPECT_NEAR(p.predict_collective("all_reduce", 2, 4000, "nccl")->us, 40, 1e-9);  // 2 ranks: no NVLS
+  const auto j = p.to_json();
+  EXPECT_EQ(j["rates"]["nvls_allreduce_busbw"], 3.5e8);
+  EXPECT_EQ(FittedProfile::from_json(j, "roundtrip").to_json().dump(), j.dump());
+}
+
 TEST(FittedProfile, CopyChainIsFirstCopyPlusSlowerOfEngineAndHost) {
   const FittedProfile p = FittedProfile::load(kProfile);
   // 10 chunks of 1000 B: one copy 2 us; each further copy max(2 + 0.5, 4) = 4 us -> 38 us.

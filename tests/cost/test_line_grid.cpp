@@ -225,5 +225,33 @@ TEST(KnotCurve, AboveTheLastKnotMarginalSlopeOfTheLastDoublingNeverBelowTheBound
   EXPECT_DOUBLE_EQ(flat.monotone().min_slope, 0.01);
 }
 
+// With a saturation (saturated_slope: time per byte at the bandwidth reached on large
+// transfers) the marginal slope of the last doubling (0.01) falls towards it, the excess
+// halving with each doubling: y = 34 + s (x - 800) + (0.01 - s) 800 ln(x / 800).
+TEST(KnotCurve, AboveTheLastKnotTheMarginalSlopeFallsTowardsTheSaturatedOne) {
+  KnotCurve c{{100, 200, 400, 600, 800}, {10, 20, 30, 33, 34}};
+  c.min_slope = 0.001;
+  c.saturated_slope = 0.005;
+  EXPECT_NEAR(c.at(1600), 34 + 0.005 * 800 + 0.005 * 800 * std::log(2.0), 1e-12);  // 40.77
+  EXPECT_NEAR(c.at(3200), 34 + 0.005 * 2400 + 0.005 * 800 * std::log(4.0), 1e-12);  // 51.55, not 58
+  EXPECT_DOUBLE_EQ(c.at(800), 34);
+  EXPECT_DOUBLE_EQ(c.at(700), 33.5);  // inside: unchanged
+  // Never faster than the peak: a saturation below the bound saturates at the bound.
+  c.min_slope = 0.008;
+  EXPECT_NEAR(c.at(1600), 34 + 0.008 * 800 + 0.002 * 800 * std::log(2.0), 1e-12);
+  // A curve already past the saturation keeps its own marginal slope.
+  c.min_slope = 0.001;
+  c.saturated_slope = 0.02;
+  EXPECT_DOUBLE_EQ(c.at(1600), 42);
+  // The slope at any x stays between the saturated one and the last doubling's.
+  c.saturated_slope = 0.005;
+  for (double x = 1000; x < 1e7; x *= 1.7) {
+    const double slope = (c.at(x * 1.001) - c.at(x)) / (x * 0.001);
+    EXPECT_GE(slope, 0.005 - 1e-9);
+    EXPECT_LE(slope, 0.01 + 1e-9);
+  }
+  EXPECT_DOUBLE_EQ(c.monotone().saturated_slope, 0.005);
+}
+
 }  // namespace
 }  // namespace servesim

@@ -166,7 +166,12 @@ class OperatorMemo {
       return static_cast<std::size_t>(h ^ (h >> 33));
     }
   };
-  absl::flat_hash_map<ShortKey, Price> short_;  // operators with a short key
+  struct ShortEq {  // word by word, inline (std::array's == calls memcmp)
+    bool operator()(const ShortKey& a, const ShortKey& b) const {
+      return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5];
+    }
+  };
+  absl::flat_hash_map<ShortKey, Price, absl::Hash<ShortKey>, ShortEq> short_;  // operators with a short key
   absl::flat_hash_map<Key, Price, Hash> prices_;  // the others
 };
 

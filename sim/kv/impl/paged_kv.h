@@ -609,13 +609,17 @@ class PagedKvManager final : public IKvManager {
     }
     Chain& c = chains_[static_cast<std::size_t>(t.chain)];
     const auto k = static_cast<std::size_t>(i - own);
-    if (c.blocks.size() <= k) c.blocks.resize(k + 1, -1);
     BlockState& s = st_[static_cast<std::size_t>(b)];
-    if (c.blocks[k] >= 0 && holds(c.blocks[k], s.hash)) {
-      s.slot = -1;
-      return;
+    if (k < c.blocks.size()) {
+      if (c.blocks[k] >= 0 && holds(c.blocks[k], s.hash)) {
+        s.slot = -1;
+        return;
+      }
+      c.blocks[k] = b;
+    } else {  // usually the next position (blocks fill in order)
+      while (c.blocks.size() < k) c.blocks.push_back(-1);
+      c.blocks.push_back(b);
     }
-    c.blocks[k] = b;
     s.slot = kChained;
     s.chain = t.chain;
     ++c.held;

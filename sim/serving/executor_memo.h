@@ -4,7 +4,9 @@
 // - Exact: the key holds, bit for bit, every field of the Operator a cost model or the
 //   power model may read except the label-like ones no model reads (name, stage, repeat,
 //   overlap), and the cost model's predict() is pure (i_cost_model.h), so a hit returns
-//   exactly what pricing the operator again would.
+//   exactly what pricing the operator again would. An operator whose words outside its
+//   class's own shape all hold a default Operator's values is looked up by its class's words
+//   alone (short_key(): 6 words instead of 34, the common case); that is the same key.
 // - Only GEMMs, collectives, copies and page maps are memoised (memoisable()); never an
 //   attention operator (its per-sequence pairs are not in the key) or any operator whose
 //   attention span is not empty.
@@ -45,14 +47,24 @@ class OperatorMemo {
     return costly && op.attn.seqs.empty();
   }
   Price* find(const Operator& op) {
+    ShortKey k;
+    if (short_key(op, k)) {
+      auto it = short_.find(k);
+      return it == short_.end() ? nullptr : &it->second;
+    }
     auto it = prices_.find(key(op));
     return it == prices_.end() ? nullptr : &it->second;
   }
   Price& insert(const Operator& op, const Price& p) {
-    if (prices_.size() >= kMaxEntries) prices_.clear();
+    if (short_.size() + prices_.size() >= kMaxEntries) clear();
+    ShortKey k;
+    if (short_key(op, k)) return short_.try_emplace(k, p).first->second;
     return prices_.try_emplace(key(op), p).first->second;
   }
-  void clear() { prices_.clear(); }
+  void clear() {
+    short_.clear();
+    prices_.clear();
+  }
 
  private:
   using Key = std::array<std::uint64_t, 34>;
@@ -75,6 +87,70 @@ class OperatorMemo {
                w(op.bytes), w(op.flops), w(op.items), w(op.page_bytes), w(op.cpu_seconds),
                w(op.cpu_tokens), w(op.cpu_kv_tokens), w(op.gpu_seconds)};
   }
+
+  // The short key: the class and its own shape's words (as in key()), for an operator whose
+  // other key words all hold a default Operator's values, bit for bit (what the plans' GEMMs
+  // and collectives and the KV work's copies and page maps carry). Such an operator's full
+  // key is a function of its short key, and whether an operator has one depends only on
+  // its key words, so the two maps together answer exactly as one map of full keys would.
+  using ShortKey = std::array<std::uint64_t, 6>;
+  static bool default_gemm(const GemmShape& g) {
+    const GemmShape d;
+    return g.m == d.m && g.n == d.n && g.k == d.k && g.groups == d.groups && g.dtype == d.dtype;
+  }
+  static bool default_attention(const AttentionShape& a) {
+    const AttentionShape d;
+    return a.heads == d.heads && a.kv_heads == d.kv_heads && a.head_dim == d.head_dim && a.v_head_dim == d.v_head_dim &&
+           a.dtype == d.dtype && a.kv_dtype == d.kv_dtype && a.paged == d.paged &&
+           w(a.kv_bytes_per_token) == w(d.kv_bytes_per_token) && a.block_size == d.block_size && a.window == d.window &&
+           a.num_seqs == d.num_seqs && a.sum_q == d.sum_q && a.sum_kv == d.sum_kv && w(a.sum_q_kv) == w(d.sum_q_kv) &&
+           a.max_kv == d.max_kv;
+  }
+  static bool default_collective(const CollectiveShape& c) {
+    const CollectiveShape d;
+    return c.kind == d.kind && w(c.bytes) == w(d.bytes) && c.ranks == d.ranks && w(c.link_bandwidth) == w(d.link_bandwidth) &&
+           w(c.link_latency_s) == w(d.link_latency_s);
+  }
+  static bool default_copy(const CopyShape& c) {
+    const CopyShape d;
+    return c.kind == d.kind && w(c.bytes) == w(d.bytes) && c.chunks == d.chunks && c.pinned == d.pinned;
+  }
+  // The words after the shapes; `page_map` leaves out the two a page map keys on.
+  static bool default_rest(const Operator& op, bool page_map) {
+    const Operator d;
+    return w(op.bytes) == w(d.bytes) && w(op.flops) == w(d.flops) && w(op.cpu_seconds) == w(d.cpu_seconds) &&
+           op.cpu_tokens == d.cpu_tokens && op.cpu_kv_tokens == d.cpu_kv_tokens && w(op.gpu_seconds) == w(d.gpu_seconds) &&
+           (page_map || (op.items == d.items && w(op.page_bytes) == w(d.page_bytes)));
+  }
+  static bool short_key(const Operator& op, ShortKey& k) {
+    const auto cls = static_cast<std::uint64_t>(op.cls);
+    switch (op.cls) {
+      case OpClass::kGemm:
+        if (!default_attention(op.attn) || !default_collective(op.coll) || !default_copy(op.copy) || !default_rest(op, false)) return false;
+        k = ShortKey{cls, w(op.gemm.m), w(op.gemm.n), w(op.gemm.k), w(op.gemm.groups), static_cast<std::uint64_t>(op.gemm.dtype)};
+        return true;
+      case OpClass::kCollective:
+        if (!default_gemm(op.gemm) || !default_attention(op.attn) || !default_copy(op.copy) || !default_rest(op, false)) return false;
+        k = ShortKey{cls | static_cast<std::uint64_t>(op.coll.kind) << 8, w(op.coll.bytes), static_cast<std::uint64_t>(op.coll.ranks),
+                     w(op.coll.link_bandwidth), w(op.coll.link_latency_s), 0};
+        return true;
+      case OpClass::kCopy:
+        if (!default_gemm(op.gemm) || !default_attention(op.attn) || !default_collective(op.coll) || !default_rest(op, false)) return false;
+        k = ShortKey{cls | static_cast<std::uint64_t>(op.copy.kind) << 8 | static_cast<std::uint64_t>(op.copy.pinned) << 16,
+                     w(op.copy.bytes), w(op.copy.chunks), 0, 0, 0};
+        return true;
+      case OpClass::kPageMap:
+        if (!default_gemm(op.gemm) || !default_attention(op.attn) || !default_collective(op.coll) || !default_copy(op.copy) ||
+            !default_rest(op, true)) {
+          return false;
+        }
+        k = ShortKey{cls, w(op.items), w(op.page_bytes), 0, 0, 0};
+        return true;
+      default:
+        return false;
+    }
+  }
+
   // Hashes the words that tell one step's operators apart (sizes); equality compares them all.
   struct Hash {
     std::size_t operator()(const Key& k) const {
@@ -90,7 +166,13 @@ class OperatorMemo {
       return static_cast<std::size_t>(h ^ (h >> 33));
     }
   };
-  absl::flat_hash_map<Key, Price, Hash> prices_;
+  struct ShortEq {  // word by word, inline (std::array's == calls memcmp)
+    bool operator()(const ShortKey& a, const ShortKey& b) const {
+      return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] && a[5] == b[5];
+    }
+  };
+  absl::flat_hash_map<ShortKey, Price, absl::Hash<ShortKey>, ShortEq> short_;  // operators with a short key
+  absl::flat_hash_map<Key, Price, Hash> prices_;  // the others
 };
 
 }  // namespace servesim

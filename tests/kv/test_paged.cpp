@@ -261,5 +261,72 @@ TEST(PagedKv, AnIdenticalBlockComputedTwiceIsRegisteredOnce) {
   kv->check_invariants();
 }
 
+TEST(PagedKv, OwnBlocksStayHitsUntilEvictedAndTheirChainStartsAgain) {
+  // Requests without prefix ids: every block's hash is the request's own (its id mixed in),
+  // kept in the request's chain instead of the index. The hits, evictions and cached tokens
+  // are those of the index: here worked out by hand over a pool of 4 blocks.
+  Env env;
+  auto kv = env.build({{"impl", "paged"}}, 4 * kBlockBytes);
+  KvStepWork w;
+  // r (id 1): 48 tokens in blocks 1, 2, 3, all full and registered. Freeing r queues 3, 2, 1
+  // behind the never-used block 4.
+  Request r = make_request(1, 48, 10);
+  ASSERT_TRUE(admit(*kv, r, w));
+  kv->free(r);
+  Request again = make_request(1, 49, 10);  // (49 - 1) / 16 = 3 blocks may hit
+  EXPECT_EQ(kv->cached_prefix(again), 48);
+  // x (id 2) takes 4 and 3: r's last block is evicted, its first two still hit.
+  Request x = make_request(2, 32, 5);
+  ASSERT_TRUE(admit(*kv, x, w));
+  EXPECT_EQ(kv->counters().cache_evictions, 1);
+  EXPECT_EQ(kv->cached_prefix(again), 32);
+  // y (id 3) takes 2 and 1: nothing of r is left.
+  Request y = make_request(3, 32, 5);
+  ASSERT_TRUE(admit(*kv, y, w));
+  EXPECT_EQ(kv->counters().cache_evictions, 3);
+  EXPECT_EQ(kv->cached_prefix(again), 0);
+  kv->check_invariants();
+  // Freeing x then y queues 3, 4, 1, 2 (each table tail first); each holds 2 cached blocks.
+  kv->free(x);
+  kv->free(y);
+  EXPECT_EQ(kv->usage().cached_tokens, 64);
+  // r again (a new request object, same id): 48 tokens take 3, 4 (x's) and 1 (y's second).
+  Request r2 = make_request(1, 48, 10);
+  EXPECT_EQ(kv->cached_prefix(r2), 0);
+  ASSERT_TRUE(admit(*kv, r2, w));
+  EXPECT_EQ(kv->counters().cache_evictions, 6);
+  EXPECT_EQ(kv->usage().cached_tokens, 16);  // y's first block, 2
+  kv->free(r2);
+  EXPECT_EQ(kv->usage().cached_tokens, 64);
+  EXPECT_EQ(kv->cached_prefix(again), 48);
+  Request y_again = make_request(3, 33, 5);
+  EXPECT_EQ(kv->cached_prefix(y_again), 16);
+  Request x_again = make_request(2, 33, 5);
+  EXPECT_EQ(kv->cached_prefix(x_again), 0);
+  kv->check_invariants();
+}
+
+TEST(PagedKv, AnOwnBlockComputedTwiceIsRegisteredOnce) {
+  // Two tables of one request id (no prefix ids) compute the same two own blocks in one
+  // step: the first to commit keeps the hashes, the other's blocks carry none.
+  Env env;
+  auto kv = env.build({{"impl", "paged"}}, 10 * kBlockBytes);
+  KvStepWork w;
+  Request a = make_request(1, 32, 5), b = make_request(1, 32, 5);
+  ASSERT_TRUE(kv->allocate(a, 32, w));
+  ASSERT_TRUE(kv->allocate(b, 32, w));
+  a.num_computed = b.num_computed = 32;
+  kv->commit(a);
+  kv->commit(b);
+  kv->check_invariants();
+  kv->free(b);
+  EXPECT_EQ(kv->usage().cached_tokens, 0);
+  kv->free(a);
+  EXPECT_EQ(kv->usage().cached_tokens, 32);
+  Request c = make_request(1, 33, 5);
+  EXPECT_EQ(kv->cached_prefix(c), 32);
+  kv->check_invariants();
+}
+
 }  // namespace
 }  // namespace servesim

@@ -43,6 +43,68 @@ TEST(OperatorMemo, MissesAnOperatorDifferingInAnyShapeField) {
   for (const Operator& op : {m, n, dtype, bytes}) EXPECT_EQ(memo.find(op), nullptr);
 }
 
+TEST(OperatorMemo, AnOperatorWithFieldsBeyondItsShapeIsStillFoundExactly) {
+  // Rule: a GEMM carrying a non-default word outside its GEMM shape (here the element-wise
+  // bytes, then the attention's heads) is keyed on every word: found only by an operator
+  // equal in all of them, and never confused with the plain GEMM of the same shape.
+  OperatorMemo memo;
+  Operator odd = gemm(64);
+  odd.bytes = 1;
+  Operator heads = gemm(64);
+  heads.attn.heads = 8;
+  memo.insert(odd, OperatorPrice{7, 0, "fit"});
+  memo.insert(heads, OperatorPrice{8, 0, "fit"});
+  EXPECT_EQ(memo.find(gemm(64)), nullptr);
+  Operator odd_again = gemm(64);
+  odd_again.bytes = 1;
+  odd_again.name = "o_proj";
+  ASSERT_NE(memo.find(odd_again), nullptr);
+  EXPECT_EQ(memo.find(odd_again)->ns, 7);
+  ASSERT_NE(memo.find(heads), nullptr);
+  EXPECT_EQ(memo.find(heads)->ns, 8);
+  memo.insert(gemm(64), OperatorPrice{9, 0, "fit"});
+  EXPECT_EQ(memo.find(gemm(64))->ns, 9);
+  EXPECT_EQ(memo.find(odd)->ns, 7);
+}
+
+TEST(OperatorMemo, NegativeZeroIsNotZero) {
+  // Rule: doubles are compared bit for bit, so -0.0 (a different bit pattern) is another key.
+  OperatorMemo memo;
+  memo.insert(gemm(64), OperatorPrice{1, 0, "fit"});
+  Operator neg = gemm(64);
+  neg.flops = -0.0;
+  EXPECT_EQ(memo.find(neg), nullptr);
+}
+
+TEST(OperatorMemo, CollectivesCopiesAndPageMapsKeyOnTheirOwnShapes) {
+  // Rule: two all-reduces differing only in link latency, two copies only in chunks, two
+  // page maps only in page bytes, are different keys; equal ones are found.
+  OperatorMemo memo;
+  Operator ar;
+  ar.cls = OpClass::kCollective;
+  ar.coll = CollectiveShape{CollectiveKind::kAllReduce, 1 << 20, 2, 300e9, 0};
+  Operator ar_slow = ar;
+  ar_slow.coll.link_latency_s = 1e-6;
+  Operator copy;
+  copy.cls = OpClass::kCopy;
+  copy.copy = CopyShape{CopyKind::kDeviceToHost, 4096, 1, true};
+  Operator copy2 = copy;
+  copy2.copy.chunks = 2;
+  Operator map;
+  map.cls = OpClass::kPageMap;
+  map.items = 3;
+  map.page_bytes = 2 << 20;
+  Operator map2 = map;
+  map2.page_bytes = 64 << 10;
+  memo.insert(ar, OperatorPrice{1, 0, "a"});
+  memo.insert(copy, OperatorPrice{2, 0, "c"});
+  memo.insert(map, OperatorPrice{3, 0, "m"});
+  EXPECT_EQ(memo.find(ar)->ns, 1);
+  EXPECT_EQ(memo.find(copy)->ns, 2);
+  EXPECT_EQ(memo.find(map)->ns, 3);
+  for (const Operator& op : {ar_slow, copy2, map2}) EXPECT_EQ(memo.find(op), nullptr);
+}
+
 TEST(OperatorMemo, AttentionIsNeverMemoisable) {
   // Rule: attention depends on per-sequence pairs that are not in the key.
   Operator a;
@@ -58,10 +120,17 @@ TEST(OperatorMemo, AttentionIsNeverMemoisable) {
 TEST(OperatorMemo, ForgetsEverythingWhenFull) {
   // Rule: at kMaxEntries the next insert starts from an empty memo (bounded memory).
   OperatorMemo memo;
-  for (std::size_t i = 0; i < OperatorMemo::kMaxEntries; ++i) memo.insert(gemm(static_cast<std::int64_t>(i) + 1), OperatorPrice{1, 0, "x"});
-  EXPECT_NE(memo.find(gemm(1)), nullptr);
+  // kMaxEntries prices, one of them of an operator keyed on every word (an element-wise
+  // byte count on a GEMM): both kinds count towards the bound.
+  Operator odd = gemm(1);
+  odd.bytes = 1;
+  memo.insert(odd, OperatorPrice{1, 0, "x"});
+  for (std::size_t i = 1; i < OperatorMemo::kMaxEntries; ++i) memo.insert(gemm(static_cast<std::int64_t>(i) + 1), OperatorPrice{1, 0, "x"});
+  EXPECT_NE(memo.find(gemm(2)), nullptr);
+  EXPECT_NE(memo.find(odd), nullptr);
   memo.insert(gemm(0), OperatorPrice{2, 0, "x"});
-  EXPECT_EQ(memo.find(gemm(1)), nullptr);
+  EXPECT_EQ(memo.find(gemm(2)), nullptr);
+  EXPECT_EQ(memo.find(odd), nullptr);
   EXPECT_NE(memo.find(gemm(0)), nullptr);
 }
 

@@ -117,14 +117,32 @@ void PagedKvManager::check_invariants() const {
   }
   SERVESIM_ASSERT(free_.size() + referenced == num_blocks_ - 1);
   SERVESIM_ASSERT(fill == live_fill_);
-  // The index holds exactly the blocks carrying a hash, each under its hash at its slot.
+  // The index holds exactly the blocks carrying a shareable hash, each under its hash at its
+  // slot; every other block carrying a hash is in its chain, at one position, and a chain in
+  // use counts its carriers and is found by its key.
   std::size_t carrying = 0;
+  std::vector<std::int64_t> chained(chains_.size(), 0);
   for (std::int32_t b = 1; b < handed; ++b) {
+    if (st_[b].slot == kChained) {
+      const auto id = static_cast<std::size_t>(st_[b].chain);
+      SERVESIM_ASSERT(id < chains_.size() && chains_[id].held > 0);
+      SERVESIM_ASSERT(std::count(chains_[id].blocks.begin(), chains_[id].blocks.end(), b) == 1);
+      ++chained[id];
+      continue;
+    }
     if (!st_[b].cached()) continue;
     ++carrying;
     SERVESIM_ASSERT(find_cached(st_[b].hash) == b);
   }
   SERVESIM_ASSERT(index_.check_invariants(block_key(), [this](std::int32_t b) { return st_[b].slot; }) == carrying);
+  std::size_t in_use = 0;
+  for (std::size_t id = 0; id < chains_.size(); ++id) {
+    SERVESIM_ASSERT(chained[id] == chains_[id].held);
+    if (chains_[id].held == 0) continue;
+    ++in_use;
+    SERVESIM_ASSERT(find_chain(chains_[id].key) == &chains_[id]);
+  }
+  SERVESIM_ASSERT(in_use == chain_of_.size() && in_use + free_chains_.size() == chains_.size());
   std::vector<std::int32_t> refs(static_cast<std::size_t>(handed), 0);
   for (const Table& t : tables_) {
     if (!t.live) {

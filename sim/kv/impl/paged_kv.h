@@ -24,7 +24,9 @@
 //  - free blocks + distinct referenced blocks == num_blocks - 1 (conservation);
 //  - reference counts equal the number of live tables holding each block, and no table
 //    holds a block twice;
-//  - the index holds exactly the hashes blocks carry, each mapped to its block;
+//  - the index holds exactly the hashes of shareable blocks (those the request's prefix ids
+//    describe) that blocks carry, each mapped to its block; a hash of a block known only to
+//    its request sits in that request's chain (Chain) at the block's position instead;
 //  - a table holds ceil(tokens / block_size) entries and its blocks' fills match its tokens;
 //    null entries only for blocks wholly dropped (past the pinned sinks, before drop_end);
 //  - a table only grows while it lives (append-only, except copy-on-write of the last block
@@ -34,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
 #include <nlohmann/json.hpp>
 
 #include "sim/core/error.h"
@@ -129,10 +132,11 @@ class PagedKvManager final : public IKvManager {
     if (r.num_computed < (t.hashed + 1) * c_.block_size) return;
     if (t.drop_end > c_.drop.pinned()) return;  // dropped tokens: later blocks are not shareable
     const std::int64_t full = std::min<std::int64_t>(r.num_computed / c_.block_size, static_cast<std::int64_t>(t.blocks.size()));
+    const std::int64_t own = own_blocks_from(r);
     constexpr std::int64_t kAhead = 4;  // blocks whose index slots and state are fetched early
     for (auto i = t.hashed; i < full; ++i) {
       if (i + kAhead < full) {
-        index_.prefetch(hash_of(r, i + kAhead));
+        if (i + kAhead < own) index_.prefetch(hash_of(r, i + kAhead));
         __builtin_prefetch(&st_[static_cast<std::size_t>(t.blocks[static_cast<std::size_t>(i + kAhead)])]);
       }
       const std::uint64_t h = hash_of(r, i);
@@ -140,9 +144,13 @@ class PagedKvManager final : public IKvManager {
       const std::int32_t b = t.blocks[static_cast<std::size_t>(i)];
       BlockState& s = st_[b];
       if (s.cached()) continue;
+      s.hash = h;
+      if (i >= own) {
+        chain_block(r, t, own, i, b);
+        continue;
+      }
       // One probe: a new entry, or none when an identical block is cached (it stays the one).
       s.slot = index_.insert(h, b, block_key(), slot_moved());
-      s.hash = h;
     }
   }
 
@@ -235,6 +243,7 @@ class PagedKvManager final : public IKvManager {
     std::int64_t tokens = 0;            // token positions (computed plus this step's), dropped ones included
     std::vector<std::int32_t> heavy;    // token dropping: H2O's heavy-hitter blocks
     std::int64_t drop_end = 0;          // token dropping: positions [pinned, drop_end) dropped
+    std::int32_t chain = -1;            // the chain its own blocks joined last (a hint: checked by key)
     bool live = false;
   };
   struct Hits {  // r's leading blocks found: on the device (r.hit_blocks), then in an offload tier
@@ -284,11 +293,22 @@ class PagedKvManager final : public IKvManager {
       }
     }
     hit.resize(static_cast<std::size_t>(i));
-    for (; i < max_blocks; ++i) {
+    const std::int64_t own = own_blocks_from(r);
+    for (; i < std::min(max_blocks, own); ++i) {
       const std::int32_t b = find_cached(hash_of(r, i));
       if (b < 0) break;
       hit.push_back(b);
       if (count_free) free += st_[static_cast<std::size_t>(b)].ref == 0 ? 1 : 0;
+    }
+    if (i >= own && i < max_blocks) {  // r's own blocks: its chain's entries that still hold their hashes
+      const Chain* c = find_chain(hash_of(r, own));
+      for (; c != nullptr && i < max_blocks; ++i) {
+        const auto k = static_cast<std::size_t>(i - own);
+        const std::int32_t b = k < c->blocks.size() ? c->blocks[k] : -1;
+        if (b < 0 || !holds(b, hash_of(r, i))) break;
+        hit.push_back(b);
+        if (count_free) free += st_[static_cast<std::size_t>(b)].ref == 0 ? 1 : 0;
+      }
     }
     r.hit_owner = this;
     Hits out{i, i, free};
@@ -446,6 +466,7 @@ class PagedKvManager final : public IKvManager {
     tables_[s].live = true;
     tables_[s].tokens = 0;
     tables_[s].drop_end = c_.drop.pinned();
+    tables_[s].chain = -1;
     return s;
   }
 
@@ -494,7 +515,11 @@ class PagedKvManager final : public IKvManager {
     if (s.cached()) {  // reusing a cached block evicts its hash (spilled to an offload tier if any)
       --free_cached_;
       if (tiers_.enabled()) tiers_.spill(s.hash, work, counters_);
-      index_.erase(s.slot, slot_moved());  // where the block's entry is: no probe
+      if (s.slot == kChained) {
+        unchain(s.chain);
+      } else {
+        index_.erase(s.slot, slot_moved());  // where the block's entry is: no probe
+      }
       s.slot = -1;
       ++counters_.cache_evictions;
     }
@@ -518,7 +543,7 @@ class PagedKvManager final : public IKvManager {
         if (static_cast<std::size_t>(b) < st_.size()) __builtin_prefetch(&st_[static_cast<std::size_t>(b)]);
       }
       for (std::int64_t j = 0; j < k; ++j) {
-        if (static_cast<std::size_t>(next[j]) < st_.size() && st_[static_cast<std::size_t>(next[j])].cached()) {
+        if (static_cast<std::size_t>(next[j]) < st_.size() && st_[static_cast<std::size_t>(next[j])].slot >= 0) {
           index_.prefetch_slot(st_[static_cast<std::size_t>(next[j])].slot);
         }
       }
@@ -532,15 +557,82 @@ class PagedKvManager final : public IKvManager {
   void prefetch_next_pops() const {
     const std::int32_t n1 = free_.front();
     if (n1 <= 0 || static_cast<std::size_t>(n1) >= st_.size()) return;  // none, or never used
-    if (st_[n1].cached()) index_.prefetch_slot(st_[n1].slot);
+    if (st_[n1].slot >= 0) index_.prefetch_slot(st_[n1].slot);
     const std::int32_t n2 = free_.next(n1);
     if (n2 <= 0 || static_cast<std::size_t>(n2) >= st_.size()) return;
     __builtin_prefetch(&st_[static_cast<std::size_t>(n2)]);
     free_.prefetch(n2);
   }
 
-  // The block caching hash h, or -1.
+  // The block caching shareable hash h (one in index_), or -1.
   std::int32_t find_cached(std::uint64_t h) const { return index_.find(h, block_key()); }
+
+  // Blocks [own_blocks_from(r), ...) of r hold content its prefix ids do not describe: their
+  // hashes mix in r's id (BlockHasher), so only r itself can look them up again (re-admitted
+  // after preemption, or back on this replica after a move). They go to r's chain instead of
+  // the index: a chain is keyed by the hash of r's first such block (which the later ones
+  // extend) and holds, per position, the block last given that position's hash; an entry is
+  // valid while that block still carries the hash (holds()), and a chain is dropped when no
+  // block carries any of its hashes. A chain position then holds its hash's only carrier
+  // exactly when the index would, at a sequential append instead of a random probe.
+  std::int64_t own_blocks_from(const Request& r) const { return BlockHasher::covered_tokens(r.spec) / c_.block_size; }
+  bool holds(std::int32_t b, std::uint64_t h) const {
+    const BlockState& s = st_[static_cast<std::size_t>(b)];
+    return s.slot == kChained && s.hash == h;
+  }
+  struct Chain {
+    std::uint64_t key = 0;             // the hash of its first block
+    std::vector<std::int32_t> blocks;  // per position from that block: the block last given its hash (-1: none)
+    std::int64_t held = 0;             // blocks carrying one of its hashes (0: not in use)
+  };
+  const Chain* find_chain(std::uint64_t key) const {
+    const auto it = chain_of_.find(key);
+    return it == chain_of_.end() ? nullptr : &chains_[static_cast<std::size_t>(it->second)];
+  }
+  // Block b (table position i >= own, its hash set) joins r's chain unless another block
+  // carries that hash already (then b carries none, as an index insert that finds it held).
+  void chain_block(const Request& r, Table& t, std::int64_t own, std::int64_t i, std::int32_t b) {
+    const std::uint64_t key = hash_of(r, own);
+    if (t.chain < 0 || chains_[static_cast<std::size_t>(t.chain)].held == 0 || chains_[static_cast<std::size_t>(t.chain)].key != key) {
+      auto [it, added] = chain_of_.try_emplace(key, -1);
+      if (added) {
+        if (free_chains_.empty()) {
+          it->second = static_cast<std::int32_t>(chains_.size());
+          chains_.emplace_back();
+        } else {
+          it->second = free_chains_.back();
+          free_chains_.pop_back();
+        }
+        chains_[static_cast<std::size_t>(it->second)].key = key;
+      }
+      t.chain = it->second;
+    }
+    Chain& c = chains_[static_cast<std::size_t>(t.chain)];
+    const auto k = static_cast<std::size_t>(i - own);
+    BlockState& s = st_[static_cast<std::size_t>(b)];
+    if (k < c.blocks.size()) {
+      if (c.blocks[k] >= 0 && holds(c.blocks[k], s.hash)) {
+        s.slot = -1;
+        return;
+      }
+      c.blocks[k] = b;
+    } else {  // usually the next position (blocks fill in order)
+      while (c.blocks.size() < k) c.blocks.push_back(-1);
+      c.blocks.push_back(b);
+    }
+    s.slot = kChained;
+    s.chain = t.chain;
+    ++c.held;
+  }
+  // A block of chain `id` loses its hash (evicted).
+  void unchain(std::int32_t id) {
+    Chain& c = chains_[static_cast<std::size_t>(id)];
+    SERVESIM_ASSERT(c.held > 0);
+    if (--c.held > 0) return;
+    chain_of_.erase(c.key);
+    c.blocks.clear();
+    free_chains_.push_back(id);
+  }
 
   void push_back_free(std::int32_t b) {
     free_.push_back(b);
@@ -565,9 +657,11 @@ class PagedKvManager final : public IKvManager {
     std::uint64_t hash = 0;  // while cached()
     std::int32_t ref = 0;
     std::int32_t fill = 0;   // tokens written (kept while cached)
-    std::int32_t slot = -1;  // its entry in index_; -1: carries no hash
-    bool cached() const { return slot >= 0; }
+    std::int32_t slot = -1;  // its entry in index_; kChained: in chains_[chain]; -1: carries no hash
+    std::int32_t chain = -1;  // while slot == kChained
+    bool cached() const { return slot != -1; }
   };
+  static constexpr std::int32_t kChained = -2;
   std::vector<BlockState> st_;
   struct SlotMoved {  // tells a block its index entry's new slot when the index moves it
     std::vector<BlockState>& st;
@@ -585,6 +679,11 @@ class PagedKvManager final : public IKvManager {
   // hash -> the block carrying it, for every block that carries one (touched for every
   // block that fills and every one evicted: see block_index.h).
   BlockIndex index_;
+  // The chains of blocks known only to their requests (own_blocks_from), by key; unused
+  // entries of chains_ are listed in free_chains_.
+  std::vector<Chain> chains_;
+  std::vector<std::int32_t> free_chains_;
+  absl::flat_hash_map<std::uint64_t, std::int32_t> chain_of_;
   std::vector<Table> tables_;
   std::vector<std::int32_t> free_slots_;
   SwapSpace swap_;

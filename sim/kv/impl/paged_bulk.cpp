@@ -125,8 +125,9 @@ void PagedKvManager::check_invariants() const {
   for (std::int32_t b = 1; b < handed; ++b) {
     if (st_[b].slot == kChained) {
       const auto id = static_cast<std::size_t>(st_[b].chain);
-      SERVESIM_ASSERT(id < chains_.size() && chains_[id].held > 0);
-      SERVESIM_ASSERT(std::count(chains_[id].blocks.begin(), chains_[id].blocks.end(), b) == 1);
+      const BlockChains::Chain& c = chains_.at(st_[b].chain);
+      SERVESIM_ASSERT(id < chains_.size() && c.held > 0);
+      SERVESIM_ASSERT(std::count(c.blocks.begin(), c.blocks.end(), b) == 1);
       ++chained[id];
       continue;
     }
@@ -135,14 +136,8 @@ void PagedKvManager::check_invariants() const {
     SERVESIM_ASSERT(find_cached(st_[b].hash) == b);
   }
   SERVESIM_ASSERT(index_.check_invariants(block_key(), [this](std::int32_t b) { return st_[b].slot; }) == carrying);
-  std::size_t in_use = 0;
-  for (std::size_t id = 0; id < chains_.size(); ++id) {
-    SERVESIM_ASSERT(chained[id] == chains_[id].held);
-    if (chains_[id].held == 0) continue;
-    ++in_use;
-    SERVESIM_ASSERT(find_chain(chains_[id].key) == &chains_[id]);
-  }
-  SERVESIM_ASSERT(in_use == chain_of_.size() && in_use + free_chains_.size() == chains_.size());
+  for (std::size_t id = 0; id < chains_.size(); ++id) SERVESIM_ASSERT(chained[id] == chains_.at(static_cast<std::int32_t>(id)).held);
+  chains_.check_invariants();
   std::vector<std::int32_t> refs(static_cast<std::size_t>(handed), 0);
   for (const Table& t : tables_) {
     if (!t.live) {

@@ -26,7 +26,7 @@
 //    holds a block twice;
 //  - the index holds exactly the hashes of shareable blocks (those the request's prefix ids
 //    describe) that blocks carry, each mapped to its block; a hash of a block known only to
-//    its request sits in that request's chain (Chain) at the block's position instead;
+//    its request sits in that request's chain (block_chains.h) at the block's position instead;
 //  - a table holds ceil(tokens / block_size) entries and its blocks' fills match its tokens;
 //    null entries only for blocks wholly dropped (past the pinned sinks, before drop_end);
 //  - a table only grows while it lives (append-only, except copy-on-write of the last block
@@ -36,10 +36,10 @@
 #include <utility>
 #include <vector>
 
-#include <absl/container/flat_hash_map.h>
 #include <nlohmann/json.hpp>
 
 #include "sim/core/error.h"
+#include "sim/kv/block_chains.h"
 #include "sim/kv/block_index.h"
 #include "sim/kv/free_block_queue.h"
 #include "sim/kv/i_kv_manager.h"
@@ -301,7 +301,7 @@ class PagedKvManager final : public IKvManager {
       if (count_free) free += st_[static_cast<std::size_t>(b)].ref == 0 ? 1 : 0;
     }
     if (i >= own && i < max_blocks) {  // r's own blocks: its chain's entries that still hold their hashes
-      const Chain* c = find_chain(hash_of(r, own));
+      const BlockChains::Chain* c = chains_.find(hash_of(r, own));
       for (; c != nullptr && i < max_blocks; ++i) {
         const auto k = static_cast<std::size_t>(i - own);
         const std::int32_t b = k < c->blocks.size() ? c->blocks[k] : -1;
@@ -516,7 +516,7 @@ class PagedKvManager final : public IKvManager {
       --free_cached_;
       if (tiers_.enabled()) tiers_.spill(s.hash, work, counters_);
       if (s.slot == kChained) {
-        unchain(s.chain);
+        chains_.release(s.chain);
       } else {
         index_.erase(s.slot, slot_moved());  // where the block's entry is: no probe
       }
@@ -580,34 +580,12 @@ class PagedKvManager final : public IKvManager {
     const BlockState& s = st_[static_cast<std::size_t>(b)];
     return s.slot == kChained && s.hash == h;
   }
-  struct Chain {
-    std::uint64_t key = 0;             // the hash of its first block
-    std::vector<std::int32_t> blocks;  // per position from that block: the block last given its hash (-1: none)
-    std::int64_t held = 0;             // blocks carrying one of its hashes (0: not in use)
-  };
-  const Chain* find_chain(std::uint64_t key) const {
-    const auto it = chain_of_.find(key);
-    return it == chain_of_.end() ? nullptr : &chains_[static_cast<std::size_t>(it->second)];
-  }
   // Block b (table position i >= own, its hash set) joins r's chain unless another block
   // carries that hash already (then b carries none, as an index insert that finds it held).
   void chain_block(const Request& r, Table& t, std::int64_t own, std::int64_t i, std::int32_t b) {
     const std::uint64_t key = hash_of(r, own);
-    if (t.chain < 0 || chains_[static_cast<std::size_t>(t.chain)].held == 0 || chains_[static_cast<std::size_t>(t.chain)].key != key) {
-      auto [it, added] = chain_of_.try_emplace(key, -1);
-      if (added) {
-        if (free_chains_.empty()) {
-          it->second = static_cast<std::int32_t>(chains_.size());
-          chains_.emplace_back();
-        } else {
-          it->second = free_chains_.back();
-          free_chains_.pop_back();
-        }
-        chains_[static_cast<std::size_t>(it->second)].key = key;
-      }
-      t.chain = it->second;
-    }
-    Chain& c = chains_[static_cast<std::size_t>(t.chain)];
+    if (t.chain < 0 || chains_.at(t.chain).held == 0 || chains_.at(t.chain).key != key) t.chain = chains_.acquire(key);
+    BlockChains::Chain& c = chains_.at(t.chain);
     const auto k = static_cast<std::size_t>(i - own);
     BlockState& s = st_[static_cast<std::size_t>(b)];
     if (k < c.blocks.size()) {
@@ -624,16 +602,6 @@ class PagedKvManager final : public IKvManager {
     s.chain = t.chain;
     ++c.held;
   }
-  // A block of chain `id` loses its hash (evicted).
-  void unchain(std::int32_t id) {
-    Chain& c = chains_[static_cast<std::size_t>(id)];
-    SERVESIM_ASSERT(c.held > 0);
-    if (--c.held > 0) return;
-    chain_of_.erase(c.key);
-    c.blocks.clear();
-    free_chains_.push_back(id);
-  }
-
   void push_back_free(std::int32_t b) {
     free_.push_back(b);
     free_cached_ += st_[b].cached() ? 1 : 0;
@@ -657,7 +625,7 @@ class PagedKvManager final : public IKvManager {
     std::uint64_t hash = 0;  // while cached()
     std::int32_t ref = 0;
     std::int32_t fill = 0;   // tokens written (kept while cached)
-    std::int32_t slot = -1;  // its entry in index_; kChained: in chains_[chain]; -1: carries no hash
+    std::int32_t slot = -1;  // its entry in index_; kChained: in chains_.at(chain); -1: carries no hash
     std::int32_t chain = -1;  // while slot == kChained
     bool cached() const { return slot != -1; }
   };
@@ -679,11 +647,8 @@ class PagedKvManager final : public IKvManager {
   // hash -> the block carrying it, for every block that carries one (touched for every
   // block that fills and every one evicted: see block_index.h).
   BlockIndex index_;
-  // The chains of blocks known only to their requests (own_blocks_from), by key; unused
-  // entries of chains_ are listed in free_chains_.
-  std::vector<Chain> chains_;
-  std::vector<std::int32_t> free_chains_;
-  absl::flat_hash_map<std::uint64_t, std::int32_t> chain_of_;
+  // The chains of blocks known only to their requests (own_blocks_from).
+  BlockChains chains_;
   std::vector<Table> tables_;
   std::vector<std::int32_t> free_slots_;
   SwapSpace swap_;

@@ -22,7 +22,7 @@ nlohmann::json FitSettings::to_json() const {
           {"min_config_points", min_config_points}};
   if (holdout_largest > 0) {
     j["holdout"] = {{"rule", "the rows whose size is at least the (1 - largest) quantile of their family's sizes (GEMM m; "
-                             "attention batch x (q + ctx); collective and copy bytes; page size)"},
+                             "attention batch x (q + ctx); collective bytes; copy bytes per copy; page size)"},
                     {"largest", holdout_largest}};
   }
   return j;
@@ -57,8 +57,10 @@ double holdout_size(const Measurement& m) {
     case Family::kAttentionPrefill:
     case Family::kAttentionDecode: return m.batch * (m.q + m.ctx);
     case Family::kCollective:
-    case Family::kPageMap: return m.bytes;
-    case Family::kCopy: return m.bytes * m.chunks;
+    case Family::kPageMap:
+    // A copy's size is the bytes of one copy (its curve's x); a chain of N copies is not an
+    // N-times larger copy, and keying on bytes x chunks would hold out every chained row.
+    case Family::kCopy: return m.bytes;
   }
   return 0;
 }

@@ -78,6 +78,31 @@ TEST(HoldOut, LargestSizesPerFamily) {
   EXPECT_EQ(back.holdout_modulus, 0u);
 }
 
+// Copies are ranked by the bytes of one copy, not bytes x chunks: single copies of 1, 2, 4
+// and 8 MiB and a chain of 64 copies of 1 MiB (64 MiB in all). F = 0.25 over the sizes
+// {1, 1, 2, 4, 8} MiB: index floor(0.75 x 5) = 3 -> 4 MiB, so the 4 and 8 MiB copies are held
+// out and the chain, whose copies are 1 MiB, stays in the fit (its gap and issue time
+// are fitted).
+TEST(HoldOut, CopiesAreRankedByTheBytesOfOneCopy) {
+  MeasurementSet set;
+  for (double mib : {1.0, 2.0, 4.0, 8.0}) {
+    Measurement c;
+    c.family = Family::kCopy;
+    c.bytes = mib * 1048576;
+    set.rows.push_back(c);
+  }
+  Measurement chain;
+  chain.family = Family::kCopy;
+  chain.bytes = 1048576, chain.chunks = 64;
+  set.rows.push_back(chain);
+  FitSettings s;
+  s.holdout_largest = 0.25;
+  const FitSettings t = with_size_holdout(s, set);
+  std::vector<bool> held;
+  for (const auto& r : set.rows) held.push_back(is_held_out(r, t));
+  EXPECT_EQ(held, (std::vector<bool>{false, false, true, true, false}));
+}
+
 TEST(Fit, GemmRegressionRecoversTheLaw) {
   const auto p = fit_profile(synthetic(), synthetic_device(), no_holdout());
   // Law: 4 us + 1.25 FLOP time + 0 wave-padded FLOP time + 1.1 byte time (both dtypes).

@@ -6,15 +6,6 @@
 
 namespace servesim {
 
-namespace {
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-}  // namespace
-
 std::uint64_t stable_hash(std::string_view text, std::uint64_t seed) {
   std::uint64_t h = 1469598103934665603ULL ^ seed;
   for (unsigned char c : text) {
@@ -23,8 +14,6 @@ std::uint64_t stable_hash(std::string_view text, std::uint64_t seed) {
   }
   return splitmix64(h);
 }
-
-std::uint64_t mix64(std::uint64_t a, std::uint64_t b) { return splitmix64(a ^ splitmix64(b + 0x632be59bd9b4e019ULL)); }
 
 Rng Rng::for_component(std::uint64_t scenario_seed, std::string_view component) {
   return Rng(stable_hash(component, splitmix64(scenario_seed)));

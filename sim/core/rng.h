@@ -30,8 +30,17 @@ class Rng {
   double spare_normal_ = 0.0;
 };
 
+// The splitmix64 finaliser: a bijection of 64-bit words that mixes every input bit.
+inline std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 // Stable 64-bit hash (FNV-1a then a splitmix64 finaliser); used for seeds and prefix hashes.
 std::uint64_t stable_hash(std::string_view text, std::uint64_t seed = 0);
-std::uint64_t mix64(std::uint64_t a, std::uint64_t b);
+// Two words into one (block hashes chain through it once per block: inline on that path).
+inline std::uint64_t mix64(std::uint64_t a, std::uint64_t b) { return splitmix64(a ^ splitmix64(b + 0x632be59bd9b4e019ULL)); }
 
 }  // namespace servesim

@@ -475,8 +475,12 @@ class PagedKvManager final : public IKvManager {
     Table& t = tables_[r.kv_slot];
     // Tail blocks first into the free queue: they are the least likely to be shared, so
     // they are evicted first (vLLM frees in reverse order).
-    for (auto it = t.blocks.rbegin(); it != t.blocks.rend(); ++it) {
-      if (*it != 0) unref(*it);
+    for (std::size_t i = t.blocks.size(); i-- > 0;) {
+      if (i >= 8) {  // the state and queue entry of the block 8 further on (hints only)
+        __builtin_prefetch(&st_[static_cast<std::size_t>(t.blocks[i - 8])]);
+        free_.prefetch(t.blocks[i - 8]);
+      }
+      if (t.blocks[i] != 0) unref(t.blocks[i]);
     }
     for (const std::int32_t b : t.heavy) unref(b);
     t.heavy.clear();
@@ -536,11 +540,10 @@ class PagedKvManager final : public IKvManager {
     constexpr std::int64_t kBatch = 16;
     std::int32_t next[kBatch];
     while (n > 0) {
-      const std::int64_t k = std::min(n, kBatch);
-      std::int32_t b = free_.front();
-      for (std::int64_t j = 0; j < k; ++j, b = free_.next(b)) {
-        next[j] = b;
-        if (static_cast<std::size_t>(b) < st_.size()) __builtin_prefetch(&st_[static_cast<std::size_t>(b)]);
+      const std::int64_t k = free_.front_n(std::min(n, kBatch), next);
+      SERVESIM_ASSERT(k > 0);
+      for (std::int64_t j = 0; j < k; ++j) {
+        if (static_cast<std::size_t>(next[j]) < st_.size()) __builtin_prefetch(&st_[static_cast<std::size_t>(next[j])]);
       }
       for (std::int64_t j = 0; j < k; ++j) {
         if (static_cast<std::size_t>(next[j]) < st_.size() && st_[static_cast<std::size_t>(next[j])].slot >= 0) {
@@ -555,10 +558,12 @@ class PagedKvManager final : public IKvManager {
   // The next pops take the blocks at the queue's front in order: start their cache misses
   // now (the next block's index entry, its successor's state and links). Hints only.
   void prefetch_next_pops() const {
-    const std::int32_t n1 = free_.front();
+    std::int32_t front[2];
+    const std::int64_t k = free_.front_n(2, front);
+    const std::int32_t n1 = k > 0 ? front[0] : -1;
     if (n1 <= 0 || static_cast<std::size_t>(n1) >= st_.size()) return;  // none, or never used
     if (st_[n1].slot >= 0) index_.prefetch_slot(st_[n1].slot);
-    const std::int32_t n2 = free_.next(n1);
+    const std::int32_t n2 = k > 1 ? front[1] : -1;
     if (n2 <= 0 || static_cast<std::size_t>(n2) >= st_.size()) return;
     __builtin_prefetch(&st_[static_cast<std::size_t>(n2)]);
     free_.prefetch(n2);

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include <fmt/format.h>
 
 #include "sim/core/error.h"
+#include "sim/cost/residual_sources.h"
 
 namespace servesim::cli {
 namespace {
@@ -35,6 +37,21 @@ double nearest_rank(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
   return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+// Per pool, where each family's draws come from (sim/cost/residual_sources.h): the files the
+// perturbed model reads, so a bad one fails here, before any replay.
+nlohmann::json draw_sources(const nlohmann::json& resolved, const std::string& data_dir) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& pool : resolved.at("pools")) {
+    const std::string hw = pool.value("hardware", std::string());
+    const std::string device = hw.ends_with(".json") || hw.find('/') != std::string::npos
+                                   ? std::filesystem::path(hw).stem().string() : hw;
+    nlohmann::json j = residual_sources(device, pool.at("cost"), "", data_dir, "pools." + pool.value("name", std::string()) + ".cost").to_json();
+    j["device"] = device;
+    out[pool.value("name", std::string())] = j;
+  }
+  return out;
 }
 
 void wrap(nlohmann::json& cost, int draw, std::uint64_t seed) {
@@ -75,6 +92,7 @@ nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOp
                                      double confidence) {
   if (n < 2) bad_value("--uncertainty", std::to_string(n), "at least 2 replays");
   if (!(confidence > 0 && confidence < 1)) bad_value("--confidence", std::to_string(confidence), "a fraction in (0, 1)");
+  const nlohmann::json sources = draw_sources(base.resolved_config, options.data_dir);
   std::vector<std::vector<double>> values(std::size(kMetrics));
   for (int draw = 1; draw <= n; ++draw) {
     const SimResult r = Simulation(perturbed_scenario(scenario, base.resolved_config, draw), options).run();
@@ -88,7 +106,10 @@ nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOp
   return {{"replays", n},
           {"confidence", confidence},
           {"rule", "each replay scales every fitted family's costs by one draw of that family's held-out error (the "
-                   "profile's residuals file); lo/hi: nearest-rank quantiles of the replays; point: the unperturbed run"},
+                   "profile's residuals file; a derived profile: its transfer check's for the families the check "
+                   "measured, else its source profile's, the derivation's own error for those unknown); lo/hi: "
+                   "nearest-rank quantiles of the replays; point: the unperturbed run"},
+          {"draws", sources},
           {"metrics", metrics}};
 }
 
@@ -99,6 +120,23 @@ std::string uncertainty_table(const nlohmann::json& u) {
     const auto& v = u.at("metrics").at(m.name);
     out += fmt::format("  {:<22} {:>10.2f} {}  [{:.2f}, {:.2f}]\n", m.name, v.at("point").get<double>() * m.scale, m.unit,
                        v.at("lo").get<double>() * m.scale, v.at("hi").get<double>() * m.scale);
+  }
+  if (!u.contains("draws")) return out;
+  for (const auto& [pool, d] : u["draws"].items()) {
+    // Families grouped by (origin, file), in family order.
+    std::vector<std::pair<std::string, std::string>> groups;
+    for (const char* f : kResidualFamilies) {
+      const auto& e = d.at("families").at(f);
+      std::string key = e.at("from").get<std::string>();
+      if (e.contains("residuals")) key += " (" + e["residuals"].get<std::string>() + ")";
+      if (e.value("derivation_error", "") == "unknown (not checked)") key += ": the derivation's own error unknown (not checked)";
+      auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
+      if (it == groups.end()) groups.emplace_back(key, f);
+      else it->second += std::string(", ") + f;
+    }
+    out += fmt::format("  draws on {} ({}{}):\n", pool, d.at("device").get<std::string>(),
+                       d.contains("derived_profile") ? ", derived: " + d["derived_profile"].get<std::string>() : "");
+    for (const auto& [key, fams] : groups) out += fmt::format("    {}: {}\n", fams, key);
   }
   return out;
 }

@@ -2,7 +2,10 @@
 // Prediction intervals (`servesim run --uncertainty N`). Contract:
 // - The scenario is replayed N times, replay i with every cost model wrapped in the
 //   `perturbed` model at draw i (sim/cost/impl/perturbed.cpp): the same workload and seed,
-//   each fitted family's costs scaled by one draw of that family's held-out error.
+//   each fitted family's costs scaled by one draw of that family's held-out error (on a
+//   derived profile: its transfer check's error where the check measured the family, else its
+//   source profile's held-out error; sim/cost/residual_sources.h). uncertainty.json's "draws"
+//   says per pool and family where the draws came from.
 // - For each headline metric the interval is [q_lo, q_hi], the nearest-rank quantiles
 //   (1 - confidence) / 2 and (1 + confidence) / 2 of the N replays; "point" is the
 //   unperturbed run's value. Deterministic: same scenario, seed and N, same intervals.
@@ -22,7 +25,8 @@ std::pair<double, double> interval(std::vector<double> values, double confidence
 // The scenario with every "cost" (top level and each pool's) wrapped for draw `draw`.
 nlohmann::json perturbed_scenario(const nlohmann::json& scenario, const nlohmann::json& resolved, int draw);
 
-// uncertainty.json: {"replays", "confidence", "rule", "metrics": {name: {point, lo, hi}}}.
+// uncertainty.json: {"replays", "confidence", "rule", "draws": {pool: {device, derived_profile?,
+// families: {name: {from, residuals?, derivation_error?}}}}, "metrics": {name: {point, lo, hi}}}.
 nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOptions& options, const SimResult& base, int n,
                                      double confidence);
 

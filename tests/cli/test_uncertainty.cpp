@@ -1,5 +1,8 @@
 // `servesim run --uncertainty N` and `servesim validate --uncertainty N`: prediction
 // intervals from the fits' held-out errors (sim/cli/uncertainty.h).
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -46,6 +49,80 @@ TEST(Uncertainty, BadRequestsExitTwoWithOneLineAndWriteNothing) {
   EXPECT_NE(r.out.find("b200.residuals.json"), std::string::npos) << r.out;
   EXPECT_EQ(testing::count_lines(r.out), 1) << r.out;
   EXPECT_FALSE(std::filesystem::exists(d / "x"));
+  EXPECT_FALSE(std::filesystem::exists(d / "y"));
+}
+
+// gh200_144gb's profile is derived from h200_sxm; its rule was checked A100 -> H100 on GEMMs
+// and collectives only (calibration/transfer_check/h100_from_a100.residuals.json).
+TEST(Uncertainty, RunOnADerivedDeviceSaysWhereEachFamilysDrawsComeFrom) {
+  const auto d = temp_dir("uncertainty_derived");
+  const std::string args = "run --set workload.duration=20s --set hardware=gh200_144gb --uncertainty 3 --out ";
+  auto r = run_cli(args + (d / "a").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  ASSERT_EQ(run_cli(args + (d / "b").string() + " --quiet").exit_code, 0);
+  const std::string a = slurp(d / "a" / "uncertainty.json");
+  EXPECT_EQ(a, slurp(d / "b" / "uncertainty.json"));
+  const auto j = nlohmann::json::parse(a);
+  ASSERT_EQ(j["draws"].size(), 1u);
+  const auto& pool = j["draws"].begin().value();
+  EXPECT_EQ(pool["device"], "gh200_144gb");
+  EXPECT_EQ(pool["derived_profile"], "calibration/profiles/gh200_144gb.json");
+  for (const char* f : {"gemm", "collective"}) {  // checked: derived vs measured, the source fit's error included
+    EXPECT_EQ(pool["families"][f]["from"], "transfer_check") << f;
+    EXPECT_EQ(pool["families"][f]["residuals"], "calibration/transfer_check/h100_from_a100.residuals.json") << f;
+  }
+  for (const char* f : {"attention_prefill", "attention_decode", "copy"}) {  // never checked: the source's held-out errors
+    EXPECT_EQ(pool["families"][f]["from"], "source_held_out") << f;
+    EXPECT_EQ(pool["families"][f]["residuals"], "calibration/profiles/h200_sxm.residuals.json") << f;
+    EXPECT_EQ(pool["families"][f]["derivation_error"], "unknown (not checked)") << f;
+  }
+  EXPECT_NE(r.out.find("attention_prefill, attention_decode, copy: source_held_out (calibration/profiles/h200_sxm.residuals.json): "
+                       "the derivation's own error unknown (not checked)"),
+            std::string::npos)
+      << r.out;
+}
+
+// A data dir that is the repository's but for calibration/profiles/gh200_144gb.json, whose
+// derived_from.expected_error.residuals is `residuals` (written with `content` unless empty).
+std::filesystem::path data_dir_with_gh200_check(const std::filesystem::path& root, const std::string& residuals, const std::string& content) {
+  namespace fs = std::filesystem;
+  const fs::path data = root / "data", src = SERVESIM_DATA_DIR;
+  fs::create_directories(data / "calibration" / "profiles");
+  for (const auto& e : fs::directory_iterator(src)) {
+    if (e.path().filename() != "calibration") fs::create_symlink(e.path(), data / e.path().filename());
+  }
+  for (const auto& e : fs::directory_iterator(src / "calibration")) {
+    if (e.path().filename() != "profiles") fs::create_symlink(e.path(), data / "calibration" / e.path().filename());
+  }
+  for (const auto& e : fs::directory_iterator(src / "calibration" / "profiles")) {
+    if (e.path().filename() != "gh200_144gb.json") fs::create_symlink(e.path(), data / "calibration" / "profiles" / e.path().filename());
+  }
+  auto p = nlohmann::json::parse(slurp(src / "calibration" / "profiles" / "gh200_144gb.json"));
+  p["derived_from"]["expected_error"]["residuals"] = residuals;
+  std::ofstream(data / "calibration" / "profiles" / "gh200_144gb.json") << p.dump(1);
+  if (!content.empty()) std::ofstream(data / residuals) << content;
+  return data;
+}
+
+TEST(Uncertainty, ADerivedProfilesMissingOrMalformedCheckExitsTwoWithOneLineAndWritesNothing) {
+  const auto d = temp_dir("uncertainty_derived_bad");
+  const std::string args = "run --set workload.duration=20s --set hardware=gh200_144gb --uncertainty 3 --quiet ";
+  // Named in the profile, not there.
+  auto data = data_dir_with_gh200_check(d / "missing", "gone.residuals.json", "");
+  auto r = run_cli(args + "--data-dir " + data.string() + " --out " + (d / "x").string());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(testing::count_lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("calibration/profiles/gh200_144gb.json: derived_from.expected_error.residuals"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gone.residuals.json"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(d / "x"));
+  // There, but a quantile is not a number.
+  data = data_dir_with_gh200_check(d / "malformed", "bad.residuals.json",
+                                   R"({"schema": "servesim.residuals/1", "families": {"gemm": {"quantiles": [0.1, "x"]}}})");
+  r = run_cli(args + "--data-dir " + data.string() + " --out " + (d / "y").string());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(testing::count_lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("bad.residuals.json: families.gemm.quantiles"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("numbers > -1"), std::string::npos) << r.out;
   EXPECT_FALSE(std::filesystem::exists(d / "y"));
 }
 

@@ -1,14 +1,18 @@
 // The perturbed cost model (prediction intervals): fitted answers scaled by one draw of the
 // fit's held-out error, other answers untouched. Worked on the round test device and the
 // small profile (tests/cost/data/profile_small.json).
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include "sim/core/error.h"
+#include "sim/core/json_file.h"
 #include "sim/cost/i_cost_model.h"
+#include "sim/cost/residual_sources.h"
 #include "tests/cost/test_helpers.h"
 
 namespace servesim {
@@ -80,6 +84,118 @@ TEST(PerturbedCost, AMissingResidualsFileIsAnInputErrorNamingIt) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/r.json"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("--residuals-out"), std::string::npos) << e.what();
   }
+}
+
+
+// A data dir with a derived profile (profile_small.json marked derived from "src"), its
+// transfer check's residuals (GEMM only: -0.2, 0, +0.25) and its source's held-out residuals
+// (GEMM +1.0, collective +0.5). `edit` changes the derived_from block before it is written.
+struct DerivedDir {
+  fs::path dir;
+  fs::path profile;
+};
+
+void write_residuals(const fs::path& p, const nlohmann::json& families) {
+  fs::create_directories(p.parent_path());
+  nlohmann::json f = nlohmann::json::object();
+  for (const auto& [name, q] : families.items()) f[name] = {{"n", 10}, {"quantiles", q}};
+  std::ofstream(p) << nlohmann::json{{"schema", "servesim.residuals/1"}, {"families", f}}.dump();
+}
+
+DerivedDir derived_dir(const std::string& name, const std::function<void(nlohmann::json&)>& edit = {}) {
+  DerivedDir d;
+  d.dir = fs::temp_directory_path() / ("servesim_derived_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d.dir);
+  write_residuals(d.dir / "calibration/transfer_check/t.residuals.json", {{"gemm", {-0.2, 0.0, 0.25}}});
+  write_residuals(d.dir / "calibration/profiles/src.residuals.json", {{"gemm", {1.0}}, {"collective", {0.5}}});
+  nlohmann::json p = read_json_file(kProfile);
+  p["status"] = "derived";
+  p["derived_from"] = {{"device", "src"},
+                       {"profile", "calibration/profiles/src.json"},
+                       {"expected_error", {{"residuals", "calibration/transfer_check/t.residuals.json"}}}};
+  if (edit) edit(p["derived_from"]);
+  d.profile = d.dir / "calibration/profiles/derived.json";
+  std::ofstream(d.profile) << p.dump();
+  return d;
+}
+
+std::unique_ptr<Built> build_derived(int draw, const DerivedDir& d) {
+  auto b = std::make_unique<Built>();
+  const nlohmann::json cfg = {
+      {"impl", "perturbed"}, {"inner", {{"impl", "calibrated"}, {"profile", d.profile.string()}}}, {"draw", draw}, {"seed", 7}};
+  b->model = CostModelRegistry::get().build(cfg, "scenario.json: cost", nullptr, CostDeps{b->dev, d.dir.string()});
+  return b;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no InputError";
+}
+
+TEST(ResidualSources, ADerivedProfileDrawsCheckedFamiliesFromItsTransferCheckOthersFromItsSource) {
+  const DerivedDir d = derived_dir("sources");
+  const ResidualSources s = residual_sources("test_dev", {{"impl", "calibrated"}, {"profile", d.profile.string()}}, "", d.dir.string(), "cost");
+  EXPECT_EQ(s.derived_profile, "calibration/profiles/derived.json");
+  const nlohmann::json j = s.to_json()["families"];
+  // gemm: in the transfer check (which also holds the source fit's error).
+  EXPECT_EQ(j["gemm"]["from"], "transfer_check");
+  EXPECT_EQ(j["gemm"]["residuals"], "calibration/transfer_check/t.residuals.json");
+  EXPECT_EQ(j["gemm"]["derivation_error"], "checked");
+  EXPECT_EQ(s.families[0].quantiles, (std::vector<double>{-0.2, 0.0, 0.25}));
+  // collective: the check never measured it: the source's held-out errors, derivation unknown.
+  EXPECT_EQ(j["collective"]["from"], "source_held_out");
+  EXPECT_EQ(j["collective"]["residuals"], "calibration/profiles/src.residuals.json");
+  EXPECT_EQ(j["collective"]["derivation_error"], "unknown (not checked)");
+  // attention and copy: in neither file: unperturbed.
+  EXPECT_EQ(j["attention_decode"]["from"], "none");
+  EXPECT_EQ(j["copy"]["from"], "none");
+}
+
+TEST(PerturbedCost, ADerivedProfilesIntervalSpansItsTransferChecksErrors) {
+  const DerivedDir d = derived_dir("interval");
+  // The fit says 100 us for the GEMM; the transfer check's draws r in {-0.2, 0, +0.25} give
+  // 100 / (1 + r) in {125, 100, 80} us (the source's +1.0 would give 50 us: not used); over
+  // 20 draws the extremes both come up, so a 95 % nearest-rank interval (ranks 1 and 20 of 20)
+  // is [80, 125] us. The collective (7.5 us on the fit: CalibratedCost.Collectives...) takes the
+  // source's only value +0.5 in every draw: 7.5 / 1.5 = 5 us.
+  Operator c;
+  c.cls = OpClass::kCollective;
+  c.coll = CollectiveShape{CollectiveKind::kAllReduce, 1100, 2, 0, 0};
+  std::vector<double> gemms;
+  for (int draw = 1; draw <= 20; ++draw) {
+    const auto b = build_derived(draw, d);
+    const SimTime g = b->model->predict(gemm(10, 1024, 1024))->ns;
+    EXPECT_TRUE(g == 80'000 || g == 100'000 || g == 125'000) << g;
+    gemms.push_back(static_cast<double>(g));
+    EXPECT_EQ(b->model->predict(c)->ns, 5'000);
+  }
+  EXPECT_EQ(*std::min_element(gemms.begin(), gemms.end()), 80'000);
+  EXPECT_EQ(*std::max_element(gemms.begin(), gemms.end()), 125'000);
+  EXPECT_EQ(build_derived(0, d)->model->predict(gemm(10, 1024, 1024))->ns, 100'000);  // draw 0: unperturbed
+}
+
+TEST(PerturbedCost, ADerivedProfilesMissingOrBadFilesAreInputErrorsNamingFieldAndFile) {
+  // The source profile has no residuals file beside it.
+  const DerivedDir a = derived_dir("nosrc", [](nlohmann::json& d) { d["profile"] = "calibration/profiles/gone.json"; });
+  std::string e = error_of([&] { build_derived(1, a); });
+  EXPECT_NE(e.find("calibration/profiles/derived.json: derived_from.profile"), std::string::npos) << e;
+  EXPECT_NE(e.find("calibration/profiles/gone.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("gone.residuals.json"), std::string::npos) << e;
+  // The transfer check's file named in the profile does not exist.
+  const DerivedDir b = derived_dir("nocheck", [](nlohmann::json& d) { d["expected_error"]["residuals"] = "nowhere.residuals.json"; });
+  e = error_of([&] { build_derived(1, b); });
+  EXPECT_NE(e.find("derived_from.expected_error.residuals"), std::string::npos) << e;
+  EXPECT_NE(e.find("nowhere.residuals.json"), std::string::npos) << e;
+  // A malformed transfer check: a quantile of -2 (a prediction cannot be -200 % of a measurement).
+  const DerivedDir c = derived_dir("badq");
+  write_residuals(c.dir / "calibration/transfer_check/t.residuals.json", {{"gemm", {-2.0}}});
+  e = error_of([&] { build_derived(1, c); });
+  EXPECT_NE(e.find("t.residuals.json: families.gemm.quantiles"), std::string::npos) << e;
+  EXPECT_NE(e.find("numbers > -1"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -10,22 +10,22 @@
 //   family, as a fit's errors do, not noise that averages out over a run. Draw 0 is the
 //   unperturbed model.
 // - The result is never below the operator's physical bound on the device.
-// - Families without residuals in the file are unperturbed.
+// - Which residuals each family draws from: sim/cost/residual_sources.h (the profile's own
+//   held-out errors; for a derived profile its transfer check's and its source's).
+// - Families without residuals are unperturbed.
 #include <array>
-#include <filesystem>
 
 #include "sim/core/error.h"
-#include "sim/core/json_file.h"
 #include "sim/core/rng.h"
-#include "sim/cost/fitted_profile.h"
 #include "sim/cost/i_cost_model.h"
 #include "sim/cost/inner_cost.h"
 #include "sim/cost/physical_bound.h"
+#include "sim/cost/residual_sources.h"
 
 namespace servesim {
 namespace {
 
-// The family's index in kFamilies (below), or -1 for classes no fit answers.
+// The family's index in kResidualFamilies, or -1 for classes no fit answers.
 int family_of(OpClass c) {
   switch (c) {
     case OpClass::kGemm: return 0;
@@ -53,7 +53,8 @@ class PerturbedCostModel final : public ICostModel {
       c.residuals = p.string("residuals", "",
                              "residuals file (servesim calibrate check --residuals-out); empty: "
                              "calibration/profiles/<device>.residuals.json under the data dir (<device>@<kernel_set>.residuals.json "
-                             "when the inner model names a kernel set with its own file)");
+                             "when the inner model names a kernel set with its own file; for a derived profile, its "
+                             "transfer check's and its source profile's: sim/cost/residual_sources.h)");
       c.draw = p.integer("draw", 0, "which draw (0: unperturbed)", 0, 1'000'000);
       c.seed = p.integer("seed", 0, "seed of the draws", 0, INT64_MAX);
       return c;
@@ -61,41 +62,14 @@ class PerturbedCostModel final : public ICostModel {
   };
 
   PerturbedCostModel(const Config& c, const CostDeps& deps) : bound_(deps.device) {
-    namespace fs = std::filesystem;
     inner_ = CostModelRegistry::get().make(c.inner, deps);
-    std::string path = c.residuals;
-    if (path.empty()) {
-      // The residuals of the profile the inner model reads: <device>@<kernel_set> when it
-      // names a kernel set that has its own file, else the device's.
-      const fs::path dir = fs::path(deps.data_dir) / "calibration" / "profiles";
-      const std::string ks = c.inner.resolved.is_object() ? c.inner.resolved.value("kernel_set", std::string()) : "";
-      path = (dir / (deps.device.name + ".residuals.json")).string();
-      const fs::path own = dir / (kernel_set_stem(deps.device.name, ks) + ".residuals.json");
-      if (!ks.empty() && fs::exists(own)) path = own.string();
-    }
-    if (!fs::exists(path)) {
-      bad_value(c.where + ".residuals", path,
-                "a residuals file (servesim calibrate check --device " + deps.device.name +
-                    " --residuals-out FILE); prediction intervals need a measured profile's held-out errors");
-    }
-    const nlohmann::json j = read_json_file(path);
-    const auto fams = j.find("families");
-    if (j.value("schema", "") != "servesim.residuals/1" || fams == j.end() || !fams->is_object()) {
-      input_error(path, "expected a servesim.residuals/1 file with a families object");
-    }
-    for (std::size_t f = 0; f < kFamilies.size(); ++f) {
-      const auto it = fams->find(kFamilies[f]);
-      if (it == fams->end()) continue;
-      const auto q = it->find("quantiles");
-      if (q == it->end() || !q->is_array() || q->empty()) input_error(path, std::string("families.") + kFamilies[f] + ".quantiles: expected a non-empty array");
-      for (const auto& v : *q) {
-        if (!v.is_number() || !(v.get<double>() > -1.0)) {
-          bad_value(path + ": families." + kFamilies[f] + ".quantiles", v.dump(), "numbers > -1 (predicted / measured - 1)");
-        }
-      }
-      if (c.draw == 0) continue;
-      Rng rng(mix64(static_cast<std::uint64_t>(c.seed), mix64(static_cast<std::uint64_t>(c.draw), stable_hash(kFamilies[f]))));
-      const double r = (*q)[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(q->size()) - 1))].get<double>();
+    const ResidualSources src = residual_sources(deps.device.name, c.inner.resolved, c.residuals, deps.data_dir, c.where);
+    if (c.draw == 0) return;
+    for (std::size_t f = 0; f < kResidualFamilies.size(); ++f) {
+      const std::vector<double>& q = src.families[f].quantiles;
+      if (q.empty()) continue;
+      Rng rng(mix64(static_cast<std::uint64_t>(c.seed), mix64(static_cast<std::uint64_t>(c.draw), stable_hash(kResidualFamilies[f]))));
+      const double r = q[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(q.size()) - 1))];
       factor_[f] = 1.0 / (1.0 + r);
     }
   }
@@ -110,8 +84,6 @@ class PerturbedCostModel final : public ICostModel {
   }
 
  private:
-  // In family_of()'s order.
-  static constexpr std::array<const char*, 5> kFamilies = {"gemm", "attention_prefill", "attention_decode", "collective", "copy"};
   std::unique_ptr<ICostModel> inner_;
   PhysicalBound bound_;
   std::array<double, 5> factor_{1, 1, 1, 1, 1};

@@ -13,6 +13,7 @@
 #include "sim/cli/terminal_line.h"
 #include "sim/cli/multi_seed.h"
 #include "sim/cli/uncertainty.h"
+#include "sim/validate/engine_profile.h"
 #include "sim/cli/signals.h"
 #include "sim/core/error.h"
 #include "sim/core/units.h"
@@ -77,6 +78,13 @@ int cmd_run(const Args& args) {
       "uncertainty", po::value<int>()->default_value(0),
       "also replay N times with the fits' held-out errors drawn per family: 90% prediction intervals in uncertainty.json")(
       "confidence", po::value<double>()->default_value(0.9), "the intervals' coverage with --uncertainty")(
+      "engine", po::value<std::string>(),
+      "run on an engine profile's engine (e.g. engines/hf_transformers_cb_h200.json): its scheduler, KV manager, parallel "
+      "plan, hardware and cost model with the fitted host constants replace the scenario's (before --set); model and "
+      "workload kept. With --uncertainty replays also take the host of the engine's measured machine instances")(
+      "host-scale", po::value<double>(),
+      "with --engine: the host's speed against the fit machine's (host time multiplier, e.g. a host probe over the "
+      "profile's fitted.host_probe); no host term in --uncertainty")(
       "report", "also write report.html (charts, tables; opens offline) into --out")(
       "timeline", "also write timeline.json (Chrome trace events: open in ui.perfetto.dev) into --out")(
       "timeline-window", po::value<std::string>(), "keep only this span of simulated time in the timeline, e.g. 60s:120s")(
@@ -120,6 +128,19 @@ int cmd_run(const Args& args) {
     so.source = "<default scenario>";
     scenario = nlohmann::json::parse(default_scenario_text());
   }
+  std::vector<double> host_scales;  // --uncertainty's host term (empty: none)
+  if (vm.count("host-scale") && !vm.count("engine")) bad_value("--host-scale", "without --engine", "--engine FILE (an engine profile)");
+  if (vm.count("engine")) {
+    const auto profile = validate::EngineProfile::load(validate::resolve_data_path(vm["engine"].as<std::string>(), so.data_dir));
+    scenario = validate::with_engine(profile, scenario, "--engine");
+    if (vm.count("host-scale")) {
+      const double h = vm["host-scale"].as<double>();
+      if (!(h > 0 && h < 100)) bad_value("--host-scale", fmt::format("{}", h), "a host time multiplier in (0, 100)");
+      scenario["cost"]["host_scale"] = h;
+    } else {
+      host_scales = validate::host_draw_order(profile);
+    }
+  }
   if (vm.count("set")) {
     for (const auto& a : vm["set"].as<std::vector<std::string>>()) apply_override(scenario, a);
   }
@@ -162,7 +183,7 @@ int cmd_run(const Args& args) {
   auto files = result_files(res, want_report, want_report);
   nlohmann::json intervals;
   if (replays > 0) {
-    intervals = uncertainty_intervals(scenario, so, res, replays, confidence);
+    intervals = uncertainty_intervals(scenario, so, res, replays, confidence, host_scales);
     files.emplace_back("uncertainty.json", intervals.dump(2) + "\n");
   }
   if (want_report) files.emplace_back("report.html", report::build_report_from_files(files, assets, label));

@@ -15,7 +15,6 @@
 #include "sim/cli/uncertainty.h"
 #include "sim/report/output.h"
 #include "sim/core/error.h"
-#include "sim/core/rng.h"
 #include "sim/validate/compare.h"
 #include "sim/validate/engine_fit.h"
 #include "sim/validate/engine_profile.h"
@@ -102,20 +101,6 @@ nlohmann::json validation_intervals(const std::vector<validate::GtRun>& runs, co
                             : "replay d's host_scale from machine instance (d - 1) mod n of fitted.host_population (seeded "
                               "order): the fit machine's and every other but the run's own process (runs.host_instances: n)"},
           {"runs", per_run}};
-}
-
-// The host scales of the profile's machine instances a run may be checked against, in a
-// seeded order: the fit machine's (calibration data) and every other instance but the run's
-// own process (the instance whose probe is the run's, to the 4 digits the profile keeps).
-std::vector<double> other_instances(const validate::EngineProfile& profile, const validate::GtRun& run) {
-  const auto same = [](double a, double b) { return a > 0 && std::abs(a - b) <= 1e-3 * a; };
-  std::vector<double> out;
-  for (const auto& h : profile.host_population) {
-    if (same(profile.host_probe_s, h.probe_s) || !same(run.meta.host_plan_build_s, h.probe_s)) out.push_back(h.scale);
-  }
-  Rng rng(stable_hash("host_population"));  // Fisher-Yates with our portable draws
-  for (std::size_t k = out.size(); k > 1; --k) std::swap(out[k - 1], out[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(k) - 1))]);
-  return out;
 }
 
 // The profile's constants for one run; with --host-probe, hf_engine's host_scale set to the
@@ -226,7 +211,7 @@ int cmd_validate(const Args& args) {
     // population. With it, the run's own probe sets the host scale (no host draw).
     std::vector<std::vector<double>> host_scales(runs.size());
     if (!host_probe) {
-      for (std::size_t i = 0; i < runs.size(); ++i) host_scales[i] = other_instances(profile, runs[i]);
+      for (std::size_t i = 0; i < runs.size(); ++i) host_scales[i] = validate::host_draw_order(profile, runs[i].meta.host_plan_build_s);
     }
     intervals = validation_intervals(runs, results, profile, constants, host_scales, so, replays, confidence);
     extra.emplace_back("intervals.json", intervals.dump(2) + "\n");

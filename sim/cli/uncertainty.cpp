@@ -89,13 +89,15 @@ nlohmann::json perturbed_scenario(const nlohmann::json& scenario, const nlohmann
 }
 
 nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOptions& options, const SimResult& base, int n,
-                                     double confidence) {
+                                     double confidence, const std::vector<double>& host_scales) {
   if (n < 2) bad_value("--uncertainty", std::to_string(n), "at least 2 replays");
   if (!(confidence > 0 && confidence < 1)) bad_value("--confidence", std::to_string(confidence), "a fraction in (0, 1)");
   const nlohmann::json sources = draw_sources(base.resolved_config, options.data_dir);
   std::vector<std::vector<double>> values(std::size(kMetrics));
   for (int draw = 1; draw <= n; ++draw) {
-    const SimResult r = Simulation(perturbed_scenario(scenario, base.resolved_config, draw), options).run();
+    nlohmann::json s = scenario;
+    if (!host_scales.empty()) s["cost"]["host_scale"] = host_scales[static_cast<std::size_t>(draw - 1) % host_scales.size()];
+    const SimResult r = Simulation(perturbed_scenario(s, base.resolved_config, draw), options).run();
     for (std::size_t m = 0; m < std::size(kMetrics); ++m) values[m].push_back(metric(r.summary, kMetrics[m]));
   }
   nlohmann::json metrics = nlohmann::json::object();
@@ -103,8 +105,15 @@ nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOp
     const auto [lo, hi] = interval(values[m], confidence);
     metrics[kMetrics[m].name] = {{"point", metric(base.summary, kMetrics[m])}, {"lo", lo}, {"hi", hi}};
   }
+  nlohmann::json host = {{"rule", "none: the host time of the run as given"}};
+  if (!host_scales.empty()) {
+    host = {{"rule", "replay d's cost.host_scale is scales[(d - 1) mod n]: the machine instances of the engine profile's "
+                     "fitted.host_population (host speed against the fit machine's), in a seeded order"},
+            {"scales", host_scales}};
+  }
   return {{"replays", n},
           {"confidence", confidence},
+          {"host_term", host},
           {"rule", "each replay scales every fitted family's costs by one draw of that family's held-out error (the "
                    "profile's residuals file; a derived profile: its transfer check's for the families the check "
                    "measured, else its source profile's, the derivation's own error for those unknown); lo/hi: "
@@ -114,12 +123,19 @@ nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOp
 }
 
 std::string uncertainty_table(const nlohmann::json& u) {
-  std::string out = fmt::format("{:.0f}% prediction intervals from {} replays (fitted costs' held-out errors):\n",
-                                100 * u.at("confidence").get<double>(), u.at("replays").get<int>());
+  const bool host = u.contains("host_term") && u["host_term"].contains("scales");
+  std::string out = fmt::format("{:.0f}% prediction intervals from {} replays (fitted costs' held-out errors{}):\n",
+                                100 * u.at("confidence").get<double>(), u.at("replays").get<int>(), host ? ", hosts" : "");
   for (const auto& m : kMetrics) {
     const auto& v = u.at("metrics").at(m.name);
     out += fmt::format("  {:<22} {:>10.2f} {}  [{:.2f}, {:.2f}]\n", m.name, v.at("point").get<double>() * m.scale, m.unit,
                        v.at("lo").get<double>() * m.scale, v.at("hi").get<double>() * m.scale);
+  }
+  if (host) {
+    const auto scales = u["host_term"]["scales"].get<std::vector<double>>();
+    const auto [lo, hi] = std::minmax_element(scales.begin(), scales.end());
+    out += fmt::format("  host term: replays take the host speed of the engine's {} measured machine instances (x{:.2f} to x{:.2f} the fit machine's)\n",
+                       scales.size(), *lo, *hi);
   }
   if (!u.contains("draws")) return out;
   for (const auto& [pool, d] : u["draws"].items()) {

@@ -27,8 +27,11 @@ nlohmann::json perturbed_scenario(const nlohmann::json& scenario, const nlohmann
 
 // uncertainty.json: {"replays", "confidence", "rule", "draws": {pool: {device, derived_profile?,
 // families: {name: {from, residuals?, derivation_error?}}}}, "metrics": {name: {point, lo, hi}}}.
+// With `host_scales` not empty (a run on an engine profile's engine, `run --engine`), replay d
+// also sets the scenario's cost host_scale to host_scales[(d - 1) mod size]: the host of
+// another machine instance the engine was measured on; uncertainty.json says so (host_term).
 nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOptions& options, const SimResult& base, int n,
-                                     double confidence);
+                                     double confidence, const std::vector<double>& host_scales = {});
 
 // The metrics with intervals, as printed: "TTFT p50 29.5 ms [27.1, 31.9]" ...
 std::string uncertainty_table(const nlohmann::json& u);

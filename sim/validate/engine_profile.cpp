@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <filesystem>
 
 #include <fmt/format.h>
 
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
+#include "sim/core/rng.h"
 
 namespace servesim::validate {
 namespace fs = std::filesystem;
@@ -146,6 +148,35 @@ nlohmann::json scenario_for_model(const EngineProfile& p, const std::string& mod
   nlohmann::json s = base_scenario(p, "step-costing", model, constants);
   // Never run: a scenario needs a workload, the costing of single steps uses none.
   s["workload"] = {{"impl", "synthetic"}, {"num_requests", 1}};
+  return s;
+}
+
+std::vector<double> host_draw_order(const EngineProfile& p, double leave_out_probe_s) {
+  const auto same = [](double a, double b) { return a > 0 && std::abs(a - b) <= 1e-3 * a; };
+  std::vector<double> out;
+  for (const auto& h : p.host_population) {
+    if (same(p.host_probe_s, h.probe_s) || !same(leave_out_probe_s, h.probe_s)) out.push_back(h.scale);
+  }
+  Rng rng(stable_hash("host_population"));  // Fisher-Yates with our portable draws
+  for (std::size_t k = out.size(); k > 1; --k) {
+    std::swap(out[k - 1], out[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(k) - 1))]);
+  }
+  return out;
+}
+
+nlohmann::json with_engine(const EngineProfile& p, const nlohmann::json& scenario, const std::string& where) {
+  if (!p.has_constants()) bad_value(where, p.path, "an engine profile with fitted constants (servesim validate fit)");
+  if (scenario.contains("pools")) bad_value(where, "a scenario with pools", "a one-pool scenario (the engine replaces its pool's settings)");
+  const auto m = scenario.find("model");
+  if (m == scenario.end() || !m->is_string()) {
+    bad_value(where, m == scenario.end() ? "a scenario without model" : m->dump(), "a scenario naming its model (a catalogue name)");
+  }
+  const nlohmann::json e = base_scenario(p, scenario.value("name", std::string("run")), m->get<std::string>(), p.fitted["constants"]);
+  nlohmann::json s = scenario;
+  for (const auto& [key, value] : p.scenario.items()) {
+    if (key != "metrics") s[key] = e[key];  // how results are sampled stays the user's
+  }
+  s["hardware"] = p.hardware;
   return s;
 }
 

@@ -62,6 +62,19 @@ nlohmann::json scenario_for_run(const EngineProfile& p, const GtRun& run, const 
 // A scenario for costing single steps of `model` (no meaningful workload): used on sweeps.
 nlohmann::json scenario_for_model(const EngineProfile& p, const std::string& model, const nlohmann::json& constants);
 
+// The host scales of the profile's machine instances (fitted.host_population) in the seeded
+// order replays draw them in (replay d takes element (d - 1) mod size): every instance but
+// the one whose probe is `leave_out_probe_s` (a validated run's own process; 0: none left
+// out), the fit machine's always kept. Deterministic: a fixed seed, our portable draws.
+std::vector<double> host_draw_order(const EngineProfile& p, double leave_out_probe_s = 0);
+
+// A user's scenario run on the profile's engine: its engine settings, parallel plan,
+// scheduler, KV manager, cost model (with the fitted constants and `model`) and hardware
+// replace the scenario's; the model, workload, seed, replicas and outputs are kept.
+// InputError (`where` names the option) when the profile has no fitted constants, or the
+// scenario has pools or no model name.
+nlohmann::json with_engine(const EngineProfile& p, const nlohmann::json& scenario, const std::string& where);
+
 // Resolves a path given in a profile: as given, else under the data dir.
 std::string resolve_data_path(const std::string& path, const std::string& data_dir);
 

@@ -1,8 +1,10 @@
 // `servesim run --uncertainty N` and `servesim validate --uncertainty N`: prediction
 // intervals from the fits' held-out errors (sim/cli/uncertainty.h).
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -124,6 +126,56 @@ TEST(Uncertainty, ADerivedProfilesMissingOrMalformedCheckExitsTwoWithOneLineAndW
   EXPECT_NE(r.out.find("bad.residuals.json: families.gemm.quantiles"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("numbers > -1"), std::string::npos) << r.out;
   EXPECT_FALSE(std::filesystem::exists(d / "y"));
+}
+
+// `run --engine`: the user's workload on the HF engine profile. Without --host-scale the
+// replays draw the host of the engine's measured machine instances (every instance of
+// fitted.host_population, each once in 8 replays of 8 instances); with it, no host term and
+// the cost model's host_scale is the one given, and a slower host (x2) cannot make the
+// host-bound engine's TPOT smaller.
+TEST(Uncertainty, RunOnAnEngineProfileDrawsTheHostOfItsMachineInstances) {
+  const auto d = temp_dir("uncertainty_engine");
+  const std::string engine = std::string(SERVESIM_DATA_DIR) + "/engines/hf_transformers_cb_h200.json";
+  const std::string args = "run --set workload.duration=10s --quiet --engine " + engine + " ";
+  const auto profile = nlohmann::json::parse(slurp(engine));
+  std::vector<double> population;
+  for (const auto& i : profile["fitted"]["host_population"]["instances"]) population.push_back(i["scale"].get<double>());
+  ASSERT_GE(population.size(), 2u);
+  auto r = run_cli(args + "--uncertainty " + std::to_string(population.size()) + " --out " + (d / "a").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto u = nlohmann::json::parse(slurp(d / "a" / "uncertainty.json"));
+  auto drawn = u["host_term"]["scales"].get<std::vector<double>>();
+  std::sort(drawn.begin(), drawn.end());
+  std::sort(population.begin(), population.end());
+  EXPECT_EQ(drawn, population);
+  const auto resolved = nlohmann::json::parse(slurp(d / "a" / "resolved_config.json"));
+  EXPECT_EQ(resolved["pools"][0]["cost"]["impl"], "hf_engine");
+  EXPECT_EQ(resolved["pools"][0]["hardware"], profile["hardware"]);
+  r = run_cli(args + "--host-scale 2 --uncertainty 2 --out " + (d / "b").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto ub = nlohmann::json::parse(slurp(d / "b" / "uncertainty.json"));
+  EXPECT_FALSE(ub["host_term"].contains("scales"));
+  EXPECT_EQ(nlohmann::json::parse(slurp(d / "b" / "resolved_config.json"))["pools"][0]["cost"]["host_scale"], 2.0);
+  EXPECT_GE(ub["metrics"]["tpot_p50"]["point"].get<double>(), u["metrics"]["tpot_p50"]["point"].get<double>());
+}
+
+TEST(Uncertainty, BadEngineRequestsExitTwoWithOneLineAndWriteNothing) {
+  const auto d = temp_dir("uncertainty_engine_bad");
+  const std::string engine = std::string(SERVESIM_DATA_DIR) + "/engines/hf_transformers_cb_h200.json";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--host-scale 2", "--engine FILE"},
+      {"--engine " + engine + " --host-scale 0", "a host time multiplier"},
+      {"--engine " + (d / "none.json").string(), "none.json"},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto& [flags, expect] = cases[i];
+    const std::filesystem::path out = d / fmt::format("x{}", i);
+    auto r = run_cli("run --set workload.duration=10s --quiet " + flags + " --out " + out.string());
+    EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.out;
+    EXPECT_EQ(testing::count_lines(r.out), 1) << r.out;
+    EXPECT_NE(r.out.find(expect), std::string::npos) << r.out;
+    EXPECT_FALSE(std::filesystem::exists(out));
+  }
 }
 
 TEST(Uncertainty, ValidateReportsHowManyMeasuredValuesFallInside) {

@@ -3,6 +3,7 @@
 // copies of it: every bad input is an InputError naming the file, line or field.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -201,6 +202,49 @@ TEST(EngineProfile, RunMustComeFromTheProfiledEngine) {
   const std::string err = error_of([&] { check_run_matches(p, run.meta, kRun); });
   EXPECT_NE(err.find("sdpa_backend_setting"), std::string::npos) << err;
   EXPECT_NE(err.find("no-cudnn"), std::string::npos) << err;
+}
+
+// A user's scenario on the profile's engine: the engine's scheduler, KV manager and cost model
+// (with the fitted constants, for the scenario's model) and hardware; the workload and seed
+// stay the user's. A scenario with pools or without a model name is refused, naming the option.
+TEST(EngineProfile, WithEngineTakesTheEnginesSettingsAndKeepsTheWorkload) {
+  const EngineProfile p = EngineProfile::load(std::string(SERVESIM_TEST_DATA) + "/engine_test.json");
+  const nlohmann::json user = {{"model", "Llama-3.1-8B"}, {"hardware", "a100_sxm4_80gb"}, {"seed", 7},
+                               {"scheduler", {{"impl", "vllm_v1"}, {"max_num_seqs", 16}}},
+                               {"workload", {{"impl", "synthetic"}, {"num_requests", 5}}}};
+  const nlohmann::json s = with_engine(p, user, "--engine");
+  EXPECT_EQ(s["hardware"], p.hardware);
+  EXPECT_EQ(s["scheduler"]["impl"], "hf_cb");
+  EXPECT_FALSE(s["scheduler"].contains("max_num_seqs"));  // the user's scheduler is replaced, not merged
+  EXPECT_EQ(s["cost"]["impl"], p.scenario["cost"]["impl"]);
+  EXPECT_EQ(s["cost"]["launch_per_layer"], 0.01);
+  EXPECT_EQ(s["cost"]["model"], "Llama-3.1-8B");
+  EXPECT_EQ(s["seed"], 7);
+  EXPECT_EQ(s["workload"], user["workload"]);
+  nlohmann::json pools = user;
+  pools["pools"] = nlohmann::json::array();
+  EXPECT_NE(error_of([&] { with_engine(p, pools, "--engine"); }).find("--engine"), std::string::npos);
+  nlohmann::json no_model = user;
+  no_model.erase("model");
+  EXPECT_NE(error_of([&] { with_engine(p, no_model, "--engine"); }).find("naming its model"), std::string::npos);
+}
+
+// The machine instances replays draw hosts from: probes 30, 36 and 45 ms against the fit
+// machine's 30 ms are scales 1, 1.2 and 1.5. Without a run to leave out every instance is
+// drawn; a run probed at 36 ms leaves its own process out; a run on the fit machine keeps it
+// (the fit machine is always kept). The order is a seeded permutation.
+TEST(EngineProfile, HostDrawOrderIsEveryInstanceButTheRunsOwnProcess) {
+  EngineProfile p;
+  p.host_probe_s = 0.030;
+  p.host_population = {{0.030, 1.0}, {0.036, 1.2}, {0.045, 1.5}};
+  const auto sorted = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  EXPECT_EQ(sorted(host_draw_order(p)), (std::vector<double>{1.0, 1.2, 1.5}));
+  EXPECT_EQ(sorted(host_draw_order(p, 0.036)), (std::vector<double>{1.0, 1.5}));
+  EXPECT_EQ(sorted(host_draw_order(p, 0.030)), (std::vector<double>{1.0, 1.2, 1.5}));
+  EXPECT_EQ(host_draw_order(p), host_draw_order(p));
 }
 
 TEST(EngineProfile, MalformedProfileIsAnInputError) {

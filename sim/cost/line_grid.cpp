@@ -187,8 +187,10 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
   constexpr std::size_t kSearch = 6;
   // Fixed capacity (the hot path allocates nothing).
   // Axis values with their logs (stored at finalize(): the same std::log of the same value).
+  // Entries at and past n are never read, so they are left uninitialised (zeroing the four
+  // lists was a `rep stos` on every lookup).
   struct List {
-    std::array<double, kSearch> v{}, lv{};
+    std::array<double, kSearch> v, lv;
     std::size_t n = 0;
     void push_back(double x, double lx) {
       v[n] = x;

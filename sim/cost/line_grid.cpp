@@ -63,6 +63,8 @@ void LineGrid::finalize() {
     for (const auto& [key, l] : lines_) axis_[d].push_back(key[static_cast<std::size_t>(d)]);
     std::sort(axis_[d].begin(), axis_[d].end());
     axis_[d].erase(std::unique(axis_[d].begin(), axis_[d].end()), axis_[d].end());
+    axis_log_[d].clear();
+    for (double v : axis_[d]) axis_log_[d].push_back(std::log(v));
   }
   update_efficiency_cap();
 }
@@ -143,8 +145,7 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
   return l.ly[a] + w * (l.ly[b] - l.ly[a]);
 }
 
-double LineGrid::eval_line(const Line& l, double x) const {
-  const double lx = std::log(x);
+double LineGrid::eval_line(const Line& l, double x, double lx) const {
   // Beyond the line, every tile class extrapolates from the same (largest) point.
   if (!l.paired || (scale_ && x > l.x.back())) return interp_subset(l, l.all, lx);
   auto exact = std::lower_bound(l.x.begin(), l.x.end(), x);
@@ -168,29 +169,37 @@ std::optional<double> LineGrid::line_at(std::array<double, 2> outer, double x) c
   if (opt_.outer_dims < 1) outer[0] = 0;
   auto it = lines_.find(outer);
   if (it == lines_.end() || it->second.x.empty()) return std::nullopt;
-  return std::exp(eval_line(it->second, x));
+  return std::exp(eval_line(it->second, x, std::log(x)));
 }
 
 std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const {
   if (auto v = line_at(outer, x)) return v;
   if (opt_.outer_dims == 0) return std::nullopt;
+  const double lx = std::log(x);  // once for every line the blend reads
   auto line_value = [&](double a, double b) -> std::optional<double> {
     auto it = lines_.find({a, opt_.outer_dims == 2 ? b : 0.0});
     if (it == lines_.end() || it->second.x.empty()) return std::nullopt;
-    return eval_line(it->second, x);
+    return eval_line(it->second, x, lx);
   };
   // Candidate bracket ends along each outer axis: axis values below (descending) and above
   // (ascending) the query; an exact value is its own bracket. Out of range: nullopt, or
   // the nearest end with clamp_outer.
   constexpr std::size_t kSearch = 6;
   // Fixed capacity (the hot path allocates nothing).
+  // Axis values with their logs (stored at finalize(): the same std::log of the same value).
+  // Entries at and past n are never read, so they are left uninitialised (zeroing the four
+  // lists was a `rep stos` on every lookup).
   struct List {
-    std::array<double, kSearch> v{};
+    std::array<double, kSearch> v, lv;
     std::size_t n = 0;
-    void push_back(double x) { v[n++] = x; }
+    void push_back(double x, double lx) {
+      v[n] = x;
+      lv[n++] = lx;
+    }
     std::size_t size() const { return n; }
     bool empty() const { return n == 0; }
     double operator[](std::size_t i) const { return v[i]; }
+    double log_at(std::size_t i) const { return lv[i]; }
   };
   struct Cands {
     List lo, hi;
@@ -198,27 +207,29 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
   std::array<Cands, 2> cand;
   for (int d = 0; d < opt_.outer_dims; ++d) {
     const auto& ax = axis_[d];
+    const auto& lax = axis_log_[d];
     auto& c = cand[static_cast<std::size_t>(d)];
     if (ax.empty()) return std::nullopt;
     const double q = outer[static_cast<std::size_t>(d)];
     if (q < ax.front() || q > ax.back()) {
       if (!opt_.clamp_outer) return std::nullopt;
-      const double e = q < ax.front() ? ax.front() : ax.back();
-      c.lo.push_back(e);
-      c.hi.push_back(e);
+      const std::size_t e = q < ax.front() ? 0 : ax.size() - 1;
+      c.lo.push_back(ax[e], lax[e]);
+      c.hi.push_back(ax[e], lax[e]);
       continue;
     }
-    auto it = std::lower_bound(ax.begin(), ax.end(), q);
-    if (*it == q) {
-      c.lo.push_back(q);
-      c.hi.push_back(q);
+    const auto k = static_cast<std::size_t>(std::lower_bound(ax.begin(), ax.end(), q) - ax.begin());
+    if (ax[k] == q) {
+      c.lo.push_back(q, lax[k]);
+      c.hi.push_back(q, lax[k]);
     }
-    for (auto lo = std::make_reverse_iterator(it); lo != ax.rend() && c.lo.size() < kSearch; ++lo) c.lo.push_back(*lo);
-    for (auto hi = (*it == q ? it + 1 : it); hi != ax.end() && c.hi.size() < kSearch; ++hi) c.hi.push_back(*hi);
+    for (std::size_t lo = k; lo > 0 && c.lo.size() < kSearch; --lo) c.lo.push_back(ax[lo - 1], lax[lo - 1]);
+    for (std::size_t hi = ax[k] == q ? k + 1 : k; hi < ax.size() && c.hi.size() < kSearch; ++hi) c.hi.push_back(ax[hi], lax[hi]);
     if (c.lo.empty() || c.hi.empty()) return std::nullopt;
   }
-  auto weight = [](double q, double lo, double hi) {
-    return lo == hi ? 0.0 : (std::log(q) - std::log(lo)) / (std::log(hi) - std::log(lo));
+  // Blend weight of q between lo and hi, from the stored logs of the axis values.
+  auto weight = [](double q, const List& los, std::size_t i, const List& his, std::size_t j) {
+    return los[i] == his[j] ? 0.0 : (std::log(q) - los.log_at(i)) / (his.log_at(j) - los.log_at(i));
   };
   if (opt_.outer_dims == 1) {
     // The nearest pair of existing lines around the query.
@@ -228,7 +239,7 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
         const std::size_t j = s - i;
         if (j >= c.hi.size()) continue;
         auto a = line_value(c.lo[i], 0), b = line_value(c.hi[j], 0);
-        if (a && b) return std::exp(*a + weight(outer[0], c.lo[i], c.hi[j]) * (*b - *a));
+        if (a && b) return std::exp(*a + weight(outer[0], c.lo, i, c.hi, j) * (*b - *a));
       }
     }
     return std::nullopt;
@@ -248,10 +259,10 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
           auto c00 = line_value(cn.lo[a], ck.lo[c]), c01 = line_value(cn.lo[a], ck.hi[d]);
           auto c10 = line_value(cn.hi[b], ck.lo[c]), c11 = line_value(cn.hi[b], ck.hi[d]);
           if (!c00 || !c01 || !c10 || !c11) continue;
-          const double wk = weight(outer[1], ck.lo[c], ck.hi[d]);
+          const double wk = weight(outer[1], ck.lo, c, ck.hi, d);
           const double lo = *c00 + wk * (*c01 - *c00);
           const double hi = *c10 + wk * (*c11 - *c10);
-          return std::exp(lo + weight(outer[0], cn.lo[a], cn.hi[b]) * (hi - lo));
+          return std::exp(lo + weight(outer[0], cn.lo, a, cn.hi, b) * (hi - lo));
         }
       }
     }

@@ -77,7 +77,7 @@ class LineGrid {
   std::size_t num_points() const;
 
  private:
-  double eval_line(const Line& l, double x) const;
+  double eval_line(const Line& l, double x, double lx) const;  // lx = log(x)
   void update_efficiency_cap();
   double interp_subset(const Line& l, const std::vector<std::size_t>& idx, double lx) const;
 
@@ -88,6 +88,7 @@ class LineGrid {
   std::map<std::array<double, 2>, Line> lines_;
   std::map<std::array<double, 2>, std::vector<std::pair<double, double>>> pending_;
   std::vector<double> axis_[2];
+  std::vector<double> axis_log_[2];  // std::log of axis_ (the blend weights' logs)
 };
 
 // The non-decreasing sequence closest to v in least squares (isotonic regression, pool

@@ -154,6 +154,28 @@ TEST(LineGrid, ClampOuterUsesTheNearestLine) {
   EXPECT_NEAR(*g.at({4, 0}, 10), std::sqrt(1.5 * 3.0), 1e-12);  // half way in log: geometric mean
 }
 
+// The blend across lines reads the axis values' logs stored at finalize(): the answer is
+// bit for bit the formula with every log taken at query time, in the same order:
+// exp(ya + (log q - log lo) / (log hi - log lo) (yb - ya)), ya, yb the lines' log values
+// at x (here measured points, so log of the measured value).
+TEST(LineGrid, BlendWeightsFromStoredAxisLogsMatchLogsTakenAtQueryTime) {
+  LineGrid g(LineGrid::Options{2, 1.0, false, false});
+  const double n[] = {3.0, 7.0}, k[] = {5.0, 11.0};
+  auto y = [](double a, double b) { return a * 1.3 + b * 0.7; };  // not separable: blending is not exact
+  for (double a : n)
+    for (double b : k) g.add({a, b}, 9, y(a, b));
+  g.finalize();
+  auto w = [](double q, double lo, double hi) { return (std::log(q) - std::log(lo)) / (std::log(hi) - std::log(lo)); };
+  const double qn = 5.0, qk = 6.0;
+  const double wk = w(qk, k[0], k[1]);
+  const double lo = std::log(y(n[0], k[0])) + wk * (std::log(y(n[0], k[1])) - std::log(y(n[0], k[0])));
+  const double hi = std::log(y(n[1], k[0])) + wk * (std::log(y(n[1], k[1])) - std::log(y(n[1], k[0])));
+  EXPECT_EQ(*g.at({qn, qk}, 9), std::exp(lo + w(qn, n[0], n[1]) * (hi - lo)));
+  // An exact key on one axis is its own bracket (weight 0 on that axis).
+  const double on_n0 = std::log(y(n[0], k[0])) + wk * (std::log(y(n[0], k[1])) - std::log(y(n[0], k[0])));
+  EXPECT_EQ(*g.at({n[0], qk}, 9), std::exp(on_n0 + 0.0 * (on_n0 - on_n0)));
+}
+
 TEST(LineGrid, TileClassesOfM) {
   EXPECT_EQ(gemm_m_class(16), 0);
   EXPECT_EQ(gemm_m_class(7), 0);

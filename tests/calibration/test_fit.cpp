@@ -48,6 +48,14 @@ TEST(HoldOut, DeterministicAndAboutOneInModulus) {
   EXPECT_FALSE(is_held_out(m, no_holdout()));
 }
 
+// Per row of `set`, whether the size hold-out of `s` (thresholds from `set`) holds it out.
+std::vector<bool> held_out_rows(const MeasurementSet& set, const FitSettings& s) {
+  const FitSettings t = with_size_holdout(s, set);
+  std::vector<bool> held;
+  for (const auto& r : set.rows) held.push_back(is_held_out(r, t));
+  return held;
+}
+
 // Largest-sizes hold-out with F = 0.25 over GEMM rows m = 1..8 (sizes 1..8): the (1 - F)
 // quantile is the value at index floor(0.75 x 8) = 6 of the sorted sizes, m = 7; so m = 7
 // and 8 are held out. Attention rows are ranked by batch x (q + ctx) on their own: sizes
@@ -68,10 +76,7 @@ TEST(HoldOut, LargestSizesPerFamily) {
   set.rows.push_back(a);
   FitSettings s;
   s.holdout_largest = 0.25;
-  const FitSettings t = with_size_holdout(s, set);
-  std::vector<bool> held;
-  for (const auto& r : set.rows) held.push_back(is_held_out(r, t));
-  EXPECT_EQ(held, (std::vector<bool>{false, false, false, false, false, false, true, true, true, false}));
+  EXPECT_EQ(held_out_rows(set, s), (std::vector<bool>{false, false, false, false, false, false, true, true, true, false}));
   // Saved in the profile and read back (check recomputes the thresholds on the same data).
   const FitSettings back = FitSettings::from_json(s.to_json(), "test");
   EXPECT_DOUBLE_EQ(back.holdout_largest, 0.25);
@@ -97,10 +102,7 @@ TEST(HoldOut, CopiesAreRankedByTheBytesOfOneCopy) {
   set.rows.push_back(chain);
   FitSettings s;
   s.holdout_largest = 0.25;
-  const FitSettings t = with_size_holdout(s, set);
-  std::vector<bool> held;
-  for (const auto& r : set.rows) held.push_back(is_held_out(r, t));
-  EXPECT_EQ(held, (std::vector<bool>{false, false, true, true, false}));
+  EXPECT_EQ(held_out_rows(set, s), (std::vector<bool>{false, false, true, true, false}));
 }
 
 TEST(Fit, GemmRegressionRecoversTheLaw) {

@@ -273,53 +273,8 @@ class PagedKvManager final : public IKvManager {
   }
 
   // r's cached prefix: leaves its device blocks in r.hit_blocks (their hashes are
-  // r.block_hashes' first entries).
-  Hits collect_hits(const Request& r, bool count_free = false) const {
-    // At least one token must be computed to produce logits: never the whole sequence.
-    const std::int64_t max_blocks = (r.num_tokens() - 1) / c_.block_size;
-    // The blocks that matched at this manager's last lookup of r still match up to the
-    // first one evicted since (its hash no longer there); only the rest is probed again.
-    std::int64_t i = 0, free = 0;
-    auto& hit = r.hit_blocks;
-    if (r.hit_owner == this) {
-      const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(hit.size()), max_blocks);
-      if (n > 0) hash_of(r, n - 1);  // r's hashes at this block size, n of them at least
-      const std::uint64_t* h = r.block_hashes.data();
-      for (; i < n; ++i) {
-        if (i + 8 < n) __builtin_prefetch(&st_[static_cast<std::size_t>(hit[static_cast<std::size_t>(i + 8)])]);
-        const BlockState& s = st_[static_cast<std::size_t>(hit[static_cast<std::size_t>(i)])];  // a hit: handed out
-        if (!s.cached() || s.hash != h[i]) break;
-        free += s.ref == 0 ? 1 : 0;  // free exactly when unreferenced (check_invariants)
-      }
-    }
-    hit.resize(static_cast<std::size_t>(i));
-    const std::int64_t own = own_blocks_from(r);
-    for (; i < std::min(max_blocks, own); ++i) {
-      const std::int32_t b = find_cached(hash_of(r, i));
-      if (b < 0) break;
-      hit.push_back(b);
-      if (count_free) free += st_[static_cast<std::size_t>(b)].ref == 0 ? 1 : 0;
-    }
-    if (i >= own && i < max_blocks) {  // r's own blocks: its chain's entries that still hold their hashes
-      const BlockChains::Chain* c = chains_.find(hash_of(r, own));
-      for (; c != nullptr && i < max_blocks; ++i) {
-        const auto k = static_cast<std::size_t>(i - own);
-        const std::int32_t b = k < c->blocks.size() ? c->blocks[k] : -1;
-        if (b < 0 || !holds(b, hash_of(r, i))) break;
-        hit.push_back(b);
-        if (count_free) free += st_[static_cast<std::size_t>(b)].ref == 0 ? 1 : 0;
-      }
-    }
-    r.hit_owner = this;
-    Hits out{i, i, free};
-    if (!tiers_.enabled()) return out;
-    for (; i < max_blocks; ++i) {
-      const int tier = tiers_.find(hash_of(r, i));
-      if (tier < 0 || !tiers_.worth_loading(tier)) break;
-    }
-    out.total = i;
-    return out;
-  }
+  // r.block_hashes' first entries). In paged_hits.cpp.
+  Hits collect_hits(const Request& r, bool count_free = false) const;
 
   bool resume_swapped(Request& r, std::int64_t total_tokens, KvStepWork& work) {
     const std::int64_t kept = swap_.tokens(r.spec.id);
@@ -345,45 +300,11 @@ class PagedKvManager final : public IKvManager {
   // A live request's table grows to `total_tokens` (the path every running request takes
   // each step): fresh blocks from the free queue, copy-on-write of a shared partial block.
   bool grow(Table& t, std::int64_t total_tokens, std::int64_t new_tokens, KvStepWork& work) {
-    if (!c_.drop.on()) return grow_kept(t, total_tokens, work);
-    const std::int64_t bs = c_.block_size;
-    const auto have = static_cast<std::int64_t>(t.blocks.size());
-    const std::int64_t entries = std::max(have, ceil_div(total_tokens, bs));
-    // Token dropping: entries wholly in the dropped positions, [null_lo, drop_to), hold no
-    // block: existing ones are released (those held by r alone become free), new ones are
-    // null from the start; H2O's first drop takes its heavy-hitter blocks.
-    const std::int64_t drop_end = drop_end_after(c_.drop, t.drop_end, total_tokens, new_tokens);
-    const std::int64_t null_lo = c_.drop.null_entries_end(bs, 0);
-    const std::int64_t drop_from = c_.drop.null_entries_end(bs, t.drop_end), drop_to = c_.drop.null_entries_end(bs, drop_end);
-    auto dropped = [&](std::int64_t i) { return i >= null_lo && i < drop_to; };
-    const bool cow = have > 0 && t.tokens % bs != 0 && total_tokens > t.tokens && !dropped(have - 1) && st_[t.blocks.back()].ref > 1;
-    std::int64_t need = cow ? 1 : 0, released = 0;
-    for (auto i = have; i < entries; ++i) need += dropped(i) ? 0 : 1;
-    for (auto i = drop_from; i < std::min(drop_to, have); ++i) released += st_[t.blocks[static_cast<std::size_t>(i)]].ref == 1 ? 1 : 0;
-    const bool take_heavy = drop_end > t.drop_end && t.heavy.empty() && c_.drop.heavy_tokens > 0;
-    need += take_heavy ? c_.drop.heavy_blocks(bs) : 0;
-    if (need > free_.size() + released) return false;
-    for (auto i = drop_from; i < std::min(drop_to, have); ++i) {
-      std::int32_t& b = t.blocks[static_cast<std::size_t>(i)];
-      if (b != 0) unref(b);
-      b = 0;
-    }
-    if (take_heavy) take_heavy_blocks(t, work);
-    t.drop_end = drop_end;
-    if (cow) copy_last_block(t, work);
-    while (static_cast<std::int64_t>(t.blocks.size()) < entries) {
-      t.blocks.push_back(dropped(static_cast<std::int64_t>(t.blocks.size())) ? 0 : pop_free(work));
-    }
-    if (total_tokens > t.tokens) {
-      for (auto i = t.tokens / bs; i < static_cast<std::int64_t>(t.blocks.size()); ++i) {
-        const std::int32_t b = t.blocks[static_cast<std::size_t>(i)];
-        if (b != 0) set_fill(b, std::min<std::int64_t>(bs, total_tokens - i * bs));
-      }
-      t.tokens = total_tokens;
-    }
-    account(t);
-    return true;
+    return c_.drop.on() ? grow_dropping(t, total_tokens, new_tokens, work) : grow_kept(t, total_tokens, work);
   }
+  // grow() with token dropping (paged_drop.cpp): null entries and H2O's heavy-hitter blocks.
+  bool grow_dropping(Table& t, std::int64_t total_tokens, std::int64_t new_tokens, KvStepWork& work);
+  void take_heavy_blocks(Table& t, KvStepWork& work);
 
   // grow() without token dropping (no null entries, no heavy blocks): the same steps.
   bool grow_kept(Table& t, std::int64_t total_tokens, KvStepWork& work) {
@@ -427,18 +348,6 @@ class PagedKvManager final : public IKvManager {
   std::int64_t blocks_prefix_sum(std::int64_t x) const {
     const std::int64_t bs = c_.block_size, q = x / bs, r = x % bs;
     return bs * q * (q + 1) / 2 + r * (q + 1);
-  }
-
-  // H2O's first drop gathers the heavy hitters into blocks of their own (one copy).
-  void take_heavy_blocks(Table& t, KvStepWork& work) {
-    const std::int64_t h = c_.drop.heavy_tokens;
-    for (std::int64_t j = 0; j < c_.drop.heavy_blocks(c_.block_size); ++j) {
-      t.heavy.push_back(pop_free(work));
-      set_fill(t.heavy.back(), std::min<std::int64_t>(c_.block_size, h - j * c_.block_size));
-    }
-    work.cow_bytes += static_cast<double>(h) * bytes_per_token_;
-    work.cow_chunks += buffers_;
-    counters_.cow_bytes += static_cast<double>(h) * bytes_per_token_;
   }
 
   void account(const Table& t) {

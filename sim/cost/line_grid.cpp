@@ -267,7 +267,22 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
       }
     }
   }
-  return std::nullopt;
+  if (!opt_.clamp_outer) return std::nullopt;
+  // No box of existing lines around the query (a grid measured irregularly, e.g. long
+  // contexts at small batches only): the line nearest in log outer coordinates answers, as a
+  // key outside the axis takes the nearest end. The first of equally near lines in key order.
+  const Line* nearest = nullptr;
+  double best = 0;
+  for (const auto& [key, line] : lines_) {
+    if (line.x.empty()) continue;
+    const double dist = std::abs(std::log(key[0] / outer[0])) + std::abs(std::log(key[1] / outer[1]));
+    if (nearest == nullptr || dist < best) {
+      nearest = &line;
+      best = dist;
+    }
+  }
+  if (nearest == nullptr) return std::nullopt;
+  return std::exp(eval_line(*nearest, x, lx));
 }
 
 double KnotCurve::at(double q) const {

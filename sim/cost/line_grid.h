@@ -21,7 +21,8 @@
 //   all exist, at most 4 axis steps wider than the closest bracket, blended in log space.
 //   With no such bracket, or a key outside the axis range, at() returns nullopt (the
 //   caller then uses a regression) unless clamp_outer is set, in which case out-of-range
-//   keys use the nearest end.
+//   keys use the nearest end and, with two axes and no box of existing lines, the line
+//   nearest in log outer coordinates (|log a/a'| + |log b/b'|) answers.
 // - tile_pairs (GEMM m axes): the grid was measured on both sides of tile boundaries,
 //   (b, b+1) with b a multiple of 16. Points with m <= 16 or m % 16 == 0 ("aligned") and
 //   points with m % 16 == 1 ("first row of a new tile") lie on two different smooth

@@ -154,6 +154,28 @@ TEST(LineGrid, ClampOuterUsesTheNearestLine) {
   EXPECT_NEAR(*g.at({4, 0}, 10), std::sqrt(1.5 * 3.0), 1e-12);  // half way in log: geometric mean
 }
 
+// Two outer axes, clamp_outer, no box of four existing lines around the query: the line
+// nearest in log outer coordinates answers. Lines (1, 1) -> 1, (4, 4) -> 16, (16, 1) -> 5.
+// (3, 3): distances 2 log 3 = 2.20, 2 log(4/3) = 0.58, log(16/3) + log 3 = 2.77 -> (4, 4).
+// (8, 1.5): log 8 + log 1.5 = 2.48, log 2 + log(8/3) = 1.67, log 2 + log 1.5 = 1.10 -> (16, 1).
+// Without clamp_outer the same grid has no answer there.
+TEST(LineGrid, ClampOuterWithoutABoxUsesTheNearestLineInLogCoordinates) {
+  for (bool clamp : {true, false}) {
+    LineGrid g(LineGrid::Options{2, 0.0, clamp, false});
+    g.add({1, 1}, 10, 1);
+    g.add({4, 4}, 10, 16);
+    g.add({16, 1}, 10, 5);
+    g.finalize();
+    if (!clamp) {
+      EXPECT_FALSE(g.at({3, 3}, 10).has_value());
+      continue;
+    }
+    EXPECT_DOUBLE_EQ(*g.at({3, 3}, 10), 16);
+    EXPECT_DOUBLE_EQ(*g.at({8, 1.5}, 10), 5);
+    EXPECT_DOUBLE_EQ(*g.at({8, 1.5}, 20), 5);  // along the line: flat above its one point (max_exponent 0)
+  }
+}
+
 // The blend across lines reads the axis values' logs stored at finalize(): the answer is
 // bit for bit the formula with every log taken at query time, in the same order:
 // exp(ya + (log q - log lo) / (log hi - log lo) (yb - ya)), ya, yb the lines' log values

@@ -107,6 +107,8 @@ ProfileRates rates_of(const DeviceSpec& dev) {
   r.host_link_bandwidth = dev.host_link_bandwidth;
   r.collective_busbw = dev.achievable_collective_busbw.value_or(0.0);
   r.nvls_allreduce_busbw = dev.achievable_nvls_allreduce_busbw.value_or(0.0);
+  r.pageable_h2d_bandwidth = dev.achievable_pageable_h2d_bandwidth.value_or(0.0);
+  r.pageable_d2h_bandwidth = dev.achievable_pageable_d2h_bandwidth.value_or(0.0);
   return r;
 }
 

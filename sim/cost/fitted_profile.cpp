@@ -458,9 +458,16 @@ void FittedProfile::finalize() {
     const bool nvls = c.op == "all_reduce" && c.ranks >= 8 && rates.nvls_allreduce_busbw > 0;
     c.envelope.saturated_slope = us_per_byte(bus_share, nvls ? rates.nvls_allreduce_busbw : rates.collective_busbw);
   }
+  // A pageable copy is staged through pinned buffers by a host memcpy, pipelined with the DMA:
+  // its marginal time per byte is at least the host link's and the staging rate's
+  // (rates.pageable_*_bandwidth, measured on the host), whichever is slower.
   for (Curve& c : copies) {
     c.envelope = c.curve.monotone();
     c.envelope.min_slope = c.op == "d2d" ? us_per_byte(2.0, rates.hbm_bandwidth) : us_per_byte(1.0, rates.host_link_bandwidth);
+    if (c.backend == "pageable") {
+      const double staging = c.op == "h2d" ? rates.pageable_h2d_bandwidth : c.op == "d2h" ? rates.pageable_d2h_bandwidth : 0.0;
+      c.envelope.min_slope = std::max(c.envelope.min_slope, us_per_byte(1.0, staging));
+    }
   }
   page_map_envelope_.reset();
   if (page_map) page_map_envelope_ = page_map->monotone();

@@ -36,6 +36,9 @@ struct ProfileRates {
   // The same for all-reduce on 8 or more GPUs of an NVSwitch node, which NCCL reduces in the
   // switch (NVLink SHARP) and so passes collective_busbw (0: none, collective_busbw applies).
   double nvls_allreduce_busbw = 0;
+  // The host's staging rate for pageable host memory (bytes/s; 0: unknown): a pageable copy
+  // curve's marginal bandwidth beyond its largest measured size never exceeds it.
+  double pageable_h2d_bandwidth = 0, pageable_d2h_bandwidth = 0;
   double peak(const std::string& dtype) const;
 };
 

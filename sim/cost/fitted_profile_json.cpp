@@ -168,6 +168,8 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
   p.rates.host_link_bandwidth = num(r, "host_link_bandwidth", rw);
   if (r.contains("collective_busbw")) p.rates.collective_busbw = num(r, "collective_busbw", rw);
   if (r.contains("nvls_allreduce_busbw")) p.rates.nvls_allreduce_busbw = num(r, "nvls_allreduce_busbw", rw);
+  if (r.contains("pageable_h2d_bandwidth")) p.rates.pageable_h2d_bandwidth = num(r, "pageable_h2d_bandwidth", rw);
+  if (r.contains("pageable_d2h_bandwidth")) p.rates.pageable_d2h_bandwidth = num(r, "pageable_d2h_bandwidth", rw);
 
   const json& fam = require_field(j, "families", where);
   const std::string fw = where + ": families";
@@ -242,6 +244,8 @@ json FittedProfile::to_json() const {
                 {"host_link_bandwidth", rates.host_link_bandwidth}};
   if (rates.collective_busbw > 0) j["rates"]["collective_busbw"] = rates.collective_busbw;
   if (rates.nvls_allreduce_busbw > 0) j["rates"]["nvls_allreduce_busbw"] = rates.nvls_allreduce_busbw;
+  if (rates.pageable_h2d_bandwidth > 0) j["rates"]["pageable_h2d_bandwidth"] = rates.pageable_h2d_bandwidth;
+  if (rates.pageable_d2h_bandwidth > 0) j["rates"]["pageable_d2h_bandwidth"] = rates.pageable_d2h_bandwidth;
   json fam = json::object();
   if (!gemm.empty()) {
     json g = json::object();

@@ -85,6 +85,8 @@ DeviceSpec DeviceSpec::from_json(const nlohmann::json& j, const std::string& fil
   d.achievable_allreduce_busbw = r.number("achievable.allreduce_busbw", FieldUnit::kBandwidth, false);
   d.achievable_collective_busbw = r.number("achievable.collective_busbw", FieldUnit::kBandwidth, false);
   d.achievable_nvls_allreduce_busbw = r.number("achievable.nvls_allreduce_busbw", FieldUnit::kBandwidth, false);
+  d.achievable_pageable_h2d_bandwidth = r.number("achievable.pageable_h2d_bandwidth", FieldUnit::kBandwidth, false);
+  d.achievable_pageable_d2h_bandwidth = r.number("achievable.pageable_d2h_bandwidth", FieldUnit::kBandwidth, false);
   d.sources = r.sources();
   d.field_sources = r.field_sources();
   return d;

@@ -64,6 +64,12 @@ struct DeviceSpec {
   // The same for all-reduce on 8 GPUs with NVLink SHARP (in-switch reduction), published:
   // where extrapolated all-reduce curves of 8 or more ranks saturate.
   std::optional<double> achievable_nvls_allreduce_busbw;
+  // The host's staging rate for copies from / to pageable host memory (bytes/s), measured: the
+  // driver copies such bytes through pinned bounce buffers with a host memcpy, so a large
+  // pageable copy moves at most at this rate (extrapolated pageable copy curves take it as
+  // their marginal bandwidth's ceiling; FITTING.md, "Physical bounds").
+  std::optional<double> achievable_pageable_h2d_bandwidth;
+  std::optional<double> achievable_pageable_d2h_bandwidth;
   std::map<std::string, std::string> sources;        // source id -> document or measurement
   std::map<std::string, std::string> field_sources;  // dotted field path -> source id
 

@@ -227,6 +227,32 @@ TEST(FittedProfile, CopyChainIsFirstCopyPlusSlowerOfEngineAndHost) {
   EXPECT_FALSE(p.predict_copy("h2d", false, 1000, 1));  // pageable not fitted
 }
 
+// Pageable copies are staged by a host memcpy: beyond the largest measured size their
+// marginal time per byte is at least 1 / the staging rate. Curve (1e6 B, 20 us), (2e6 B,
+// 40 us): marginal 2e-5 us/B, the host link's (5e10 B/s) too. At 4e6 B: 40 + 2e6 * 2e-5 =
+// 80 us; with an h2d staging rate of 1e10 B/s (1e-4 us/B): 40 + 2e6 * 1e-4 = 240 us. Inside
+// the measured range (1.5e6 B: 30 us) and for d2h (no d2h rate) nothing changes.
+TEST(FittedProfile, PageableCopiesBeyondTheMeasuredSizesMoveAtMostAtTheHostStagingRate) {
+  FittedProfile p = FittedProfile::load(kProfile);
+  for (const char* dir : {"h2d", "d2h"}) {
+    FittedProfile::Curve c;
+    c.op = dir, c.backend = "pageable";
+    c.curve = KnotCurve{{1e6, 2e6}, {20, 40}};
+    p.copies.push_back(c);
+  }
+  p.finalize();
+  EXPECT_NEAR(p.predict_copy("h2d", false, 4e6, 1)->us, 80, 1e-9);
+  p.rates.pageable_h2d_bandwidth = 1e10;
+  p.finalize();
+  EXPECT_NEAR(p.predict_copy("h2d", false, 4e6, 1)->us, 240, 1e-9);
+  EXPECT_NEAR(p.predict_copy("h2d", false, 1.5e6, 1)->us, 30, 1e-9);
+  EXPECT_NEAR(p.predict_copy("d2h", false, 4e6, 1)->us, 80, 1e-9);
+  const auto j = p.to_json();
+  EXPECT_EQ(j["rates"]["pageable_h2d_bandwidth"], 1e10);
+  EXPECT_FALSE(j["rates"].contains("pageable_d2h_bandwidth"));
+  EXPECT_EQ(FittedProfile::from_json(j, "roundtrip").to_json().dump(), j.dump());
+}
+
 TEST(FittedProfile, PageMapInterpolatesOverPageSize) {
   const FittedProfile p = FittedProfile::load(kProfile);
   EXPECT_NEAR(p.predict_page_map(3 * 1048576.0)->us, 25, 1e-9);  // half way between 20 and 30

@@ -208,6 +208,19 @@ TEST_F(BadDevice, WrongUnitIsNamed) {
   EXPECT_EQ(m.rfind("bad.json: memory.hbm_bandwidth.value: ", 0), 0u) << m;
 }
 
+// The host's pageable staging rates are optional bandwidths: "8.3GB/s" reads as 8.3e9 B/s,
+// anything else is refused with the field named.
+TEST_F(BadDevice, PageableStagingRateIsABandwidth) {
+  base_["achievable"]["pageable_h2d_bandwidth"] = {{"value", "8.3GB/s"}, {"source", "ds"}};
+  const DeviceSpec d = DeviceSpec::from_json(base_, "ok.json");
+  EXPECT_DOUBLE_EQ(*d.achievable_pageable_h2d_bandwidth, 8.3e9);
+  EXPECT_FALSE(d.achievable_pageable_d2h_bandwidth.has_value());
+  base_["achievable"]["pageable_d2h_bandwidth"] = {{"value", "fastGB/s"}, {"source", "ds"}};
+  EXPECT_EQ(message(base_),
+            "bad.json: achievable.pageable_d2h_bandwidth.value: got 'fastGB/s', expected a non-negative bandwidth such as "
+            "'1GB/s', '1TB/s', '1MB/s', '1Gb/s'");
+}
+
 TEST_F(BadDevice, UnknownLinkKindIsNamed) {
   base_["interconnect"]["host_link"]["kind"] = "usb";
   EXPECT_EQ(message(base_), "bad.json: interconnect.host_link.kind: got 'usb', expected one of pcie, nvlink_c2c");

@@ -27,6 +27,13 @@ double collective_bandwidth_ratio(const DeviceSpec& source, const DeviceSpec& ta
   return source.intra_node_bandwidth / target.intra_node_bandwidth;
 }
 
+bool gemm_residuals_transfer(const DeviceSpec& source, const DeviceSpec& target) {
+  // A GEMM's residual (measured / regression) is the library's tile and split choice and its
+  // wave quantisation over the SMs: a property of the architecture's kernels and of the SM
+  // count. Checked both ways between A100 and H100 on Vidur's tables (FITTING.md).
+  return source.arch == target.arch && source.sm_count == target.sm_count;
+}
+
 double collective_latency_ratio(const DeviceSpec& source, const DeviceSpec& target) {
   // NCCL's per-step latency is spent in its kernels (flag polling, reductions, copies of small
   // chunks on the SMs): it scales with the SM clock.
@@ -44,8 +51,11 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
   const ProfileRates& rt = d.rates;
 
   // GEMM: the regression (latency, FLOP and byte times) is kept, its terms evaluated at the
-  // target's peaks and bandwidth; every measured grid point is scaled by the ratio of the
-  // regression at that shape on the target to that on the source.
+  // target's peaks and bandwidth. Between chips of one layout (architecture and SM count)
+  // every measured grid point is scaled by the ratio of the regression at that shape on the
+  // target to that on the source, so its residual carries over; across layouts the point
+  // becomes the regression on the target, the residual dropped (gemm_residuals_transfer).
+  const bool same_chip_layout = gemm_residuals_transfer(source, target);
   for (const auto& [dt, g] : src.gemm) {
     FittedProfile::GemmFit ng;
     ng.coef = g.coef;
@@ -55,7 +65,7 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
         if (!g.coef.empty()) {
           const double a = dot(g.coef, gemm_terms(line.x[i], key[0], key[1], dt, rs));
           const double b = dot(g.coef, gemm_terms(line.x[i], key[0], key[1], dt, rt));
-          if (a > 0 && b > 0) ratio = b / a;
+          if (a > 0 && b > 0) ratio = same_chip_layout ? b / a : b / line.y[i];
         }
         ng.grid.add(key, line.x[i], line.y[i] * ratio);
       }
@@ -114,8 +124,9 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
       {"collective_scale", coll},
       {"collective_latency_scale", latency},
       {"rules",
-       "GEMM and attention: measured points times regression(target rates)/regression(source rates), regression "
-       "coefficients kept (FLOP terms scale with peak FLOP/s, byte terms with HBM bandwidth, latency terms kept); "
+       "GEMM and attention: regression coefficients kept (FLOP terms scale with peak FLOP/s, byte terms with HBM "
+       "bandwidth, latency terms kept), measured points times regression(target rates)/regression(source rates); "
+       "GEMM points across architectures or SM counts: the regression at the target rates (the residual dropped); "
        "collectives: latency floor times source/target SM boost clock, the rest of all-reduce, all-gather and reduce-scatter times source/target "
        "achieved all-reduce bus bandwidth (achievable.allreduce_busbw of both devices; else the link peaks), of "
        "send_recv and all_to_all times source/target intra-node link bandwidth; copies: per-call floor "

@@ -86,6 +86,9 @@ double collective_bandwidth_ratio(const DeviceSpec& source, const DeviceSpec& ta
 // Source/target time ratio of a collective's latency floor (its per-step latency): the SM
 // boost clocks, 1 where either is unknown.
 double collective_latency_ratio(const DeviceSpec& source, const DeviceSpec& target);
+// Whether a GEMM fit's residuals carry over from source to target: the same architecture
+// and SM count.
+bool gemm_residuals_transfer(const DeviceSpec& source, const DeviceSpec& target);
 
 // Attention kernels in the order a query prefers them when the scenario names none.
 const std::vector<std::string>& attention_kernel_preference(bool prefill);

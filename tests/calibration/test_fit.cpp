@@ -283,5 +283,40 @@ TEST(Derive, CollectivesScaleByAchievedBusBandwidthWhereBothAreMeasured) {
   EXPECT_NEAR(d.predict_collective("all_reduce", 2, 4194304, "")->us, floor + (at - floor) * 200.0 / 450.0, 1e-6 * at);
 }
 
+// A GEMM's residual (measured / regression) is the kernels' tile choice and wave quantisation:
+// it carries over between chips of one layout (architecture and SM count) and is dropped
+// across layouts. Source points made 1.3x the synthetic law 4 + 1.25 F + 1.1 B; a target with
+// twice the peak and four times the bandwidth.
+TEST(Derive, GemmResidualsCarryOverOnlyBetweenChipsOfOneLayout) {
+  DeviceSpec s = synthetic_device();
+  s.arch = "hopper";
+  auto src = fit_profile(synthetic(), s, no_holdout());
+  for (auto& [dt, g] : src.gemm) {
+    FittedProfile::GemmFit scaled;
+    scaled.coef = g.coef;
+    for (const auto& [key, line] : g.grid.lines())
+      for (std::size_t i = 0; i < line.x.size(); ++i) scaled.grid.add(key, line.x[i], 1.3 * line.y[i]);
+    g = std::move(scaled);
+  }
+  src.finalize();
+  DeviceSpec t = s;
+  t.name = "faster";
+  for (auto& [k, v] : t.peak_dense_flops) v *= 2;
+  t.hbm_bandwidth *= 4;
+  const double m = 256, n = 4096, k = 4096;
+  const double F = 2 * m * n * k / 989.4e12 * 1e6, B = (k * n * 2 + m * k * 2 + m * n * 2) / 3.35e12 * 1e6;
+  const double law_t = 4 + 1.25 * F / 2 + 1.1 * B / 4;
+  ASSERT_NEAR(src.predict_gemm(m, n, k, "bf16")->us, 1.3 * (4 + 1.25 * F + 1.1 * B), 1e-3);
+  EXPECT_TRUE(gemm_residuals_transfer(s, t));
+  EXPECT_NEAR(derive_profile(src, "src.json", "abc", s, t, 1.0).predict_gemm(m, n, k, "bf16")->us, 1.3 * law_t, 1e-3);
+  DeviceSpec other_arch = t, other_sms = t;
+  other_arch.arch = "ampere";
+  other_sms.sm_count = 108;
+  for (const DeviceSpec& u : {other_arch, other_sms}) {
+    EXPECT_FALSE(gemm_residuals_transfer(s, u));
+    EXPECT_NEAR(derive_profile(src, "src.json", "abc", s, u, 1.0).predict_gemm(m, n, k, "bf16")->us, law_t, 1e-3);
+  }
+}
+
 }  // namespace
 }  // namespace servesim::calib

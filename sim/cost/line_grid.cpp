@@ -145,9 +145,32 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
   return l.ly[a] + w * (l.ly[b] - l.ly[a]);
 }
 
+double LineGrid::equal_area(const Line& l, double x) const {
+  double best = -std::numeric_limits<double>::infinity();
+  if (!compute_bound_ || opt_.outer_dims != 2 || !compute_bound_(l.key, x)) return best;
+  const double n = l.key[0], k = l.key[1];
+  const auto& ns = axis_[0];
+  for (auto it = std::upper_bound(ns.begin(), ns.end(), n); it != ns.end(); ++it) {
+    auto f = lines_.find({*it, k});
+    if (f == lines_.end() || f->second.x.empty()) continue;
+    const Line& p = f->second;
+    const auto& sub = p.paired ? p.aligned : p.all;
+    const double xp = x * n / *it;
+    if (xp < p.x[sub.front()]) break;  // the lines after it have smaller m' still
+    if (xp > p.x[sub.back()]) {
+      best = std::max(best, p.ly[sub.back()]);  // a smaller area, measured
+      continue;
+    }
+    return std::max(best, interp_subset(p, sub, std::log(xp)));
+  }
+  return best;
+}
+
 double LineGrid::eval_line(const Line& l, double x, double lx) const {
-  // Beyond the line, every tile class extrapolates from the same (largest) point.
-  if (!l.paired || (scale_ && x > l.x.back())) return interp_subset(l, l.all, lx);
+  // Beyond the line, every tile class extrapolates from the same (largest) point; a compute-
+  // bound query also reads the lines of equal area (equal_area()).
+  if (scale_ && x > l.x.back()) return std::max(interp_subset(l, l.all, lx), equal_area(l, x));
+  if (!l.paired) return interp_subset(l, l.all, lx);
   auto exact = std::lower_bound(l.x.begin(), l.x.end(), x);
   if (exact != l.x.end() && *exact == x) return l.ly[static_cast<std::size_t>(exact - l.x.begin())];
   const int qc = gemm_m_class(x);

@@ -30,6 +30,17 @@
 //   between its neighbours unless the upper neighbour is a first-row point (a boundary lies
 //   between), in which case the aligned curve answers. Applied on lines with at least three
 //   first-row points.
+// - Equal-area extrapolation (GEMM lines (n, k) along m, set_equal_area()): a compute-bound
+//   GEMM's time follows its output area m x n (the tiles its waves cover) and k, not how the
+//   area splits between m and n. Above a line's last point, for a query the predicate calls
+//   compute-bound, the lines of the same k and a larger n are read in increasing n at
+//   m' = m n / n': the first whose measured range covers m' answers its interpolated value
+//   there (aligned points of a tile-paired line), and every line passed over because m' lies
+//   beyond its range bounds the answer from below by its last value (a smaller area); the
+//   scan stops at a line whose range starts above m'. The answer is the largest of these and
+//   of the line's own extrapolation, so it never decreases as m grows: each term only grows
+//   (m' grows with m, a line leaves the front only into the bounds, and a query once compute-
+//   bound stays so as m grows).
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -50,6 +61,8 @@ class LineGrid {
   };
   // scale(outer, x) > 0, non-decreasing in x; used above a line's last point (see above).
   using Scale = std::function<double(const std::array<double, 2>& outer, double x)>;
+  // Whether the shape (outer, x) is compute-bound; enables the equal-area rule (see above).
+  using ComputeBound = std::function<bool(const std::array<double, 2>& outer, double x)>;
   LineGrid() = default;
   explicit LineGrid(Options o) : opt_(o) {}
 
@@ -58,6 +71,7 @@ class LineGrid {
   void add(std::array<double, 2> outer, double x, double y);
   void finalize();
   void set_extrapolation(Scale s);
+  void set_equal_area(ComputeBound cb) { compute_bound_ = std::move(cb); }
 
   std::optional<double> at(std::array<double, 2> outer, double x) const;
   // Along one line only (nullopt when the line does not exist).
@@ -81,9 +95,12 @@ class LineGrid {
   double eval_line(const Line& l, double x, double lx) const;  // lx = log(x)
   void update_efficiency_cap();
   double interp_subset(const Line& l, const std::vector<std::size_t>& idx, double lx) const;
+  // The equal-area rule's log value for x above l's last point (-inf where it has none).
+  double equal_area(const Line& l, double x) const;
 
   Options opt_;
   Scale scale_;
+  ComputeBound compute_bound_;
   double log_cap_ = 0;  // log of the best efficiency (scale / value) of any point
 
   std::map<std::array<double, 2>, Line> lines_;

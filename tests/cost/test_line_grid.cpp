@@ -241,6 +241,50 @@ TEST(LineGrid, TilePairsInterpolateWithinTheirClass) {
 }
 
 // Piecewise alpha-beta: linear between knots, the floor below, the last segment above.
+// Equal-area extrapolation: lines (n, k) along m. The own line (2, 10) is (1, 1), (2, 2); with
+// scale(x) = x its efficiency is flat, so alone it extrapolates as y = x. Lines of the same k
+// and a larger n: (8, 10) over m' 1..4 and (16, 10) over m' 2..4; (8, 20) is another k and is
+// never read. m' = m n / n' = m / 4 on (8, 10), m / 8 on (16, 10). Values by log-log
+// interpolation, y = y0 (y1 / y0)^(log(m' / m0) / log(m1 / m0)).
+TEST(LineGrid, ComputeBoundQueriesBeyondALineReadTheLinesOfEqualArea) {
+  LineGrid g(LineGrid::Options{2, 1.0, false, false, false});
+  g.add({2, 10}, 1, 1);
+  g.add({2, 10}, 2, 2);
+  for (auto [m, y] : {std::pair{1.0, 6.0}, {2.0, 10.0}, {4.0, 12.0}}) g.add({8, 10}, m, y);
+  g.add({16, 10}, 2, 20);
+  g.add({16, 10}, 4, 30);
+  g.add({8, 20}, 1, 100);
+  g.add({8, 20}, 2, 200);
+  g.finalize();
+  g.set_extrapolation([](const std::array<double, 2>&, double x) { return x; });
+  EXPECT_NEAR(*g.at({2, 10}, 4), 4, 1e-9);  // no compute-bound predicate: the line alone
+  bool bound = true;
+  g.set_equal_area([&bound](const std::array<double, 2>&, double) { return bound; });
+  EXPECT_NEAR(*g.at({2, 10}, 1.5), 1.5, 1e-9);  // inside the line's range: unchanged
+  // m 4: m' 1 on (8, 10), measured 6 > 4.
+  EXPECT_NEAR(*g.at({2, 10}, 4), 6, 1e-9);
+  // m 6: m' 1.5 between (1, 6) and (2, 10): 6 (10/6)^(log 1.5 / log 2) = 8.0893.
+  EXPECT_NEAR(*g.at({2, 10}, 6), 6 * std::pow(10.0 / 6, std::log(1.5) / std::log(2.0)), 1e-9);
+  // m 12: m' 3 between (2, 10) and (4, 12): 11.125, below the line's own 12.
+  EXPECT_NEAR(*g.at({2, 10}, 12), 12, 1e-9);
+  // m 20: m' 5 is beyond (8, 10) (its last value 12 bounds the answer from below); on
+  // (16, 10) m' 2.5: 20 (30/20)^(log 1.25 / log 2) = 22.789, above the line's own 20.
+  EXPECT_NEAR(*g.at({2, 10}, 20), 20 * std::pow(1.5, std::log(1.25) / std::log(2.0)), 1e-9);
+  // m 40: beyond both (m' 10 and 5): the larger last value, 30, below the line's own 40.
+  EXPECT_NEAR(*g.at({2, 10}, 40), 40, 1e-9);
+  // Not compute-bound: the line alone.
+  bound = false;
+  EXPECT_NEAR(*g.at({2, 10}, 6), 6, 1e-9);
+  // Never smaller for a larger m.
+  bound = true;
+  double last = 0;
+  for (double m = 2.5; m <= 64; m *= 1.07) {
+    const double v = *g.at({2, 10}, m);
+    EXPECT_GE(v, last) << "m " << m;
+    last = v;
+  }
+}
+
 TEST(KnotCurve, LinearBetweenFloorBelowLastSegmentAbove) {
   KnotCurve c{{100, 200, 400}, {10, 20, 30}};
   EXPECT_DOUBLE_EQ(c.at(150), 15);

@@ -154,7 +154,7 @@ double LineGrid::equal_area(const Line& l, double x) const {
     auto f = lines_.find({*it, k});
     if (f == lines_.end() || f->second.x.empty()) continue;
     const Line& p = f->second;
-    const auto& sub = p.paired ? p.aligned : p.all;
+    const auto& sub = p.paired && !p.aligned.empty() ? p.aligned : p.all;
     const double xp = x * n / *it;
     if (xp < p.x[sub.front()]) break;  // the lines after it have smaller m' still
     if (xp > p.x[sub.back()]) {

@@ -61,13 +61,13 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
     ng.coef = g.coef;
     for (const auto& [key, line] : g.grid.lines()) {
       for (std::size_t i = 0; i < line.x.size(); ++i) {
-        double ratio = 1;
+        double y = line.y[i];
         if (!g.coef.empty()) {
           const double a = dot(g.coef, gemm_terms(line.x[i], key[0], key[1], dt, rs));
           const double b = dot(g.coef, gemm_terms(line.x[i], key[0], key[1], dt, rt));
-          if (a > 0 && b > 0) ratio = same_chip_layout ? b / a : b / line.y[i];
+          if (a > 0 && b > 0) y = same_chip_layout ? y * (b / a) : b;
         }
-        ng.grid.add(key, line.x[i], line.y[i] * ratio);
+        ng.grid.add(key, line.x[i], y);
       }
     }
     d.gemm.emplace(dt, std::move(ng));

@@ -240,7 +240,6 @@ TEST(LineGrid, TilePairsInterpolateWithinTheirClass) {
   EXPECT_NEAR(*holed.at({0, 0}, 120), 120, 1e-9);
 }
 
-// Piecewise alpha-beta: linear between knots, the floor below, the last segment above.
 // Equal-area extrapolation: lines (n, k) along m. The own line (2, 10) is (1, 1), (2, 2); with
 // scale(x) = x its efficiency is flat, so alone it extrapolates as y = x. Lines of the same k
 // and a larger n: (8, 10) over m' 1..4 and (16, 10) over m' 2..4; (8, 20) is another k and is
@@ -285,6 +284,7 @@ TEST(LineGrid, ComputeBoundQueriesBeyondALineReadTheLinesOfEqualArea) {
   }
 }
 
+// Piecewise alpha-beta: linear between knots, the floor below, the last segment above.
 TEST(KnotCurve, LinearBetweenFloorBelowLastSegmentAbove) {
   KnotCurve c{{100, 200, 400}, {10, 20, 30}};
   EXPECT_DOUBLE_EQ(c.at(150), 15);

@@ -167,9 +167,17 @@ double LineGrid::equal_area(const Line& l, double x) const {
 }
 
 double LineGrid::eval_line(const Line& l, double x, double lx) const {
-  // Beyond the line, every tile class extrapolates from the same (largest) point; a compute-
-  // bound query also reads the lines of equal area (equal_area()).
-  if (scale_ && x > l.x.back()) return std::max(interp_subset(l, l.all, lx), equal_area(l, x));
+  // Beyond the line, each tile class extrapolates from its own points (a first-row class
+  // only where its points reach the line's last doubling); a compute-bound query also
+  // reads the lines of equal area (equal_area()).
+  if (scale_ && x > l.x.back()) {
+    const std::vector<std::size_t>* s = &l.all;
+    if (l.paired && l.aligned.size() >= 2) {
+      const bool own = gemm_m_class(x) == 1 && l.first_row.size() >= 2 && 2 * l.x[l.first_row.back()] >= l.x.back();
+      s = own ? &l.first_row : &l.aligned;
+    }
+    return std::max(interp_subset(l, *s, lx), equal_area(l, x));
+  }
   if (!l.paired) return interp_subset(l, l.all, lx);
   auto exact = std::lower_bound(l.x.begin(), l.x.end(), x);
   if (exact != l.x.end() && *exact == x) return l.ly[static_cast<std::size_t>(exact - l.x.begin())];

@@ -240,6 +240,37 @@ TEST(LineGrid, TilePairsInterpolateWithinTheirClass) {
   EXPECT_NEAR(*holed.at({0, 0}, 120), 120, 1e-9);
 }
 
+// Beyond a tile-paired line each class extrapolates from its own points. Scale s(x) = x, so
+// efficiency = x / y: aligned points b = 32 .. 256 have y = b (efficiency 1), first-row points
+// b + 1 have y = 2 (b + 1) (efficiency 1/2); both flat, so no growth. The line's largest point
+// is the first row 257: an aligned query 512 keeps the aligned efficiency, 512 (from the
+// largest point it would be 2 x 512), a first-row query 513 the first-row one, 2 x 513, and any
+// other m (600) the aligned one. A line whose first rows stop before the last doubling of the
+// line (last 257, line to 1024) extrapolates every class from the aligned points: 2049 -> 2049.
+TEST(LineGrid, BeyondATilePairedLineEachClassExtrapolatesFromItsOwnPoints) {
+  const auto scale = [](const std::array<double, 2>&, double x) { return x; };
+  LineGrid g(LineGrid::Options{0, 1.0, false, true});
+  for (double b : {32.0, 64.0, 128.0, 256.0}) {
+    g.add({0, 0}, b, b);
+    g.add({0, 0}, b + 1, 2 * (b + 1));
+  }
+  g.set_extrapolation(scale);
+  g.finalize();
+  EXPECT_NEAR(*g.at({0, 0}, 512), 512, 1e-9);
+  EXPECT_NEAR(*g.at({0, 0}, 513), 2 * 513, 1e-9);
+  EXPECT_NEAR(*g.at({0, 0}, 600), 600, 1e-9);
+
+  LineGrid early(LineGrid::Options{0, 1.0, false, true});
+  for (double b : {32.0, 64.0, 128.0, 256.0, 512.0, 1024.0}) {
+    early.add({0, 0}, b, b);
+    if (b <= 256 && b != 128) early.add({0, 0}, b + 1, 2 * (b + 1));
+  }
+  early.set_extrapolation(scale);
+  early.finalize();
+  EXPECT_NEAR(*early.at({0, 0}, 2049), 2049, 1e-9);
+  EXPECT_NEAR(*early.at({0, 0}, 2048), 2048, 1e-9);
+}
+
 // Equal-area extrapolation: lines (n, k) along m. The own line (2, 10) is (1, 1), (2, 2); with
 // scale(x) = x its efficiency is flat, so alone it extrapolates as y = x. Lines of the same k
 // and a larger n: (8, 10) over m' 1..4 and (16, 10) over m' 2..4; (8, 20) is another k and is

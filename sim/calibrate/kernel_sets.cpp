@@ -20,7 +20,7 @@ struct FormatKernels {
 
 // One row per table format the readers know (sim/calibrate/readers.cpp).
 constexpr FormatKernels kFormats[] = {
-    {"aiconfigurator_gemm", "gemm", "vllm", "GEMMs as vLLM 0.24 runs them (AIConfigurator's vLLM collector; bf16, fp8)"},
+    {"aiconfigurator_gemm", "gemm", "vllm", "GEMMs as vLLM 0.24 runs them (AIConfigurator's vLLM collector; bf16, fp8, block-scaled fp8)"},
     {"aiconfigurator_context_attention", "attention_prefill", "vllm", "vLLM 0.24 prefill attention (AIConfigurator)"},
     {"aiconfigurator_generation_attention", "attention_decode", "vllm", "vLLM 0.24 decode attention (AIConfigurator)"},
     {"aiconfigurator_custom_allreduce", "collective", "", "vLLM 0.24 custom all-reduce, CUDA-graph replay (AIConfigurator)"},

@@ -70,12 +70,20 @@ void read_aiconfigurator(const CsvTable& t, InputFile& in, int idx, std::vector<
     if (op == "gemm") {
       in.format = "aiconfigurator_gemm";
       const std::string& dt = t.cell(r, t.col("gemm_dtype"));
-      if (dt != "bfloat16" && dt != "fp8") {
+      if (dt != "bfloat16" && dt != "fp8" && dt != "fp8_block") {
         ++in.skipped["gemm_dtype " + dt + " (not modelled)"];
         continue;
       }
+      // Block-scaled fp8: the collector measured FlashInfer's kernel for m <= 17 and DeepGEMM's
+      // from m = 32, together the table's whole m grid (vLLM's dispatch); CUTLASS's block-scaled
+      // kernel is measured on a sparser grid beside them, as another choice.
+      const std::string& src = t.cell(r, c_src);
+      if (dt == "fp8_block" && src != "DeepGemmFp8BlockScaledMMKernel" && src != "FlashInferFp8BlockScaledMMKernel") {
+        ++in.skipped["fp8_block kernel " + src + " (DeepGEMM and FlashInfer cover the m grid)"];
+        continue;
+      }
       m.family = Family::kGemm;
-      m.dtype = dt == "bfloat16" ? "bf16" : "fp8";
+      m.dtype = dt == "bfloat16" ? "bf16" : dt;
       m.m = static_cast<double>(t.integer(r, t.col("m")));
       m.n = static_cast<double>(t.integer(r, t.col("n")));
       m.k = static_cast<double>(t.integer(r, t.col("k")));

@@ -100,12 +100,12 @@ int plan_memory_cmd(const Args& args) {
   }
   const std::string wd = vm["dtype"].as<std::string>();
   mem.weight_dtype = wd == "auto" ? model.checkpoint_weight_dtype() : parse_dtype(wd, std::string(kWhere) + ": --dtype");
-  if (mem.weight_dtype == DType::kTf32) bad_value(std::string(kWhere) + ": --dtype", wd, "a storage dtype (bf16, fp16, fp32, fp8, int8, int4, int2)");
-  const bool low_bit = mem.weight_dtype == DType::kFp8 || mem.weight_dtype == DType::kInt8 || mem.weight_dtype == DType::kInt4 ||
-                       mem.weight_dtype == DType::kInt2;
+  if (mem.weight_dtype == DType::kTf32) bad_value(std::string(kWhere) + ": --dtype", wd, "a storage dtype (bf16, fp16, fp32, fp8, fp8_block, int8, int4, int2)");
+  const bool low_bit = mem.weight_dtype == DType::kFp8 || mem.weight_dtype == DType::kFp8Block || mem.weight_dtype == DType::kInt8 ||
+                       mem.weight_dtype == DType::kInt4 || mem.weight_dtype == DType::kInt2;
   mem.act_dtype = low_bit ? DType::kBf16 : mem.weight_dtype;
   const std::string kd = vm["kv-dtype"].as<std::string>();
-  mem.kv_dtype = kd == "auto" ? mem.act_dtype : parse_dtype(kd, std::string(kWhere) + ": --kv-dtype");
+  mem.kv_dtype = kd == "auto" ? mem.act_dtype : parse_kv_dtype(kd, std::string(kWhere) + ": --kv-dtype");
   if (mem.kv_dtype == DType::kTf32) bad_value(std::string(kWhere) + ": --kv-dtype", kd, "a KV-cache dtype (bf16, fp16, fp32, fp8, int8, int4, int2)");
   mem.max_num_batched_tokens = positive("max-num-batched-tokens", 1);
   mem.max_num_seqs = positive("max-num-seqs", 1);

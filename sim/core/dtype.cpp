@@ -11,6 +11,7 @@ double dtype_bytes(DType d) {
     case DType::kBf16:
     case DType::kFp16: return 2.0;
     case DType::kFp8:
+    case DType::kFp8Block:
     case DType::kInt8: return 1.0;
     case DType::kInt4: return 0.5;
     case DType::kInt2: return 0.25;
@@ -28,6 +29,7 @@ const char* dtype_name(DType d) {
     case DType::kInt8: return "int8";
     case DType::kInt4: return "int4";
     case DType::kInt2: return "int2";
+    case DType::kFp8Block: return "fp8_block";
   }
   return "?";
 }
@@ -41,7 +43,14 @@ DType parse_dtype(const std::string& t, const std::string& where) {
   if (t == "int8") return DType::kInt8;
   if (t == "int4") return DType::kInt4;
   if (t == "int2") return DType::kInt2;
-  bad_value(where, t, "a dtype (fp32, tf32, bf16, fp16, fp8, int8, int4, int2)");
+  if (t == "fp8_block") return DType::kFp8Block;
+  bad_value(where, t, "a dtype (fp32, tf32, bf16, fp16, fp8, fp8_block, int8, int4, int2)");
+}
+
+DType parse_kv_dtype(const std::string& t, const std::string& where) {
+  const DType d = parse_dtype(t, where);
+  if (d == DType::kFp8Block) bad_value(where, t, "a KV-cache dtype (fp32, tf32, bf16, fp16, fp8, int8, int4, int2)");
+  return d;
 }
 
 }  // namespace servesim

@@ -18,7 +18,7 @@ double round_sig(double v, int sig) {
 }
 
 double ProfileRates::peak(const std::string& dtype) const {
-  auto it = peak_flops.find(dtype);
+  auto it = peak_flops.find(dtype == "fp8_block" ? std::string("fp8") : dtype);  // block scales: the fp8 rate
   if (it != peak_flops.end()) return it->second;
   it = peak_flops.find("bf16");
   SERVESIM_ASSERT(it != peak_flops.end());
@@ -41,7 +41,7 @@ const std::vector<std::string>& gemm_term_names() {
 
 namespace {
 double gemm_bytes(double m, double n, double k, const std::string& dtype) {
-  const double eb = dtype == "fp8" ? 1.0 : 2.0;  // weights and activations in; output bf16
+  const double eb = dtype == "fp8" || dtype == "fp8_block" ? 1.0 : 2.0;  // weights and activations in; output bf16
   return k * n * eb + m * k * eb + m * n * 2.0;
 }
 }  // namespace

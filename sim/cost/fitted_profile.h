@@ -24,7 +24,7 @@
 namespace servesim {
 
 struct ProfileRates {
-  std::map<std::string, double> peak_flops;  // "bf16", "fp8" -> FLOP/s (dense)
+  std::map<std::string, double> peak_flops;  // "bf16", "fp8" -> FLOP/s (dense); "fp8_block" reads "fp8"
   double hbm_bandwidth = 0;                  // bytes/s
   double sm_count = 0;
   double intra_node_bandwidth = 0;           // bytes/s per direction

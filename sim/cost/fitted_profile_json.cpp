@@ -176,7 +176,7 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
   if (fam.contains("gemm")) {
     for (const auto& [dt, g] : fam["gemm"].items()) {
       const std::string w = fw + ": gemm: " + dt;
-      if (dt != "bf16" && dt != "fp8") bad_value(fw + ": gemm", dt, "dtype keys bf16 or fp8");
+      if (dt != "bf16" && dt != "fp8" && dt != "fp8_block") bad_value(fw + ": gemm", dt, "dtype keys bf16, fp8 or fp8_block");
       GemmFit gf;
       if (g.contains("regression")) gf.coef = coefs(g["regression"], "coef", gemm_term_names().size(), w + ": regression");
       const json& lines = require_field(g, "lines", w);

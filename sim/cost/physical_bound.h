@@ -25,7 +25,7 @@ class PhysicalBound {
 
  private:
   double peak(DType d) const { return peak_[static_cast<std::size_t>(d)]; }
-  std::array<double, 8> peak_{};  // dense peak FLOP/s by DType
+  std::array<double, kNumDTypes> peak_{};  // dense peak FLOP/s by DType
   double hbm_ = 0, intra_ = 0, host_ = 0;
 };
 

@@ -52,7 +52,7 @@ PowerCoefficients power_coefficients(const DeviceSpec& d, double limit_w, const 
                       d.power_limited_clock_hz.has_value();
   for (std::size_t i = 0; i < c.energy_per_flop.size(); ++i) {
     const auto dt = static_cast<DType>(i);
-    const auto it = d.energy_per_flop.find(dtype_name(dt));
+    const auto it = d.energy_per_flop.find(dtype_name(dt == DType::kFp8Block ? DType::kFp8 : dt));  // the fp8 MMA work
     c.energy_per_flop[i] = it != d.energy_per_flop.end() ? it->second : e_bf16 * bf16_peak / d.peak_flops(dt);
   }
   c.energy_per_byte = d.energy_per_byte.value_or(kStreamDynamicShare * budget /
@@ -97,6 +97,7 @@ PowerModel::OpPower PowerModel::apply(const Operator& op, SimTime ns) const {
 nlohmann::json PowerModel::describe() const {
   nlohmann::json e = nlohmann::json::object();
   for (std::size_t i = 0; i < c_.energy_per_flop.size(); ++i) {
+    if (static_cast<DType>(i) == DType::kFp8Block) continue;  // fp8's
     e[dtype_name(static_cast<DType>(i))] = c_.energy_per_flop[i] * 1e12;
   }
   return {{"device", dev_.name},

@@ -38,7 +38,7 @@ struct PowerCoefficients {
   double limit_w = 0;        // the power limit in force (nvidia-smi -pl)
   double idle_w = 0;         // no process on the device
   double engine_idle_w = 0;  // P0: engine context open, no kernel running
-  std::array<double, 8> energy_per_flop{};  // J per FLOP, indexed by DType
+  std::array<double, kNumDTypes> energy_per_flop{};  // J per FLOP, indexed by DType
   double energy_per_byte = 0;               // J per HBM byte
   double f_max_hz = 0, f_pl_hz = 0;
   std::optional<double> node_overhead_w;  // non-GPU node power per GPU (device profile), if known
@@ -66,7 +66,7 @@ class PowerModel {
  private:
   const DeviceSpec& dev_;
   PowerCoefficients c_;
-  std::array<double, 8> peak_{};  // FLOP/s by DType
+  std::array<double, kNumDTypes> peak_{};  // FLOP/s by DType
 };
 
 }  // namespace servesim

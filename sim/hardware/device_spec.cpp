@@ -17,7 +17,8 @@ double DeviceSpec::peak_flops(DType d) const {
   };
   double f = 0;
   switch (d) {
-    case DType::kFp8: f = get("fp8"); break;
+    case DType::kFp8:
+    case DType::kFp8Block: f = get("fp8"); break;
     case DType::kInt8: f = get("int8"); break;
     case DType::kFp32: f = get("fp32"); break;
     case DType::kTf32: f = get("tf32"); break;

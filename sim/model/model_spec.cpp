@@ -102,6 +102,7 @@ ModelSpec ModelSpec::from_hf_config(const nlohmann::json& c, const std::string& 
   if (const auto* q = r.find_any({"quantization_config"}); q && q->is_object()) {
     if (auto it = q->find("quant_method"); it != q->end() && it->is_string()) m.quant_method = it->get<std::string>();
     if (auto it = q->find("bits"); it != q->end() && it->is_number_integer()) m.quant_bits = it->get<std::int64_t>();
+    if (auto it = q->find("weight_block_size"); it != q->end() && it->is_array() && !it->empty()) m.quant_block_scaled = true;
   }
 
   // MoE: the field names differ between families.
@@ -221,7 +222,9 @@ AttentionParams attention_params(const ModelSpec& m) {
   return p;
 }
 
-bool is_quantized(DType d) { return d == DType::kFp8 || d == DType::kInt8 || d == DType::kInt4 || d == DType::kInt2; }
+bool is_quantized(DType d) {
+  return d == DType::kFp8 || d == DType::kFp8Block || d == DType::kInt8 || d == DType::kInt4 || d == DType::kInt2;
+}
 }  // namespace
 
 ParamBreakdown ModelSpec::param_breakdown() const {
@@ -262,7 +265,7 @@ double ModelSpec::active_param_count() const {
 }
 
 DType ModelSpec::checkpoint_weight_dtype() const {
-  if (quant_method == "fp8") return DType::kFp8;
+  if (quant_method == "fp8") return quant_block_scaled ? DType::kFp8Block : DType::kFp8;
   if (quant_method == "mxfp4") return DType::kInt4;
   if (quant_bits == 4) return DType::kInt4;
   if (quant_bits == 8) return DType::kInt8;

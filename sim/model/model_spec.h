@@ -93,6 +93,7 @@ struct ModelSpec {
   bool tie_embeddings = false;
   std::string quant_method;  // quantization_config.quant_method of the checkpoint ("fp8", "mxfp4", ...; empty: none)
   std::int64_t quant_bits = 0;  // quantization_config.bits (GPTQ/AWQ), 0 when absent
+  bool quant_block_scaled = false;  // quantization_config.weight_block_size given (block-scaled fp8)
   bool qkv_bias = false;   // Qwen2, gpt-oss
   bool attn_sinks = false; // gpt-oss learned sinks (one scalar per head)
   bool o_bias = false;     // bias on o_proj (gpt-oss)
@@ -116,7 +117,8 @@ struct ModelSpec {
   double param_count() const;
   // Parameters touched by one token (routed experts: top-k of them).
   double active_param_count() const;
-  // The weight dtype the checkpoint ships in: fp8 for quant_method "fp8", int4 for "mxfp4"
+  // The weight dtype the checkpoint ships in: fp8 for quant_method "fp8" (fp8_block when its
+  // weight_block_size is given), int4 for "mxfp4"
   // and 4-bit GPTQ/AWQ, int8 for 8-bit ones, else torch_dtype.
   DType checkpoint_weight_dtype() const;
   // Bytes per parameter of a weight matrix stored at `wd`, scales included: fp32 4, bf16 2,

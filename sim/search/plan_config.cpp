@@ -119,7 +119,7 @@ CandidateAxes parse_candidates(Params& p) {
   c.kv_cache_dtype = list<std::string>(p, "kv_cache_dtype", {"auto"}, "KV-cache dtypes (auto, bf16, fp8, ...)",
                                        [](const nlohmann::json& v, const std::string& where) {
                                          const std::string s = text(v, where);
-                                         if (s != "auto") (void)parse_dtype(s, where);
+                                         if (s != "auto") (void)parse_kv_dtype(s, where);
                                          return s;
                                        });
   c.splits = list<Split>(p, "disaggregation", {"colocated"}, "\"colocated\" and/or \"P:D\" splits", split);

@@ -57,8 +57,8 @@ PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string&
   const EngineConfig& e = c.engine;
   p.mem.gpu_memory_utilization = e.gpu_memory_utilization;
   p.mem.weight_dtype = e.dtype == "auto" ? model.checkpoint_weight_dtype() : parse_dtype(e.dtype, where("engine.dtype"));
-  p.mem.act_dtype = p.mem.weight_dtype == DType::kFp8 || p.mem.weight_dtype == DType::kInt4 ? DType::kBf16 : p.mem.weight_dtype;
-  p.mem.kv_dtype = e.kv_cache_dtype == "auto" ? p.mem.act_dtype : parse_dtype(e.kv_cache_dtype, where("engine.kv_cache_dtype"));
+  p.mem.act_dtype = p.mem.weight_dtype == DType::kFp8 || p.mem.weight_dtype == DType::kFp8Block || p.mem.weight_dtype == DType::kInt4 ? DType::kBf16 : p.mem.weight_dtype;
+  p.mem.kv_dtype = e.kv_cache_dtype == "auto" ? p.mem.act_dtype : parse_kv_dtype(e.kv_cache_dtype, where("engine.kv_cache_dtype"));
   p.mem.runtime_overhead_bytes = e.runtime_overhead_bytes;
   // The scheduler's own budgets size the activation peak (whatever its keys are called).
   const StepBudgets budgets = step_budgets(c.scheduler);

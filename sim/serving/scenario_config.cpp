@@ -46,7 +46,7 @@ EngineConfig parse_engine(Params& p) {
   e.kv_cache_dtype = p.string("kv_cache_dtype", "auto", "KV-cache dtype (auto: the activation dtype)");
   if (!p.doc_mode()) {
     if (e.dtype != "auto") (void)parse_dtype(e.dtype, p.where("dtype"));
-    if (e.kv_cache_dtype != "auto") (void)parse_dtype(e.kv_cache_dtype, p.where("kv_cache_dtype"));
+    if (e.kv_cache_dtype != "auto") (void)parse_kv_dtype(e.kv_cache_dtype, p.where("kv_cache_dtype"));
   }
   e.max_model_len_given = p.has("max_model_len");
   e.max_model_len = p.integer("max_model_len", 0, "longest request (prompt + output) accepted (0: the model's max_position_embeddings)", 0);

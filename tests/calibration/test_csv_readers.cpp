@@ -48,15 +48,23 @@ TEST(CsvTable, GzipAndPlainReadTheSame) {
     for (std::size_t c = 0; c < a.columns().size(); ++c) EXPECT_EQ(a.cell(r, c), b.cell(r, c));
 }
 
-TEST(Readers, AiconfiguratorGemmInMicrosecondsWithoutBlockFp8) {
+// Block-scaled fp8 rows of vLLM's dispatch (DeepGEMM, FlashInfer) are read as dtype fp8_block;
+// CUTLASS's block-scaled kernel, measured beside them, is skipped and counted.
+TEST(Readers, AiconfiguratorGemmInMicrosecondsWithBlockFp8OfVllmsDispatch) {
   MeasurementSet s;
   read_measurements(kFormats + "aic_gemm.csv", "aic_gemm.csv", s);
-  ASSERT_EQ(s.rows.size(), 2u);  // fp8_block is not a dtype we model
+  ASSERT_EQ(s.rows.size(), 4u);
   EXPECT_EQ(s.rows[0].dtype, "bf16");
   EXPECT_DOUBLE_EQ(s.rows[0].us, 15);  // 0.015 ms
   EXPECT_EQ(s.rows[1].dtype, "fp8");
   EXPECT_DOUBLE_EQ(s.rows[0].m, 16);
+  EXPECT_EQ(s.rows[2].dtype, "fp8_block");  // DeepGEMM
+  EXPECT_DOUBLE_EQ(s.rows[2].us, 11);
+  EXPECT_EQ(s.rows[3].dtype, "fp8_block");  // FlashInfer
+  EXPECT_DOUBLE_EQ(s.rows[3].m, 8);
   EXPECT_EQ(s.inputs[0].format, "aiconfigurator_gemm");
+  ASSERT_EQ(s.inputs[0].skipped.size(), 1u);
+  EXPECT_NE(s.inputs[0].skipped.begin()->first.find("CutlassFp8BlockScaledMMKernel"), std::string::npos);
   EXPECT_EQ(s.inputs[0].skipped.begin()->second, 1u);
   EXPECT_EQ(s.inputs[0].sha256.size(), 64u);
 }

@@ -68,6 +68,8 @@ TEST_F(BadInput, UnknownComponentKey) {
 TEST_F(BadInput, ValueOutOfRange) {
   expect_error(kSmall + "--set scheduler.max_num_seqs=0", {"scheduler.max_num_seqs", "'0'", "[1, 16777216]"});
   expect_error(kSmall + "--set engine.gpu_memory_utilization=1.5", {"engine.gpu_memory_utilization", "1.5"});
+  // Block scaling is a weight format: no KV cache is stored in it.
+  expect_error(kSmall + "--set engine.kv_cache_dtype=fp8_block", {"engine.kv_cache_dtype", "fp8_block", "a KV-cache dtype"});
 }
 
 TEST_F(BadInput, WrongTypeAndBadUnit) {

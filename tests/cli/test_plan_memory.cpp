@@ -120,9 +120,10 @@ TEST(PlanMemory, Int4WeightsKeepEmbeddingsInBf16) {
 }
 
 TEST(PlanMemory, CheckpointDtypeIsTheDefault) {
-  // DeepSeek-V3 ships fp8 weights (quantization_config), so auto plans fp8 matrices.
+  // DeepSeek-V3 ships block-scaled fp8 weights (quantization_config with weight_block_size),
+  // so auto plans fp8_block matrices (1 byte a weight, as fp8).
   const auto j = plan_json("--model DeepSeek-V3 --hardware h200_sxm --tp 8 --context 32768");
-  EXPECT_EQ(j["dtypes"]["weights"], "fp8");
+  EXPECT_EQ(j["dtypes"]["weights"], "fp8_block");
   // MLA latent per GPU: 61 x 576 x 2 = 70,272 B a token (replicated over TP).
   EXPECT_EQ(j["memory"]["kv_bytes_per_token"].get<double>(), 70272.0);
 }

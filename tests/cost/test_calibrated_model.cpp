@@ -1,9 +1,14 @@
 // The composite cost model: fitted profile first, roofline last, every answer named.
 #include <filesystem>
+#include <fstream>
+#include <tuple>
+
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "sim/core/error.h"
+#include "sim/core/json_file.h"
 #include "sim/cost/i_cost_model.h"
 #include "sim/cost/sha256.h"
 #include "tests/cost/test_helpers.h"
@@ -70,6 +75,32 @@ TEST(CalibratedCost, AFitNeverAnswersBelowThePhysicalBound) {
   const auto p = slow->model->predict(gemm(1, 1024, 1024));
   EXPECT_EQ(p->ns, 21'012);  // 21.01248 us rounded to ns
   EXPECT_EQ(p->source, b->tag + ":gemm");
+}
+
+// Block-scaled fp8 GEMMs read the profile's fp8_block lines; a profile without them answers
+// with its per-tensor fp8 lines, and says so in the source. Lines n = k = 1024 at m = 1 and
+// 100: fp8 5 -> 500 us, fp8_block 8 -> 800 us (both y = c m), so m = 10 reads 50 and 80 us
+// (log-log interpolation); the physical bound (about 1.05 MB at 1e12 B/s) is far below.
+TEST(CalibratedCost, BlockScaledFp8ReadsItsOwnLinesOrThePerTensorOnes) {
+  nlohmann::json j = read_json_file(kProfile);
+  j["families"]["gemm"]["fp8"] = {{"lines", {{{"n", 1024}, {"k", 1024}, {"m", {1, 100}}, {"us", {5, 500}}}}}};
+  auto write = [](const nlohmann::json& p, const std::string& name) {
+    const auto path = std::filesystem::temp_directory_path() / ("servesim_" + name + "_" + std::to_string(::getpid()) + ".json");
+    std::ofstream(path) << p.dump();
+    return path.string();
+  };
+  const std::string per_tensor = write(j, "fp8_only");
+  j["families"]["gemm"]["fp8_block"] = {{"lines", {{{"n", 1024}, {"k", 1024}, {"m", {1, 100}}, {"us", {8, 800}}}}}};
+  const std::string with_block = write(j, "fp8_block");
+  for (const auto& [path, us, variant] : {std::tuple{per_tensor, 50'000, ":gemm:per_tensor_fp8"}, std::tuple{with_block, 80'000, ":gemm"}}) {
+    auto b = build({{"profile", path}});
+    const auto p = b->model->predict(gemm(10, 1024, 1024, DType::kFp8Block));
+    ASSERT_TRUE(p) << path;
+    EXPECT_EQ(p->ns, us) << path;
+    EXPECT_EQ(p->source, "fit:test_dev@" + sha256_file_hex(path).substr(0, 8) + variant);
+    EXPECT_EQ(b->model->predict(gemm(10, 1024, 1024, DType::kFp8))->ns, 50'000) << path;  // per-tensor fp8 as before
+    std::filesystem::remove(path);
+  }
 }
 
 TEST(CalibratedCost, WhatTheFitLacksGoesToTheRoofline) {

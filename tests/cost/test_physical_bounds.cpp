@@ -113,7 +113,7 @@ TEST(PhysicalBounds, GemmNeverBeatsPeakAndGrowsWithEverySize) {
   std::mt19937_64 rng(20261204);
   for (const auto& s : subjects()) {
     for (const auto& [dts, fit] : s->profile.gemm) {
-      const DType dt = dts == "fp8" ? DType::kFp8 : DType::kBf16;
+      const DType dt = parse_dtype(dts, "gemm dtype");
       double max_m = 1, max_n = 1, max_k = 1;
       for (const auto& [key, line] : fit.grid.lines()) {
         max_n = std::max(max_n, key[0]);
@@ -134,7 +134,11 @@ TEST(PhysicalBounds, GemmNeverBeatsPeakAndGrowsWithEverySize) {
         t.monotone(ns(*s->model, gemm(m, n, up(k), dt)), base, k >= max_k, fmt::format("k {}->{} (m={} n={})", k, up(k), m, n));
       }
       // Measured 2026-12-06: at most 420 of 9,000 (4.7 %, h100_sxm fp8), worst drop 24 %.
-      EXPECT_TRUE(t.clean(0.05, 0.25)) << s->name << " gemm " << dts << ": " << t.report();
+      // Block-scaled fp8 (vLLM's DeepGEMM and FlashInfer kernels, h100_sxm): 748 of 9,000, worst
+      // drop 37 %; its measured rows fall at 30 % of the adjacent steps in n (26 % in k, worst
+      // -89 %), against 7 % for per-tensor fp8, so its ceiling is wider.
+      const bool block = dt == DType::kFp8Block;
+      EXPECT_TRUE(t.clean(block ? 0.10 : 0.05, block ? 0.40 : 0.25)) << s->name << " gemm " << dts << ": " << t.report();
     }
   }
 }

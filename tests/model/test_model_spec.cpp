@@ -187,7 +187,8 @@ TEST(ModelReader, MqaTinyByHand) {
 
 TEST(ModelReader, CheckpointDtypes) {
   EXPECT_EQ(catalogue("Llama-3.1-8B").checkpoint_weight_dtype(), DType::kBf16);  // torch_dtype
-  EXPECT_EQ(catalogue("DeepSeek-V3").checkpoint_weight_dtype(), DType::kFp8);    // quant_method fp8
+  // quant_method fp8 with weight_block_size [128, 128]: block-scaled fp8.
+  EXPECT_EQ(catalogue("DeepSeek-V3").checkpoint_weight_dtype(), DType::kFp8Block);
   EXPECT_EQ(catalogue("gpt-oss-120b").checkpoint_weight_dtype(), DType::kInt4);  // quant_method mxfp4
 }
 

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/core/dtype.h"
+#include "sim/core/error.h"
 #include "sim/model/model_spec.h"
 #include "sim/parallel/i_parallel_plan.h"
 
@@ -67,10 +69,30 @@ TEST(KvBytes, TensorParallelShardsKvHeadsButReplicatesMqaAndMla) {
   EXPECT_EQ(ds.kv_bytes_per_token_layer(DType::kBf16, megatron(8)->kv_heads_per_device(ds)) * 61, 70272.0);
 }
 
+// fp8_block names block-scaled fp8 weights: one byte, a weight format only (a KV-cache dtype
+// of that name is an input error naming the field and the value).
+TEST(Dtypes, BlockScaledFp8IsAWeightFormat) {
+  EXPECT_EQ(parse_dtype("fp8_block", "x"), DType::kFp8Block);
+  EXPECT_STREQ(dtype_name(DType::kFp8Block), "fp8_block");
+  EXPECT_EQ(dtype_bytes(DType::kFp8Block), 1.0);
+  EXPECT_EQ(parse_kv_dtype("fp8", "x"), DType::kFp8);
+  try {
+    (void)parse_kv_dtype("fp8_block", "scenario.json: engine.kv_cache_dtype");
+    ADD_FAILURE() << "fp8_block accepted as a KV-cache dtype";
+  } catch (const InputError& e) {
+    const std::string w = e.what();
+    EXPECT_NE(w.find("engine.kv_cache_dtype"), std::string::npos) << w;
+    EXPECT_NE(w.find("fp8_block"), std::string::npos) << w;
+    EXPECT_NE(w.find("a KV-cache dtype"), std::string::npos) << w;
+  }
+}
+
 TEST(WeightBytes, MatrixFormats) {
   const ModelSpec m = catalogue("Llama-3.1-8B");
   EXPECT_EQ(m.matrix_bytes_per_param(DType::kBf16, false), 2.0);
   EXPECT_EQ(m.matrix_bytes_per_param(DType::kFp8, false), 1.0);
+  // Block-scaled fp8: one fp32 scale per 128 x 128 block, 4 / 16384 B a weight (0.02 %), not counted.
+  EXPECT_EQ(m.matrix_bytes_per_param(DType::kFp8Block, false), 1.0);
   // MARLIN/GPTQ int4: 4 bits + one fp16 scale per 128 weights = 4.125 bits.
   EXPECT_EQ(m.matrix_bytes_per_param(DType::kInt4, false), 4.125 / 8);
   EXPECT_EQ(m.matrix_bytes_per_param(DType::kInt4, true), 4.125 / 8);

@@ -140,6 +140,8 @@ std::vector<Case> cases() {
       {"TpNotPositive", plan(R"({"candidates": {"tp": [0]}})"), "", {"candidates.tp[0]", "positive integer"}},
       {"BadSplit", plan(R"({"candidates": {"disaggregation": ["1-2"]}})"), "", {"candidates.disaggregation[0]", "1-2", "P:D"}},
       {"BadKvDtype", plan(R"({"candidates": {"kv_cache_dtype": ["fp9"]}})"), "", {"candidates.kv_cache_dtype[0]", "fp9"}},
+      {"WeightOnlyKvDtype", plan(R"({"candidates": {"kv_cache_dtype": ["fp8_block"]}})"), "",
+       {"candidates.kv_cache_dtype[0]", "fp8_block", "a KV-cache dtype"}},
       {"NoSlo", plan(R"({"slo": {"ttft": null, "tpot": null}})"), "", {"slo.ttft", "no SLO given"}},
       {"MissingTargetRate", plan(R"({"target_rate": null})"), "", {"target_rate"}},
       {"NegativeTargetRate", plan(R"({"target_rate": -1})"), "", {"target_rate", "-1"}},

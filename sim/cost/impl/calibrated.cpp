@@ -123,6 +123,10 @@ class CalibratedCostModel final : public ICostModel {
     };
     src(kGemm, "");
     src(kGemm, "regression");
+    // Block-scaled fp8 GEMMs where the profile has no such kernels: its per-tensor fp8 ones.
+    has_fp8_block_ = profile_.gemm.count("fp8_block") > 0;
+    src(kGemm, "per_tensor_fp8");
+    src(kGemm, "per_tensor_fp8:regression");
     src(kPrefill, "");
     src(kPrefill, "global");
     src(kDecode, "");
@@ -161,11 +165,16 @@ class CalibratedCostModel final : public ICostModel {
       case OpClass::kGemm: {
         const auto& g = op.gemm;
         if (!use_[kGemm] || g.groups != 1) return std::nullopt;
-        static const std::string kBf16 = "bf16", kFp8 = "fp8";
-        const std::string* dt = g.dtype == DType::kBf16 || g.dtype == DType::kFp16 ? &kBf16 : g.dtype == DType::kFp8 ? &kFp8 : nullptr;
+        static const std::string kBf16 = "bf16", kFp8 = "fp8", kFp8Block = "fp8_block";
+        const bool as_per_tensor = g.dtype == DType::kFp8Block && !has_fp8_block_;
+        const std::string* dt = g.dtype == DType::kBf16 || g.dtype == DType::kFp16 ? &kBf16
+                                : g.dtype == DType::kFp8 || as_per_tensor       ? &kFp8
+                                : g.dtype == DType::kFp8Block                   ? &kFp8Block
+                                                                                : nullptr;
         if (!dt) return std::nullopt;
         auto a = profile_.predict_gemm(static_cast<double>(g.m), static_cast<double>(g.n), static_cast<double>(g.k), *dt);
         if (!a) return std::nullopt;
+        if (as_per_tensor) return answer(a->us, kGemm, *a->variant ? "per_tensor_fp8:regression" : "per_tensor_fp8");
         return answer(a->us, kGemm, a->variant);
       }
       case OpClass::kAttentionPrefill:
@@ -219,6 +228,7 @@ class CalibratedCostModel final : public ICostModel {
   std::array<bool, 6> use_{};
   std::unique_ptr<ICostModel> roofline_;
   bool has_profile_ = false;
+  bool has_fp8_block_ = false;
   double intra_bw_ = 0;
 };
 

@@ -145,7 +145,7 @@ class RooflineCostModel final : public ICostModel {
 
   Config c_;
   const DeviceSpec& dev_;
-  std::array<double, 8> peak_{};  // indexed by DType
+  std::array<double, kNumDTypes> peak_{};  // indexed by DType
 };
 
 }  // namespace

@@ -383,11 +383,30 @@ void dump_scalar_array(const nlohmann::json& j, std::string& out) {
   out += "]";
 }
 
+bool scalar_array(const nlohmann::json& j) {
+  return j.is_array() && std::all_of(j.begin(), j.end(), [](const nlohmann::json& e) { return e.is_primitive(); });
+}
+
 void dump_rec(const nlohmann::json& j, int indent, std::string& out) {
   const std::string pad(static_cast<std::size_t>(indent) * 2, ' ');
   const std::string pad_in(static_cast<std::size_t>(indent + 1) * 2, ' ');
   if (j.is_object()) {
     if (j.empty()) { out += "{}"; return; }
+    // An object of numbers, strings and flat arrays (a GEMM line, a curve) on one line: the
+    // profile's bulk, whose indentation alone would be ~7 % of its size.
+    if (std::all_of(j.begin(), j.end(), [](const nlohmann::json& v) { return v.is_primitive() || scalar_array(v); })) {
+      out += "{";
+      bool first = true;
+      for (const auto& [k, v] : j.items()) {
+        if (!first) out += ", ";
+        first = false;
+        out += nlohmann::json(k).dump() + ": ";
+        if (v.is_array()) dump_scalar_array(v, out);
+        else dump_number(v, out);
+      }
+      out += "}";
+      return;
+    }
     out += "{\n";
     bool first = true;
     for (const auto& [k, v] : j.items()) {
@@ -398,8 +417,7 @@ void dump_rec(const nlohmann::json& j, int indent, std::string& out) {
     }
     out += "\n" + pad + "}";
   } else if (j.is_array()) {
-    const bool scalars = std::all_of(j.begin(), j.end(), [](const nlohmann::json& e) { return e.is_primitive(); });
-    if (scalars) {
+    if (scalar_array(j)) {
       dump_scalar_array(j, out);
       return;
     }

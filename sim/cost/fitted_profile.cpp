@@ -18,7 +18,8 @@ double round_sig(double v, int sig) {
 }
 
 double ProfileRates::peak(const std::string& dtype) const {
-  auto it = peak_flops.find(dtype == "fp8_block" ? std::string("fp8") : dtype);  // block scales: the fp8 rate
+  static const std::string kFp8 = "fp8";
+  auto it = peak_flops.find(dtype == "fp8_block" ? kFp8 : dtype);  // block scales: the fp8 rate (no copy of dtype)
   if (it != peak_flops.end()) return it->second;
   it = peak_flops.find("bf16");
   SERVESIM_ASSERT(it != peak_flops.end());

@@ -215,6 +215,24 @@ TEST(Fit, DeterministicProfileText) {
   EXPECT_NE(a.find("\"data_date\": \"2026-01-02T03:04:05Z\""), std::string::npos);
 }
 
+// Profile text: an object of numbers, strings and flat arrays (a GEMM line) takes one line;
+// others open one line per member; integral numbers carry no fraction. It parses back equal.
+TEST(Fit, ProfileTextPutsFlatObjectsOnOneLine) {
+  const auto j = nlohmann::json::parse(R"({"a": {"k": 1.0, "m": [1, 2.5], "s": "x"}, "b": [{"n": 2.5}, {"c": {"d": 1}}]})");
+  const std::string text = dump_profile_json(j);
+  EXPECT_EQ(text,
+            "{\n"
+            "  \"a\": {\"k\": 1, \"m\": [1,2.5], \"s\": \"x\"},\n"
+            "  \"b\": [\n"
+            "    {\"n\": 2.5},\n"
+            "    {\n"
+            "      \"c\": {\"d\": 1}\n"
+            "    }\n"
+            "  ]\n"
+            "}\n");
+  EXPECT_EQ(nlohmann::json::parse(text), j);
+}
+
 TEST(Fit, FirstInputOwnsAGroup) {
   // The same table twice: every row of the second copy is shadowed by the first.
   MeasurementSet s;

@@ -137,11 +137,20 @@ nlohmann::json residuals_json(const std::vector<CheckRow>& rows, const std::stri
     for (double v : r.quantiles) q.push_back(round_sig(v, 5));
     fams[r.family] = {{"n", r.n}, {"quantiles", q}};
   }
+  // Per-dtype GEMM distributions (the "gemm <dtype>" diagnostics) where the family pools several.
+  nlohmann::json by = nlohmann::json::object();
+  for (const auto& r : rows) {
+    if (!r.diagnostic || r.device != device || r.quantiles.empty() || !r.family.starts_with("gemm ") || r.family[5] == '(') continue;
+    std::vector<double> q;
+    for (double v : r.quantiles) q.push_back(round_sig(v, 5));
+    by[r.family.substr(5)] = {{"n", r.n}, {"quantiles", q}};
+  }
+  if (by.size() > 1 && fams.contains("gemm")) fams["gemm"]["by_dtype"] = by;
   nlohmann::json j = {{"schema", "servesim.residuals/1"},
                       {"device", device},
                       {"profile", profile_path},
                       {"profile_sha256", profile_sha256},
-                      {"rule", std::string("per family, predicted / measured - 1 on ") +
+                      {"rule", std::string("per family (and per dtype where the GEMM family pools several: by_dtype), predicted / measured - 1 on ") +
                                    (against.empty() ? "the shapes held out of the profile's fit" : "every row of the tables in 'against'") +
                                    ", at quantiles (i + 0.5) / 100, i = 0..99 (nearest rank); written by servesim calibrate check "
                                    "--residuals-out"},

@@ -66,7 +66,8 @@ struct CheckRow {
 };
 std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet& set, const FitSettings& s);
 // The residuals file of a checked profile (schema servesim.residuals/1): per family, the
-// held-out signed errors' quantiles (rows that are not diagnostics). `against`: the tables of
+// held-out signed errors' quantiles (rows that are not diagnostics), and the GEMM family's
+// per-dtype quantiles (`by_dtype`, from the "gemm <dtype>" diagnostics) when it pools several. `against`: the tables of
 // a `check --data` (every row checked), empty for the profile's own hold-out.
 nlohmann::json residuals_json(const std::vector<CheckRow>& rows, const std::string& device, const std::string& profile_path,
                               const std::string& profile_sha256, const std::vector<std::string>& against = {});

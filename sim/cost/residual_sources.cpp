@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "sim/core/dtype.h"
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
 #include "sim/cost/fitted_profile.h"
@@ -23,7 +24,16 @@ std::string data_path(const std::string& p, const std::string& data_dir) {
   return fs::exists(under) || !fs::exists(p) ? under.string() : p;
 }
 
-// families{name: {quantiles}} of a servesim.residuals/1 file, each checked.
+// `entry`.quantiles: a non-empty array of numbers > -1; InputError naming `path` and `field` otherwise.
+void check_quantiles(const std::string& path, const std::string& field, const nlohmann::json& entry) {
+  const auto q = entry.is_object() ? entry.find("quantiles") : entry.end();
+  if (!entry.is_object() || q == entry.end() || !q->is_array() || q->empty()) input_error(path, field + ".quantiles: expected a non-empty array");
+  for (const auto& v : *q) {
+    if (!v.is_number() || !(v.get<double>() > -1.0)) bad_value(path + ": " + field + ".quantiles", v.dump(), "numbers > -1 (predicted / measured - 1)");
+  }
+}
+
+// families{name: {quantiles, by_dtype?}} of a servesim.residuals/1 file, each checked.
 nlohmann::json load_families(const std::string& path) {
   const nlohmann::json j = read_json_file(path);
   const auto fams = j.find("families");
@@ -33,12 +43,14 @@ nlohmann::json load_families(const std::string& path) {
   for (const char* f : kResidualFamilies) {
     const auto it = fams->find(f);
     if (it == fams->end()) continue;
-    const auto q = it->find("quantiles");
-    if (q == it->end() || !q->is_array() || q->empty()) input_error(path, std::string("families.") + f + ".quantiles: expected a non-empty array");
-    for (const auto& v : *q) {
-      if (!v.is_number() || !(v.get<double>() > -1.0)) {
-        bad_value(path + ": families." + f + ".quantiles", v.dump(), "numbers > -1 (predicted / measured - 1)");
-      }
+    check_quantiles(path, std::string("families.") + f, *it);
+    const auto by = it->find("by_dtype");
+    if (by == it->end()) continue;
+    if (!by->is_object()) bad_value(path + ": families." + f + ".by_dtype", by->dump().substr(0, 60), "an object {dtype: {n, quantiles}}");
+    for (const auto& [dtype, d] : by->items()) {
+      const std::string field = std::string("families.") + f + ".by_dtype." + dtype;
+      parse_dtype(dtype, path + ": " + field);
+      check_quantiles(path, field, d);
     }
   }
   return *fams;
@@ -52,6 +64,12 @@ void take(ResidualSources& out, const nlohmann::json& fams, const std::string& o
     out.families[f].origin = origin;
     out.families[f].file = file;
     for (const auto& v : (*it)["quantiles"]) out.families[f].quantiles.push_back(v.get<double>());
+    const auto by = it->find("by_dtype");
+    if (by == it->end()) continue;
+    for (const auto& [dtype, d] : by->items()) {
+      auto& q = out.families[f].by_dtype[dtype];
+      for (const auto& v : d["quantiles"]) q.push_back(v.get<double>());
+    }
   }
 }
 
@@ -98,6 +116,10 @@ nlohmann::json ResidualSources::to_json() const {
     const FamilyResiduals& r = families[f];
     nlohmann::json e = {{"from", r.origin}};
     if (!r.file.empty()) e["residuals"] = r.file;
+    if (!r.by_dtype.empty()) {
+      e["by_dtype"] = nlohmann::json::array();
+      for (const auto& [dtype, q] : r.by_dtype) e["by_dtype"].push_back(dtype);
+    }
     if (r.origin == "transfer_check") e["derivation_error"] = "checked";
     if (r.origin == "source_held_out") e["derivation_error"] = "unknown (not checked)";
     fams[kResidualFamilies[f]] = e;

@@ -14,11 +14,15 @@
 //     .residuals.json): the source fit's error only, the derivation's own error for the family
 //     unknown;
 //   * "none": no file holds the family: its answers are not perturbed.
+// - A family may also hold per-dtype distributions (`by_dtype`: {dtype: {n, quantiles}}; the
+//   GEMM family of a profile fitted on several dtypes): taken from the same file as the
+//   family's own, so a bf16 GEMM draws bf16's errors, not those pooled with fp8's.
 // - Paths in a profile are relative to the data dir (else as given). Errors are InputErrors
 //   naming the file, the field, the value and what was expected: no residuals file for a
 //   measured profile, a derived profile's missing or malformed file, a quantile not > -1.
 // - Pure: the same files give the same answer.
 #include <array>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,13 +38,15 @@ struct FamilyResiduals {
   std::string origin = "none";  // given | held_out | transfer_check | source_held_out | none
   std::string file;             // relative to the data dir when under it; empty for "none"
   std::vector<double> quantiles;
+  std::map<std::string, std::vector<double>> by_dtype;  // dtype name -> quantiles (may be empty)
 };
 
 struct ResidualSources {
   std::string derived_profile;  // the derived profile whose rule picked the files; empty when not derived
   std::array<FamilyResiduals, kResidualFamilies.size()> families;
 
-  // {"derived_profile"?, "families": {name: {"from", "residuals"?, "derivation_error"?}}}:
+  // {"derived_profile"?, "families": {name: {"from", "residuals"?, "by_dtype"?: [dtype...],
+  // "derivation_error"?}}}:
   // derivation_error is "checked" for transfer_check and "unknown (not checked)" for
   // source_held_out.
   nlohmann::json to_json() const;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@ std::string residuals_file(double r) {
   std::ofstream(p) << nlohmann::json{{"schema", "servesim.residuals/1"}, {"families", {{"gemm", {{"n", 10}, {"quantiles", q}}}}}}.dump();
   return p.string();
 }
+
+std::string error_of(const std::function<void()>& f);
 
 struct Built {
   DeviceSpec dev = testing::round_device();
@@ -66,6 +69,80 @@ TEST(PerturbedCost, AFittedAnswerCarriesTheDrawnErrorOthersDoNot) {
   const auto plain = build(0, res)->model->predict(ew);
   EXPECT_EQ(b->model->predict(ew)->ns, plain->ns);
   EXPECT_EQ(b->model->predict(ew)->source, "roofline");
+}
+
+// Per-dtype GEMM residuals. The profile gets an fp8 line (n = k = 1024: 5 us at m = 1, 500 us at
+// m = 100, so m = 10 reads 50 us) and, in a second copy, an fp8_block line (8 -> 800: 80 us).
+// The residuals file: family quantile i = 0.01 i, bf16's 0 at every rank, fp8's 0.02 i; the
+// family's draw picks a rank i, which a bf16-free check reads back from the fp8_block answer
+// (no fp8_block distribution: the family's, 80 / (1 + 0.01 i)); then at that same rank:
+// bf16 and fp16 (bf16's lines) 100 us / 1 = 100 us; fp8 50 / (1 + 0.02 i); block-scaled fp8
+// answered by the per-tensor lines takes fp8's distribution too.
+TEST(PerturbedCost, AGemmDrawsTheErrorsOfTheDtypeOfTheLineThatAnsweredIt) {
+  nlohmann::json prof = read_json_file(kProfile);
+  prof["families"]["gemm"]["fp8"] = {{"lines", {{{"n", 1024}, {"k", 1024}, {"m", {1, 100}}, {"us", {5, 500}}}}}};
+  const fs::path dir = fs::temp_directory_path() / ("servesim_bydtype_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "per_tensor.json") << prof.dump();
+  prof["families"]["gemm"]["fp8_block"] = {{"lines", {{{"n", 1024}, {"k", 1024}, {"m", {1, 100}}, {"us", {8, 800}}}}}};
+  std::ofstream(dir / "with_block.json") << prof.dump();
+  nlohmann::json fam = nlohmann::json::array(), bf16 = nlohmann::json::array(), fp8 = nlohmann::json::array();
+  for (int i = 0; i < 100; ++i) {
+    fam.push_back(0.01 * i);
+    bf16.push_back(0.0);
+    fp8.push_back(0.02 * i);
+  }
+  const fs::path res = dir / "r.json";
+  std::ofstream(res) << nlohmann::json{{"schema", "servesim.residuals/1"},
+                                       {"families",
+                                        {{"gemm",
+                                          {{"n", 10},
+                                           {"quantiles", fam},
+                                           {"by_dtype", {{"bf16", {{"n", 5}, {"quantiles", bf16}}}, {"fp8", {{"n", 5}, {"quantiles", fp8}}}}}}}}}}
+                            .dump();
+  auto make = [&](int draw, const std::string& profile) {
+    auto b = std::make_unique<Built>();
+    const nlohmann::json cfg = {{"impl", "perturbed"},
+                                {"inner", {{"impl", "calibrated"}, {"profile", (dir / profile).string()}}},
+                                {"residuals", res.string()},
+                                {"draw", draw},
+                                {"seed", 7}};
+    b->model = CostModelRegistry::get().build(cfg, "scenario.json: cost", nullptr, CostDeps{b->dev, "/nonexistent"});
+    return b;
+  };
+  auto op = [](DType d) {
+    Operator o = gemm(10, 1024, 1024);
+    o.gemm.dtype = d;
+    return o;
+  };
+  std::set<long> ranks;
+  for (int draw = 1; draw <= 12; ++draw) {
+    const auto block = make(draw, "with_block.json");
+    const double block_us = static_cast<double>(block->model->predict(op(DType::kFp8Block))->ns) / 1e3;
+    const long i = std::lround((80.0 / block_us - 1.0) / 0.01);
+    ASSERT_GE(i, 0);
+    ASSERT_LT(i, 100);
+    ranks.insert(i);
+    EXPECT_NEAR(block_us, 80.0 / (1 + 0.01 * static_cast<double>(i)), 1e-3) << draw;
+    EXPECT_EQ(block->model->predict(op(DType::kBf16))->ns, 100'000) << draw;
+    EXPECT_EQ(block->model->predict(op(DType::kFp16))->ns, 100'000) << draw;
+    const SimTime fp8_ns = std::llround(50'000 / (1 + 0.02 * static_cast<double>(i)));
+    EXPECT_EQ(block->model->predict(op(DType::kFp8))->ns, fp8_ns) << draw;
+    EXPECT_EQ(make(draw, "per_tensor.json")->model->predict(op(DType::kFp8Block))->ns, fp8_ns) << draw;
+  }
+  EXPECT_GT(ranks.size(), 1u);  // the draws do move the rank
+  fs::remove_all(dir);
+}
+
+TEST(PerturbedCost, AnUnknownDtypeInTheResidualsIsAnInputErrorNamingTheField) {
+  const fs::path p = fs::temp_directory_path() / ("servesim_baddtype_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(p) << nlohmann::json{{"schema", "servesim.residuals/1"},
+                                     {"families", {{"gemm", {{"quantiles", {0.1}}, {"by_dtype", {{"bf17", {{"quantiles", {0.1}}}}}}}}}}}
+                          .dump();
+  const std::string e = error_of([&] { build(1, p.string()); });
+  EXPECT_NE(e.find(p.string() + ": families.gemm.by_dtype.bf17"), std::string::npos) << e;
+  EXPECT_NE(e.find("bf17"), std::string::npos) << e;
+  fs::remove(p);
 }
 
 TEST(PerturbedCost, NeverBelowThePhysicalBound) {

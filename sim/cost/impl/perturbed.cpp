@@ -9,12 +9,18 @@
 // - r_F is drawn once per (seed, draw, family): an error that repeats on every call of the
 //   family, as a fit's errors do, not noise that averages out over a run. Draw 0 is the
 //   unperturbed model.
+// - A GEMM whose family has per-dtype residuals (`by_dtype`) takes r from the distribution of
+//   the profile line that answered it (bf16 and fp16: bf16's; fp8: fp8's; block-scaled fp8:
+//   fp8_block's, or fp8's where the profile answered it with its per-tensor lines), at the
+//   same rank as the family's draw (quantile i of 100 -> the dtype's quantile at the same
+//   position); a dtype without its own distribution takes the family's.
 // - The result is never below the operator's physical bound on the device.
 // - Which residuals each family draws from: sim/cost/residual_sources.h (the profile's own
 //   held-out errors; for a derived profile its transfer check's and its source's).
 // - Families without residuals are unperturbed.
 #include <array>
 
+#include "sim/core/dtype.h"
 #include "sim/core/error.h"
 #include "sim/core/rng.h"
 #include "sim/cost/i_cost_model.h"
@@ -35,6 +41,15 @@ int family_of(OpClass c) {
     case OpClass::kCopy: return 4;
     default: return -1;
   }
+}
+
+// The dtype of the profile line that answered a GEMM of `dtype` (the calibrated model's rule,
+// sim/cost/impl/calibrated.cpp): fp16 reads bf16's lines, block-scaled fp8 the per-tensor
+// ones where its source says so.
+DType gemm_line(DType dtype, std::string_view source) {
+  if (dtype == DType::kFp16) return DType::kBf16;
+  if (dtype == DType::kFp8Block && source.find(":per_tensor_fp8") != std::string_view::npos) return DType::kFp8;
+  return dtype;
 }
 
 class PerturbedCostModel final : public ICostModel {
@@ -69,8 +84,15 @@ class PerturbedCostModel final : public ICostModel {
       const std::vector<double>& q = src.families[f].quantiles;
       if (q.empty()) continue;
       Rng rng(mix64(static_cast<std::uint64_t>(c.seed), mix64(static_cast<std::uint64_t>(c.draw), stable_hash(kResidualFamilies[f]))));
-      const double r = q[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(q.size()) - 1))];
-      factor_[f] = 1.0 / (1.0 + r);
+      const auto rank = static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(q.size()) - 1));
+      factor_[f] = 1.0 / (1.0 + q[rank]);
+      if (f != 0) continue;
+      gemm_factor_.fill(factor_[f]);
+      for (const auto& [name, qd] : src.families[f].by_dtype) {
+        if (qd.empty()) continue;
+        const DType d = parse_dtype(name, c.where + ".residuals: by_dtype");
+        gemm_factor_[static_cast<std::size_t>(d)] = 1.0 / (1.0 + qd[rank * qd.size() / q.size()]);
+      }
     }
   }
 
@@ -78,7 +100,8 @@ class PerturbedCostModel final : public ICostModel {
     auto p = inner_->predict(op);
     const int f = family_of(op.cls);
     if (!p || f < 0 || !(p->source.starts_with("fit:") || p->source.starts_with("derived:"))) return p;
-    const double ns = static_cast<double>(p->ns) * factor_[static_cast<std::size_t>(f)];
+    const double factor = f == 0 ? gemm_factor_[static_cast<std::size_t>(gemm_line(op.gemm.dtype, p->source))] : factor_[static_cast<std::size_t>(f)];
+    const double ns = static_cast<double>(p->ns) * factor;
     p->ns = std::max(static_cast<SimTime>(std::llround(ns)), from_seconds(bound_.seconds(op)));
     return p;
   }
@@ -87,6 +110,13 @@ class PerturbedCostModel final : public ICostModel {
   std::unique_ptr<ICostModel> inner_;
   PhysicalBound bound_;
   std::array<double, 5> factor_{1, 1, 1, 1, 1};
+  std::array<double, kNumDTypes> gemm_factor_ = filled(1.0);
+
+  static std::array<double, kNumDTypes> filled(double v) {
+    std::array<double, kNumDTypes> a{};
+    a.fill(v);
+    return a;
+  }
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <cstdint>
 
 #include <fmt/format.h>
@@ -314,10 +315,22 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
 double FittedProfile::decode_beyond(const AttentionConfig& c, const AttentionQuery& q, double us) const {
   // Decode attention is memory-bound: time = fixed + KV bytes / achieved bandwidth, the
   // achieved bandwidth never above the peak. Beyond the measured range (no measured batch at
-  // least as large reached this mean length), the KV read on top of a measured point (of the
-  // largest measured batch not above the query's, no longer than the query) takes at least
-  // its bytes at the peak: the answer is at least that point's time plus the extra KV's byte
-  // time, for every such point. Inside the measured range the residual grid answers unchanged.
+  // least as large reached this mean length), from the line of the largest measured batch not
+  // above the query's, its points no longer than the query:
+  // - at least: the KV read on top of a measured point takes at least its bytes at the peak:
+  //   that point's time plus the extra KV's byte time, for every such point, and for every
+  //   point no longer than the query of every smaller measured batch (a batch holds a smaller
+  //   batch's work: more sequences never take less time), and at least what the rule below
+  //   gives each smaller batch's line at the query's length;
+  // - at most, once the line is bandwidth-bound (its time grew over its last doubling at
+  //   least as fast as that doubling's KV at the peak: measured from the point at or below
+  //   half the last point's length): the last point's time plus the extra KV at that
+  //   marginal rate. A streaming read's cost per byte does not grow with its size (overheads
+  //   amortise, the achieved bandwidth does not fall), while the residual grid's
+  //   extrapolation (regression times the edge's residual) can grow faster. A line still
+  //   growing slower than the peak rate is overhead-bound (per-sequence work overlapping the
+  //   read): its growth will steepen when the read takes over, so it bounds nothing.
+  // Inside the measured range the residual grid answers unchanged.
   const auto& lines = c.decode_lines;
   if (lines.empty()) return us;
   const auto g = q.grid_point(false);
@@ -326,8 +339,29 @@ double FittedProfile::decode_beyond(const AttentionConfig& c, const AttentionQue
   if ((up != lines.end() && g.x <= up->reach) || (up == lines.begin() && up->batch > g.outer[0])) return us;
   const auto& l = up != lines.end() && up->batch == g.outer[0] ? *up : *(up - 1);
   const double byte_us = q.sum_kv * q.kv_bytes_per_token / rates.hbm_bandwidth * 1e6;
-  for (std::size_t i = 0; i < l.x.size() && l.x[i] <= g.x; ++i) us = std::max(us, l.us[i] + byte_us - l.byte_us[i]);
-  return us;
+  // A line's last point no longer than the query and its marginal rate (time per byte time at
+  // the peak) over the doubling that ends there; nullopt without such a doubling.
+  const auto tail = [&g](const AttentionConfig::DecodeLine& o) -> std::optional<std::pair<std::size_t, double>> {
+    std::size_t n = 0;
+    while (n < o.x.size() && o.x[n] <= g.x) ++n;
+    if (n < 2) return std::nullopt;
+    const std::size_t last = n - 1;
+    std::size_t half = last;
+    while (half > 0 && o.x[half] > 0.5 * o.x[last]) --half;
+    if (!(o.x[half] <= 0.5 * o.x[last] && o.byte_us[last] > o.byte_us[half])) return std::nullopt;
+    return std::pair{last, (o.us[last] - o.us[half]) / (o.byte_us[last] - o.byte_us[half])};
+  };
+  double lower = 0;
+  for (auto o = lines.begin(); o != lines.end() && o->batch <= g.outer[0]; ++o) {
+    for (std::size_t i = 0; i < o->x.size() && o->x[i] <= g.x; ++i) lower = std::max(lower, o->us[i] + byte_us - o->byte_us[i]);
+    if (o->batch >= g.outer[0]) continue;
+    // A smaller batch at the query's length: its own line's answer (below) is a floor too.
+    if (const auto t = tail(*o); t && t->second >= 1.0) {
+      lower = std::max(lower, o->us[t->first] + (byte_us * o->batch / g.outer[0] - o->byte_us[t->first]) * t->second);
+    }
+  }
+  if (const auto t = tail(l); t && t->second >= 1.0) us = std::min(us, l.us[t->first] + (byte_us - l.byte_us[t->first]) * t->second);
+  return std::max(us, lower);
 }
 
 std::optional<FitAnswer> FittedProfile::predict_collective(const std::string& op, int ranks, double bytes,

@@ -112,6 +112,43 @@ TEST(FittedProfile, DecodeBeyondTheMeasuredRangeReadsTheExtraKvAtMostAtThePeak) 
   EXPECT_NEAR(at(1, 1499), (5 + 0.25 * (0.768 + 0.002048)) * std::exp((1 - w) * std::log(9 / 5.128512) + w * std::log(10 / 5.256512)), 1e-6);
 }
 
+// Beyond the measured range a bandwidth-bound line's growth is capped at its own marginal
+// rate. Regression: byte time only (KV bytes + 2,048 B of query and output per sequence,
+// HBM 1e12 B/s), so its flat residual beyond the last point grows as fast as the bytes times
+// that residual. Batch 1, 512 KV bytes per token: length 1000 -> 0.512 us of KV, 2000 ->
+// 1.024, 8000 -> 4.096.
+// - Measured 9 us at 1000, 10 us at 2000: the last doubling grew 1 us for 0.512 us of KV at
+//   the peak, rate 1.953125 >= 1 (bandwidth-bound). The residual says 10 / 1.026048 x
+//   4.098048 = 39.94 us at 8000; the cap: 10 + (4.096 - 1.024) x 1.953125 = 16 us, above the
+//   lower bound max(9 + 3.584, 10 + 3.072) = 13.072 us: 16 us answers.
+// - Measured 9 us at 1000, 9.2 us at 2000: rate 0.2 / 0.512 < 1, overhead-bound: no cap,
+//   the residual's 9.2 / 1.026048 x 4.098048 us answers (above the lower bound 12.584 us).
+TEST(FittedProfile, DecodeBeyondABandwidthBoundLineGrowsAtMostAtItsLastMarginalRate) {
+  const FittedProfile bw = with_decode_config({0, 1, 0, 0, 0}, {{1, 1, 999, 9.0}, {1, 1, 1999, 10.0}});
+  auto at = [](const FittedProfile& p, double ctx) { return p.predict_attention(false, AttentionQuery::uniform(8, 2, 64, "bf16", true, 1, 1, ctx))->us; };
+  EXPECT_NEAR(at(bw, 7999), 10 + (4.096 - 1.024) * (1.0 / 0.512), 1e-9);
+  EXPECT_NEAR(at(bw, 1999), 10, 1e-9);  // inside the range: the residual grid
+  const FittedProfile overhead = with_decode_config({0, 1, 0, 0, 0}, {{1, 1, 999, 9.0}, {1, 1, 1999, 9.2}});
+  EXPECT_NEAR(at(overhead, 7999), 9.2 / 1.026048 * 4.098048, 1e-9);
+}
+
+// More sequences never take less time: beyond the measured range a batch's answer is at least
+// a smaller batch's at the same length. Same regression and device as above. Batch 1 measured
+// 9 / 10 / 16 us at lengths 1000 / 2000 / 4000 (last doubling: 6 us for 1.024 us of KV at the
+// peak, rate 5.859375); batch 2 measured 9.5 / 11 us at 1000 / 2000 (rate 1.5 / 1.024 =
+// 1.46484375). At length 8000:
+// - batch 1: its own cap 16 + (4.096 - 2.048) x 5.859375 = 28 us (its residual says 63.9);
+// - batch 2 (8.192 us of KV): its own cap 11 + (8.192 - 2.048) x 1.46484375 = 20 us, but
+//   batch 1's line gives 28 us there, and the best point-plus-KV floor is 16 + 8.192 - 2.048
+//   = 22.144 us: 28 us answers, not 20.
+TEST(FittedProfile, DecodeBeyondTheMeasuredRangeIsNeverFasterThanASmallerBatchThere) {
+  const FittedProfile p = with_decode_config({0, 1, 0, 0, 0}, {{1, 1, 999, 9.0}, {1, 1, 1999, 10.0}, {1, 1, 3999, 16.0},
+                                                               {2, 1, 999, 9.5}, {2, 1, 1999, 11.0}});
+  auto at = [&](double batch, double ctx) { return p.predict_attention(false, AttentionQuery::uniform(8, 2, 64, "bf16", true, batch, 1, ctx))->us; };
+  EXPECT_NEAR(at(1, 7999), 28.0, 1e-9);
+  EXPECT_NEAR(at(2, 7999), 28.0, 1e-9);
+}
+
 TEST(FittedProfile, AttentionWithoutItsConfigUsesTheGlobalRegression) {
   const FittedProfile p = FittedProfile::load(kProfile);
   // 4 sequences, 999 cached + 1 new token each, 8 query / 2 KV heads of 64, bf16 KV:

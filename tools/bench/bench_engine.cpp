@@ -8,6 +8,9 @@
 //                            A100): each iteration runs it with the calibrated and the
 //                            roofline cost model; counters give both times, their ratio and
 //                            Vidur's 19 s over the calibrated time
+//   BM_ProfileLoad           a fitted profile's load as a `run` pays it, by phase (arg 0:
+//                            h100_sxm, the largest; 1: a100_sxm4_80gb): the file parsed into
+//                            JSON, the profile built from it (grids finalised), its SHA-256
 // Run: build/release/tools/bench/bench_engine --benchmark_filter=... (see tools/bench/run.sh)
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
@@ -18,6 +21,9 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/core/event_queue.h"
+#include "sim/core/json_file.h"
+#include "sim/cost/fitted_profile.h"
+#include "sim/cost/sha256.h"
 #include "sim/serving/simulation.h"
 
 namespace servesim {
@@ -105,6 +111,32 @@ void BM_VidurScenario(benchmark::State& state) {
   state.counters["vidur_over_calibrated"] = kVidurSeconds / (cal / n);
 }
 BENCHMARK(BM_VidurScenario)->Iterations(3)->Unit(benchmark::kSecond);
+
+void BM_ProfileLoad(benchmark::State& state) {
+  const std::string path = std::string(SERVESIM_DATA_DIR) + "/calibration/profiles/" +
+                           (state.range(0) == 0 ? "h100_sxm.json" : "a100_sxm4_80gb.json");
+  double parse = 0, build = 0, hash = 0;
+  using Clock = std::chrono::steady_clock;
+  for (auto _ : state) {  // NOLINT
+    const auto t0 = Clock::now();
+    const nlohmann::json j = read_json_file(path);
+    const auto t1 = Clock::now();
+    const FittedProfile p = FittedProfile::from_json(j, path);
+    const auto t2 = Clock::now();
+    const std::string h = sha256_file_hex(path);
+    const auto t3 = Clock::now();
+    benchmark::DoNotOptimize(p.gemm.size());
+    benchmark::DoNotOptimize(h.size());
+    parse += std::chrono::duration<double>(t1 - t0).count();
+    build += std::chrono::duration<double>(t2 - t1).count();
+    hash += std::chrono::duration<double>(t3 - t2).count();
+  }
+  const double n = static_cast<double>(state.iterations());
+  state.counters["parse_ms"] = 1e3 * parse / n;
+  state.counters["build_ms"] = 1e3 * build / n;
+  state.counters["sha256_ms"] = 1e3 * hash / n;
+}
+BENCHMARK(BM_ProfileLoad)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace servesim

@@ -280,8 +280,10 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     op_source_.assign(ops_.size(), 0);
     attention_ops_.clear();
     static_ = StaticCost{};
+    step_kernels_ = 0;
     for (std::size_t i = 0; i < ops_.size(); ++i) {
       const Operator& op = ops_[i];
+      if (op.cls != OpClass::kPageMap && op.cls != OpClass::kCpu) step_kernels_ += op.repeat;
       price(op, i);
       account(op, i, op_ns_[i]);
       const bool attention = op.cls == OpClass::kAttentionDecode || op.cls == OpClass::kAttentionPrefill;
@@ -384,14 +386,17 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
   cpu.gpu_seconds = to_seconds(device);
   const std::optional<Prediction> cp = ctx_.cost.predict(cpu);
   SERVESIM_ASSERT(cp.has_value());
+  // engine.launch: launches the device work does not hide.
+  const SimTime cpu_ns =
+      cp->ns + from_seconds(ctx_.launch.exposed_seconds(step_kernels_, step_all_decode_, step_seqs_, to_seconds(device)));
   if (deferred) {
-    deferred->cpu = cp->ns;
+    deferred->cpu = cpu_ns;
   } else {
-    ns_by_class_[static_cast<std::size_t>(OpClass::kCpu)] += cp->ns;
+    ns_by_class_[static_cast<std::size_t>(OpClass::kCpu)] += cpu_ns;
     last_step_nj_ = energy_nj_ - energy_before;
   }
-  stage_ns_.front() += cp->ns;
-  return device + cp->ns;
+  stage_ns_.front() += cpu_ns;
+  return device + cpu_ns;
 }
 
 SimTime Executor::copy_ns(CopyKind kind, double bytes, std::int64_t chunks) const {

@@ -72,6 +72,7 @@
 #include "sim/kv/i_kv_manager.h"
 #include "sim/parallel/i_parallel_plan.h"
 #include "sim/serving/host_offload.h"
+#include "sim/serving/launch.h"
 #include "sim/serving/overlap.h"
 #include "sim/sched/i_scheduler.h"
 
@@ -102,6 +103,7 @@ struct ExecutorContext {
   bool swap_overlap = false;  // engine.swap_overlap
   // The device (co-located steps split operator time by its roofline; null: no co-location).
   const DeviceSpec* device = nullptr;
+  LaunchConfig launch;  // engine.launch: a launch-bound step's exposed launch time (launch.h)
 };
 
 // The KV layout attention kernels read (from the KV manager).
@@ -250,6 +252,7 @@ class Executor {
   std::int64_t routed_steps_ = 0;
   std::int64_t step_kv_tokens_ = 0;     // sum of context + new tokens of the step
   std::int64_t step_seqs_ = 0;
+  std::int64_t step_kernels_ = 0;  // kernels the step launches (engine.launch; launch.h)
   std::int64_t step_tokens_ = 0;
   double plan_kv_disk_s_ = 0;
   std::vector<char> resident_;  // expert offload: routed experts kept in HBM

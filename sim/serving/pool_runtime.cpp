@@ -15,7 +15,7 @@ namespace servesim {
 ExecutorContext PoolRuntime::exec_context(PlanLinks links) const {
   // The seed, replica and overlap are the replica's: its owner sets them.
   return ExecutorContext{*model, *plan, *cost, links, mem.weight_dtype, mem.act_dtype, mem.kv_dtype, power.get(), 0, 0, OverlapConfig{},
-                         draft.get(), offload, config->engine.swap_overlap, device.get()};
+                         draft.get(), offload, config->engine.swap_overlap, device.get(), config->engine.launch};
 }
 
 namespace {

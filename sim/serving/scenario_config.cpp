@@ -87,6 +87,24 @@ EngineConfig parse_engine(Params& p) {
                              "FastSwitch: KV swap-outs and swap-ins run on a copy stream beside the step's compute, layer "
                              "by layer (x + (L - 1) max(c, x) + c); docs/schedulers.md");
   e.fast_forward = p.boolean("fast_forward", true, "merge runs of identical decode steps into one event (same results, fewer events)");
+  const nlohmann::json launch_j = p.object("launch", "kernel launches vs CUDA-graph replay {per_kernel, cuda_graphs, graph_max_batch, "
+                                                     "graph_replay} (sim/serving/launch.h, docs/engine_host.md; absent: not modelled)");
+  if (!p.doc_mode() && p.has("launch")) {
+    Params lp(launch_j, p.where("launch"));
+    LaunchConfig& l = e.launch;
+    l.on = true;
+    l.per_kernel_s = to_seconds(lp.duration("per_kernel", "10us",
+                                            "host time to launch one kernel eagerly (PyTorch dispatch + launch; measured "
+                                            "9.6-11.5 us on the H100 and H200 hosts: docs/engine_host.md)"));
+    l.cuda_graphs = lp.choice("cuda_graphs", "decode", {"off", "decode"},
+                              "decode: decode-only steps of at most graph_max_batch sequences replay a captured graph "
+                              "(vLLM's default); off: every step launches its kernels (vLLM --enforce-eager, HF eager)");
+    l.graph_max_batch = lp.integer("graph_max_batch", 512, "the largest decode batch with a captured graph (vLLM: 512)", 1);
+    l.graph_replay_s = to_seconds(lp.duration("graph_replay", "20us",
+                                              "host time of one graph replay (measured: docs/engine_host.md)"));
+    lp.finish();
+    p.set_resolved("launch", lp.resolved());
+  }
   const nlohmann::json spec_j = p.object("speculative", "speculative decoding {method, k, acceptance, draft_model} "
                                                         "(docs/schedulers.md; absent: off)");
   if (!p.doc_mode() && p.has("speculative")) {

@@ -24,6 +24,7 @@
 #include "sim/core/params.h"
 #include "sim/core/registry.h"
 #include "sim/serving/autoscale.h"
+#include "sim/serving/launch.h"
 #include "sim/serving/power_cap.h"
 #include "sim/serving/speculative.h"
 #include "sim/metrics/metrics.h"
@@ -52,6 +53,7 @@ struct EngineConfig {
   std::string expert_offload = "none";  // none | host
   std::int64_t resident_experts = 0;    // routed experts per MoE layer kept in HBM, per device
   bool swap_overlap = false;            // KV swaps on a copy stream beside compute (executor.h)
+  LaunchConfig launch;                  // kernel launches vs CUDA-graph replay (launch.h; absent: off)
   nlohmann::json resolved;
 };
 

@@ -124,6 +124,8 @@ std::vector<Case> catalogue() {
        {"workload.priority_rotation", "10", "2 or more clients"}},
       {"SwapReuseNotABoolean", {}, kRun + "--set kv.swap_reuse=7", {"kv.swap_reuse", "7", "true or false"}},
       {"SwapOverlapNotABoolean", {}, kRun + "--set engine.swap_overlap=yes", {"engine.swap_overlap", "yes", "true or false"}},
+      {"LaunchGraphsUnknown", {}, kRun + "--set engine.launch.cuda_graphs=always", {"engine.launch.cuda_graphs", "always", "decode"}},
+      {"LaunchPerKernelNotADuration", {}, kRun + "--set engine.launch.per_kernel=fast", {"engine.launch.per_kernel", "fast", "duration"}},
       {"QueueOrderUnknown", {}, kRun + "--set scheduler.queue_order=lifo", {"scheduler.queue_order", "lifo", "program"}},
       {"MaxNumSeqsWrongType", {}, kRun + "--set scheduler.max_num_seqs=many", {"scheduler.max_num_seqs", "many", "an integer"}},
       {"MaxNumSeqsArray", {}, kRun + "--set 'scheduler.max_num_seqs=[1,2]'", {"scheduler.max_num_seqs", "[1,2]", "an integer"}},

@@ -130,20 +130,21 @@ std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet
 
 nlohmann::json residuals_json(const std::vector<CheckRow>& rows, const std::string& device, const std::string& profile_path,
                               const std::string& profile_sha256, const std::vector<std::string>& against) {
+  auto entry = [](const CheckRow& r) {
+    std::vector<double> q;
+    for (double v : r.quantiles) q.push_back(round_sig(v, 5));
+    return nlohmann::json{{"n", r.n}, {"quantiles", q}};
+  };
   nlohmann::json fams = nlohmann::json::object();
   for (const auto& r : rows) {
     if (r.diagnostic || r.device != device || r.quantiles.empty()) continue;
-    std::vector<double> q;
-    for (double v : r.quantiles) q.push_back(round_sig(v, 5));
-    fams[r.family] = {{"n", r.n}, {"quantiles", q}};
+    fams[r.family] = entry(r);
   }
   // Per-dtype GEMM distributions (the "gemm <dtype>" diagnostics) where the family pools several.
   nlohmann::json by = nlohmann::json::object();
   for (const auto& r : rows) {
     if (!r.diagnostic || r.device != device || r.quantiles.empty() || !r.family.starts_with("gemm ") || r.family[5] == '(') continue;
-    std::vector<double> q;
-    for (double v : r.quantiles) q.push_back(round_sig(v, 5));
-    by[r.family.substr(5)] = {{"n", r.n}, {"quantiles", q}};
+    by[r.family.substr(5)] = entry(r);
   }
   if (by.size() > 1 && fams.contains("gemm")) fams["gemm"]["by_dtype"] = by;
   nlohmann::json j = {{"schema", "servesim.residuals/1"},

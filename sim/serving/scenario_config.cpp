@@ -96,12 +96,13 @@ EngineConfig parse_engine(Params& p) {
     l.per_kernel_s = to_seconds(lp.duration("per_kernel", "10us",
                                             "host time to launch one kernel eagerly (PyTorch dispatch + launch; measured "
                                             "9.6-11.5 us on the H100 and H200 hosts: docs/engine_host.md)"));
-    l.cuda_graphs = lp.choice("cuda_graphs", "decode", {"off", "decode"},
+    l.decode_graphs = "decode" == lp.choice("cuda_graphs", "decode", {"off", "decode"},
                               "decode: decode-only steps of at most graph_max_batch sequences replay a captured graph "
                               "(vLLM's default); off: every step launches its kernels (vLLM --enforce-eager, HF eager)");
     l.graph_max_batch = lp.integer("graph_max_batch", 512, "the largest decode batch with a captured graph (vLLM: 512)", 1);
-    l.graph_replay_s = to_seconds(lp.duration("graph_replay", "20us",
-                                              "host time of one graph replay (measured: docs/engine_host.md)"));
+    l.graph_replay_s = to_seconds(lp.duration("graph_replay", "10us",
+                                              "host time of one graph replay (assumed: one launch call; not yet measured, "
+                                              "docs/engine_host.md)"));
     lp.finish();
     p.set_resolved("launch", lp.resolved());
   }

@@ -25,12 +25,12 @@ TEST(Launch, TheHostLaunchesWhileTheDeviceRunsSoOnlyALongerLaunchAddsTime) {
   l.graph_replay_s = 20e-6;
   // Eager: 300 kernels x 10 us = 3 ms against 2 ms of device work: 1 ms exposed; against 5 ms:
   // hidden.
-  l.cuda_graphs = "off";
+  l.decode_graphs = false;
   EXPECT_DOUBLE_EQ(l.exposed_seconds(300, true, 8, 2e-3), 1e-3);
   EXPECT_DOUBLE_EQ(l.exposed_seconds(300, true, 8, 5e-3), 0.0);
   // Graphs for decode: a decode-only batch of at most graph_max_batch replays one graph (20 us,
   // hidden behind 2 ms); a step with a prompt, or a larger batch, launches eagerly.
-  l.cuda_graphs = "decode";
+  l.decode_graphs = true;
   l.graph_max_batch = 8;
   EXPECT_DOUBLE_EQ(l.exposed_seconds(300, true, 8, 2e-3), 0.0);
   EXPECT_DOUBLE_EQ(l.exposed_seconds(300, true, 8, 10e-6), 10e-6);
@@ -54,9 +54,9 @@ TEST(Launch, AnEagerDecodeStepOfAnEightBModelIsLaunchBoundAtOneMillisecondAKerne
   ctx.launch.on = true;
   ctx.launch.per_kernel_s = 1e-3;
   ctx.launch.graph_replay_s = 1e-3;
-  ctx.launch.cuda_graphs = "off";
+  ctx.launch.decode_graphs = false;
   Executor eager(ctx);
-  ctx.launch.cuda_graphs = "decode";
+  ctx.launch.decode_graphs = true;
   Executor graphs(ctx);
   OneDecodeStep one(p, PlanLinks{});
   std::int64_t kernels = 0;
@@ -81,8 +81,9 @@ TEST(Launch, AbsentItIsNotModelledAndNotInTheResolvedConfig) {
   ScenarioConfig on = parse_scenario(s, "scenario.json");
   const LaunchConfig& l = on.pools[0].engine.launch;
   EXPECT_TRUE(l.on);
-  EXPECT_EQ(l.cuda_graphs, "off");
+  EXPECT_FALSE(l.decode_graphs);
   EXPECT_DOUBLE_EQ(l.per_kernel_s, 10e-6);  // the default, docs/engine_host.md
+  EXPECT_DOUBLE_EQ(l.graph_replay_s, 10e-6);  // assumed: one launch (docs/engine_host.md)
   EXPECT_EQ(on.pools[0].engine.resolved["launch"]["cuda_graphs"], "off");
   s["engine"]["launch"] = {{"cuda_graphs", "always"}};
   try {

@@ -77,6 +77,7 @@ class PerturbedCostModel final : public ICostModel {
   };
 
   PerturbedCostModel(const Config& c, const CostDeps& deps) : bound_(deps.device) {
+    gemm_factor_.fill(1.0);
     inner_ = CostModelRegistry::get().make(c.inner, deps);
     const ResidualSources src = residual_sources(deps.device.name, c.inner.resolved, c.residuals, deps.data_dir, c.where);
     if (c.draw == 0) return;
@@ -110,13 +111,7 @@ class PerturbedCostModel final : public ICostModel {
   std::unique_ptr<ICostModel> inner_;
   PhysicalBound bound_;
   std::array<double, 5> factor_{1, 1, 1, 1, 1};
-  std::array<double, kNumDTypes> gemm_factor_ = filled(1.0);
-
-  static std::array<double, kNumDTypes> filled(double v) {
-    std::array<double, kNumDTypes> a{};
-    a.fill(v);
-    return a;
-  }
+  std::array<double, kNumDTypes> gemm_factor_{};  // GEMMs by the dtype of the answering line
 };
 
 }  // namespace

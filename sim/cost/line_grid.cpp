@@ -127,6 +127,19 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
       // efficiency never passes the best measured anywhere in the grid.
       const double doublings = (lx - l.lx[b]) / std::log(2.0);
       grow = std::min(2 * rate * std::log(2.0) * (1 - std::exp2(-doublings)), std::max(0.0, log_cap_ - le_b));
+      // The affine cap: the work beyond the last point (scale(x) - scale(x_b)) costs at most
+      // what a unit of it cost over the last doubling, and at least what it costs at the best
+      // efficiency measured anywhere in the grid. A line still on its fixed floor there (its
+      // time hardly grew while its work doubled) goes on as floor + extra work, not as a
+      // slowly rising efficiency times the whole work.
+      const double sa = scale_(l.key, l.x[a]), sb = scale_(l.key, l.x[b]);
+      if (sb > sa) {
+        const double sx = scale_(l.key, std::exp(lx));
+        const double yb = std::exp(l.ly[b]);
+        const double marginal = (yb - std::exp(l.ly[a])) / (sb - sa);
+        const double cap = yb + (sx - sb) * std::max(marginal, std::exp(-log_cap_));
+        return std::max(l.ly[b], std::min(l.ly[b] + std::log(sx) - std::log(sb) - grow, std::log(cap)));
+      }
     }
     return std::max(l.ly[b], l.ly[b] + std::log(scale_(l.key, std::exp(lx))) - std::log(scale_(l.key, l.x[b])) - grow);
   }

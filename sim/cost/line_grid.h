@@ -11,7 +11,10 @@
 //   line's last doubling of x, at a rate that halves with every further doubling and never
 //   beyond the best efficiency of any point in the grid; the answer is scale(x) / e(x), and
 //   never below the last point's value (GEMM efficiency rises with m as the waves of tiles
-//   fill the SMs and saturates at what the device reaches at all); on a tile-paired line
+//   fill the SMs and saturates at what the device reaches at all), and never above the last
+//   value plus the extra scale at the line's marginal time per unit of scale over its last
+//   doubling (at least the best efficiency's): a line on its fixed floor goes on as floor +
+//   extra work (the affine cap; the smaller answers); on a tile-paired line
 //   each class extrapolates from its own points: a first-row query from the first-row
 //   points when they reach the line's last doubling (the largest at least half the line's
 //   largest x), every other query (and a first-row one otherwise) from the aligned points.

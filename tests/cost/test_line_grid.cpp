@@ -81,7 +81,9 @@ TEST(LineGrid, BeyondTheLastPointEfficiencyGrowsAsOverTheLastDoublingAndSaturate
   free.add({2, 0}, 1, 0.1);
   free.set_extrapolation(scale);
   free.finalize();
-  EXPECT_NEAR(*free.at({1, 0}, 16), 4 * std::sqrt(2.0), 1e-9);
+  // Efficiency alone: 4 sqrt(2) = 5.66 at x = 16; but the line is on its floor (4 at x = 2
+  // and 4), so the affine cap answers: 4 + (16 - 4) at the best efficiency's 0.1 per unit.
+  EXPECT_NEAR(*free.at({1, 0}, 16), 4 + 12 * 0.1, 1e-9);
   EXPECT_NEAR(*free.at({1, 0}, 5), 4, 1e-12);
   LineGrid capped(LineGrid::Options{1, 1.0, false, false});
   capped.add({1, 0}, 2, 4);
@@ -91,6 +93,28 @@ TEST(LineGrid, BeyondTheLastPointEfficiencyGrowsAsOverTheLastDoublingAndSaturate
   capped.finalize();
   EXPECT_NEAR(*capped.at({1, 0}, 16), 8, 1e-9);
   EXPECT_NEAR(*capped.at({1, 0}, 1024), 512, 1e-6);  // capped: e stays 2
+}
+
+// The affine cap: beyond the last point the extra work costs at most its marginal cost over
+// the last doubling (here (4.4 - 4) / (4 - 2) = 0.2 per unit of scale, above the best
+// efficiency's 0.1), so at x = 16: 4.4 + 12 x 0.2 = 6.8. The efficiency rule alone gives
+// 4.4 x 4 / exp(2 ln2 x log2(0.909 / 0.5) x 3/4) = 7.18; the smaller answers.
+TEST(LineGrid, BeyondTheLastPointExtraWorkCostsAtMostItsMarginalCost) {
+  const auto scale = [](const std::array<double, 2>&, double x) { return x; };
+  LineGrid g(LineGrid::Options{1, 1.0, false, false});
+  g.add({1, 0}, 2, 4);
+  g.add({1, 0}, 4, 4.4);
+  g.add({2, 0}, 1, 0.1);
+  g.set_extrapolation(scale);
+  g.finalize();
+  EXPECT_NEAR(*g.at({1, 0}, 16), 4.4 + 12 * 0.2, 1e-9);
+  // Never below the last point, and non-decreasing.
+  double prev = 4.4;
+  for (double x = 4; x <= 4096; x *= 1.5) {
+    const double v = *g.at({1, 0}, x);
+    EXPECT_GE(v, prev - 1e-12) << x;
+    prev = v;
+  }
 }
 
 // Knots (1, 10), (2, 5), (3, 20): log-isotonic pools 10 and 5 to sqrt(50) = 7.0711.

@@ -415,9 +415,11 @@ void FittedProfile::finalize() {
   for (auto& [dt, g] : gemm) {
     g.grid.finalize();
     const ProfileRates r = rates;
-    g.grid.set_extrapolation([r, dtype = dt](const std::array<double, 2>& nk, double m) {
-      return gemm_roofline_us(m, nk[0], nk[1], dtype, r);
-    });
+    g.grid.set_extrapolation(
+        [r, dtype = dt](const std::array<double, 2>& nk, double m) { return gemm_roofline_us(m, nk[0], nk[1], dtype, r); },
+        [r, dtype = dt](const std::array<double, 2>& nk, double m) {
+          return (2.0 * m * nk[0] * nk[1] / r.peak(dtype) + gemm_bytes(m, nk[0], nk[1], dtype) / r.hbm_bandwidth) * 1e6;
+        });
     g.grid.set_equal_area([r, dtype = dt](const std::array<double, 2>& nk, double m) {
       return 2.0 * m * nk[0] * nk[1] / r.peak(dtype) >= gemm_bytes(m, nk[0], nk[1], dtype) / r.hbm_bandwidth;
     });

@@ -69,8 +69,9 @@ void LineGrid::finalize() {
   update_efficiency_cap();
 }
 
-void LineGrid::set_extrapolation(Scale s) {
+void LineGrid::set_extrapolation(Scale s, Scale work) {
   scale_ = std::move(s);
+  work_ = std::move(work);
   update_efficiency_cap();
 }
 
@@ -136,7 +137,13 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
       if (sb > sa) {
         const double sx = scale_(l.key, std::exp(lx));
         const double yb = std::exp(l.ly[b]);
-        const double marginal = (yb - std::exp(l.ly[a])) / (sb - sa);
+        // Where the scale grew by less than sqrt(2) while x doubled, its fixed part dominates
+        // (a GEMM reading its weights at small m: a flat roofline while its FLOPs grow), and
+        // the time's growth is priced per unit of work (FLOP time plus byte time) instead.
+        const auto work = [&](double v) { return work_ ? work_(l.key, v) : scale_(l.key, v); };
+        const bool fixed = sb < std::sqrt(2.0) * sa;
+        const double wa = fixed ? work(l.x[a]) : sa, wb = fixed ? work(l.x[b]) : sb;
+        const double marginal = wb > wa ? (yb - std::exp(l.ly[a])) / (wb - wa) : 0.0;
         const double cap = yb + (sx - sb) * std::max(marginal, std::exp(-log_cap_));
         return std::max(l.ly[b], std::min(l.ly[b] + std::log(sx) - std::log(sb) - grow, std::log(cap)));
       }
@@ -170,6 +177,10 @@ double LineGrid::equal_area(const Line& l, double x) const {
     const auto& sub = p.paired && !p.aligned.empty() ? p.aligned : p.all;
     const double xp = x * n / *it;
     if (xp < p.x[sub.front()]) break;  // the lines after it have smaller m' still
+    // Equal area stands for equal time only between compute-bound shapes: a partner at m'
+    // that is bandwidth-bound (a larger n' reads more weights) is slower for a reason the
+    // query does not share, and the lines after it have smaller m' still.
+    if (!compute_bound_(p.key, xp)) break;
     if (xp > p.x[sub.back()]) {
       best = std::max(best, p.ly[sub.back()]);  // a smaller area, measured
       continue;

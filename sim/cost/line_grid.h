@@ -12,9 +12,10 @@
 //   beyond the best efficiency of any point in the grid; the answer is scale(x) / e(x), and
 //   never below the last point's value (GEMM efficiency rises with m as the waves of tiles
 //   fill the SMs and saturates at what the device reaches at all), and never above the last
-//   value plus the extra scale at the line's marginal time per unit of scale over its last
-//   doubling (at least the best efficiency's): a line on its fixed floor goes on as floor +
-//   extra work (the affine cap; the smaller answers); on a tile-paired line
+//   value plus the extra scale at the line's marginal time per unit of work (see
+//   set_extrapolation) over its last doubling (at least the best efficiency's): a line on
+//   its fixed floor goes on as floor + extra work (the affine cap; the smaller answers); on
+//   a tile-paired line
 //   each class extrapolates from its own points: a first-row query from the first-row
 //   points when they reach the line's last doubling (the largest at least half the line's
 //   largest x), every other query (and a first-row one otherwise) from the aligned points.
@@ -42,7 +43,9 @@
 //   GEMM's time follows its output area m x n (the tiles its waves cover) and k, not how the
 //   area splits between m and n. Above a line's last point, for a query the predicate calls
 //   compute-bound, the lines of the same k and a larger n are read in increasing n at
-//   m' = m n / n': the first whose measured range covers m' answers its interpolated value
+//   m' = m n / n' (stopping at the first whose shape at m' is not compute-bound itself: its
+//   weights' read makes it slower for a reason the query does not share): the first whose
+//   measured range covers m' answers its interpolated value
 //   there (aligned points of a tile-paired line), and every line passed over because m' lies
 //   beyond its range bounds the answer from below by its last value (a smaller area); the
 //   scan stops at a line whose range starts above m'. The answer is the largest of these and
@@ -78,7 +81,10 @@ class LineGrid {
   // keeps the mean of its values. Call finalize() after the last point.
   void add(std::array<double, 2> outer, double x, double y);
   void finalize();
-  void set_extrapolation(Scale s);
+  // `work` (optional, default: the scale) measures the marginal cost of the affine cap: time
+  // per unit of work over the line's last doubling (GEMM: FLOP time plus byte time, whose
+  // growth the roofline's max hides while the other term dominates).
+  void set_extrapolation(Scale s, Scale work = {});
   void set_equal_area(ComputeBound cb) { compute_bound_ = std::move(cb); }
 
   std::optional<double> at(std::array<double, 2> outer, double x) const;
@@ -108,6 +114,7 @@ class LineGrid {
 
   Options opt_;
   Scale scale_;
+  Scale work_;
   ComputeBound compute_bound_;
   double log_cap_ = 0;  // log of the best efficiency (scale / value) of any point
 

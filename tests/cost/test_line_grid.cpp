@@ -295,6 +295,44 @@ TEST(LineGrid, BeyondATilePairedLineEachClassExtrapolatesFromItsOwnPoints) {
   EXPECT_NEAR(*early.at({0, 0}, 2048), 2048, 1e-9);
 }
 
+// Where the scale grew by less than sqrt(2) over the last doubling (here a fixed 100 plus 0.1
+// per unit of x: 112.8 at x = 128, 125.6 at 256), the time's step over it (200 -> 240) is
+// priced per unit of work (100 + 1.1 x: 240.8 -> 381.6), 40 / 140.8 = 0.284, not per unit of
+// scale (40 / 12.8 = 3.125); below the best efficiency of the grid, 0.8 (line 2: 100.1 /
+// 125.125), i.e. 1.25 per unit, the best answers. At x = 4096 the scale is 509.6:
+// 240 + (509.6 - 125.6) x 1.25 = 720, below the efficiency rule's 240 x 509.6 / 125.6 =
+// 973.8 (the line's efficiency fell over its last doubling: no growth). Without a work
+// function the scale prices it: 240 + 384 x 3.125 = 1440, so the efficiency rule answers.
+TEST(LineGrid, AFixedPartOfTheScalePricesTheMarginalCostPerUnitOfWork) {
+  const auto scale = [](const std::array<double, 2>&, double x) { return 100 + 0.1 * x; };
+  const auto work = [](const std::array<double, 2>&, double x) { return 100 + 1.1 * x; };
+  for (bool with_work : {true, false}) {
+    LineGrid g(LineGrid::Options{1, 1.0, false, false});
+    g.add({1, 0}, 128, 200);
+    g.add({1, 0}, 256, 240);
+    g.add({2, 0}, 1, 125.125);
+    g.set_extrapolation(scale, with_work ? LineGrid::Scale(work) : LineGrid::Scale());
+    g.finalize();
+    EXPECT_NEAR(*g.at({1, 0}, 4096), with_work ? 240 + (509.6 - 125.6) * 1.25 : 240 * 509.6 / 125.6, 1e-9);
+  }
+}
+
+// The equal-area partner must itself be compute-bound at m' (here: m >= 2, whatever the
+// line). Own line (2, 10): (1, 1), (2, 2); partner (8, 10): (1, 6), (2, 10), (4, 12). At m 4
+// the partner's m' = 1 is not compute-bound: the own line alone, 4 (6 before this rule). At
+// m 8, m' = 2 is: the partner's 10 answers (above the own line's 8).
+TEST(LineGrid, EqualAreaReadsOnlyPartnersThatAreComputeBoundThemselves) {
+  LineGrid g(LineGrid::Options{2, 1.0, false, false, false});
+  g.add({2, 10}, 1, 1);
+  g.add({2, 10}, 2, 2);
+  for (auto [m, y] : {std::pair{1.0, 6.0}, {2.0, 10.0}, {4.0, 12.0}}) g.add({8, 10}, m, y);
+  g.finalize();
+  g.set_extrapolation([](const std::array<double, 2>&, double x) { return x; });
+  g.set_equal_area([](const std::array<double, 2>&, double m) { return m >= 2; });
+  EXPECT_NEAR(*g.at({2, 10}, 4), 4, 1e-9);
+  EXPECT_NEAR(*g.at({2, 10}, 8), 10, 1e-9);
+}
+
 // Equal-area extrapolation: lines (n, k) along m. The own line (2, 10) is (1, 1), (2, 2); with
 // scale(x) = x its efficiency is flat, so alone it extrapolates as y = x. Lines of the same k
 // and a larger n: (8, 10) over m' 1..4 and (16, 10) over m' 2..4; (8, 20) is another k and is

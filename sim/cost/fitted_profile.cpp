@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <cstdint>
 
@@ -227,6 +228,7 @@ std::optional<FitAnswer> FittedProfile::predict_gemm(double m, double n, double 
     if (auto v = grid.at({nc, kc}, m)) {
       double us = *v;
       us *= std::max(1.0, n / nc) * std::max(1.0, k / kc);
+      us = std::max(us, it->second.quant_us_per_mk * m * k);
       return FitAnswer{us, ""};
     }
   }
@@ -412,8 +414,19 @@ std::vector<std::string> FittedProfile::families() const {
 }
 
 void FittedProfile::finalize() {
+  // vLLM runs an activation-quantisation kernel in front of its fp8 GEMMs (per token) and its
+  // block-scaled ones (per group of 128); the other kernel sets' GEMMs take their inputs as
+  // they are.
+  const bool quantises = kernel_set_name() == "vllm";
   for (auto& [dt, g] : gemm) {
     g.grid.finalize();
+    g.quant_us_per_mk = 0;
+    if (quantises && (dt == "fp8" || dt == "fp8_block")) {
+      double least = std::numeric_limits<double>::infinity();
+      for (const auto& [nk, line] : g.grid.lines())
+        for (std::size_t i = 0; i < line.x.size(); ++i) least = std::min(least, line.y[i] / (line.x[i] * nk[1]));
+      if (std::isfinite(least)) g.quant_us_per_mk = least;
+    }
     const ProfileRates r = rates;
     g.grid.set_extrapolation(
         [r, dtype = dt](const std::array<double, 2>& nk, double m) { return gemm_roofline_us(m, nk[0], nk[1], dtype, r); },

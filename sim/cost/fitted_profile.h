@@ -104,6 +104,10 @@ class FittedProfile {
     // it keeps its last measured efficiency against the roofline (set by finalize()).
     LineGrid grid{LineGrid::Options{2, 1.0, false, true, true}};
     std::vector<double> coef;                                 // over gemm_terms
+    // Kernels that quantise their activations first (vLLM's fp8 and block-scaled fp8: a
+    // per-token or per-group pass over the m x k input): no call takes less than m x k times
+    // the least time per activation element measured on the grid (0: no such pass).
+    double quant_us_per_mk = 0;
   };
   struct AttentionPoint {
     double batch = 0, q = 0, ctx = 0, us = 0;

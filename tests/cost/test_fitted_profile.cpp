@@ -63,6 +63,34 @@ TEST(FittedProfile, GemmBeyondTheLargestMeasuredMKeepsTheLastEfficiencyAgainstTh
   EXPECT_NEAR(a->us, 1000.0 * 43.057152 / 2.506752, 1e-6);
 }
 
+// vLLM's fp8 GEMMs quantise their m x k activations first, so in its kernel set no call is
+// faster per activation element than the grid's least time per element. fp8 lines (rates:
+// 2e15 FLOP/s fp8, 1e12 B/s): (n 64, k 1000) 10 us at m = 100 and at 200; (64, 4000) 20 us at
+// m = 100. Least time per element: min(10 / 1e5, 10 / 2e5, 20 / 4e5) = 5e-5 us. At m = 10000,
+// k = 1000: 5e-5 x 1e7 = 500 us. The line's own extrapolation (memory-bound: bytes 64000 +
+// 1128 m, 11.344 us of roofline at m = 10000) gives about 340 us, which another kernel set
+// keeps.
+TEST(FittedProfile, AQuantisingKernelSetIsNeverFasterPerActivationElementThanMeasured) {
+  for (const std::string set : {"vllm", "harness"}) {
+    FittedProfile p = FittedProfile::load(kProfile);
+    p.kernel_set = {{"name", set}};
+    p.gemm["fp8"].grid.add({64, 1000}, 100, 10);
+    p.gemm["fp8"].grid.add({64, 1000}, 200, 10);
+    p.gemm["fp8"].grid.add({64, 4000}, 100, 20);
+    p.finalize();
+    const auto a = p.predict_gemm(10000, 64, 1000, "fp8");
+    ASSERT_TRUE(a);
+    if (set == "vllm") {
+      EXPECT_NEAR(a->us, 500, 1e-9);
+    } else {
+      EXPECT_GT(a->us, 300);
+      EXPECT_LT(a->us, 400);
+    }
+    // bf16 is never quantised: the line (1024, 1024) at m = 10 stays 100 us.
+    EXPECT_NEAR(p.predict_gemm(10, 1024, 1024, "bf16")->us, 100, 1e-9);
+  }
+}
+
 // The small profile plus one decode config (8 q / 2 KV heads of 64, bf16, paged, kernel "k").
 // coef: latency, byte time, per-seq, per-1k seq-heads, per-1k longest kv.
 FittedProfile with_decode_config(std::vector<double> coef, std::vector<FittedProfile::AttentionPoint> points) {

@@ -47,10 +47,19 @@ double gemm_bytes(double m, double n, double k, const std::string& dtype) {
   const double eb = dtype == "fp8" || dtype == "fp8_block" ? 1.0 : 2.0;  // weights and activations in; output bf16
   return k * n * eb + m * k * eb + m * n * 2.0;
 }
+
+// A GEMM's FLOP time at the peak and byte time at the HBM bandwidth, in us.
+struct GemmTimes {
+  double flop_us, byte_us;
+};
+GemmTimes gemm_times(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
+  return {2.0 * m * n * k / r.peak(dtype) * 1e6, gemm_bytes(m, n, k, dtype) / r.hbm_bandwidth * 1e6};
+}
 }  // namespace
 
 double gemm_roofline_us(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
-  return std::max(2.0 * m * n * k / r.peak(dtype), gemm_bytes(m, n, k, dtype) / r.hbm_bandwidth) * 1e6;
+  const GemmTimes t = gemm_times(m, n, k, dtype, r);
+  return std::max(t.flop_us, t.byte_us);
 }
 
 std::vector<double> gemm_terms(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
@@ -431,10 +440,12 @@ void FittedProfile::finalize() {
     g.grid.set_extrapolation(
         [r, dtype = dt](const std::array<double, 2>& nk, double m) { return gemm_roofline_us(m, nk[0], nk[1], dtype, r); },
         [r, dtype = dt](const std::array<double, 2>& nk, double m) {
-          return (2.0 * m * nk[0] * nk[1] / r.peak(dtype) + gemm_bytes(m, nk[0], nk[1], dtype) / r.hbm_bandwidth) * 1e6;
+          const GemmTimes t = gemm_times(m, nk[0], nk[1], dtype, r);
+          return t.flop_us + t.byte_us;
         });
     g.grid.set_equal_area([r, dtype = dt](const std::array<double, 2>& nk, double m) {
-      return 2.0 * m * nk[0] * nk[1] / r.peak(dtype) >= gemm_bytes(m, nk[0], nk[1], dtype) / r.hbm_bandwidth;
+      const GemmTimes t = gemm_times(m, nk[0], nk[1], dtype, r);
+      return t.flop_us >= t.byte_us;
     });
   }
   for (AttentionFit* f : {&prefill, &decode}) {

@@ -114,15 +114,18 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
   if (idx.size() == 1 && !scale_) return l.ly[idx.front()];
   if (lx >= l.lx[idx.back()] && scale_) {
     const std::size_t b = idx.back();
+    const double sb = scale_(l.key, l.x[b]), sx = scale_(l.key, std::exp(lx));
     // Efficiency (scale / time) at the last point, and its growth rate in log-log over the
     // last doubling of x (from the largest measured x at most half the last one).
-    const double le_b = std::log(scale_(l.key, l.x[b])) - l.ly[b];
+    const double le_b = std::log(sb) - l.ly[b];
     double grow = 0;
+    double log_cap = std::numeric_limits<double>::infinity();  // the affine cap, below
     if (idx.size() >= 2) {
       std::size_t a = idx.front();
       for (std::size_t i : idx)
         if (l.x[i] <= l.x[b] / 2) a = i;
-      const double le_a = std::log(scale_(l.key, l.x[a])) - l.ly[a];
+      const double sa = scale_(l.key, l.x[a]);
+      const double le_a = std::log(sa) - l.ly[a];
       const double rate = a == b ? 0.0 : std::max(0.0, (le_b - le_a) / (l.lx[b] - l.lx[a]));
       // The rate halves with every further doubling (at most 2 ln2 * rate in all), and the
       // efficiency never passes the best measured anywhere in the grid.
@@ -133,9 +136,7 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
       // efficiency measured anywhere in the grid. A line still on its fixed floor there (its
       // time hardly grew while its work doubled) goes on as floor + extra work, not as a
       // slowly rising efficiency times the whole work.
-      const double sa = scale_(l.key, l.x[a]), sb = scale_(l.key, l.x[b]);
       if (sb > sa) {
-        const double sx = scale_(l.key, std::exp(lx));
         const double yb = std::exp(l.ly[b]);
         // Where the scale grew by less than sqrt(2) while x doubled, its fixed part dominates
         // (a GEMM reading its weights at small m: a flat roofline while its FLOPs grow), and
@@ -144,11 +145,10 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
         const bool fixed = sb < std::sqrt(2.0) * sa;
         const double wa = fixed ? work(l.x[a]) : sa, wb = fixed ? work(l.x[b]) : sb;
         const double marginal = wb > wa ? (yb - std::exp(l.ly[a])) / (wb - wa) : 0.0;
-        const double cap = yb + (sx - sb) * std::max(marginal, std::exp(-log_cap_));
-        return std::max(l.ly[b], std::min(l.ly[b] + std::log(sx) - std::log(sb) - grow, std::log(cap)));
+        log_cap = std::log(yb + (sx - sb) * std::max(marginal, std::exp(-log_cap_)));
       }
     }
-    return std::max(l.ly[b], l.ly[b] + std::log(scale_(l.key, std::exp(lx))) - std::log(scale_(l.key, l.x[b])) - grow);
+    return std::max(l.ly[b], std::min(l.ly[b] + std::log(sx) - std::log(sb) - grow, log_cap));
   }
   if (lx >= l.lx[idx.back()]) {
     const std::size_t a = idx[idx.size() - 2], b = idx.back();

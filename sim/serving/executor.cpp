@@ -46,14 +46,21 @@ Executor::~Executor() = default;
 Executor::Executor(Executor&&) noexcept = default;
 
 void Executor::set_power(const PowerModel* power) {
-  if (power != ctx_.power) memo_->clear();
+  if (power != ctx_.power) {
+    if (ctx_.memos) {
+      memo_ = &ctx_.memos->for_power(power);
+    } else {
+      memo_->clear();
+    }
+  }
   ctx_.power = power;
 }
 
 Executor::Executor(ExecutorContext ctx)
     : ctx_(std::move(ctx)),
       rng_(Rng::for_component(ctx_.seed, "expert_routing/" + std::to_string(ctx_.replica))),
-      memo_(std::make_unique<OperatorMemo>()) {
+      own_memo_(ctx_.memos ? nullptr : std::make_unique<OperatorMemo>()),
+      memo_(ctx_.memos ? &ctx_.memos->for_power(ctx_.power) : own_memo_.get()) {
   expert_p_ = ctx_.plan.expert_popularity(ctx_.model, ctx_.seed);
   double run = 0;
   for (const double p : expert_p_) expert_cdf_.push_back(run += p);
@@ -505,10 +512,9 @@ std::pair<SimTime, std::int64_t> Executor::predict(const Operator& op, std::stri
 
 void Executor::price(const Operator& op, std::size_t i) {
   if (OperatorPrice* m = memoised(op)) {
-    if (m->slot == SIZE_MAX) m->slot = source_slot(m->source);
     op_ns_[i] = m->ns * op.repeat;
     op_nj_[i] = m->nj * op.repeat;
-    op_source_[i] = m->slot;
+    op_source_[i] = source_slot(m->source);
     return;
   }
   std::string_view source;

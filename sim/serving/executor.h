@@ -78,7 +78,8 @@
 
 namespace servesim {
 
-class OperatorMemo;  // executor_memo.h
+class OperatorMemo;   // executor_memo.h
+class OperatorMemos;  // executor_memo.h
 struct OperatorPrice;
 
 struct ExecutorContext {
@@ -104,6 +105,9 @@ struct ExecutorContext {
   // The device (co-located steps split operator time by its roofline; null: no co-location).
   const DeviceSpec* device = nullptr;
   LaunchConfig launch;  // engine.launch: a launch-bound step's exposed launch time (launch.h)
+  // The pool's operator memos, shared by its replicas' executors (null: the executor keeps
+  // its own). They must serve this context's cost model, in this executor's thread.
+  OperatorMemos* memos = nullptr;
 };
 
 // The KV layout attention kernels read (from the KV manager).
@@ -269,7 +273,8 @@ class Executor {
   // so the hot path compares pointers instead of strings.
   std::vector<std::pair<const char*, std::string>> source_names_;
   // Prices of the non-attention operators priced so far (predict() is const: a cache).
-  std::unique_ptr<OperatorMemo> memo_;
+  std::unique_ptr<OperatorMemo> own_memo_;  // without ctx_.memos
+  OperatorMemo* memo_ = nullptr;            // the memo for ctx_.power
   std::vector<SimTime> by_source_;  // step time per source, same order as source_names_
 };
 

@@ -10,13 +10,17 @@
 // - Only GEMMs, collectives, copies and page maps are memoised (memoisable()); never an
 //   attention operator (its per-sequence pairs are not in the key) or any operator whose
 //   attention span is not empty.
-// - The memo belongs to one executor (one replica, one thread); clear() it when what prices
-//   operators changes (the power model). It forgets everything beyond kMaxEntries so its
-//   memory stays bounded whatever the run's shapes.
+// - A memo serves one cost model under one power model, in one thread: the replicas of a
+//   pool share one per power model they run under (OperatorMemos), so a shape one replica
+//   priced is a hit for all; an executor without a pool's memos owns one and clear()s it when
+//   its power model changes. A memo forgets everything beyond kMaxEntries so its memory
+//   stays bounded whatever the run's shapes; as hits are exact, when it forgets (and which
+//   replica priced an entry first) changes no result.
 #include <array>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include <absl/container/flat_hash_map.h>
@@ -31,7 +35,6 @@ struct OperatorPrice {
   SimTime ns = 0;          // one execution, under the power limit
   std::int64_t nj = 0;     // its dynamic energy
   std::string_view source;
-  std::size_t slot = SIZE_MAX;  // the executor's index of `source` (set on first use)
 };
 
 class OperatorMemo {
@@ -173,6 +176,20 @@ class OperatorMemo {
   };
   absl::flat_hash_map<ShortKey, Price, absl::Hash<ShortKey>, ShortEq> short_;  // operators with a short key
   absl::flat_hash_map<Key, Price, Hash> prices_;  // the others
+};
+
+// A pool's memos: one per power model its replicas run under (the pool's, and the capped
+// one under a power cap), shared by the pool's executors (one cost model, one thread).
+class OperatorMemos {
+ public:
+  OperatorMemo& for_power(const void* power_model) {
+    auto& m = memos_[power_model];
+    if (!m) m = std::make_unique<OperatorMemo>();
+    return *m;
+  }
+
+ private:
+  absl::flat_hash_map<const void*, std::unique_ptr<OperatorMemo>> memos_;
 };
 
 }  // namespace servesim

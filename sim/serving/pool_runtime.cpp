@@ -5,6 +5,7 @@
 
 #include "sim/core/error.h"
 #include "sim/core/units.h"
+#include "sim/serving/executor_memo.h"
 #include "sim/serving/simulation.h"
 
 namespace servesim {
@@ -15,7 +16,7 @@ namespace servesim {
 ExecutorContext PoolRuntime::exec_context(PlanLinks links) const {
   // The seed, replica and overlap are the replica's: its owner sets them.
   return ExecutorContext{*model, *plan, *cost, links, mem.weight_dtype, mem.act_dtype, mem.kv_dtype, power.get(), 0, 0, OverlapConfig{},
-                         draft.get(), offload, config->engine.swap_overlap, device.get(), config->engine.launch};
+                         draft.get(), offload, config->engine.swap_overlap, device.get(), config->engine.launch, memos.get()};
 }
 
 namespace {
@@ -51,6 +52,7 @@ PoolRuntime build_pool(const PoolConfig& c, Catalog& catalog, const std::string&
   auto where = [&](const std::string& key) { return c.where.find(": ") == std::string::npos ? c.where + ": " + key : c.where + "." + key; };
   PoolRuntime p;
   p.config = &c;
+  p.memos = std::make_shared<OperatorMemos>();
   p.model = catalog.model(c.model, where("model"));
   p.device = catalog.device(c.hardware, where("hardware"));
   const ModelSpec& model = *p.model;

@@ -87,6 +87,8 @@ struct PoolRuntime {
   std::int64_t max_model_len = 0;
   std::shared_ptr<const ModelSpec> draft;  // engine.speculative's drafter (null: off)
   HostOffload offload;  // engine.kv_offload / expert_offload (host_offload.h)
+  // The replicas' shared operator memos (executor_memo.h): one cost model, one thread.
+  std::shared_ptr<OperatorMemos> memos;
   ExecutorContext exec_context(PlanLinks links) const;
 };
 

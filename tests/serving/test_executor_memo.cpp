@@ -1,7 +1,13 @@
 // The executor's operator memo (sim/serving/executor_memo.h): exact keys, what it keeps.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "sim/serving/catalog.h"
+#include "sim/serving/executor.h"
 #include "sim/serving/executor_memo.h"
+#include "sim/serving/scenario_config.h"
+#include "sim/serving/simulation.h"
 
 namespace servesim {
 namespace {
@@ -132,6 +138,83 @@ TEST(OperatorMemo, ForgetsEverythingWhenFull) {
   EXPECT_EQ(memo.find(gemm(2)), nullptr);
   EXPECT_EQ(memo.find(odd), nullptr);
   EXPECT_NE(memo.find(gemm(0)), nullptr);
+}
+
+// A cost model that answers as another and counts the GEMMs it was asked to price.
+class CountingCost : public ICostModel {
+ public:
+  explicit CountingCost(const ICostModel& inner) : inner_(inner) {}
+  std::optional<Prediction> predict(const Operator& op) const override {
+    if (op.cls == OpClass::kGemm) ++gemms;
+    return inner_.predict(op);
+  }
+  mutable int gemms = 0;
+
+ private:
+  const ICostModel& inner_;
+};
+
+// The default scenario's pool; executors over it price through `cost` and share its memos.
+struct PoolExecutors {
+  PoolExecutors() {
+    const ScenarioConfig c = parse_scenario(nlohmann::json::parse(default_scenario_text()), "scenario.json");
+    config = c.pools[0];
+    pool = build_pool(config, catalog, c.source);
+    cost = std::make_unique<CountingCost>(*pool.cost);
+  }
+  Executor make(const PowerModel* power) const {
+    const ExecutorContext p = pool.exec_context(PlanLinks{450e9, 5e-6, 450e9, 5e-6});
+    return Executor(ExecutorContext{p.model, p.plan, *cost, p.links, p.weight_dtype, p.act_dtype, p.kv_dtype, power, 0, 0,
+                                    p.overlap, p.draft, p.offload, p.swap_overlap, p.device, p.launch, p.memos});
+  }
+  Catalog catalog{SimOptions{}.data_dir};
+  PoolConfig config;
+  PoolRuntime pool;
+  std::unique_ptr<CountingCost> cost;
+};
+
+// One prefill step of `prompts` prompts of 512 tokens.
+SimTime price(Executor& e, std::vector<Request>& reqs) {
+  StepPlan plan;
+  for (Request& r : reqs) {
+    r.spec.prompt_tokens = 512;
+    r.spec.output_tokens = 10;
+    r.state = RequestState::kRunning;
+    plan.seqs.push_back(ScheduledSeq{&r, 512, 0});
+    plan.num_tokens += 512;
+  }
+  return e.cost_step(plan, KvLayout{true, 16});
+}
+
+TEST(OperatorMemos, ReplicasOfAPoolShareThePricesOneOfThemMade) {
+  // Rule: a memo hit is exactly what pricing again gives, so the pool's replicas share one
+  // memo per power model: a step one replica priced costs another no GEMM prediction.
+  PoolExecutors px;
+  Executor a = px.make(px.pool.power.get()), b = px.make(px.pool.power.get());
+  std::vector<Request> ra(3), rb(3);
+  const SimTime ta = price(a, ra);
+  const int priced = px.cost->gemms;
+  EXPECT_GT(priced, 0);
+  EXPECT_EQ(price(b, rb), ta);
+  EXPECT_EQ(px.cost->gemms, priced);
+}
+
+TEST(OperatorMemos, EachPowerModelHasItsOwnMemoAndKeepsItAcrossSwitches) {
+  // Rule: prices under one power model are not another's (a cap slows operators), and an
+  // executor switching between power models (a cap set, then lifted) finds its earlier
+  // prices again instead of starting from an empty memo.
+  PoolExecutors px;
+  Executor a = px.make(px.pool.power.get()), b = px.make(nullptr);
+  std::vector<Request> r1(2), r2(2), r3(2), r4(2);
+  const SimTime powered = price(a, r1);
+  const int priced = px.cost->gemms;
+  price(b, r2);  // another power model: priced again
+  EXPECT_EQ(px.cost->gemms, 2 * priced);
+  a.set_power(nullptr);
+  price(a, r3);  // b's prices: no GEMM priced
+  a.set_power(px.pool.power.get());
+  EXPECT_EQ(price(a, r4), powered);  // its own again
+  EXPECT_EQ(px.cost->gemms, 2 * priced);
 }
 
 }  // namespace

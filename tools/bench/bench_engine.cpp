@@ -11,6 +11,10 @@
 //   BM_ProfileLoad           a fitted profile's load as a `run` pays it, by phase (arg 0:
 //                            h100_sxm, the largest; 1: a100_sxm4_80gb): the file parsed into
 //                            JSON, the profile built from it (grids finalised), its SHA-256
+//   BM_DecodeAttentionPredict one decode-attention prediction of the H100 profile as a
+//                            merged decode run asks for it (Llama-3.1-8B's layout, a batch
+//                            between measured lines (arg 37) or on one (arg 64), every
+//                            sequence one token longer per call): ns per prediction
 // Run: build/release/tools/bench/bench_engine --benchmark_filter=... (see tools/bench/run.sh)
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
@@ -137,6 +141,24 @@ void BM_ProfileLoad(benchmark::State& state) {
   state.counters["sha256_ms"] = 1e3 * hash / n;
 }
 BENCHMARK(BM_ProfileLoad)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+void BM_DecodeAttentionPredict(benchmark::State& state) {
+  const FittedProfile p = FittedProfile::load(std::string(SERVESIM_DATA_DIR) + "/calibration/profiles/h100_sxm.json");
+  const double batch = static_cast<double>(state.range(0));
+  AttentionQuery q = AttentionQuery::uniform(32, 8, 128, "bf16", true, batch, 1, 200);
+  const double start_kv = q.sum_kv;
+  double total = 0;
+  for (auto _ : state) {  // NOLINT
+    // One token further per call, wrapping after 4,000 steps (lengths 200..4,200).
+    q.sum_kv = q.sum_kv >= start_kv + 4000 * batch ? start_kv : q.sum_kv + batch;
+    q.sum_q_kv = q.sum_kv;
+    q.max_kv = q.sum_kv / batch;
+    const auto a = p.predict_attention(false, q);
+    total += a ? a->us : 0;
+  }
+  benchmark::DoNotOptimize(total);
+}
+BENCHMARK(BM_DecodeAttentionPredict)->Arg(37)->Arg(64);
 
 }  // namespace
 }  // namespace servesim

@@ -68,9 +68,14 @@ std::string method_text(const Comparison& c) {
 
 std::string verdict_word(const Verdict& v) { return v.regression() ? "REGRESSION" : v.point_crosses ? "noise" : "ok"; }
 
-std::string threshold_value_text(const Threshold& t) {
+// The limit as written, and for a bare number the unit it is read in (seconds for a latency
+// metric, whose columns show milliseconds: "+5" is read as 5 s, not 5 ms).
+std::string threshold_value_text(const Threshold& t, const MetricDef& m) {
   const auto eq = t.text.find('=');
-  return eq == std::string::npos ? t.text : t.text.substr(eq + 1);
+  const std::string v = eq == std::string::npos ? t.text : t.text.substr(eq + 1);
+  if (t.relative || t.limit_is_duration) return v;
+  const std::string unit = m.is_time ? "s" : m.unit;
+  return unit.empty() ? v : v + " " + unit;
 }
 
 std::string interval_text(const Delta& d) {
@@ -87,7 +92,7 @@ std::string verdict_line(const Comparison& c, const Verdict& v) {
   std::string s = fmt::format("{} {} {} ({} -> {}{}, {}; limit {})", m.name, d.abs_change() > 0 ? "rose" : d.abs_change() < 0 ? "fell" : "unchanged",
                               fmt_pct(d.rel_change()), fmt_value(d.baseline * m.display_scale),
                               fmt_value(d.candidate * m.display_scale), unit, fmt_signed(d.abs_change() * m.display_scale) + unit,
-                              threshold_value_text(v.threshold));
+                              threshold_value_text(v.threshold, m));
   if (d.has_interval) {
     // The interval of the quantity the threshold judges: the relative or the absolute change.
     const std::string iv = v.threshold.relative ? interval_text(d)
@@ -113,7 +118,7 @@ std::pair<std::string, std::string> threshold_cells(const Comparison& c, std::si
   for (const auto& v : c.verdicts) {
     if (v.delta != delta) continue;
     if (!th.empty()) th += ' ';
-    th += threshold_value_text(v.threshold);
+    th += threshold_value_text(v.threshold, c.deltas[v.delta].metric);
     if (!verdict.empty()) verdict += ' ';
     verdict += verdict_word(v);
   }

@@ -302,6 +302,22 @@ TEST_F(CompareCli, SeededRegressionExitsOneNamingTheMetric) {
   EXPECT_TRUE(contains(r.out, "limit +5%")) << r.out;
 }
 
+TEST_F(CompareCli, ABareNumberLimitShowsTheUnitItIsReadIn) {
+  // Rule (docs/ci_gate.md): a bare number is in the metric's base unit, seconds for latency
+  // metrics whose columns show milliseconds; the table and the verdict say so. max_num_seqs 4
+  // raises TTFT p99 by far less than 1,000 s and more than 1 ms.
+  const auto lax = run_cli("compare " + d("base") + " " + d("slow") + " --threshold ttft.p99=+1000");
+  EXPECT_EQ(lax.exit_code, 0) << lax.out;
+  EXPECT_TRUE(contains(lax.out, "+1000 s ")) << lax.out;
+  const auto tight = run_cli("compare " + d("base") + " " + d("slow") + " --threshold ttft.p99=+0.001 --threshold throughput=-0");
+  EXPECT_EQ(tight.exit_code, 1) << tight.out;
+  EXPECT_TRUE(contains(tight.out, "limit +0.001 s)")) << tight.out;
+  EXPECT_TRUE(contains(tight.out, "-0 tok/s")) << tight.out;
+  // With a unit or a percentage, the limit is shown as written.
+  const auto ms = run_cli("compare " + d("base") + " " + d("slow") + " --threshold ttft.p99=+1ms");
+  EXPECT_TRUE(contains(ms.out, "limit +1ms)")) << ms.out;
+}
+
 TEST_F(CompareCli, NoiseOnlyOneSeedFlagsThreeSeedsDoNot) {
   const std::string th = " --threshold ttft.p99=+2% --threshold e2e.p90=+2% --threshold tpot.p50=+2%";
   // One seed against another: a tight threshold flags the noise of one traffic sample.

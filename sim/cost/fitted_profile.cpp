@@ -534,7 +534,10 @@ void FittedProfile::finalize() {
     }
   }
   page_map_envelope_.reset();
-  if (page_map) page_map_envelope_ = page_map->monotone();
+  if (page_map) {
+    page_map_envelope_ = page_map->monotone();
+    page_map_envelope_->fixed_call = true;  // cuMemMap + cuMemSetAccess: a driver call's fixed cost
+  }
   curve_index_.clear();
   for (std::size_t i = 0; i < collectives.size(); ++i) {
     curve_index_[collectives[i].op + "|" + std::to_string(collectives[i].ranks)].push_back(i);

@@ -343,11 +343,16 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
 double KnotCurve::at(double q) const {
   SERVESIM_ASSERT(!x.empty() && x.size() == y.size());
   if (q <= x.front() || x.size() == 1) {
-    if (x.size() == 1 && q > x.front()) return y.front() * q / x.front();
+    if (x.size() == 1 && q > x.front() && !fixed_call) return y.front() * q / x.front();
     return y.front();
   }
   if (q >= x.back()) {
     const std::size_t n = x.size();
+    if (fixed_call) {
+      std::size_t a = 0;
+      while (a + 1 < n - 1 && x[a + 1] <= x[n - 1] / 2) ++a;
+      return y[n - 1] + std::max(0.0, (y[n - 1] - y[a]) / (x[n - 1] - x[a])) * (q - x[n - 1]);
+    }
     if (min_slope > 0) {
       std::size_t a = 0;
       while (a + 1 < n - 1 && x[a + 1] <= x[n - 1] / 2) ++a;

@@ -144,10 +144,15 @@ int gemm_m_class(double m);
 // with every doubling of x beyond the last knot: y_last + s (x - x_last) + (beta - s) x_last
 // ln(x / x_last), s = max(saturated_slope, min_slope). Bandwidth keeps rising with the size
 // until it saturates; it never passes the peak.
+// A fixed-cost call (fixed_call: a driver call such as a page map, whose time is a fixed
+// cost plus a small part that grows with x) is never extrapolated in proportion to x: above
+// the last knot, y_last plus the slope over the last doubling of x where that is positive,
+// else flat (one knot: flat).
 struct KnotCurve {
   std::vector<double> x, y;  // strictly increasing x, y > 0
   double min_slope = 0;      // y per unit x at the physical peak (0: no bound known)
   double saturated_slope = 0;  // y per unit x at the achieved large-transfer bandwidth (0: unknown)
+  bool fixed_call = false;     // see above
   double at(double q) const;
   // The same knots with log y replaced by its isotonic regression: non-decreasing everywhere.
   KnotCurve monotone() const;

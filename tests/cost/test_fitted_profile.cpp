@@ -323,6 +323,20 @@ TEST(FittedProfile, PageMapInterpolatesOverPageSize) {
   EXPECT_NEAR(p.predict_page_map(3 * 1048576.0)->us, 25, 1e-9);  // half way between 20 and 30
 }
 
+// A page map is driver calls (cuMemMap + cuMemSetAccess): a fixed cost, hardly growing with
+// the page (H200: 18.4 us at 2 MiB, 19.0 at 8 MiB). Beyond the largest page measured it goes
+// on at its last doubling's slope, or flat where that fell; never in proportion to the page
+// size (which put 32 MiB at 8x the 4 MiB time, +350 % on the H200's largest-35 % split).
+TEST(FittedProfile, PageMapsBeyondTheMeasuredPagesAreNotProportionalToThePageSize) {
+  FittedProfile p = FittedProfile::load(kProfile);
+  p.page_map = KnotCurve{{2.0 * 1048576, 4.0 * 1048576}, {20, 20}};
+  p.finalize();
+  EXPECT_NEAR(p.predict_page_map(32.0 * 1048576)->us, 20, 1e-9);
+  p.page_map = KnotCurve{{2.0 * 1048576, 4.0 * 1048576}, {20, 22}};  // 1 us per MiB over the doubling
+  p.finalize();
+  EXPECT_NEAR(p.predict_page_map(32.0 * 1048576)->us, 22 + 28, 1e-9);
+}
+
 TEST(FittedProfile, JsonRoundTripIsIdentical) {
   const FittedProfile p = FittedProfile::load(kProfile);
   const auto j1 = p.to_json();

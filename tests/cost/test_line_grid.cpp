@@ -406,6 +406,22 @@ TEST(KnotCurve, AboveTheLastKnotMarginalSlopeOfTheLastDoublingNeverBelowTheBound
   EXPECT_DOUBLE_EQ(flat.monotone().min_slope, 0.01);
 }
 
+// A fixed-cost call (fixed_call: a page map's driver calls) is never extrapolated in
+// proportion to x: above the last knot it goes on at the slope of its last doubling where
+// that is positive (200 -> 400: (21 - 12) / 200 = 0.045, not the last segment's 0.01), else
+// flat; one knot: flat.
+TEST(KnotCurve, AFixedCostCallGrowsAtItsLastDoublingsSlopeOrNotAtAll) {
+  KnotCurve c{{100, 200, 300, 400}, {10, 12, 20, 21}};
+  EXPECT_DOUBLE_EQ(c.at(800), 25);  // not a fixed call: the last segment, 21 + 0.01 * 400
+  c.fixed_call = true;
+  EXPECT_DOUBLE_EQ(c.at(800), 39);  // 21 + 0.045 * 400
+  EXPECT_DOUBLE_EQ(c.at(250), 16);  // inside: unchanged
+  KnotCurve falling{{100, 200}, {10, 8}, 0, 0, true};
+  EXPECT_DOUBLE_EQ(falling.at(400), 8);  // not 16 (proportional)
+  KnotCurve one{{100}, {10}, 0, 0, true};
+  EXPECT_DOUBLE_EQ(one.at(300), 10);  // not 30
+}
+
 // With a saturation (saturated_slope: time per byte at the bandwidth reached on large
 // transfers) the marginal slope of the last doubling (0.01) falls towards it, the excess
 // halving with each doubling: y = 34 + s (x - 800) + (0.01 - s) 800 ln(x / 800).

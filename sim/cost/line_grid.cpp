@@ -358,7 +358,8 @@ double KnotCurve::at(double q) const {
       while (a + 1 < n - 1 && x[a + 1] <= x[n - 1] / 2) ++a;
       const double marginal = std::max((y[n - 1] - y[a]) / (x[n - 1] - x[a]), min_slope);
       const double saturated = std::max(saturated_slope, min_slope);
-      if (saturated_slope <= 0 || marginal <= saturated) return y[n - 1] + marginal * (q - x[n - 1]);
+      if (saturated_slope <= 0) return y[n - 1] + marginal * (q - x[n - 1]);
+      if (marginal <= saturated) return y[n - 1] + saturated * (q - x[n - 1]);
       return y[n - 1] + saturated * (q - x[n - 1]) + (marginal - saturated) * x[n - 1] * std::log(q / x[n - 1]);
     }
     const double slope = (y[n - 1] - y[n - 2]) / (x[n - 1] - x[n - 2]);

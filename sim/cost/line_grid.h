@@ -142,8 +142,10 @@ int gemm_m_class(double m);
 // With a saturation (saturated_slope > 0, the time per unit x at the bandwidth the device
 // reaches on large transfers) a marginal slope above it falls towards it, the excess halving
 // with every doubling of x beyond the last knot: y_last + s (x - x_last) + (beta - s) x_last
-// ln(x / x_last), s = max(saturated_slope, min_slope). Bandwidth keeps rising with the size
-// until it saturates; it never passes the peak.
+// ln(x / x_last), s = max(saturated_slope, min_slope); a marginal slope below s (faster than
+// large transfers ever move: small messages' protocols overlap their latency) is raised to s.
+// Bandwidth keeps rising with the size until it saturates; it never passes the peak, nor,
+// beyond the last knot, the bandwidth large transfers reach.
 // A fixed-cost call (fixed_call: a driver call such as a page map, whose time is a fixed
 // cost plus a small part that grows with x) is never extrapolated in proportion to x: above
 // the last knot, y_last plus the slope over the last doubling of x where that is positive,

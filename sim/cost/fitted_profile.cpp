@@ -307,20 +307,41 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
   }
   const AttentionQuery& q = *qp;
   std::array<double, 7> terms{};
-  const std::size_t n = attention_terms_into(is_prefill, q, rates, rates.peak("bf16"), terms);
+  const double peak = rates.peak("bf16");
+  const std::size_t n = attention_terms_into(is_prefill, q, rates, peak, terms);
   if (c) {
     const double reg = dot_n(c->coef, terms, n);
     const auto g = q.grid_point(is_prefill);
     const auto corr = c->residual.at(g.outer, g.x);
     if (reg > 0 && corr) {
       const double us = std::max(reg * *corr, c->floor_us);
-      return FitAnswer{is_prefill ? us : decode_beyond(*c, q, us), ""};
+      return FitAnswer{is_prefill ? prefill_beyond(*c, q, us, peak) : decode_beyond(*c, q, us), ""};
     }
   }
   if (f.global.empty() || (!kernel.empty() && (f.kernels.empty() || f.kernels.front() != kernel))) return std::nullopt;
   const double us = dot_n(f.global, terms, n);
   if (!(us > 0)) return std::nullopt;
   return FitAnswer{std::max(us, f.global_floor_us), "global"};
+}
+
+double FittedProfile::prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const {
+  // Beyond the measured range (a batch, mean query length or context larger than any
+  // measured): a query holds the work of every measured point of no larger batch, query
+  // length and context, and its extra FLOPs cost at least their time at the best efficiency
+  // any config of this kernel reached. Inside the range the residual grid answers unchanged.
+  if (!(c.kernel_best_efficiency > 0) || c.point_flops.size() != c.points.size()) return us;
+  const auto g = q.grid_point(true);
+  const double n = g.outer[0], ctx = g.outer[1] - 1, qm = g.x;
+  if (n <= c.max_batch && qm <= c.max_q && ctx <= c.max_ctx) return us;
+  const double flops = 2.0 * q.sum_q_kv * q.heads * (q.head_dim + q.v_head_dim);
+  const double us_per_flop = 1e6 / (peak * c.kernel_best_efficiency);
+  double lower = 0;
+  for (std::size_t i = 0; i < c.points.size(); ++i) {
+    const auto& p = c.points[i];
+    if (p.batch > n || p.q > qm || p.ctx > ctx) continue;
+    lower = std::max(lower, p.us + (flops - c.point_flops[i]) * us_per_flop);
+  }
+  return std::max(us, lower);
 }
 
 double FittedProfile::decode_beyond(const AttentionConfig& c, const AttentionQuery& q, double us) const {
@@ -462,6 +483,24 @@ void FittedProfile::finalize() {
       c.floor_us = 0;
       for (const auto& p : c.points) c.floor_us = c.floor_us == 0 ? p.us : std::min(c.floor_us, p.us);
     }
+    // Prefill: each point's FLOPs, the measured range, and the kernel's best efficiency.
+    std::map<std::string, double> best_eff;
+    const double pk = rates.peak_flops.count("bf16") ? rates.peak("bf16") : 0;
+    for (auto& c : f->configs) {
+      c.point_flops.clear();
+      c.max_batch = c.max_q = c.max_ctx = 0;
+      if (!is_prefill || !(pk > 0)) continue;
+      for (const auto& p : c.points) {
+        const auto q = AttentionQuery::uniform(c.heads, c.kv_heads, c.head_dim, c.kv_dtype, c.layout == "paged", p.batch, p.q, p.ctx);
+        const double flops = 2.0 * q.sum_q_kv * q.heads * (q.head_dim + q.v_head_dim);
+        c.point_flops.push_back(flops);
+        c.max_batch = std::max(c.max_batch, p.batch);
+        c.max_q = std::max(c.max_q, p.q);
+        c.max_ctx = std::max(c.max_ctx, p.ctx);
+        if (p.us > 0) best_eff[c.kernel] = std::max(best_eff[c.kernel], std::min(1.0, flops / pk * 1e6 / p.us));
+      }
+    }
+    for (auto& c : f->configs) c.kernel_best_efficiency = is_prefill ? best_eff[c.kernel] : 0;
     for (auto& c : f->configs) {
       c.decode_lines.clear();
       if (is_prefill || !(rates.hbm_bandwidth > 0)) continue;

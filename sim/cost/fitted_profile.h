@@ -127,6 +127,13 @@ class FittedProfile {
       double reach = 0;  // the longest mean length measured at this batch or a larger one
     };
     std::vector<DecodeLine> decode_lines;
+    // Prefill (finalize()): the measured points' FLOPs and the largest batch, query length and
+    // context measured, and the best efficiency (FLOP time at the peak / time) any config of
+    // this kernel reached: beyond the measured range a query's extra FLOPs over a point it
+    // contains cost at least their time at that efficiency (see predict_attention).
+    std::vector<double> point_flops;
+    double max_batch = 0, max_q = 0, max_ctx = 0;
+    double kernel_best_efficiency = 0;
   };
   struct AttentionFit {
     std::vector<AttentionConfig> configs;
@@ -183,6 +190,7 @@ class FittedProfile {
 
  private:
   double decode_beyond(const AttentionConfig& c, const AttentionQuery& q, double us) const;
+  double prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const;
   const AttentionConfig* find_config(const AttentionFit& f, const AttentionQuery& q, const std::string& kernel) const;
   std::map<std::string, std::vector<std::size_t>> curve_index_;  // "op|ranks" -> collectives
   std::optional<KnotCurve> page_map_envelope_;

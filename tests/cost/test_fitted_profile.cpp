@@ -121,6 +121,32 @@ TEST(FittedProfile, NoAttentionCallIsFasterThanItsKernelsFastestMeasuredCall) {
   EXPECT_NEAR(p.predict_attention(false, AttentionQuery::uniform(8, 2, 64, "bf16", true, 1, 1, 999))->us, 9.0, 1e-9);
 }
 
+// Prefill beyond the measured range: a query holds the work of every measured point of no
+// larger batch, query length and context, and its extra FLOPs cost at least their time at the
+// best efficiency the kernel reached. 8 query / 2 KV heads of 64: FLOPs = 2 x pairs x 8 x 128;
+// peak 1e15 FLOP/s (1e9 per us). Points (batch 1, context 0): q 1000 (500,500 pairs,
+// 1.025024 us at the peak) in 5 us, q 2000 (2,001,000 pairs, 4.098048 us) in 8.196096 us:
+// efficiency 0.5, the best. At q 8000 (32,004,000 pairs, 65.544192 us at the peak) the flat
+// residual beyond the last point gives 65.544192 x 8.196096 / 4.098048 = 131.088384 us; the
+// point q 1000 plus the extra FLOPs at efficiency 0.5 gives 5 + (65.544192 - 1.025024) / 0.5
+// = 134.038336 us (q 2000's gives 131.088384): the answer. Inside the range: the grid.
+TEST(FittedProfile, PrefillBeyondTheMeasuredRangeCostsItsExtraFlopsAtTheKernelsBestEfficiency) {
+  FittedProfile p = FittedProfile::load(kProfile);
+  FittedProfile::AttentionConfig c;
+  c.heads = 8, c.kv_heads = 2, c.head_dim = 64;
+  c.kv_dtype = "bf16", c.layout = "contiguous", c.kernel = "k";
+  c.coef = {0, 1, 0, 0, 0, 0, 0};  // the FLOP time at the peak
+  c.points = {{1, 1000, 0, 5.0}, {1, 2000, 0, 8.196096}};
+  p.prefill.configs.push_back(c);
+  p.prefill.kernels = {"k"};
+  p.finalize();
+  auto at = [&](double q) { return p.predict_attention(true, AttentionQuery::uniform(8, 2, 64, "bf16", false, 1, q, 0))->us; };
+  EXPECT_NEAR(at(8000), 134.038336, 1e-6);
+  EXPECT_NEAR(at(2000), 8.196096, 1e-9);
+  EXPECT_GT(at(1500), 5.0);
+  EXPECT_LT(at(1500), 8.196096);
+}
+
 // Decode beyond the measured range reads its extra KV at no more than the peak bandwidth.
 // 8 query / 2 KV heads of 64, bf16: 512 KV bytes per token; HBM 1e12 B/s, so 1000 tokens of
 // KV are 0.512 us. Measured at batch 1: mean length 1000 -> 9 us, 2000 -> 10 us. The

@@ -80,6 +80,12 @@ void LineGrid::update_efficiency_cap() {
   log_cap_ = -std::numeric_limits<double>::infinity();
   for (const auto& [key, l] : lines_)
     for (std::size_t i = 0; i < l.x.size(); ++i) log_cap_ = std::max(log_cap_, std::log(scale_(key, l.x[i])) - l.ly[i]);
+  log_cap_cb_ = -std::numeric_limits<double>::infinity();
+  if (compute_bound_) {
+    for (const auto& [key, l] : lines_)
+      for (std::size_t i = 0; i < l.x.size(); ++i)
+        if (compute_bound_(key, l.x[i])) log_cap_cb_ = std::max(log_cap_cb_, std::log(scale_(key, l.x[i])) - l.ly[i]);
+  }
 }
 
 std::vector<double> isotonic(const std::vector<double>& v) {
@@ -118,6 +124,10 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
     // Efficiency (scale / time) at the last point, and its growth rate in log-log over the
     // last doubling of x (from the largest measured x at most half the last one).
     const double le_b = std::log(sb) - l.ly[b];
+    // A compute-bound query's efficiency is capped by the best of the compute-bound points
+    // (where the grid has any): a bandwidth-bound shape reaches more of its roofline (the
+    // bytes at the peak bandwidth) than a compute-bound one of the FLOP peak.
+    const double cap = compute_bound_ && std::isfinite(log_cap_cb_) && compute_bound_(l.key, std::exp(lx)) ? log_cap_cb_ : log_cap_;
     double grow = 0;
     double log_cap = std::numeric_limits<double>::infinity();  // the affine cap, below
     if (idx.size() >= 2) {
@@ -130,7 +140,7 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
       // The rate halves with every further doubling (at most 2 ln2 * rate in all), and the
       // efficiency never passes the best measured anywhere in the grid.
       const double doublings = (lx - l.lx[b]) / std::log(2.0);
-      grow = std::min(2 * rate * std::log(2.0) * (1 - std::exp2(-doublings)), std::max(0.0, log_cap_ - le_b));
+      grow = std::min(2 * rate * std::log(2.0) * (1 - std::exp2(-doublings)), std::max(0.0, cap - le_b));
       // The affine cap: the work beyond the last point (scale(x) - scale(x_b)) costs at most
       // what a unit of it cost over the last doubling, and at least what it costs at the best
       // efficiency measured anywhere in the grid. A line still on its fixed floor there (its
@@ -145,7 +155,7 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
         const bool fixed = sb < std::sqrt(2.0) * sa;
         const double wa = fixed ? work(l.x[a]) : sa, wb = fixed ? work(l.x[b]) : sb;
         const double marginal = wb > wa ? (yb - std::exp(l.ly[a])) / (wb - wa) : 0.0;
-        log_cap = std::log(yb + (sx - sb) * std::max(marginal, std::exp(-log_cap_)));
+        log_cap = std::log(yb + (sx - sb) * std::max(marginal, std::exp(-cap)));
       }
     }
     return std::max(l.ly[b], std::min(l.ly[b] + std::log(sx) - std::log(sb) - grow, log_cap));

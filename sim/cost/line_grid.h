@@ -9,7 +9,10 @@
 //   extrapolation scale is set: then the line's efficiency against that scale (GEMM
 //   lines: the roofline time), e = scale / value, goes on growing as it grew over the
 //   line's last doubling of x, at a rate that halves with every further doubling and never
-//   beyond the best efficiency of any point in the grid; the answer is scale(x) / e(x), and
+//   beyond the best efficiency of any point in the grid (of any compute-bound point, for a
+//   query the equal-area predicate calls compute-bound, where the grid has such points:
+//   bandwidth-bound shapes reach more of their roofline than compute-bound ones of the FLOP
+//   peak); the answer is scale(x) / e(x), and
 //   never below the last point's value (GEMM efficiency rises with m as the waves of tiles
 //   fill the SMs and saturates at what the device reaches at all), and never above the last
 //   value plus the extra scale at the line's marginal time per unit of work (see
@@ -85,7 +88,10 @@ class LineGrid {
   // per unit of work over the line's last doubling (GEMM: FLOP time plus byte time, whose
   // growth the roofline's max hides while the other term dominates).
   void set_extrapolation(Scale s, Scale work = {});
-  void set_equal_area(ComputeBound cb) { compute_bound_ = std::move(cb); }
+  void set_equal_area(ComputeBound cb) {
+    compute_bound_ = std::move(cb);
+    update_efficiency_cap();
+  }
 
   std::optional<double> at(std::array<double, 2> outer, double x) const;
   // Along one line only (nullopt when the line does not exist).
@@ -117,6 +123,9 @@ class LineGrid {
   Scale work_;
   ComputeBound compute_bound_;
   double log_cap_ = 0;  // log of the best efficiency (scale / value) of any point
+  // The same over the compute-bound points (the equal-area predicate; -inf: none or no
+  // predicate): a compute-bound query's cap (see interp_subset).
+  double log_cap_cb_ = 0;
 
   std::map<std::array<double, 2>, Line> lines_;
   std::map<std::array<double, 2>, std::vector<std::pair<double, double>>> pending_;

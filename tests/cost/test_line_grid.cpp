@@ -95,6 +95,26 @@ TEST(LineGrid, BeyondTheLastPointEfficiencyGrowsAsOverTheLastDoublingAndSaturate
   EXPECT_NEAR(*capped.at({1, 0}, 1024), 512, 1e-6);  // capped: e stays 2
 }
 
+// The cap of a compute-bound query is the best efficiency of the compute-bound points (here
+// x >= 3 is compute-bound): the grid of `capped` above plus line 3 = (8, 6.4), e 1.25. The
+// best of all points is line 2's e 2 (bandwidth-bound, x = 1); of the compute-bound ones,
+// max(1.25, line 1's 4 / 4 = 1) = 1.25. At x = 1024 on line 1: 1024 / 1.25 = 819.2 (the
+// affine cap, 4 + 1020 / 1.25 = 820, is above it), not 1024 / 2 = 512.
+TEST(LineGrid, AComputeBoundQuerysEfficiencyIsCappedByTheComputeBoundPoints) {
+  const auto scale = [](const std::array<double, 2>&, double x) { return x; };
+  LineGrid g(LineGrid::Options{1, 1.0, false, false});
+  g.add({1, 0}, 2, 4);
+  g.add({1, 0}, 4, 4);
+  g.add({2, 0}, 1, 0.5);
+  g.add({3, 0}, 8, 6.4);
+  g.set_extrapolation(scale);
+  g.finalize();
+  EXPECT_NEAR(*g.at({1, 0}, 1024), 512, 1e-6);  // no predicate: the best of all points
+  g.set_equal_area([](const std::array<double, 2>&, double x) { return x >= 3; });
+  EXPECT_NEAR(*g.at({1, 0}, 1024), 819.2, 1e-6);
+  EXPECT_NEAR(*g.at({1, 0}, 4), 4, 1e-12);  // measured: unchanged
+}
+
 // The affine cap: beyond the last point the extra work costs at most its marginal cost over
 // the last doubling (here (4.4 - 4) / (4 - 2) = 0.2 per unit of scale, above the best
 // efficiency's 0.1), so at x = 16: 4.4 + 12 x 0.2 = 6.8. The efficiency rule alone gives

@@ -151,7 +151,8 @@ fs::path sibling(const fs::path& final_dir, const char* what, long pid) {
 
 // Removes leftovers of earlier runs into the same folder that were killed without a chance
 // to clean up (SIGKILL, power loss): siblings named by a servesim run whose process is gone
-// and that hold the marker. Nothing else is touched.
+// and that hold the marker, or are empty (killed between creating the folder and writing the
+// marker into it: nothing can be lost). Nothing else is touched.
 void remove_stale_siblings(const fs::path& final_dir) {
   std::error_code ec;
   const std::string prefix = fmt::format(".{}.servesim-", final_dir.filename().string());
@@ -165,7 +166,8 @@ void remove_stale_siblings(const fs::path& final_dir) {
     const long pid = std::stol(pid_text);
     if (pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
     std::error_code e2;
-    if (fs::is_symlink(it->path(), e2) || !fs::exists(it->path() / kOutputMarker, e2)) continue;
+    if (fs::is_symlink(it->path(), e2)) continue;
+    if (!fs::exists(it->path() / kOutputMarker, e2) && !(fs::is_directory(it->path(), e2) && fs::is_empty(it->path(), e2))) continue;
     fs::remove_all(it->path(), e2);
   }
 }

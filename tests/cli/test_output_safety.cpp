@@ -136,13 +136,17 @@ TEST_F(OutputSafety, StaleTemporariesOfDeadRunsAreRemovedOthersKept) {
   const fs::path dead = dir_ / ".res.servesim-partial-9999999";
   const fs::path alive = dir_ / (".res.servesim-partial-" + std::to_string(::getpid()));
   const fs::path unmarked = dir_ / ".res.servesim-partial-9999998";
-  for (const auto& d : {dead, alive, unmarked}) fs::create_directories(d);
+  // Killed between creating its temporary folder and writing the marker: empty.
+  const fs::path empty = dir_ / ".res.servesim-partial-9999997";
+  for (const auto& d : {dead, alive, unmarked, empty}) fs::create_directories(d);
   write_text(dead / ".servesim-output", "");
   write_text(alive / ".servesim-output", "");
+  write_text(unmarked / "notes.txt", "someone's");
   ASSERT_EQ(run_cli_in(dir_, "run " + kSmall + "--out res").exit_code, 0);
   EXPECT_FALSE(fs::exists(dead));
   EXPECT_TRUE(fs::exists(alive));
-  EXPECT_TRUE(fs::exists(unmarked));  // no marker: not servesim's, not touched
+  EXPECT_TRUE(fs::exists(unmarked / "notes.txt"));  // no marker and not empty: not servesim's, not touched
+  EXPECT_FALSE(fs::exists(empty));                  // empty: nothing can be lost
 }
 
 // A run of a few tenths of a second in release builds (8,000 requests, ~800 KB of results).

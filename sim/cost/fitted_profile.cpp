@@ -98,12 +98,17 @@ double local_query_tile(const std::string& kernel, int head_dim) {
 }
 
 namespace {
+// A prefill call's FLOPs: every query-key pair, both matmuls, every query head.
+double prefill_flops(const AttentionQuery& q) {
+  return 2.0 * q.sum_q_kv * (static_cast<double>(q.heads) * (q.head_dim + q.v_head_dim));
+}
+
 // attention_terms into a fixed array (the hot path allocates nothing); returns how many.
 std::size_t attention_terms_into(bool prefill, const AttentionQuery& q, const ProfileRates& r, double peak,
                                  std::array<double, 7>& t) {
   const double dims = static_cast<double>(q.heads) * (q.head_dim + q.v_head_dim);
   if (prefill) {
-    const double flops = 2.0 * q.sum_q_kv * dims;
+    const double flops = prefill_flops(q);
     const double bytes = q.sum_kv * q.kv_bytes_per_token + q.sum_q * dims * q.act_bytes;
     // Work is spread as one block per (query tile of 128 rows, head); the last wave of
     // blocks leaves SMs idle, and the longest sequence bounds the time (critical path).
@@ -333,7 +338,7 @@ double FittedProfile::prefill_beyond(const AttentionConfig& c, const AttentionQu
   const auto g = q.grid_point(true);
   const double n = g.outer[0], ctx = g.outer[1] - 1, qm = g.x;
   if (n <= c.max_batch && qm <= c.max_q && ctx <= c.max_ctx) return us;
-  const double flops = 2.0 * q.sum_q_kv * q.heads * (q.head_dim + q.v_head_dim);
+  const double flops = prefill_flops(q);
   const double us_per_flop = 1e6 / (peak * c.kernel_best_efficiency);
   double lower = 0;
   for (std::size_t i = 0; i < c.points.size(); ++i) {
@@ -492,7 +497,7 @@ void FittedProfile::finalize() {
       if (!is_prefill || !(pk > 0)) continue;
       for (const auto& p : c.points) {
         const auto q = AttentionQuery::uniform(c.heads, c.kv_heads, c.head_dim, c.kv_dtype, c.layout == "paged", p.batch, p.q, p.ctx);
-        const double flops = 2.0 * q.sum_q_kv * q.heads * (q.head_dim + q.v_head_dim);
+        const double flops = prefill_flops(q);
         c.point_flops.push_back(flops);
         c.max_batch = std::max(c.max_batch, p.batch);
         c.max_q = std::max(c.max_q, p.q);

@@ -120,14 +120,15 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
   if (idx.size() == 1 && !scale_) return l.ly[idx.front()];
   if (lx >= l.lx[idx.back()] && scale_) {
     const std::size_t b = idx.back();
-    const double sb = scale_(l.key, l.x[b]), sx = scale_(l.key, std::exp(lx));
+    const double x = std::exp(lx);
+    const double sb = scale_(l.key, l.x[b]), sx = scale_(l.key, x);
     // Efficiency (scale / time) at the last point, and its growth rate in log-log over the
     // last doubling of x (from the largest measured x at most half the last one).
     const double le_b = std::log(sb) - l.ly[b];
     // A compute-bound query's efficiency is capped by the best of the compute-bound points
     // (where the grid has any): a bandwidth-bound shape reaches more of its roofline (the
     // bytes at the peak bandwidth) than a compute-bound one of the FLOP peak.
-    const double cap = compute_bound_ && std::isfinite(log_cap_cb_) && compute_bound_(l.key, std::exp(lx)) ? log_cap_cb_ : log_cap_;
+    const double cap = compute_bound_ && std::isfinite(log_cap_cb_) && compute_bound_(l.key, x) ? log_cap_cb_ : log_cap_;
     double grow = 0;
     double log_cap = std::numeric_limits<double>::infinity();  // the affine cap, below
     if (idx.size() >= 2) {
@@ -358,14 +359,11 @@ double KnotCurve::at(double q) const {
   }
   if (q >= x.back()) {
     const std::size_t n = x.size();
-    if (fixed_call) {
-      std::size_t a = 0;
-      while (a + 1 < n - 1 && x[a + 1] <= x[n - 1] / 2) ++a;
-      return y[n - 1] + std::max(0.0, (y[n - 1] - y[a]) / (x[n - 1] - x[a])) * (q - x[n - 1]);
-    }
+    // The largest knot at most half the last one (the first knot if none): the last doubling.
+    std::size_t a = 0;
+    while (a + 1 < n - 1 && x[a + 1] <= x[n - 1] / 2) ++a;
+    if (fixed_call) return y[n - 1] + std::max(0.0, (y[n - 1] - y[a]) / (x[n - 1] - x[a])) * (q - x[n - 1]);
     if (min_slope > 0) {
-      std::size_t a = 0;
-      while (a + 1 < n - 1 && x[a + 1] <= x[n - 1] / 2) ++a;
       const double marginal = std::max((y[n - 1] - y[a]) / (x[n - 1] - x[a]), min_slope);
       const double saturated = std::max(saturated_slope, min_slope);
       if (saturated_slope <= 0) return y[n - 1] + marginal * (q - x[n - 1]);

@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "sim/cost/sha256.h"
+
 namespace {
 namespace fs = std::filesystem;
 
@@ -109,6 +111,34 @@ TEST(CalibrateCli, DeriveKeepsItsRulesExpectedError) {
   EXPECT_EQ(lines(r.out), 1) << r.out;
   EXPECT_NE(r.out.find("not.json"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(d / "bad.json"));
+}
+
+// Every device profile has a cost profile (measured, or derived from a measured one), and a
+// derived one is current: the source file it names is the committed one, byte for byte (its
+// SHA-256), and it carries the expected error of its rule. A source refitted without
+// re-deriving fails here (calibration/FITTING.md, "Derived profiles", gives the commands).
+TEST(CalibrateCli, EveryDeviceHasAProfileAndDerivedOnesMatchTheirSource) {
+  const fs::path data = SERVESIM_DATA_DIR;
+  int devices = 0, derived = 0;
+  for (const auto& e : fs::directory_iterator(data / "hardware_profiles" / "devices")) {
+    if (e.path().extension() != ".json") continue;
+    ++devices;
+    const std::string name = e.path().stem().string();
+    const fs::path profile = data / "calibration" / "profiles" / (name + ".json");
+    ASSERT_TRUE(fs::exists(profile)) << name;
+    const auto p = nlohmann::json::parse(slurp(profile));
+    EXPECT_EQ(p["device"], name);
+    if (!p.contains("derived_from")) continue;
+    ++derived;
+    const auto& d = p["derived_from"];
+    const fs::path src = data / d["profile"].get<std::string>();
+    ASSERT_TRUE(fs::exists(src)) << name << ": " << src;
+    EXPECT_FALSE(nlohmann::json::parse(slurp(src)).contains("derived_from")) << name << ": derived from a derived profile";
+    EXPECT_EQ(d["sha256"], servesim::sha256_file_hex(src.string())) << name << " is stale: re-derive it from " << src;
+    EXPECT_TRUE(d.contains("expected_error")) << name;
+  }
+  EXPECT_EQ(devices, 11);
+  EXPECT_EQ(derived, 8);  // all but h100_sxm, h200_sxm, a100_sxm4_80gb
 }
 
 // Every run priced by a derived profile says so, with the expected error its profile keeps

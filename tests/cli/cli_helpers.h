@@ -89,6 +89,17 @@ inline std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 
+// A device profile no fitted profile belongs to: b200's figures under the name `unprofiled_gpu`
+// (every committed device has a profile, measured or derived), to write beside a scenario and
+// name by path (`--set hardware=unprofiled_gpu.json`).
+inline std::string unprofiled_device_json() {
+  std::string text = slurp(std::filesystem::path(SERVESIM_DATA_DIR) / "hardware_profiles" / "devices" / "b200.json");
+  const std::string from = "\"name\": \"b200\"";
+  const auto at = text.find(from);
+  if (at != std::string::npos) text.replace(at, from.size(), "\"name\": \"unprofiled_gpu\"");
+  return text;
+}
+
 inline std::filesystem::path temp_dir(const std::string& name) {
   auto d = std::filesystem::temp_directory_path() / ("servesim_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(d);

@@ -45,10 +45,11 @@ TEST(Uncertainty, BadRequestsExitTwoWithOneLineAndWriteNothing) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.out.find("--uncertainty"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("at least 2 replays"), std::string::npos) << r.out;
-  // b200 has no fitted profile, so no residuals: intervals cannot be drawn.
-  r = run_cli("run " + kShort + "--set hardware=b200 --uncertainty 3 --out " + (d / "y").string());
+  // A device with no fitted profile has no residuals: intervals cannot be drawn.
+  testing::write_text(d / "unprofiled_gpu.json", testing::unprofiled_device_json());
+  r = run_cli("run " + kShort + "--set hardware=" + (d / "unprofiled_gpu.json").string() + " --uncertainty 3 --out " + (d / "y").string());
   EXPECT_EQ(r.exit_code, 2) << r.out;
-  EXPECT_NE(r.out.find("b200.residuals.json"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unprofiled_gpu.residuals.json"), std::string::npos) << r.out;
   EXPECT_EQ(testing::count_lines(r.out), 1) << r.out;
   EXPECT_FALSE(std::filesystem::exists(d / "x"));
   EXPECT_FALSE(std::filesystem::exists(d / "y"));

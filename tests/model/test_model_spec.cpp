@@ -30,7 +30,7 @@ constexpr Published kPublished[] = {
     {"Qwen2.5-7B", 7.61e9},          {"Qwen2.5-72B", 72.7e9},         {"Mistral-7B-v0.1", 7.24e9},
     {"Mixtral-8x7B-v0.1", 46.7e9},   {"Mixtral-8x22B-v0.1", 141e9},   {"Qwen3-30B-A3B", 30.5e9},
     {"DeepSeek-V3", 671e9},          {"gpt-oss-120b", 116.8e9},       {"Llama-3.2-1B", 1.24e9},
-    {"Qwen2.5-14B", 14.7e9},
+    {"Qwen2.5-14B", 14.7e9},         {"Yi-34B", 34.4e9},
 };
 
 TEST(ModelCatalogue, EveryModelIsInTheTable) {
@@ -42,7 +42,7 @@ TEST(ModelCatalogue, EveryModelIsInTheTable) {
     for (const auto& p : kPublished) found |= e.path().filename() == p.model;
     EXPECT_TRUE(found) << e.path();
   }
-  EXPECT_EQ(n, 16);
+  EXPECT_EQ(n, 17);
 }
 
 TEST(ModelCatalogue, ParamCountWithinOnePercentOfPublished) {
@@ -58,6 +58,9 @@ TEST(ModelCatalogue, DenseCountsMatchTheHubExactly) {
   EXPECT_EQ(catalogue("Llama-2-7b-hf").param_count(), 6738415616.0);
   EXPECT_EQ(catalogue("Llama-2-13b-hf").param_count(), 13015864320.0);
   EXPECT_EQ(catalogue("Llama-2-70b-hf").param_count(), 68976648192.0);
+  // Yi-34B by hand: 60 x (2 x 7168^2 + 2 x 7168 x 1024 + 3 x 7168 x 20480 + 2 x 7168)
+  // + 2 x 64000 x 7168 + 7168 = 34,388,917,248.
+  EXPECT_EQ(catalogue("Yi-34B").param_count(), 34388917248.0);
   EXPECT_EQ(catalogue("Llama-3.1-8B").param_count(), 8030261248.0);
   EXPECT_EQ(catalogue("Llama-3.2-1B").param_count(), 1235814400.0);  // embedding tied to the head
   EXPECT_EQ(catalogue("Llama-3.1-70B").param_count(), 70553706496.0);

@@ -113,32 +113,37 @@ TEST(CalibrateCli, DeriveKeepsItsRulesExpectedError) {
   EXPECT_FALSE(fs::exists(d / "bad.json"));
 }
 
-// Every device profile has a cost profile (measured, or derived from a measured one), and a
-// derived one is current: the source file it names is the committed one, byte for byte (its
-// SHA-256), and it carries the expected error of its rule. A source refitted without
-// re-deriving fails here (calibration/FITTING.md, "Derived profiles", gives the commands).
+// Every device profile has a cost profile (measured, or derived from a measured one), and
+// every derived profile (a device's, or a kernel set's such as h200_sxm@vllm) is current: the
+// source file it names is the committed one, byte for byte (its SHA-256), and it carries the
+// expected error of its rule. A source refitted without re-deriving fails here
+// (calibration/FITTING.md, "Derived profiles", gives the commands).
 TEST(CalibrateCli, EveryDeviceHasAProfileAndDerivedOnesMatchTheirSource) {
   const fs::path data = SERVESIM_DATA_DIR;
+  const fs::path dir = data / "calibration" / "profiles";
   int devices = 0, derived = 0;
   for (const auto& e : fs::directory_iterator(data / "hardware_profiles" / "devices")) {
     if (e.path().extension() != ".json") continue;
     ++devices;
     const std::string name = e.path().stem().string();
-    const fs::path profile = data / "calibration" / "profiles" / (name + ".json");
-    ASSERT_TRUE(fs::exists(profile)) << name;
-    const auto p = nlohmann::json::parse(slurp(profile));
-    EXPECT_EQ(p["device"], name);
+    ASSERT_TRUE(fs::exists(dir / (name + ".json"))) << name;
+    EXPECT_EQ(nlohmann::json::parse(slurp(dir / (name + ".json")))["device"], name);
+  }
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string file = e.path().filename().string();
+    if (!file.ends_with(".json") || file.ends_with(".residuals.json")) continue;
+    const auto p = nlohmann::json::parse(slurp(e.path()));
     if (!p.contains("derived_from")) continue;
     ++derived;
     const auto& d = p["derived_from"];
     const fs::path src = data / d["profile"].get<std::string>();
-    ASSERT_TRUE(fs::exists(src)) << name << ": " << src;
-    EXPECT_FALSE(nlohmann::json::parse(slurp(src)).contains("derived_from")) << name << ": derived from a derived profile";
-    EXPECT_EQ(d["sha256"], servesim::sha256_file_hex(src.string())) << name << " is stale: re-derive it from " << src;
-    EXPECT_TRUE(d.contains("expected_error")) << name;
+    ASSERT_TRUE(fs::exists(src)) << file << ": " << src;
+    EXPECT_FALSE(nlohmann::json::parse(slurp(src)).contains("derived_from")) << file << ": derived from a derived profile";
+    EXPECT_EQ(d["sha256"], servesim::sha256_file_hex(src.string())) << file << " is stale: re-derive it from " << src;
+    EXPECT_TRUE(d.contains("expected_error")) << file;
   }
   EXPECT_EQ(devices, 11);
-  EXPECT_EQ(derived, 8);  // all but h100_sxm, h200_sxm, a100_sxm4_80gb
+  EXPECT_EQ(derived, 8);  // every device but h100_sxm, h200_sxm and a100_sxm4_80gb
 }
 
 // Every run priced by a derived profile says so, with the expected error its profile keeps

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a phase of the ground-truth collection on the device machine; results go under $OUT.
-# Usage (from the repo root): tools/groundtruth/run_device.sh smoke|main|final|arch_llama2|arch_qwen14|arch_qwen14_low|arch_sweeps|fit_probe
+# Usage (from the repo root): tools/groundtruth/run_device.sh smoke|main|final|arch_llama2|arch_qwen14|arch_qwen14_low|arch_sweeps|fit_probe|repeat
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/gt_out}
@@ -111,6 +111,21 @@ arch_sweeps)
   timeout 290 python3 $D --model-config models/Qwen2.5-14B/config.json --model-name qwen2.5-14b \
     --sdpa-backend default --sdpa-probe --sweep --sweep-reps 2 --sweep-kv-cap 131072 --max-memory-percent 0.8 \
     --out $RUNS/qwen2.5-14b --deadline 260 2>&1 | tee -a "$LOG"
+  ;;
+repeat)
+  # Run-to-run variation on one machine instance: the fit model with one calibration run's
+  # requests (final's 1.5 req/s run) three times in each of two processes of one lease, each
+  # process with its own host probe. What `validate --uncertainty` cannot draw from the host
+  # population (one instance per process), and how much a probe varies within one lease.
+  for P in a b; do
+  timeout 280 python3 $D --model-config models/Llama-3.1-8B/config.json --model-name llama3.1-8b-rep$P \
+    --sdpa-backend default --sdpa-probe --max-memory-percent 0.8 --out $RUNS/rep$P --max-run-seconds 75 --deadline 240 \
+    --run name=rep${P}1_llama8b_online_r1.5,mode=online,rate=1.5,workload=$W/azure_conv_s2_n200.csv,first=40,n=40,max_out=256,seed=106,role=validation \
+    --run name=rep${P}2_llama8b_online_r1.5,mode=online,rate=1.5,workload=$W/azure_conv_s2_n200.csv,first=40,n=40,max_out=256,seed=106,role=validation \
+    --run name=rep${P}3_llama8b_online_r1.5,mode=online,rate=1.5,workload=$W/azure_conv_s2_n200.csv,first=40,n=40,max_out=256,seed=106,role=validation \
+    2>&1 | tee -a "$LOG"
+  pack repeat
+  done
   ;;
 fit_probe)
   # The fit model (Llama-3.1-8B) again on another machine instance, with the host probe the

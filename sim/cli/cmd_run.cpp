@@ -128,7 +128,7 @@ int cmd_run(const Args& args) {
     so.source = "<default scenario>";
     scenario = nlohmann::json::parse(default_scenario_text());
   }
-  std::vector<double> host_scales;  // --uncertainty's host term (empty: none)
+  HostTerm host_term;  // --uncertainty's host term (empty: none)
   if (vm.count("host-scale") && !vm.count("engine")) bad_value("--host-scale", "without --engine", "--engine FILE (an engine profile)");
   if (vm.count("engine")) {
     const auto profile = validate::EngineProfile::load(validate::resolve_data_path(vm["engine"].as<std::string>(), so.data_dir));
@@ -137,9 +137,11 @@ int cmd_run(const Args& args) {
       const double h = vm["host-scale"].as<double>();
       if (!(h > 0 && h < 100)) bad_value("--host-scale", fmt::format("{}", h), "a host time multiplier in (0, 100)");
       scenario["cost"]["host_scale"] = h;
+      host_term.pinned = h;
     } else {
-      host_scales = validate::host_draw_order(profile);
+      host_term.instances = validate::host_draw_order(profile);
     }
+    host_term.within = validate::within_instance_order(profile);
   }
   if (vm.count("set")) {
     for (const auto& a : vm["set"].as<std::vector<std::string>>()) apply_override(scenario, a);
@@ -183,7 +185,7 @@ int cmd_run(const Args& args) {
   auto files = result_files(res, want_report, want_report);
   nlohmann::json intervals;
   if (replays > 0) {
-    intervals = uncertainty_intervals(scenario, so, res, replays, confidence, host_scales);
+    intervals = uncertainty_intervals(scenario, so, res, replays, confidence, host_term);
     files.emplace_back("uncertainty.json", intervals.dump(2) + "\n");
   }
   if (want_report) files.emplace_back("report.html", report::build_report_from_files(files, assets, label));

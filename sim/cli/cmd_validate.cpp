@@ -58,14 +58,32 @@ int fit(const Args& args) {
   return 0;
 }
 
+std::string host_term_text(const std::vector<std::vector<double>>& host_scales, const std::vector<std::size_t>& host_instances,
+                           std::size_t within) {
+  if (std::all_of(host_scales.begin(), host_scales.end(), [](const auto& h) { return h.empty(); })) {
+    return "none: kernel fits' held-out errors only";
+  }
+  const bool instances = std::any_of(host_instances.begin(), host_instances.end(), [](std::size_t n) { return n > 0; });
+  std::string t = instances ? "replay d's host_scale from machine instance (d - 1) mod n of fitted.host_population (seeded order): the "
+                              "fit machine's and every other but the run's own process (runs.host_instances: n)"
+                            : "replay d's host_scale: the run's own probe's";
+  if (within > 0) {
+    t += fmt::format(", times 1 + within-instance deviation {} of the {} of fitted.host_repeat (run-to-run host variation on "
+                     "one instance; seeded order)",
+                     instances ? "floor((d - 1) / n) mod m" : "(d - 1) mod m", within);
+  }
+  return t;
+}
+
 // Per run, the measured TTFT/TPOT p50, mean E2E and throughput against the intervals of
 // `replays` perturbed replays (sim/cli/uncertainty.h), and the share that fall inside.
 // With `host_scales[i]` not empty, replay d of run i also takes hf_engine's host_scale
 // host_scales[i][(d - 1) mod size] (in a seeded order: every instance equally often).
 nlohmann::json validation_intervals(const std::vector<validate::GtRun>& runs, const std::vector<validate::RunValidation>& results,
                                     const validate::EngineProfile& profile, const std::vector<nlohmann::json>& constants,
-                                    const std::vector<std::vector<double>>& host_scales, const SimOptions& so, int replays,
-                                    double confidence) {
+                                    const std::vector<std::vector<double>>& host_scales,
+                                    const std::vector<std::size_t>& host_instances, std::size_t within, const SimOptions& so,
+                                    int replays, double confidence) {
   using Get = std::function<validate::Pair(const validate::RunValidation&)>;
   const std::vector<std::pair<std::string, Get>> metrics = {
       {"ttft_p50", [](const auto& v) { return v.ttft.p50; }}, {"tpot_p50", [](const auto& v) { return v.tpot.p50; }},
@@ -81,7 +99,7 @@ nlohmann::json validation_intervals(const std::vector<validate::GtRun>& runs, co
                                             [draw](const nlohmann::json& s) { return perturbed_scenario(s, s, draw); });
       for (std::size_t m = 0; m < metrics.size(); ++m) values[m].push_back(metrics[m].second(v).predicted);
     }
-    nlohmann::json row = {{"run", results[i].run}, {"host_instances", host_scales[i].size()}};
+    nlohmann::json row = {{"run", results[i].run}, {"host_instances", host_instances[i]}};
     for (std::size_t m = 0; m < metrics.size(); ++m) {
       const auto pair = metrics[m].second(results[i]);
       const auto [lo, hi] = interval(values[m], confidence);
@@ -96,10 +114,8 @@ nlohmann::json validation_intervals(const std::vector<validate::GtRun>& runs, co
           {"confidence", confidence},
           {"inside", inside},
           {"total", total},
-          {"host_term", std::all_of(host_scales.begin(), host_scales.end(), [](const auto& h) { return h.empty(); })
-                            ? "none: kernel fits' held-out errors only"
-                            : "replay d's host_scale from machine instance (d - 1) mod n of fitted.host_population (seeded "
-                              "order): the fit machine's and every other but the run's own process (runs.host_instances: n)"},
+          {"host_term", host_term_text(host_scales, host_instances, within)},
+          {"within_instance", within},
           {"runs", per_run}};
 }
 
@@ -118,7 +134,7 @@ std::string coverage_text(const nlohmann::json& j) {
   out += "  host term: " + j["host_term"].get<std::string>() + "\n";
   for (const auto& r : j["runs"]) {
     for (const auto& [name, v] : r.items()) {
-      if (name == "run" || name == "host_instances") continue;
+      if (name == "run" || name == "host_instances" || name == "within_instance") continue;
       out += fmt::format("  {:<28} {:<11} measured {:.4g} predicted {:.4g} [{:.4g}, {:.4g}] {}\n", r["run"].get<std::string>(), name,
                          v["measured"].get<double>(), v["point"].get<double>(), v["lo"].get<double>(), v["hi"].get<double>(),
                          v["inside"].get<bool>() ? "inside" : "OUTSIDE");
@@ -209,11 +225,18 @@ int cmd_validate(const Args& args) {
   if (replays > 0) {
     // Without --host-probe the run's host is unknown: a machine instance of the profile's
     // population. With it, the run's own probe sets the host scale (no host draw).
+    // Either way, with fitted.host_repeat, each replay's host also varies as repeated runs on
+    // one instance did.
     std::vector<std::vector<double>> host_scales(runs.size());
-    if (!host_probe) {
-      for (std::size_t i = 0; i < runs.size(); ++i) host_scales[i] = validate::host_draw_order(profile, runs[i].meta.host_plan_build_s);
+    std::vector<std::size_t> host_instances(runs.size(), 0);
+    const std::vector<double> within = validate::within_instance_order(profile);
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      const std::vector<double> inst = host_probe ? std::vector<double>{} : validate::host_draw_order(profile, runs[i].meta.host_plan_build_s);
+      host_instances[i] = inst.size();
+      host_scales[i] = validate::host_replay_scales(inst, within, constants[i].value("host_scale", 1.0));
     }
-    intervals = validation_intervals(runs, results, profile, constants, host_scales, so, replays, confidence);
+    intervals = validation_intervals(runs, results, profile, constants, host_scales, host_instances, within.size(), so, replays,
+                                     confidence);
     extra.emplace_back("intervals.json", intervals.dump(2) + "\n");
   }
   if (stop_requested()) throw Cancelled("stopped before writing");

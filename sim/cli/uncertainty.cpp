@@ -8,6 +8,7 @@
 
 #include "sim/core/error.h"
 #include "sim/cost/residual_sources.h"
+#include "sim/validate/engine_profile.h"
 
 namespace servesim::cli {
 namespace {
@@ -89,7 +90,8 @@ nlohmann::json perturbed_scenario(const nlohmann::json& scenario, const nlohmann
 }
 
 nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOptions& options, const SimResult& base, int n,
-                                     double confidence, const std::vector<double>& host_scales) {
+                                     double confidence, const HostTerm& host_term) {
+  const std::vector<double> host_scales = validate::host_replay_scales(host_term.instances, host_term.within, host_term.pinned);
   if (n < 2) bad_value("--uncertainty", std::to_string(n), "at least 2 replays");
   if (!(confidence > 0 && confidence < 1)) bad_value("--confidence", std::to_string(confidence), "a fraction in (0, 1)");
   const nlohmann::json sources = draw_sources(base.resolved_config, options.data_dir);
@@ -106,10 +108,20 @@ nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOp
     metrics[kMetrics[m].name] = {{"point", metric(base.summary, kMetrics[m])}, {"lo", lo}, {"hi", hi}};
   }
   nlohmann::json host = {{"rule", "none: the host time of the run as given"}};
-  if (!host_scales.empty()) {
+  if (!host_term.instances.empty()) {
     host = {{"rule", "replay d's cost.host_scale is scales[(d - 1) mod n]: the machine instances of the engine profile's "
                      "fitted.host_population (host speed against the fit machine's), in a seeded order"},
-            {"scales", host_scales}};
+            {"scales", host_term.instances}};
+  } else if (!host_term.within.empty()) {
+    host = {{"rule", "replay d's cost.host_scale is the host given (--host-scale)"}, {"pinned", host_term.pinned}};
+  }
+  if (!host_term.within.empty()) {
+    host["rule"] = host["rule"].get<std::string>() +
+                   ", times 1 + within[...]: the run-to-run host variation of repeated runs on one machine instance "
+                   "(fitted.host_repeat; every host with every deviation once in the first n x m replays, "
+                   "validate::host_replay_scales)";
+    host["within_instance"] = host_term.within;
+    host["replay_scales"] = host_scales;
   }
   return {{"replays", n},
           {"confidence", confidence},
@@ -123,7 +135,7 @@ nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOp
 }
 
 std::string uncertainty_table(const nlohmann::json& u) {
-  const bool host = u.contains("host_term") && u["host_term"].contains("scales");
+  const bool host = u.contains("host_term") && (u["host_term"].contains("scales") || u["host_term"].contains("within_instance"));
   std::string out = fmt::format("{:.0f}% prediction intervals from {} replays (fitted costs' held-out errors{}):\n",
                                 100 * u.at("confidence").get<double>(), u.at("replays").get<int>(), host ? ", hosts" : "");
   for (const auto& m : kMetrics) {
@@ -131,11 +143,17 @@ std::string uncertainty_table(const nlohmann::json& u) {
     out += fmt::format("  {:<22} {:>10.2f} {}  [{:.2f}, {:.2f}]\n", m.name, v.at("point").get<double>() * m.scale, m.unit,
                        v.at("lo").get<double>() * m.scale, v.at("hi").get<double>() * m.scale);
   }
-  if (host) {
+  if (host && u["host_term"].contains("scales")) {
     const auto scales = u["host_term"]["scales"].get<std::vector<double>>();
     const auto [lo, hi] = std::minmax_element(scales.begin(), scales.end());
     out += fmt::format("  host term: replays take the host speed of the engine's {} measured machine instances (x{:.2f} to x{:.2f} the fit machine's)\n",
                        scales.size(), *lo, *hi);
+  }
+  if (host && u["host_term"].contains("within_instance")) {
+    const auto w = u["host_term"]["within_instance"].get<std::vector<double>>();
+    const auto [lo, hi] = std::minmax_element(w.begin(), w.end());
+    out += fmt::format("  host term: and the run-to-run variation of one instance ({} repeated runs: {:+.1f}% to {:+.1f}%)\n", w.size(),
+                       100 * *lo, 100 * *hi);
   }
   if (!u.contains("draws")) return out;
   for (const auto& [pool, d] : u["draws"].items()) {

@@ -27,11 +27,18 @@ nlohmann::json perturbed_scenario(const nlohmann::json& scenario, const nlohmann
 
 // uncertainty.json: {"replays", "confidence", "rule", "draws": {pool: {device, derived_profile?,
 // families: {name: {from, residuals?, derivation_error?}}}}, "metrics": {name: {point, lo, hi}}}.
-// With `host_scales` not empty (a run on an engine profile's engine, `run --engine`), replay d
-// also sets the scenario's cost host_scale to host_scales[(d - 1) mod size]: the host of
-// another machine instance the engine was measured on; uncertainty.json says so (host_term).
+// With `host.instances` or `host.within` not empty (a run on an engine profile's engine, `run
+// --engine`), replay d also sets the scenario's cost host_scale: the host of another machine
+// instance the engine was measured on (instances, in order), times 1 + a run-to-run deviation
+// on one instance (within; validate::host_replay_scales gives the order), or the host given
+// (`pinned`, --host-scale) times the deviation; uncertainty.json says so (host_term).
+struct HostTerm {
+  std::vector<double> instances;
+  std::vector<double> within;
+  double pinned = 1.0;
+};
 nlohmann::json uncertainty_intervals(const nlohmann::json& scenario, const SimOptions& options, const SimResult& base, int n,
-                                     double confidence, const std::vector<double>& host_scales = {});
+                                     double confidence, const HostTerm& host = {});
 
 // The metrics with intervals, as printed: "TTFT p50 29.5 ms [27.1, 31.9]" ...
 std::string uncertainty_table(const nlohmann::json& u);

@@ -335,6 +335,7 @@ EngineFit fit_engine(const EngineProfile& p, const SimOptions& so) {
                                "of a cuDNN SDPA plan build for a new shape (as_configured cases after the first)"}};
     fit.host_population = host_population(p, median(probes), so);
   }
+  fit.host_repeat = host_repeat(p, so);
   return fit;
 }
 
@@ -360,12 +361,56 @@ nlohmann::json host_population(const EngineProfile& p, double fit_probe_s, const
                    "host_scale from these, leaving out the validated run's own process"}};
 }
 
+nlohmann::json host_repeat(const EngineProfile& p, const SimOptions& so) {
+  if (p.repeat_dirs.empty()) return nullptr;
+  std::map<double, std::vector<std::pair<std::string, double>>> by_probe;  // process -> (run, host s)
+  for (const std::string& rel : p.repeat_dirs) {
+    for (const std::string& dir : find_runs(resolve_data_path(rel, so.data_dir))) {
+      const GtMeta m = read_meta(dir);
+      if (!(m.host_plan_build_s > 0) || !run_matches(p, m)) continue;
+      const GtRun run = read_run(dir);
+      std::vector<double> host;
+      for (const GtStep& st : run.steps) {
+        if (st.prefill_tokens == 0 && st.decode_tokens > 0) host.push_back(st.duration_s - st.wait_s);
+      }
+      if (!host.empty()) by_probe[m.host_plan_build_s].emplace_back(m.name, median(host));
+    }
+  }
+  nlohmann::json processes = nlohmann::json::array();
+  std::vector<double> deviations;
+  for (const auto& [probe, runs] : by_probe) {
+    if (runs.size() < 2) continue;
+    double mean = 0;
+    for (const auto& r : runs) mean += r.second / static_cast<double>(runs.size());
+    nlohmann::json names = nlohmann::json::array(), host = nlohmann::json::array();
+    for (const auto& [name, h] : runs) {
+      names.push_back(name);
+      host.push_back(round4(h));
+      deviations.push_back(round4(h / mean - 1));
+    }
+    processes.push_back({{"probe_s", round4(probe)}, {"runs", names}, {"host_s", host}});
+  }
+  if (deviations.empty()) {
+    input_error(p.path + ": calibration.repeat_runs", "no process with two or more runs of this engine configuration that carry a "
+                                                      "host probe; expected repeated runs (tools/groundtruth/run_device.sh repeat)");
+  }
+  return {{"folders", p.repeat_dirs},
+          {"processes", processes},
+          {"deviations", deviations},
+          {"rule", "per process (runs sharing a probe value) with two or more runs of this engine configuration among "
+                   "calibration.repeat_runs: each run's host time (median over its decode-only steps of duration - wait) "
+                   "over the mean of its process's runs, minus 1. `validate --uncertainty` and `run --engine --uncertainty` "
+                   "multiply each replay's host scale by 1 + one of these (every instance with every deviation once in the "
+                   "first n x m replays), also with --host-probe / --host-scale"}};
+}
+
 nlohmann::json with_fit(const EngineProfile& p, const EngineFit& fit) {
   nlohmann::json doc = p.doc;
   doc["fitted"] = {{"by", "servesim validate fit"}, {"constants", fit.constants}, {"provenance", fit.provenance},
                    {"quality", fit.quality}};
   if (!fit.host_probe.is_null()) doc["fitted"]["host_probe"] = fit.host_probe;
   if (!fit.host_population.is_null()) doc["fitted"]["host_population"] = fit.host_population;
+  if (!fit.host_repeat.is_null()) doc["fitted"]["host_repeat"] = fit.host_repeat;
   return doc;
 }
 

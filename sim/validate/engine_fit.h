@@ -42,6 +42,9 @@ struct EngineFit {
   // The machine instances of calibration.host_population: {folders, instances: [{probe_s,
   // scale, runs}], rule}; null without such folders or without the fit machine's probe.
   nlohmann::json host_population;
+  // Run-to-run host variation on one instance, from calibration.repeat_runs: {folders,
+  // processes: [{probe_s, runs, host_s}], deviations, rule}; null without such folders.
+  nlohmann::json host_repeat;
 };
 
 EngineFit fit_engine(const EngineProfile& profile, const SimOptions& options);
@@ -49,6 +52,12 @@ EngineFit fit_engine(const EngineProfile& profile, const SimOptions& options);
 // EngineFit::host_population from the profile's calibration.host_population folders, with
 // scales against `fit_probe_s` (the fit machine's probe).
 nlohmann::json host_population(const EngineProfile& profile, double fit_probe_s, const SimOptions& options);
+
+// EngineFit::host_repeat from the profile's calibration.repeat_runs folders: per process (runs
+// sharing a host probe value) with at least two runs of this engine configuration, each run's
+// host time (the median over its decode-only steps of duration - wait: the host busy time of a
+// step) against the mean of its process's runs, minus 1.
+nlohmann::json host_repeat(const EngineProfile& profile, const SimOptions& options);
 
 // The profile document with its "fitted" section replaced.
 nlohmann::json with_fit(const EngineProfile& profile, const EngineFit& fit);

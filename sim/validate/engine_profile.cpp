@@ -60,6 +60,7 @@ EngineProfile EngineProfile::load(const std::string& path) {
   p.launch_sweeps = string_list(cal, "launch_sweeps", w + "calibration");
   p.gpu_sweeps = string_list(cal, "gpu_sweeps", w + "calibration");
   if (cal.contains("host_population")) p.host_population_dirs = string_list(cal, "host_population", w + "calibration");
+  if (cal.contains("repeat_runs")) p.repeat_dirs = string_list(cal, "repeat_runs", w + "calibration");
   if (p.doc.contains("fitted") && !p.doc["fitted"].is_null()) {
     p.fitted = need(p.doc, "fitted", path + ":", T::object, "the fitted constants");
     need(p.fitted, "constants", w + "fitted", T::object, "the fitted constants {key: value}");
@@ -85,6 +86,17 @@ EngineProfile EngineProfile::load(const std::string& path) {
           *field = it->get<double>();
         }
         p.host_population.push_back(h);
+      }
+    }
+    if (p.fitted.contains("host_repeat")) {
+      const std::string where = w + "fitted.host_repeat";
+      const nlohmann::json& hr = need(p.fitted, "host_repeat", w + "fitted", T::object, "{processes, deviations, rule}");
+      const nlohmann::json& dev = need(hr, "deviations", where, T::array, "[numbers > -1]");
+      for (const nlohmann::json& e : dev) {
+        if (!e.is_number() || !(e.get<double>() > -1 && e.get<double>() < 1)) {
+          bad_value(where + ".deviations[]", e.dump().substr(0, 60), "a relative deviation in (-1, 1)");
+        }
+        p.host_repeat.push_back(e.get<double>());
       }
     }
   }
@@ -160,6 +172,25 @@ std::vector<double> host_draw_order(const EngineProfile& p, double leave_out_pro
   Rng rng(stable_hash("host_population"));  // Fisher-Yates with our portable draws
   for (std::size_t k = out.size(); k > 1; --k) {
     std::swap(out[k - 1], out[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(k) - 1))]);
+  }
+  return out;
+}
+
+std::vector<double> within_instance_order(const EngineProfile& p) {
+  std::vector<double> out = p.host_repeat;
+  Rng rng(stable_hash("host_repeat"));  // Fisher-Yates, as host_draw_order
+  for (std::size_t k = out.size(); k > 1; --k) {
+    std::swap(out[k - 1], out[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(k) - 1))]);
+  }
+  return out;
+}
+
+std::vector<double> host_replay_scales(const std::vector<double>& instances, const std::vector<double>& within, double pinned) {
+  if (within.empty()) return instances;
+  const std::vector<double> hosts = instances.empty() ? std::vector<double>{pinned} : instances;
+  std::vector<double> out;
+  for (std::size_t d = 0; d < hosts.size() * within.size(); ++d) {
+    out.push_back(hosts[d % hosts.size()] * (1 + within[(d / hosts.size()) % within.size()]));
   }
   return out;
 }

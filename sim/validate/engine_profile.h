@@ -47,6 +47,13 @@ struct EngineProfile {
     double scale = 0;    // probe_s / host_probe_s: its host time against the fit machine's
   };
   std::vector<HostInstance> host_population;
+  // calibration.repeat_runs (optional): folders of runs repeated with the same requests in
+  // one process (one machine instance), several times: how much the host varies from run to
+  // run on one instance, which the population (one instance per process) does not sample.
+  std::vector<std::string> repeat_dirs;
+  // fitted.host_repeat.deviations: each repeated run's host time against the mean of its
+  // process's runs, minus 1 (empty when absent).
+  std::vector<double> host_repeat;
 };
 
 // True when the run's meta.json names the engine configuration the profile models.
@@ -67,6 +74,17 @@ nlohmann::json scenario_for_model(const EngineProfile& p, const std::string& mod
 // the one whose probe is `leave_out_probe_s` (a validated run's own process; 0: none left
 // out), the fit machine's always kept. Deterministic: a fixed seed, our portable draws.
 std::vector<double> host_draw_order(const EngineProfile& p, double leave_out_probe_s = 0);
+
+// The within-instance deviations (fitted.host_repeat.deviations) in the seeded order replays
+// draw them in; empty when the profile has none.
+std::vector<double> within_instance_order(const EngineProfile& p);
+
+// Replay d's host scale, for every d (element (d - 1) mod size): machine instance
+// (d - 1) mod n of `instances` times 1 + deviation floor((d - 1) / n) mod m of `within`, so the
+// first n x m replays take every pair once. Empty `instances`: the one host `pinned` (a run's
+// own probe, or a scale the user gave), times each deviation; empty `within`: the instances
+// as they are (or nothing, when both are empty).
+std::vector<double> host_replay_scales(const std::vector<double>& instances, const std::vector<double>& within, double pinned = 1.0);
 
 // A user's scenario run on the profile's engine: its engine settings, parallel plan,
 // scheduler, KV manager, cost model (with the fitted constants and `model`) and hardware

@@ -17,9 +17,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sim/core/error.h"
 #include "sim/validate/engine_fit.h"
 #include "sim/validate/engine_profile.h"
 #include "tests/cli/cli_helpers.h"
@@ -215,6 +220,102 @@ TEST(ValidateCli, UncertaintyDrawsTheHostOfOtherMachineInstances) {
                            (base / "bad").string());
   EXPECT_EQ(bad.exit_code, 2) << bad.out;
   EXPECT_NE(bad.out.find("fitted.host_population.instances[].scale"), std::string::npos) << bad.out;
+  EXPECT_FALSE(fs::exists(base / "bad"));
+  fs::remove_all(base);
+}
+
+// Run-to-run host variation on one instance (fitted.host_repeat): per process with two or more
+// runs, each run's host time (median over decode-only steps of duration - wait) over the
+// mean of its process's, minus 1. a2 repeats a1 with every step's duration and wait x1.1, so
+// host 0.3191 and 0.35101 s: deviations 1 / 1.05 - 1 and 1.1 / 1.05 - 1 = -/+0.04762; b (one
+// run in its process) has nothing to compare with.
+TEST(ValidateCli, HostRepeatComparesEachRunWithTheOtherRunsOfItsProcess) {
+  const fs::path base = temp_dir("validate_repeat");
+  probed_tiny_run(base / "rep" / "a1", 0.03);
+  const fs::path a2 = probed_tiny_run(base / "rep" / "a2", 0.03);
+  probed_tiny_run(base / "rep" / "b", 0.06);
+  {
+    std::ifstream in(a2 / "steps.csv");
+    std::string line, out;
+    std::getline(in, line);
+    out = line + "\n";
+    while (std::getline(in, line)) {
+      std::vector<std::string> cells;
+      std::stringstream ss(line);
+      for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+      for (const std::size_t col : {std::size_t{2}, std::size_t{6}}) cells[col] = fmt::format("{:.6f}", std::stod(cells[col]) * 1.1);
+      for (std::size_t c = 0; c < cells.size(); ++c) out += (c ? "," : "") + cells[c];
+      out += "\n";
+    }
+    std::ofstream(a2 / "steps.csv") << out;
+  }
+  nlohmann::json p = read_json(kData + "/engine_test.json");
+  p["calibration"]["repeat_runs"] = {(base / "rep").string()};
+  std::ofstream(base / "engine.json") << p.dump();
+  const validate::EngineProfile profile = validate::EngineProfile::load((base / "engine.json").string());
+  const nlohmann::json rep = validate::host_repeat(profile, SimOptions{});
+  ASSERT_EQ(rep["processes"].size(), 1u) << rep.dump();
+  EXPECT_EQ(rep["processes"][0]["runs"], nlohmann::json({"a1", "a2"}));
+  ASSERT_EQ(rep["deviations"].size(), 2u);
+  EXPECT_NEAR(rep["deviations"][0].get<double>(), -0.04762, 1e-5);
+  EXPECT_NEAR(rep["deviations"][1].get<double>(), 0.04762, 1e-5);
+  // Folders with no process of two runs: refused, naming the field.
+  p["calibration"]["repeat_runs"] = {(base / "rep" / "b").string()};
+  std::ofstream(base / "single.json") << p.dump();
+  const validate::EngineProfile single = validate::EngineProfile::load((base / "single.json").string());
+  try {
+    validate::host_repeat(single, SimOptions{});
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("calibration.repeat_runs"), std::string::npos) << e.what();
+  }
+  fs::remove_all(base);
+}
+
+// With fitted.host_repeat, each replay's host is also scaled by 1 + a within-instance deviation,
+// every (instance, deviation) pair once in the first n x m replays. Hand-derived as the test
+// above (every step 0.32 s x scale; r0's first token after one step, r1 (arrives at 0.5) after
+// the first step starting at or after 0.5; TTFT p50 the mean of the two):
+//   scale 0.8 (steps 0.256): r1 in the step [0.512, 0.768]: (0.256 + 0.268) / 2 = 0.262;
+//   scale 1.0: 0.39; scale 1.2 (0.384): r1 in [0.768, 1.152]: (0.384 + 0.652) / 2 = 0.518;
+//   scale 1.5 (0.48): r1 in [0.96, 1.44]: (0.48 + 0.94) / 2 = 0.71;
+//   scale 1.8 (0.576): r1 in [0.576, 1.152]: (0.576 + 0.652) / 2 = 0.614.
+// Instances {1, 1.25} (the run's own 1.5 left out) x deviations {-0.2, +0.2}: scales 0.8, 1.0,
+// 1.2, 1.5 over four replays: [0.262, 0.71]. With --host-probe (the run's own scale 1.5) the
+// deviations still apply: 1.2 and 1.8, [0.518, 0.614].
+TEST(ValidateCli, UncertaintyAlsoDrawsTheRunToRunVariationOfOneInstance) {
+  const fs::path base = temp_dir("validate_within");
+  const fs::path run = probed_tiny_run(base / "tiny_run", 0.03);
+  nlohmann::json p = read_json(kData + "/engine_test.json");
+  p["fitted"]["host_probe"] = {{"sdpa_plan_build_s", 0.02}, {"runs", 1}, {"rule", "test"}};
+  p["fitted"]["host_population"] = {
+      {"instances",
+       {{{"probe_s", 0.02}, {"scale", 1.0}}, {{"probe_s", 0.03}, {"scale", 1.5}}, {{"probe_s", 0.025}, {"scale", 1.25}}}}};
+  p["fitted"]["host_repeat"] = {{"deviations", {-0.2, 0.2}}, {"rule", "test"}};
+  std::ofstream(base / "engine.json") << p.dump();
+  const std::string args = "validate " + run.string() + " --uncertainty 4 --engine " + (base / "engine.json").string();
+  const auto r = run_cli(args + " --out " + (base / "out").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const nlohmann::json j = read_json(base / "out" / "intervals.json");
+  const double tol = 1e-6;
+  EXPECT_EQ(j["runs"][0]["host_instances"].get<int>(), 2);
+  EXPECT_EQ(j["within_instance"].get<int>(), 2);
+  EXPECT_NEAR(j["runs"][0]["ttft_p50"]["lo"].get<double>(), 0.262, tol);
+  EXPECT_NEAR(j["runs"][0]["ttft_p50"]["hi"].get<double>(), 0.71, tol);
+  const auto probed = run_cli(args + " --host-probe --out " + (base / "probed").string());
+  ASSERT_EQ(probed.exit_code, 0) << probed.out;
+  const nlohmann::json k = read_json(base / "probed" / "intervals.json");
+  EXPECT_EQ(k["runs"][0]["host_instances"].get<int>(), 0);
+  EXPECT_NEAR(k["runs"][0]["ttft_p50"]["lo"].get<double>(), 0.518, tol);
+  EXPECT_NEAR(k["runs"][0]["ttft_p50"]["hi"].get<double>(), 0.614, tol);
+  EXPECT_NE(k["host_term"].get<std::string>().find("within-instance"), std::string::npos);
+  // A deviation outside (-1, 1) is refused, naming the field.
+  p["fitted"]["host_repeat"]["deviations"] = {0.1, -1.5};
+  std::ofstream(base / "bad.json") << p.dump();
+  const auto bad = run_cli("validate " + run.string() + " --uncertainty 4 --engine " + (base / "bad.json").string() + " --out " +
+                           (base / "bad").string());
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("fitted.host_repeat.deviations[]"), std::string::npos) << bad.out;
   EXPECT_FALSE(fs::exists(base / "bad"));
   fs::remove_all(base);
 }

@@ -181,6 +181,17 @@ TEST(ValidateCli, HostPopulationHasOneInstancePerProbingProcessOfTheEngine) {
   fs::remove_all(base);
 }
 
+// The test engine with the fit machine's probe 0.02 s and a population of three instances:
+// the fit machine (scale 1), probe 0.03 (1.5) and 0.025 (1.25).
+nlohmann::json engine_with_population() {
+  nlohmann::json p = read_json(kData + "/engine_test.json");
+  p["fitted"]["host_probe"] = {{"sdpa_plan_build_s", 0.02}, {"runs", 1}, {"rule", "test"}};
+  p["fitted"]["host_population"] = {
+      {"instances",
+       {{{"probe_s", 0.02}, {"scale", 1.0}}, {{"probe_s", 0.03}, {"scale", 1.5}}, {{"probe_s", 0.025}, {"scale", 1.25}}}}};
+  return p;
+}
+
 // validate --uncertainty draws each replay's host from the population, keeping the fit
 // machine (scale 1) and leaving out the run's own process (probe 0.03, scale 1.5): replays
 // alternate scales 1 and 1.25. Hand-derived TTFT p50 (every step 0.32 s x scale, r1 arrives
@@ -190,11 +201,7 @@ TEST(ValidateCli, HostPopulationHasOneInstancePerProbingProcessOfTheEngine) {
 TEST(ValidateCli, UncertaintyDrawsTheHostOfOtherMachineInstances) {
   const fs::path base = temp_dir("validate_host_draws");
   const fs::path run = probed_tiny_run(base / "tiny_run", 0.03);
-  nlohmann::json p = read_json(kData + "/engine_test.json");
-  p["fitted"]["host_probe"] = {{"sdpa_plan_build_s", 0.02}, {"runs", 1}, {"rule", "test"}};
-  p["fitted"]["host_population"] = {
-      {"instances",
-       {{{"probe_s", 0.02}, {"scale", 1.0}}, {{"probe_s", 0.03}, {"scale", 1.5}}, {{"probe_s", 0.025}, {"scale", 1.25}}}}};
+  nlohmann::json p = engine_with_population();
   std::ofstream(base / "engine.json") << p.dump();
   const auto r = run_cli("validate " + run.string() + " --uncertainty 4 --engine " + (base / "engine.json").string() + " --out " +
                          (base / "out").string());
@@ -286,11 +293,7 @@ TEST(ValidateCli, HostRepeatComparesEachRunWithTheOtherRunsOfItsProcess) {
 TEST(ValidateCli, UncertaintyAlsoDrawsTheRunToRunVariationOfOneInstance) {
   const fs::path base = temp_dir("validate_within");
   const fs::path run = probed_tiny_run(base / "tiny_run", 0.03);
-  nlohmann::json p = read_json(kData + "/engine_test.json");
-  p["fitted"]["host_probe"] = {{"sdpa_plan_build_s", 0.02}, {"runs", 1}, {"rule", "test"}};
-  p["fitted"]["host_population"] = {
-      {"instances",
-       {{{"probe_s", 0.02}, {"scale", 1.0}}, {{"probe_s", 0.03}, {"scale", 1.5}}, {{"probe_s", 0.025}, {"scale", 1.25}}}}};
+  nlohmann::json p = engine_with_population();
   p["fitted"]["host_repeat"] = {{"deviations", {-0.2, 0.2}}, {"rule", "test"}};
   std::ofstream(base / "engine.json") << p.dump();
   const std::string args = "validate " + run.string() + " --uncertainty 4 --engine " + (base / "engine.json").string();

@@ -163,25 +163,29 @@ nlohmann::json scenario_for_model(const EngineProfile& p, const std::string& mod
   return s;
 }
 
+namespace {
+// Fisher-Yates with our portable draws, seeded by `seed`'s name: the same order everywhere.
+void seeded_shuffle(std::vector<double>& v, const char* seed) {
+  Rng rng(stable_hash(seed));
+  for (std::size_t k = v.size(); k > 1; --k) {
+    std::swap(v[k - 1], v[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(k) - 1))]);
+  }
+}
+}  // namespace
+
 std::vector<double> host_draw_order(const EngineProfile& p, double leave_out_probe_s) {
   const auto same = [](double a, double b) { return a > 0 && std::abs(a - b) <= 1e-3 * a; };
   std::vector<double> out;
   for (const auto& h : p.host_population) {
     if (same(p.host_probe_s, h.probe_s) || !same(leave_out_probe_s, h.probe_s)) out.push_back(h.scale);
   }
-  Rng rng(stable_hash("host_population"));  // Fisher-Yates with our portable draws
-  for (std::size_t k = out.size(); k > 1; --k) {
-    std::swap(out[k - 1], out[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(k) - 1))]);
-  }
+  seeded_shuffle(out, "host_population");
   return out;
 }
 
 std::vector<double> within_instance_order(const EngineProfile& p) {
   std::vector<double> out = p.host_repeat;
-  Rng rng(stable_hash("host_repeat"));  // Fisher-Yates, as host_draw_order
-  for (std::size_t k = out.size(); k > 1; --k) {
-    std::swap(out[k - 1], out[static_cast<std::size_t>(rng.uniform_int(0, static_cast<std::int64_t>(k) - 1))]);
-  }
+  seeded_shuffle(out, "host_repeat");
   return out;
 }
 

@@ -35,6 +35,7 @@ Usage: sarathi_check.py SERVESIM [DATA_ROOT] > results.md
 import csv
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -116,7 +117,7 @@ def predict(servesim, variant, args, which, tmp):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(out, "timeline.json")) as f:
         t = step_time(json.load(f), which)
-    subprocess.run(["rm", "-rf", out], check=True)
+    shutil.rmtree(out)
     return t
 
 

@@ -91,7 +91,7 @@ EngineProfile EngineProfile::load(const std::string& path) {
     if (p.fitted.contains("host_repeat")) {
       const std::string where = w + "fitted.host_repeat";
       const nlohmann::json& hr = need(p.fitted, "host_repeat", w + "fitted", T::object, "{processes, deviations, rule}");
-      const nlohmann::json& dev = need(hr, "deviations", where, T::array, "[numbers > -1]");
+      const nlohmann::json& dev = need(hr, "deviations", where, T::array, "[relative deviations in (-1, 1)]");
       for (const nlohmann::json& e : dev) {
         if (!e.is_number() || !(e.get<double>() > -1 && e.get<double>() < 1)) {
           bad_value(where + ".deviations[]", e.dump().substr(0, 60), "a relative deviation in (-1, 1)");

@@ -130,6 +130,26 @@ ModelSpec ModelSpec::from_hf_config(const nlohmann::json& c, const std::string& 
     }
   }
   if (c.contains("intermediate_size")) m.intermediate = r.positive("intermediate_size");
+  if (m.model_type == "opt") {
+    // OPT (transformers' OPTForCausalLM): fc1 -> ReLU -> fc2 (no gate), biases on every
+    // projection unless enable_bias is false, LayerNorms, a learned position embedding of
+    // max_position_embeddings + 2 rows (the first two are an offset), and the LM head tied to
+    // the token embedding unless the config says otherwise.
+    m.intermediate = r.positive("ffn_dim");
+    m.gated_mlp = false;
+    const bool bias = r.optional_bool("enable_bias", true);
+    m.qkv_bias = m.o_bias = m.mlp_bias = bias;
+    m.norm_bias = r.optional_bool("layer_norm_elementwise_affine", true);
+    m.learned_positions = r.positive("max_position_embeddings") + 2;
+    m.tie_embeddings = r.optional_bool("tie_word_embeddings", true);
+    if (const std::int64_t proj = r.optional_int({"word_embed_proj_dim"}, m.hidden); proj != m.hidden) {
+      bad_value(where + ": word_embed_proj_dim", std::to_string(proj),
+                "hidden_size (" + std::to_string(m.hidden) + "); OPT's projected embeddings (OPT-350m) are not modelled");
+    }
+    if (!m.norm_bias) {
+      bad_value(where + ": layer_norm_elementwise_affine", "false", "true (OPT without affine LayerNorms is not modelled)");
+    }
+  }
   if (m.is_moe() && m.moe.expert_intermediate == 0) m.moe.expert_intermediate = m.intermediate;  // Mixtral, gpt-oss
   if (m.moe.shared_experts > 0) m.moe.shared_intermediate = m.moe.expert_intermediate;
   // Qwen2-MoE: one shared expert of its own width, behind a sigmoid gate.
@@ -232,13 +252,17 @@ ParamBreakdown ModelSpec::param_breakdown() const {
   ParamBreakdown b;
   b.embedding = static_cast<double>(vocab) * h;
   b.lm_head = tie_embeddings ? 0.0 : b.embedding;
-  b.other = h;  // final norm
   const double L = static_cast<double>(layers);
   const AttentionParams att = attention_params(*this);
   b.attention = L * att.matrices;
-  b.other += L * (att.other + 2.0 * h);  // + input and post-attention norms
+  const double norm = norm_bias ? 2.0 * h : h;  // LayerNorm: weight and bias; RMSNorm: weight
+  b.other = norm;                                // final norm
+  b.other += L * (att.other + 2.0 * norm);       // + input and post-attention norms
+  b.other += static_cast<double>(learned_positions) * h;
   const double moe_layers = static_cast<double>(num_moe_layers());
-  b.dense_mlp = (L - moe_layers) * 3.0 * h * static_cast<double>(intermediate);
+  const double I_dense = static_cast<double>(intermediate);
+  b.dense_mlp = (L - moe_layers) * (gated_mlp ? 3.0 : 2.0) * h * I_dense;
+  if (mlp_bias) b.other += (L - moe_layers) * ((gated_mlp ? 2.0 : 1.0) * I_dense + h);
   if (moe_layers > 0) {
     const double E = static_cast<double>(moe.num_experts);
     const double I = static_cast<double>(moe.expert_intermediate);

@@ -1,7 +1,8 @@
 #pragma once
 // A model architecture read from a Hugging Face `config.json` as published. Contract:
-// - from_hf_config() reads the file as is (Llama/Mistral/Qwen2 dense, Mixtral/Qwen3-MoE/
-//   gpt-oss MoE, DeepSeek-V2/V3 MoE + MLA) and rejects missing or non-positive
+// - from_hf_config() reads the file as is (Llama/Mistral/Qwen2 dense, OPT (non-gated MLP,
+//   biases, LayerNorm, learned positions), Mixtral/Qwen3-MoE/gpt-oss MoE, DeepSeek-V2/V3
+//   MoE + MLA) and rejects missing or non-positive
 //   architectural fields with the file and field named.
 // - Derived sizes (parameters, weight bytes, KV bytes per token) are functions of the
 //   spec, never stored back into it.
@@ -87,7 +88,11 @@ struct ModelSpec {
   std::int64_t heads = 0;
   std::int64_t kv_heads = 0;
   std::int64_t head_dim = 0;
-  std::int64_t intermediate = 0;  // dense MLP intermediate size
+  std::int64_t intermediate = 0;  // dense MLP intermediate size (OPT: ffn_dim)
+  bool gated_mlp = true;   // gate, up, down (SwiGLU); false: up, down (OPT's fc1, fc2 around a ReLU)
+  bool mlp_bias = false;   // biases on the dense MLP's matrices (OPT)
+  bool norm_bias = false;  // LayerNorm (weight and bias) instead of RMSNorm (weight only) (OPT)
+  std::int64_t learned_positions = 0;  // rows of a learned position embedding (OPT: max positions + 2), 0: RoPE
   std::int64_t vocab = 0;
   std::int64_t max_position = 0;
   bool tie_embeddings = false;

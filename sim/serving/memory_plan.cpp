@@ -25,7 +25,8 @@ double activation_peak_bytes(const ModelSpec& m, const IParallelPlan& plan, cons
   const double a = dtype_bytes(c.act_dtype);
   const double h = static_cast<double>(m.hidden);
   const double qkv = static_cast<double>(m.heads + 2 * m.kv_heads) * static_cast<double>(m.head_dim) / attn_tp;
-  double mlp = 3.0 * static_cast<double>(m.intermediate) / attn_tp;  // gate_up output (2I) + activation (I)
+  // gate_up output (2I) + activation (I); without a gate (OPT) fc1's output (I) + activation (I)
+  double mlp = (m.gated_mlp ? 3.0 : 2.0) * static_cast<double>(m.intermediate) / attn_tp;
   if (m.is_moe()) {
     // Fused MoE, per routed copy of a token: the gate_up output and the product of this
     // device's share of the expert, and the expert's output row (hidden wide).

@@ -305,8 +305,13 @@ class MegatronPlan final : public IParallelPlan {
     const std::int64_t dense_layers = L - moe_layers;
     if (dense_layers > 0) {
       const std::int64_t I = m.intermediate / tp;
-      gemm("gate_up_proj", T, 2 * I, H, dense_layers);
-      elementwise("act_mul", 3.0 * T * I * act, 4.0 * T * I, dense_layers);
+      if (m.gated_mlp) {
+        gemm("gate_up_proj", T, 2 * I, H, dense_layers);
+        elementwise("act_mul", 3.0 * T * I * act, 4.0 * T * I, dense_layers);
+      } else {  // OPT: fc1, then the activation alone (reads and writes I a token)
+        gemm("up_proj", T, I, H, dense_layers);
+        elementwise("act", 2.0 * T * I * act, 1.0 * T * I, dense_layers);
+      }
       gemm("down_proj", T, H, I, dense_layers);
       collective("tp_all_reduce", CollectiveKind::kAllReduce, tok_hidden_bytes, static_cast<std::int32_t>(tp), dense_layers);
     }

@@ -55,6 +55,43 @@ struct GemmTimes {
 GemmTimes gemm_times(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
   return {2.0 * m * n * k / r.peak(dtype) * 1e6, gemm_bytes(m, n, k, dtype) / r.hbm_bandwidth * 1e6};
 }
+
+// A GEMM (n, k) with no box of measured lines around it: the regression, times the residual
+// (measured / regression) of the measured lines near it at the same m. Each line's log
+// residual at m (its time along the line as LineGrid answers it) weighs exp(-(d / 0.7)^2), d =
+// |log n'/n| + |log k'/k| (a line at twice or half the size in one dimension: 0.38 of one on
+// the spot), beside the regression's own residual, 0, weighing as a line at d = 1: near a line
+// its residual answers, far from every line the regression does. The regression's terms carry
+// what changes with the shape (latency, FLOPs, waves, bytes); the residual what the regression
+// misses and neighbouring shapes share: its byte term, fitted over every shape, put
+// decode-sized GEMMs at the peak bandwidth (-16 % median on held-out models' m <= 16 GEMMs;
+// calibration/FITTING.md, "GEMMs between sparse lines"). Every line takes part at every m and
+// the weights vary smoothly with n and k, so the answer has no jumps of its own. nullopt
+// without a regression.
+std::optional<double> residual_lines_us(const LineGrid& grid, const std::vector<double>& coef, double m, double n, double k,
+                                        const std::string& dtype, const ProfileRates& r) {
+  // Width and prior distance: chosen on the A100 leave-one-model-out check (FITTING.md) among
+  // (0.35, 0.5, 0.7) x (0.5, 0.75, 1), all within 0.3 point of each other there; of the two
+  // best, the wider, whose answers vary least from one (n, k) to the next.
+  constexpr double kWidth = 0.7, kPriorDistance = 1.0;
+  constexpr double kIgnore = 30;  // lines weighing below e^-30 are skipped
+  if (coef.empty()) return std::nullopt;
+  const double reg = dot(coef, gemm_terms(m, n, k, dtype, r));
+  if (!(reg > 0)) return std::nullopt;
+  double wsum = std::exp(-(kPriorDistance * kPriorDistance) / (kWidth * kWidth)), lsum = 0;
+  for (const auto& [key, line] : grid.lines()) {
+    const double d = std::abs(std::log(key[0] / n)) + std::abs(std::log(key[1] / k));
+    const double e = d * d / (kWidth * kWidth);
+    if (e > kIgnore) continue;
+    const auto t = grid.line_at(key, m);
+    const double line_reg = dot(coef, gemm_terms(m, key[0], key[1], dtype, r));
+    if (!t || !(*t > 0) || !(line_reg > 0)) continue;
+    const double w = std::exp(-e);
+    wsum += w;
+    lsum += w * std::log(*t / line_reg);
+  }
+  return reg * std::exp(lsum / wsum);
+}
 }  // namespace
 
 double gemm_roofline_us(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
@@ -245,6 +282,10 @@ std::optional<FitAnswer> FittedProfile::predict_gemm(double m, double n, double 
       us = std::max(us, it->second.quant_us_per_mk * m * k);
       return FitAnswer{us, ""};
     }
+  }
+  // No box of lines around (n, k): the regression times its neighbours' residual.
+  if (auto us = residual_lines_us(grid, it->second.coef, m, n, k, dtype, rates)) {
+    return FitAnswer{std::max(*us, it->second.quant_us_per_mk * m * k), "regression_residual"};
   }
   if (it->second.coef.empty()) return std::nullopt;
   const double us = dot(it->second.coef, gemm_terms(m, n, k, dtype, rates));

@@ -34,20 +34,48 @@ TEST(FittedProfile, GemmBeyondTheMeasuredNAndKScalesTheEdgeLineByTheWeightMatrix
   EXPECT_FALSE(p.predict_gemm(10, 2048, 2048, "fp8"));  // no fp8 fit
 }
 
-TEST(FittedProfile, GemmInsideTheRangeWithoutABracketUsesTheRegression) {
+TEST(FittedProfile, GemmInsideTheRangeWithoutABracketTakesTheRegressionTimesItsNeighboursResidual) {
   FittedProfile p = FittedProfile::load(kProfile);
   // A second line at (4096, 4096): n = 1024, k = 4096 is inside both axes, but the corner
-  // lines (1024, 4096) and (4096, 1024) were never measured, so the regression answers.
+  // lines (1024, 4096) and (4096, 1024) were never measured, so there is no box: the
+  // regression answers, times the residual of the lines near (1024, 4096) at the same m.
   p.gemm["bf16"].grid.add({4096, 4096}, 1, 40);
   p.gemm["bf16"].grid.add({4096, 4096}, 100, 4000);
   p.finalize();
   // coef (2, 1, 0, 1): 2 us + FLOP time + byte time at 1e15 FLOP/s, 1e12 B/s.
-  // m 10, n 1024, k 4096: FLOPs 2*10*1024*4096 = 83886080 -> 0.08388608 us;
-  // bytes 1024*4096*2 + 10*4096*2 + 10*1024*2 = 8491008 -> 8.491008 us.
+  // The query, m 10, n 1024, k 4096: FLOPs 2*10*1024*4096 = 83886080 -> 0.08388608 us;
+  // bytes 1024*4096*2 + 10*4096*2 + 10*1024*2 = 8491008 -> 8.491008 us; 10.57489408 us.
+  const double reg = 2 + 0.08388608 + 8.491008;
+  // Line (1024, 1024) at m = 10: 100 us (exponent 1 between (1, 10) and (100, 1000)); its
+  // regression 2 + 0.02097152 + 2.138112 (bytes 2097152 + 20480 + 20480) = 4.15908352 us.
+  // Line (4096, 4096) at m = 10: 400 us; its regression 2 + 0.33554432 + 33.718272 (bytes
+  // 33554432 + 81920 + 81920) = 36.05381632 us. Both lie at d = log 4 (one dimension 4x away),
+  // weight exp(-(log 4 / 0.7)^2) each; the regression's own residual (log 1 = 0) weighs
+  // exp(-(1 / 0.7)^2).
+  const double w = std::exp(-std::pow(std::log(4.0) / 0.7, 2)), w0 = std::exp(-std::pow(1.0 / 0.7, 2));
+  const double log_residual = (w * std::log(100 / 4.15908352) + w * std::log(400 / 36.05381632)) / (w0 + 2 * w);
   const auto a = p.predict_gemm(10, 1024, 4096, "bf16");
   ASSERT_TRUE(a);
-  EXPECT_NEAR(a->us, 2 + 0.08388608 + 8.491008, 1e-9);
-  EXPECT_STREQ(a->variant, "regression");
+  EXPECT_NEAR(a->us, reg * std::exp(log_residual), 1e-9);  // 20.3069 us: both lines run ~11-24x their regression
+  EXPECT_STREQ(a->variant, "regression_residual");
+}
+
+TEST(FittedProfile, GemmFarFromEveryLineIsTheRegression) {
+  FittedProfile p = FittedProfile::load(kProfile);
+  // Lines at (1024, 1024), (1024, 1048576) and (1048576, 1024): (32768, 32768) has no box (the
+  // corner (1048576, 1048576) is missing) and lies at d = 2 log 32 = 6.93 from each line,
+  // weight exp(-(6.93 / 0.7)^2) = e^-98 (skipped below e^-30): the regression alone.
+  for (const std::array<double, 2> key : {std::array<double, 2>{1024, 1048576}, std::array<double, 2>{1048576, 1024}}) {
+    p.gemm["bf16"].grid.add(key, 1, 10);
+    p.gemm["bf16"].grid.add(key, 100, 1000);
+  }
+  p.finalize();
+  // m 10: FLOPs 2*10*32768^2 = 21474836480 -> 21.47483648 us; bytes 32768^2*2 + 10*32768*2*2
+  // = 2148794368 -> 2148.794368 us; + 2 us.
+  const auto a = p.predict_gemm(10, 32768, 32768, "bf16");
+  ASSERT_TRUE(a);
+  EXPECT_NEAR(a->us, 2 + 21.47483648 + 2148.794368, 1e-6);
+  EXPECT_STREQ(a->variant, "regression_residual");
 }
 
 TEST(FittedProfile, GemmBeyondTheLargestMeasuredMKeepsTheLastEfficiencyAgainstTheRoofline) {

@@ -123,10 +123,12 @@ class CalibratedCostModel final : public ICostModel {
     };
     src(kGemm, "");
     src(kGemm, "regression");
+    src(kGemm, "regression_residual");
     // Block-scaled fp8 GEMMs where the profile has no such kernels: its per-tensor fp8 ones.
     has_fp8_block_ = profile_.gemm.count("fp8_block") > 0;
     src(kGemm, "per_tensor_fp8");
     src(kGemm, "per_tensor_fp8:regression");
+    src(kGemm, "per_tensor_fp8:regression_residual");
     src(kPrefill, "");
     src(kPrefill, "global");
     src(kDecode, "");
@@ -174,7 +176,10 @@ class CalibratedCostModel final : public ICostModel {
         if (!dt) return std::nullopt;
         auto a = profile_.predict_gemm(static_cast<double>(g.m), static_cast<double>(g.n), static_cast<double>(g.k), *dt);
         if (!a) return std::nullopt;
-        if (as_per_tensor) return answer(a->us, kGemm, *a->variant ? "per_tensor_fp8:regression" : "per_tensor_fp8");
+        if (as_per_tensor) {
+          const std::string_view v = a->variant;
+          return answer(a->us, kGemm, v.empty() ? "per_tensor_fp8" : v == "regression" ? "per_tensor_fp8:regression" : "per_tensor_fp8:regression_residual");
+        }
         return answer(a->us, kGemm, a->variant);
       }
       case OpClass::kAttentionPrefill:

@@ -355,19 +355,59 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
   std::array<double, 7> terms{};
   const double peak = rates.peak("bf16");
   const std::size_t n = attention_terms_into(is_prefill, q, rates, peak, terms);
+  // A measured configuration's answer for q: its regression times its residual at q's grid
+  // point, bounded below by its fastest call, continued beyond its measured range.
+  const auto config_answer = [&](const AttentionConfig& cf, const AttentionQuery& qc,
+                                 const std::array<double, 7>& t) -> std::optional<double> {
+    const double reg = dot_n(cf.coef, t, n);
+    const auto g = qc.grid_point(is_prefill);
+    const auto corr = cf.residual.at(g.outer, g.x);
+    if (!(reg > 0) || !corr) return std::nullopt;
+    const double us = std::max(reg * *corr, cf.floor_us);
+    return is_prefill ? prefill_beyond(cf, qc, us, peak) : decode_beyond(cf, qc, us);
+  };
   if (c) {
-    const double reg = dot_n(c->coef, terms, n);
-    const auto g = q.grid_point(is_prefill);
-    const auto corr = c->residual.at(g.outer, g.x);
-    if (reg > 0 && corr) {
-      const double us = std::max(reg * *corr, c->floor_us);
-      return FitAnswer{is_prefill ? prefill_beyond(*c, q, us, peak) : decode_beyond(*c, q, us), ""};
-    }
+    if (auto us = config_answer(*c, q, terms)) return FitAnswer{*us, ""};
   }
   if (f.global.empty() || (!kernel.empty() && (f.kernels.empty() || f.kernels.front() != kernel))) return std::nullopt;
   const double us = dot_n(f.global, terms, n);
   if (!(us > 0)) return std::nullopt;
-  return FitAnswer{std::max(us, f.global_floor_us), "global"};
+  // A head configuration never measured: the global regression times the residual (measured
+  // configuration's answer / global regression) of the measured configurations near it, at
+  // the same batch, lengths and KV layout, each asked with its own heads. Each weighs
+  // exp(-(d / 0.7)^2), d = |log heads'/heads| + |log kv_heads'/kv_heads| + |log head_dim'/
+  // head_dim| (configurations of the preferred kernel, the query's KV dtype and layout), beside
+  // the global regression's own residual (0) weighing as one at d = 1: as GEMMs between
+  // sparse lines (calibration/FITTING.md, "Head configurations never measured").
+  constexpr double kWidth = 0.7, kPriorDistance = 1.0, kIgnore = 30;
+  double wsum = std::exp(-(kPriorDistance * kPriorDistance) / (kWidth * kWidth)), lsum = 0;
+  const std::string& preferred = f.kernels.empty() ? kernel : f.kernels.front();
+  const char* layout = q.paged ? "paged" : "contiguous";
+  for (const AttentionConfig& cf : f.configs) {
+    if (cf.kernel != preferred || cf.kv_dtype != q.kv_dtype || cf.layout != layout || q.heads <= 0 || q.kv_heads <= 0 ||
+        q.head_dim <= 0) {
+      continue;
+    }
+    const double d = std::abs(std::log(static_cast<double>(cf.heads) / q.heads)) +
+                     std::abs(std::log(static_cast<double>(cf.kv_heads) / q.kv_heads)) +
+                     std::abs(std::log(static_cast<double>(cf.head_dim) / q.head_dim));
+    const double e = d * d / (kWidth * kWidth);
+    if (e > kIgnore) continue;
+    AttentionQuery qc = q;
+    qc.heads = cf.heads;
+    qc.kv_heads = cf.kv_heads;
+    qc.head_dim = qc.v_head_dim = cf.head_dim;
+    qc.kv_bytes_per_token = q.kv_bytes_per_token * (static_cast<double>(cf.kv_heads) * cf.head_dim) / (static_cast<double>(q.kv_heads) * q.head_dim);
+    std::array<double, 7> tc{};
+    attention_terms_into(is_prefill, qc, rates, peak, tc);
+    const double gc = dot_n(f.global, tc, n);
+    const auto mc = config_answer(cf, qc, tc);
+    if (!mc || !(*mc > 0) || !(gc > 0)) continue;
+    const double w = std::exp(-e);
+    wsum += w;
+    lsum += w * std::log(*mc / std::max(gc, f.global_floor_us));
+  }
+  return FitAnswer{std::max(us, f.global_floor_us) * std::exp(lsum / wsum), "global"};
 }
 
 double FittedProfile::prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const {

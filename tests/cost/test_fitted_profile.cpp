@@ -245,6 +245,28 @@ TEST(FittedProfile, AttentionWithoutItsConfigUsesTheGlobalRegression) {
   EXPECT_FALSE(p.predict_attention(false, q, "other"));    // a kernel the profile lacks
 }
 
+// A head configuration never measured takes the global regression times the residual of the
+// measured configurations near it. Measured: 8 q / 2 KV heads of 64 (with_decode_config), 9 us
+// at 1 sequence of 999 cached + 1 new token; the global regression there (5 us + byte time):
+// KV 1000 x 512 B + query and output 8 x 128 x 2 B = 514048 B -> 5.514048 us; residual 9 /
+// 5.514048. Asked: 16 q / 4 KV heads of 64 at the same batch: global 5 + (1000 x 1024 + 16 x
+// 128 x 2) / 1e6 = 6.028096 us. Distance log 2 + log 2 (heads and KV heads twice as many):
+// weight exp(-(2 log 2 / 0.7)^2), beside the global regression's own residual, 0, weighing
+// exp(-(1 / 0.7)^2).
+TEST(FittedProfile, AttentionOfAnUnmeasuredConfigTakesItsNeighboursResidual) {
+  const FittedProfile p = with_decode_config({0, 1, 0, 0, 0}, {{1, 1, 99, 5.0}, {1, 1, 999, 9.0}});
+  const double w = std::exp(-std::pow(2 * std::log(2.0) / 0.7, 2)), w0 = std::exp(-std::pow(1.0 / 0.7, 2));
+  const auto a = p.predict_attention(false, AttentionQuery::uniform(16, 4, 64, "bf16", true, 1, 1, 999));
+  ASSERT_TRUE(a);
+  EXPECT_NEAR(a->us, 6.028096 * std::exp(w * std::log(9 / 5.514048) / (w0 + w)), 1e-9);
+  EXPECT_STREQ(a->variant, "global");
+  // fp8 KV: no measured configuration of that KV dtype, so the global regression alone (KV
+  // 1000 x 512 B, query and output 4096 B: 5 + 0.516096 us).
+  const auto f = p.predict_attention(false, AttentionQuery::uniform(16, 4, 64, "fp8", true, 1, 1, 999));
+  ASSERT_TRUE(f);
+  EXPECT_NEAR(f->us, 5 + 0.516096, 1e-9);
+}
+
 TEST(FittedProfile, AttentionQueryAggregatesOfAUniformBatch) {
   // 3 sequences of 100 new tokens after 50 cached: pairs per sequence 100*50 + 100*101/2.
   const auto q = AttentionQuery::uniform(32, 8, 128, "bf16", true, 3, 100, 50);

@@ -14,7 +14,7 @@
 namespace servesim::calib {
 
 const std::vector<std::string>& shape_columns() {
-  static const std::vector<std::string> cols = {"id", "op", "dtype", "m", "n", "k", "batch", "q_len", "ctx_len", "heads",
+  static const std::vector<std::string> cols = {"id", "op", "dtype", "m", "n", "k", "groups", "batch", "q_len", "ctx_len", "heads",
                                                 "kv_heads", "head_dim", "kv_dtype", "layout", "window", "ranks", "bytes", "direction",
                                                 "chunks", "host_mem", "page_bytes", "calls", "measured_us"};
   return cols;
@@ -102,6 +102,7 @@ ShapeTable read_shapes(const std::string& path) {
       o.gemm.n = static_cast<std::int64_t>(rr.count("n"));
       o.gemm.k = static_cast<std::int64_t>(rr.count("k"));
       o.gemm.dtype = rr.dtype("dtype", DType::kBf16);
+      o.gemm.groups = static_cast<std::int64_t>(rr.count("groups", 1.0));
     } else if (op == "attention_prefill" || op == "attention_decode") {
       const bool prefill = op == "attention_prefill";
       o.cls = prefill ? OpClass::kAttentionPrefill : OpClass::kAttentionDecode;

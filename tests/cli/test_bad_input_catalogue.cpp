@@ -341,6 +341,8 @@ std::vector<Case> catalogue() {
        {"s.csv:2:9", "'5'", "a divisor of heads (32)"}},
       {"CostPredictTooManyTokens", {{"s.csv", kShapesHeader + "attention_decode,,,,2000000000,1,2000000000,32,8,128\n"}},
        predict("s.csv"), {"s.csv:2:5", "2^40 tokens"}},
+      {"CostPredictZeroGroups", {{"s.csv", "op,m,n,k,groups\ngemm,1,2,3,0\n"}}, predict("s.csv"),
+       {"s.csv:2:5", "'0'", "a whole number in [1, 2147483647]"}},
       {"CostPredictUnknownColumn", {{"s.csv", "op,m,n,k,colour\ngemm,1,2,3,red\n"}}, predict("s.csv"),
        {"s.csv:1:5", "colour", "a shape column"}},
       {"CostPredictUnknownOp", {{"s.csv", "op,m,n,k\nconv2d,1,2,3\n"}}, predict("s.csv"), {"s.csv:2:1", "conv2d", "gemm"}},

@@ -166,7 +166,7 @@ class CalibratedCostModel final : public ICostModel {
     switch (op.cls) {
       case OpClass::kGemm: {
         const auto& g = op.gemm;
-        if (!use_[kGemm] || g.groups != 1) return std::nullopt;
+        if (!use_[kGemm] || g.groups != 1) return std::nullopt;  // grouped (MoE) GEMMs: the roofline (FITTING.md, "Grouped GEMMs")
         static const std::string kBf16 = "bf16", kFp8 = "fp8", kFp8Block = "fp8_block";
         const bool as_per_tensor = g.dtype == DType::kFp8Block && !has_fp8_block_;
         const std::string* dt = g.dtype == DType::kBf16 || g.dtype == DType::kFp16 ? &kBf16

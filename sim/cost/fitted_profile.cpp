@@ -74,7 +74,9 @@ std::optional<double> residual_lines_us(const LineGrid& grid, const std::vector<
   // (0.35, 0.5, 0.7) x (0.5, 0.75, 1), all within 0.3 point of each other there; of the two
   // best, the wider, whose answers vary least from one (n, k) to the next.
   constexpr double kWidth = 0.7, kPriorDistance = 1.0;
-  constexpr double kIgnore = 30;  // lines weighing below e^-30 are skipped
+  // Lines weighing below e^-14 (under 1e-5 of the prior's weight; a residual of 20x from one
+  // moves the answer by 3e-5 of itself) are skipped: each costs a lookup along its line.
+  constexpr double kIgnore = 14;
   if (coef.empty()) return std::nullopt;
   const double reg = dot(coef, gemm_terms(m, n, k, dtype, r));
   if (!(reg > 0)) return std::nullopt;
@@ -379,7 +381,7 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
   // head_dim| (configurations of the preferred kernel, the query's KV dtype and layout), beside
   // the global regression's own residual (0) weighing as one at d = 1: as GEMMs between
   // sparse lines (calibration/FITTING.md, "Head configurations never measured").
-  constexpr double kWidth = 0.7, kPriorDistance = 1.0, kIgnore = 30;
+  constexpr double kWidth = 0.7, kPriorDistance = 1.0, kIgnore = 14;  // as residual_lines_us
   double wsum = std::exp(-(kPriorDistance * kPriorDistance) / (kWidth * kWidth)), lsum = 0;
   const std::string& preferred = f.kernels.empty() ? kernel : f.kernels.front();
   const char* layout = q.paged ? "paged" : "contiguous";

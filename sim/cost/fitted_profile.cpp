@@ -484,16 +484,50 @@ double FittedProfile::decode_beyond(const AttentionConfig& c, const AttentionQue
   return std::max(us, lower);
 }
 
+namespace {
+// The share of a collective's bytes each rank's link carries (nccl-tests' bus bandwidth
+// factor): all-reduce 2 (n - 1) / n, the others (n - 1) / n.
+double bus_factor(const std::string& op, double n) { return (op == "all_reduce" ? 2.0 : 1.0) * (n - 1) / n; }
+}  // namespace
+
 std::optional<FitAnswer> FittedProfile::predict_collective(const std::string& op, int ranks, double bytes,
                                                            const std::string& backend) const {
+  if (bytes <= 0) return std::nullopt;
   auto it = curve_index_.find(op + "|" + std::to_string(ranks));
-  if (it == curve_index_.end() || bytes <= 0) return std::nullopt;
+  if (it == curve_index_.end()) return between_rank_counts(op, ranks, bytes, backend);
   std::optional<FitAnswer> best;
   for (std::size_t i : it->second) {
     const Curve& c = collectives[i];
     if (!backend.empty() && c.backend != backend) continue;
     const double us = c.envelope.at(bytes);
     if (!best || us < best->us) best = FitAnswer{us, c.backend.c_str()};
+  }
+  return best;
+}
+
+std::optional<FitAnswer> FittedProfile::between_rank_counts(const std::string& op, int ranks, double bytes,
+                                                            const std::string& backend) const {
+  // A rank count between two measured ones (3 between 2 and 4, 6 between 4 and 8) of the same
+  // op and backend: the bus bandwidth each reaches at these bytes (bytes x bus factor / time),
+  // interpolated in (log ranks, log bus bandwidth), carried back through this count's bus
+  // factor. Outside the measured counts: nothing (the roofline answers).
+  std::optional<FitAnswer> best;
+  for (const Curve& lo : collectives) {
+    if (lo.op != op || lo.ranks >= ranks || (!backend.empty() && lo.backend != backend)) continue;
+    const Curve* hi = nullptr;
+    for (const Curve& c : collectives) {
+      if (c.op == op && c.backend == lo.backend && c.ranks > ranks && (!hi || c.ranks < hi->ranks)) hi = &c;
+    }
+    bool nearest_below = true;  // lo must be the largest measured count below `ranks`
+    for (const Curve& c : collectives) nearest_below &= !(c.op == op && c.backend == lo.backend && c.ranks > lo.ranks && c.ranks < ranks);
+    if (!hi || !nearest_below) continue;
+    const double t_lo = lo.envelope.at(bytes), t_hi = hi->envelope.at(bytes);
+    if (!(t_lo > 0) || !(t_hi > 0)) continue;
+    const double b_lo = bytes * bus_factor(op, lo.ranks) / t_lo, b_hi = bytes * bus_factor(op, hi->ranks) / t_hi;
+    const double f = std::log(static_cast<double>(ranks) / lo.ranks) / std::log(static_cast<double>(hi->ranks) / lo.ranks);
+    const double busbw = std::exp(std::log(b_lo) + f * (std::log(b_hi) - std::log(b_lo)));
+    const double us = bytes * bus_factor(op, ranks) / busbw;
+    if (!best || us < best->us) best = FitAnswer{us, lo.backend.c_str()};
   }
   return best;
 }

@@ -181,6 +181,8 @@ class FittedProfile {
   // kernel "" picks by the profile's preference (same layout first).
   std::optional<FitAnswer> predict_attention(bool prefill, const AttentionQuery& q, const std::string& kernel = "") const;
   // backend "" picks the fastest fitted backend at that size.
+  // A rank count not measured but between two measured ones interpolates their bus bandwidth
+  // (see between_rank_counts); outside them, nullopt.
   std::optional<FitAnswer> predict_collective(const std::string& op, int ranks, double bytes, const std::string& backend) const;
   std::optional<FitAnswer> predict_copy(const std::string& direction, bool pinned, double bytes, double chunks) const;
   std::optional<FitAnswer> predict_page_map(double page_bytes) const;
@@ -189,6 +191,7 @@ class FittedProfile {
   std::vector<std::string> families() const;
 
  private:
+  std::optional<FitAnswer> between_rank_counts(const std::string& op, int ranks, double bytes, const std::string& backend) const;
   double decode_beyond(const AttentionConfig& c, const AttentionQuery& q, double us) const;
   double prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const;
   const AttentionConfig* find_config(const AttentionFit& f, const AttentionQuery& q, const std::string& kernel) const;

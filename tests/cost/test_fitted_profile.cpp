@@ -357,6 +357,29 @@ TEST(FittedProfile, AllReduceOfEightRanksSaturatesAtTheInSwitchBusBandwidth) {
   EXPECT_EQ(FittedProfile::from_json(j, "roundtrip").to_json().dump(), j.dump());
 }
 
+// A rank count between two measured ones interpolates their bus bandwidth in log ranks. NCCL
+// all-reduce measured at 2 ranks (10 us at 1000 B) and 8 (14 us): bus bandwidths 1000 x 2 x 1/2
+// / 10 = 100 B/us and 1000 x 2 x 7/8 / 14 = 125 B/us; 4 ranks sit halfway in log ranks:
+// sqrt(100 x 125) = 111.80 B/us, so 1000 x 2 x 3/4 / 111.80 = 13.416 us. Beyond the measured
+// counts (16) nothing answers; vLLM's custom all-reduce, measured at 2 ranks only, never does.
+TEST(FittedProfile, CollectiveBetweenTwoMeasuredRankCountsInterpolatesTheirBusBandwidth) {
+  FittedProfile p = FittedProfile::load(kProfile);
+  FittedProfile::Curve c;
+  c.op = "all_reduce", c.backend = "nccl", c.ranks = 8;
+  c.curve = KnotCurve{{1000, 2000}, {14, 28}};
+  p.collectives.push_back(c);
+  p.finalize();
+  const double busbw = std::sqrt(100.0 * 125.0);
+  const auto a = p.predict_collective("all_reduce", 4, 1000, "");
+  ASSERT_TRUE(a);
+  EXPECT_NEAR(a->us, 1000 * 1.5 / busbw, 1e-9);
+  EXPECT_STREQ(a->variant, "nccl");
+  EXPECT_NEAR(p.predict_collective("all_reduce", 4, 1000, "nccl")->us, 1000 * 1.5 / busbw, 1e-9);
+  EXPECT_FALSE(p.predict_collective("all_reduce", 4, 1000, "vllm_custom"));
+  EXPECT_FALSE(p.predict_collective("all_reduce", 16, 1000, ""));
+  EXPECT_FALSE(p.predict_collective("all_gather", 4, 1000, ""));  // no all-gather curves
+}
+
 TEST(FittedProfile, CopyChainIsFirstCopyPlusSlowerOfEngineAndHost) {
   const FittedProfile p = FittedProfile::load(kProfile);
   // 10 chunks of 1000 B: one copy 2 us; each further copy max(2 + 0.5, 4) = 4 us -> 38 us.

@@ -1,3 +1,4 @@
+#include <array>
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -338,12 +339,18 @@ TEST(FittedProfile, CollectiveBeyondItsLargestSizeSaturatesAtTheAchievedBusBandw
 // ring 1.75e8 B/s gives 0.01 us/B, the curve's own slope (no change: 40 us at 4000 B);
 // NVLS 3.5e8 B/s gives 0.005 us/B: 20 + 0.005 * 2000 + 0.005 * 2000 * ln 2 = 36.93 us.
 // Smaller groups keep the ring figure (none here: unchanged).
-TEST(FittedProfile, AllReduceOfEightRanksSaturatesAtTheInSwitchBusBandwidth) {
+// The test profile with an NCCL all-reduce curve of 8 ranks: `us` at 1000 and 2000 B.
+FittedProfile with_nccl_all_reduce_of_8(std::array<double, 2> us) {
   FittedProfile p = FittedProfile::load(kProfile);
   FittedProfile::Curve c;
   c.op = "all_reduce", c.backend = "nccl", c.ranks = 8;
-  c.curve = KnotCurve{{1000, 2000}, {10, 20}};
+  c.curve = KnotCurve{{1000, 2000}, {us[0], us[1]}};
   p.collectives.push_back(c);
+  return p;
+}
+
+TEST(FittedProfile, AllReduceOfEightRanksSaturatesAtTheInSwitchBusBandwidth) {
+  FittedProfile p = with_nccl_all_reduce_of_8({10, 20});
   p.rates.collective_busbw = 1.75e8;
   p.finalize();
   EXPECT_NEAR(p.predict_collective("all_reduce", 8, 4000, "nccl")->us, 40, 1e-9);
@@ -363,11 +370,7 @@ TEST(FittedProfile, AllReduceOfEightRanksSaturatesAtTheInSwitchBusBandwidth) {
 // sqrt(100 x 125) = 111.80 B/us, so 1000 x 2 x 3/4 / 111.80 = 13.416 us. Beyond the measured
 // counts (16) nothing answers; vLLM's custom all-reduce, measured at 2 ranks only, never does.
 TEST(FittedProfile, CollectiveBetweenTwoMeasuredRankCountsInterpolatesTheirBusBandwidth) {
-  FittedProfile p = FittedProfile::load(kProfile);
-  FittedProfile::Curve c;
-  c.op = "all_reduce", c.backend = "nccl", c.ranks = 8;
-  c.curve = KnotCurve{{1000, 2000}, {14, 28}};
-  p.collectives.push_back(c);
+  FittedProfile p = with_nccl_all_reduce_of_8({14, 28});
   p.finalize();
   const double busbw = std::sqrt(100.0 * 125.0);
   const auto a = p.predict_collective("all_reduce", 4, 1000, "");

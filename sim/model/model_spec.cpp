@@ -149,6 +149,21 @@ ModelSpec ModelSpec::from_hf_config(const nlohmann::json& c, const std::string& 
     if (!m.norm_bias) {
       bad_value(where + ": layer_norm_elementwise_affine", "false", "true (OPT without affine LayerNorms is not modelled)");
     }
+  } else if (m.model_type == "gpt_neox" || m.model_type == "phi" || m.model_type == "starcoder2") {
+    // Non-gated MLPs of intermediate_size behind LayerNorms, biases on the projections:
+    // GPT-NeoX (Pythia: dense_h_to_4h -> GeLU -> dense_4h_to_h, the attention's biases per
+    // attention_bias), Phi-2 (fc1 -> GeLU -> fc2, attention and MLP in parallel behind one
+    // LayerNorm, a bias on the LM head), StarCoder2 (c_fc -> GeLU -> c_proj, every bias per
+    // use_bias); transformers' modules of those names.
+    m.gated_mlp = false;
+    m.norm_bias = true;
+    const bool bias = m.model_type != "starcoder2" || r.optional_bool("use_bias", true);
+    m.mlp_bias = bias;
+    m.qkv_bias = m.o_bias = m.model_type == "gpt_neox" ? r.optional_bool("attention_bias", true) : bias;
+    if (m.model_type == "phi") {
+      m.norms_per_layer = 1;
+      m.lm_head_bias = true;
+    }
   }
   if (m.is_moe() && m.moe.expert_intermediate == 0) m.moe.expert_intermediate = m.intermediate;  // Mixtral, gpt-oss
   if (m.moe.shared_experts > 0) m.moe.shared_intermediate = m.moe.expert_intermediate;
@@ -257,7 +272,8 @@ ParamBreakdown ModelSpec::param_breakdown() const {
   b.attention = L * att.matrices;
   const double norm = norm_bias ? 2.0 * h : h;  // LayerNorm: weight and bias; RMSNorm: weight
   b.other = norm;                                // final norm
-  b.other += L * (att.other + 2.0 * norm);       // + input and post-attention norms
+  b.other += L * (att.other + static_cast<double>(norms_per_layer) * norm);  // + input and post-attention norms
+  if (lm_head_bias) b.other += static_cast<double>(vocab);
   b.other += static_cast<double>(learned_positions) * h;
   const double moe_layers = static_cast<double>(num_moe_layers());
   const double I_dense = static_cast<double>(intermediate);

@@ -1,8 +1,8 @@
 #pragma once
 // A model architecture read from a Hugging Face `config.json` as published. Contract:
-// - from_hf_config() reads the file as is (Llama/Mistral/Qwen2 dense, OPT (non-gated MLP,
-//   biases, LayerNorm, learned positions), Mixtral/Qwen3-MoE/gpt-oss MoE, DeepSeek-V2/V3
-//   MoE + MLA) and rejects missing or non-positive
+// - from_hf_config() reads the file as is (Llama/Mistral/Qwen2 dense; OPT, GPT-NeoX, Phi-2
+//   and StarCoder2 with non-gated MLPs, biases and LayerNorms; Mixtral/Qwen3-MoE/gpt-oss MoE,
+//   DeepSeek-V2/V3 MoE + MLA) and rejects missing or non-positive
 //   architectural fields with the file and field named.
 // - Derived sizes (parameters, weight bytes, KV bytes per token) are functions of the
 //   spec, never stored back into it.
@@ -93,6 +93,8 @@ struct ModelSpec {
   bool mlp_bias = false;   // biases on the dense MLP's matrices (OPT)
   bool norm_bias = false;  // LayerNorm (weight and bias) instead of RMSNorm (weight only) (OPT)
   std::int64_t learned_positions = 0;  // rows of a learned position embedding (OPT: max positions + 2), 0: RoPE
+  std::int64_t norms_per_layer = 2;    // Phi-2 runs attention and MLP in parallel behind one norm
+  bool lm_head_bias = false;           // Phi-2's LM head carries a bias (vocab)
   std::int64_t vocab = 0;
   std::int64_t max_position = 0;
   bool tie_embeddings = false;

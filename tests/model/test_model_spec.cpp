@@ -230,6 +230,40 @@ std::string reject(const json& c) {
   return "<no error>";
 }
 
+TEST(ModelReader, GptNeoxPhiAndStarCoder2HaveNonGatedMlpsByHand) {
+  // Pythia-6.9B (gpt_neox): 32 layers, hidden 4096, 32 heads, intermediate 16384, vocab 50432,
+  // untied. A layer: q, k, v 3 x (4096^2 + 4096) = 50,343,936; dense 4096^2 + 4096 = 16,781,312;
+  // h_to_4h 4096 x 16384 + 16384 = 67,125,248; 4h_to_h 16384 x 4096 + 4096 = 67,112,960; two
+  // LayerNorms 4 x 4096 = 16,384: 201,379,840, x 32 = 6,444,154,880; + 2 x 50432 x 4096 =
+  // 413,138,944 + final LayerNorm 8,192 = 6,857,302,016 (the Pythia paper's count).
+  const json neox = json::parse(R"({"model_type": "gpt_neox", "hidden_size": 4096, "num_hidden_layers": 32,
+      "num_attention_heads": 32, "intermediate_size": 16384, "vocab_size": 50432, "tie_word_embeddings": false})");
+  const ModelSpec p = ModelSpec::from_hf_config(neox, "pythia", "x/config.json");
+  EXPECT_FALSE(p.gated_mlp);
+  EXPECT_EQ(p.param_count(), 6857302016.0);
+  // Phi-2 (phi): 32 layers, hidden 2560, 32 heads, intermediate 10240, vocab 51200, untied; one
+  // LayerNorm a layer (attention and MLP in parallel), a bias on the LM head. A layer: 3 x
+  // (2560^2 + 2560) + (2560^2 + 2560) + (2560 x 10240 + 10240) + (10240 x 2560 + 2560) + 2 x 2560
+  // = 78,671,360, x 32 = 2,517,483,520; + embedding 131,072,000 + final LayerNorm 5,120 + LM
+  // head 131,072,000 + its bias 51,200 = 2,779,683,840. Its config gives num_key_value_heads
+  // as null.
+  const json phi = json::parse(R"({"model_type": "phi", "hidden_size": 2560, "num_hidden_layers": 32,
+      "num_attention_heads": 32, "num_key_value_heads": null, "intermediate_size": 10240, "vocab_size": 51200,
+      "tie_word_embeddings": false})");
+  const ModelSpec q = ModelSpec::from_hf_config(phi, "phi-2", "x/config.json");
+  EXPECT_FALSE(q.gated_mlp);
+  EXPECT_EQ(q.kv_heads, 32);
+  EXPECT_EQ(q.param_count(), 2779683840.0);
+  // StarCoder2 without biases (use_bias false): only the MLP's two matrices, 2 x h x I a layer.
+  json sc = json::parse(R"({"model_type": "starcoder2", "hidden_size": 1024, "num_hidden_layers": 2,
+      "num_attention_heads": 8, "num_key_value_heads": 2, "intermediate_size": 4096, "vocab_size": 1000,
+      "use_bias": false})");
+  const ModelSpec c = ModelSpec::from_hf_config(sc, "sc2", "x/config.json");
+  EXPECT_EQ(c.param_breakdown().dense_mlp, 2.0 * 2 * 1024 * 4096);
+  EXPECT_FALSE(c.mlp_bias);
+  EXPECT_FALSE(c.qkv_bias);
+}
+
 TEST(ModelReader, OptVariantsNotModelledAreNamed) {
   json c = json::parse(R"({"model_type": "opt", "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
                            "ffn_dim": 4096, "vocab_size": 50272, "max_position_embeddings": 2048})");

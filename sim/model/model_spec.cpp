@@ -76,7 +76,11 @@ ModelSpec ModelSpec::from_hf_config(const nlohmann::json& c, const std::string& 
   if (m.head_dim == 0) m.head_dim = m.hidden / m.heads;
   m.vocab = r.positive("vocab_size");
   m.max_position = r.optional_int({"max_position_embeddings"}, 0);
-  m.tie_embeddings = r.optional_bool("tie_word_embeddings", false);
+  // Absent, tie_word_embeddings takes the model class's default: transformers' Gemma configs
+  // (and OPT's, the base class's) tie, the others read here do not.
+  const bool ties_by_default = m.model_type == "opt" || m.model_type == "gemma" || m.model_type == "gemma2" ||
+                               m.model_type == "gemma3_text";
+  m.tie_embeddings = r.optional_bool("tie_word_embeddings", ties_by_default);
   m.qkv_bias = r.optional_bool("attention_bias", m.model_type == "qwen2");
   if (const auto* td = r.find_any({"torch_dtype", "dtype"}); td && td->is_string()) {
     m.dtype = parse_dtype(td->get<std::string>(), where + ": torch_dtype");
@@ -98,7 +102,9 @@ ModelSpec ModelSpec::from_hf_config(const nlohmann::json& c, const std::string& 
   }
   m.attn_sinks = m.model_type == "gpt_oss";
   m.o_bias = m.model_type == "gpt_oss";
-  m.qk_norm = m.model_type == "qwen3" || m.model_type == "qwen3_moe";
+  m.qk_norm = m.model_type == "qwen3" || m.model_type == "qwen3_moe" || m.model_type == "gemma3_text";
+  // Gemma 2 and 3 normalise before and after both the attention and the MLP.
+  if (m.model_type == "gemma2" || m.model_type == "gemma3_text") m.norms_per_layer = 4;
   if (const auto* q = r.find_any({"quantization_config"}); q && q->is_object()) {
     if (auto it = q->find("quant_method"); it != q->end() && it->is_string()) m.quant_method = it->get<std::string>();
     if (auto it = q->find("bits"); it != q->end() && it->is_number_integer()) m.quant_bits = it->get<std::int64_t>();
@@ -141,7 +147,6 @@ ModelSpec ModelSpec::from_hf_config(const nlohmann::json& c, const std::string& 
     m.qkv_bias = m.o_bias = m.mlp_bias = bias;
     m.norm_bias = r.optional_bool("layer_norm_elementwise_affine", true);
     m.learned_positions = r.positive("max_position_embeddings") + 2;
-    m.tie_embeddings = r.optional_bool("tie_word_embeddings", true);
     if (const std::int64_t proj = r.optional_int({"word_embed_proj_dim"}, m.hidden); proj != m.hidden) {
       bad_value(where + ": word_embed_proj_dim", std::to_string(proj),
                 "hidden_size (" + std::to_string(m.hidden) + "); OPT's projected embeddings (OPT-350m) are not modelled");

@@ -264,6 +264,25 @@ TEST(ModelReader, GptNeoxPhiAndStarCoder2HaveNonGatedMlpsByHand) {
   EXPECT_FALSE(c.qkv_bias);
 }
 
+TEST(ModelReader, GemmaTiesItsEmbeddingsUnlessTheConfigSaysOtherwise) {
+  // Gemma-2B as published (no tie_word_embeddings key; transformers' GemmaConfig ties): 18
+  // layers, hidden 2048, 8 query heads and 1 KV head of 256, intermediate 16384, vocab 256000.
+  // A layer: q 2048 x 2048 + k, v 2 x 2048 x 256 + o 2048 x 2048 = 9,437,184; gated MLP 3 x 2048
+  // x 16384 = 100,663,296; two RMSNorms 4,096: 110,104,576, x 18 = 1,981,882,368; + the
+  // embedding 256000 x 2048 = 524,288,000 (no separate LM head) + final norm 2,048 =
+  // 2,506,172,416.
+  json g = json::parse(R"({"model_type": "gemma", "hidden_size": 2048, "num_hidden_layers": 18, "num_attention_heads": 8,
+      "num_key_value_heads": 1, "head_dim": 256, "intermediate_size": 16384, "vocab_size": 256000})");
+  EXPECT_EQ(ModelSpec::from_hf_config(g, "gemma-2b", "x/config.json").param_count(), 2506172416.0);
+  g["tie_word_embeddings"] = false;
+  EXPECT_EQ(ModelSpec::from_hf_config(g, "gemma-2b", "x/config.json").param_breakdown().lm_head, 256000.0 * 2048);
+  // A Llama config without the key does not tie (LlamaConfig's default).
+  json l = g;
+  l.erase("tie_word_embeddings");
+  l["model_type"] = "llama";
+  EXPECT_EQ(ModelSpec::from_hf_config(l, "l", "x/config.json").param_breakdown().lm_head, 256000.0 * 2048);
+}
+
 TEST(ModelReader, OptVariantsNotModelledAreNamed) {
   json c = json::parse(R"({"model_type": "opt", "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
                            "ffn_dim": 4096, "vocab_size": 50272, "max_position_embeddings": 2048})");

@@ -100,6 +100,15 @@ ModelSpec ModelSpec::from_hf_config(const nlohmann::json& c, const std::string& 
       input_error(where + ": sliding_window", "missing (layer_types names sliding_attention layers; expected a positive window)");
     }
   }
+  // Gemma 2 and 3 configs published before layer_types existed alternate implicitly (as
+  // transformers' modules do): Gemma 2 every other layer from the first sliding, Gemma 3 every
+  // layer sliding but each sliding_window_pattern-th (default 6).
+  if (m.layer_is_sliding.empty() && m.sliding_window > 0 && (m.model_type == "gemma2" || m.model_type == "gemma3_text")) {
+    const std::int64_t period = m.model_type == "gemma2" ? 2 : r.optional_int({"sliding_window_pattern"}, 6);
+    for (std::int64_t l = 0; l < m.layers; ++l) {
+      m.layer_is_sliding.push_back(m.model_type == "gemma2" ? l % 2 == 0 : (l + 1) % period != 0);
+    }
+  }
   m.attn_sinks = m.model_type == "gpt_oss";
   m.o_bias = m.model_type == "gpt_oss";
   m.qk_norm = m.model_type == "qwen3" || m.model_type == "qwen3_moe" || m.model_type == "gemma3_text";

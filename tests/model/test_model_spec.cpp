@@ -283,6 +283,28 @@ TEST(ModelReader, GemmaTiesItsEmbeddingsUnlessTheConfigSaysOtherwise) {
   EXPECT_EQ(ModelSpec::from_hf_config(l, "l", "x/config.json").param_breakdown().lm_head, 256000.0 * 2048);
 }
 
+TEST(ModelReader, GemmaConfigsWithoutLayerTypesAlternateTheirSlidingWindow) {
+  // transformers' Gemma 2 slides on every even layer; Gemma 3 on every layer but each
+  // sliding_window_pattern-th (here 6: layers 5 and 11 of 12 are global).
+  json g2 = json::parse(R"({"model_type": "gemma2", "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
+      "num_key_value_heads": 2, "head_dim": 64, "intermediate_size": 512, "vocab_size": 1000, "sliding_window": 4096})");
+  const ModelSpec a = ModelSpec::from_hf_config(g2, "g2", "x/config.json");
+  EXPECT_EQ(a.layer_is_sliding, (std::vector<bool>{true, false, true, false}));
+  EXPECT_EQ(a.sliding_window, 4096);
+  json g3 = g2;
+  g3["model_type"] = "gemma3_text";
+  g3["num_hidden_layers"] = 12;
+  g3["sliding_window_pattern"] = 6;
+  const ModelSpec b = ModelSpec::from_hf_config(g3, "g3", "x/config.json");
+  EXPECT_EQ(b.num_sliding_layers(), 10);
+  EXPECT_FALSE(b.is_sliding_layer(5));
+  EXPECT_FALSE(b.is_sliding_layer(11));
+  EXPECT_TRUE(b.qk_norm);
+  // layer_types, where given, decide.
+  g2["layer_types"] = json::array({"full_attention", "full_attention", "full_attention", "sliding_attention"});
+  EXPECT_EQ(ModelSpec::from_hf_config(g2, "g2", "x/config.json").num_sliding_layers(), 1);
+}
+
 TEST(ModelReader, OptVariantsNotModelledAreNamed) {
   json c = json::parse(R"({"model_type": "opt", "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
                            "ffn_dim": 4096, "vocab_size": 50272, "max_position_embeddings": 2048})");

@@ -105,6 +105,7 @@ ModelSpec ModelSpec::from_hf_config(const nlohmann::json& c, const std::string& 
   // layer sliding but each sliding_window_pattern-th (default 6).
   if (m.layer_is_sliding.empty() && m.sliding_window > 0 && (m.model_type == "gemma2" || m.model_type == "gemma3_text")) {
     const std::int64_t period = m.model_type == "gemma2" ? 2 : r.optional_int({"sliding_window_pattern"}, 6);
+    if (period <= 0) bad_value(where + ": sliding_window_pattern", std::to_string(period), "a positive integer");
     for (std::int64_t l = 0; l < m.layers; ++l) {
       m.layer_is_sliding.push_back(m.model_type == "gemma2" ? l % 2 == 0 : (l + 1) % period != 0);
     }

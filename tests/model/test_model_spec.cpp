@@ -300,6 +300,8 @@ TEST(ModelReader, GemmaConfigsWithoutLayerTypesAlternateTheirSlidingWindow) {
   EXPECT_FALSE(b.is_sliding_layer(5));
   EXPECT_FALSE(b.is_sliding_layer(11));
   EXPECT_TRUE(b.qk_norm);
+  g3["sliding_window_pattern"] = 0;  // found by reading the code: a modulo by zero before this check
+  EXPECT_EQ(reject(g3), "x/config.json: sliding_window_pattern: got '0', expected a positive integer");
   // layer_types, where given, decide.
   g2["layer_types"] = json::array({"full_attention", "full_attention", "full_attention", "sliding_attention"});
   EXPECT_EQ(ModelSpec::from_hf_config(g2, "g2", "x/config.json").num_sliding_layers(), 1);

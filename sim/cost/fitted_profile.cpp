@@ -56,44 +56,6 @@ GemmTimes gemm_times(double m, double n, double k, const std::string& dtype, con
   return {2.0 * m * n * k / r.peak(dtype) * 1e6, gemm_bytes(m, n, k, dtype) / r.hbm_bandwidth * 1e6};
 }
 
-// A GEMM (n, k) with no box of measured lines around it: the regression, times the residual
-// (measured / regression) of the measured lines near it at the same m. Each line's log
-// residual at m (its time along the line as LineGrid answers it) weighs exp(-(d / 0.7)^2), d =
-// |log n'/n| + |log k'/k| (a line at twice or half the size in one dimension: 0.38 of one on
-// the spot), beside the regression's own residual, 0, weighing as a line at d = 1: near a line
-// its residual answers, far from every line the regression does. The regression's terms carry
-// what changes with the shape (latency, FLOPs, waves, bytes); the residual what the regression
-// misses and neighbouring shapes share: its byte term, fitted over every shape, put
-// decode-sized GEMMs at the peak bandwidth (-16 % median on held-out models' m <= 16 GEMMs;
-// calibration/FITTING.md, "GEMMs between sparse lines"). Every line takes part at every m and
-// the weights vary smoothly with n and k, so the answer has no jumps of its own. nullopt
-// without a regression.
-std::optional<double> residual_lines_us(const LineGrid& grid, const std::vector<double>& coef, double m, double n, double k,
-                                        const std::string& dtype, const ProfileRates& r) {
-  // Width and prior distance: chosen on the A100 leave-one-model-out check (FITTING.md) among
-  // (0.35, 0.5, 0.7) x (0.5, 0.75, 1), all within 0.3 point of each other there; of the two
-  // best, the wider, whose answers vary least from one (n, k) to the next.
-  constexpr double kWidth = 0.7, kPriorDistance = 1.0;
-  // Lines weighing below e^-14 (under 1e-5 of the prior's weight; a residual of 20x from one
-  // moves the answer by 3e-5 of itself) are skipped: each costs a lookup along its line.
-  constexpr double kIgnore = 14;
-  if (coef.empty()) return std::nullopt;
-  const double reg = dot(coef, gemm_terms(m, n, k, dtype, r));
-  if (!(reg > 0)) return std::nullopt;
-  double wsum = std::exp(-(kPriorDistance * kPriorDistance) / (kWidth * kWidth)), lsum = 0;
-  for (const auto& [key, line] : grid.lines()) {
-    const double d = std::abs(std::log(key[0] / n)) + std::abs(std::log(key[1] / k));
-    const double e = d * d / (kWidth * kWidth);
-    if (e > kIgnore) continue;
-    const auto t = grid.line_at(key, m);
-    const double line_reg = dot(coef, gemm_terms(m, key[0], key[1], dtype, r));
-    if (!t || !(*t > 0) || !(line_reg > 0)) continue;
-    const double w = std::exp(-e);
-    wsum += w;
-    lsum += w * std::log(*t / line_reg);
-  }
-  return reg * std::exp(lsum / wsum);
-}
 }  // namespace
 
 double gemm_roofline_us(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
@@ -141,8 +103,8 @@ namespace {
 double prefill_flops(const AttentionQuery& q) {
   return 2.0 * q.sum_q_kv * (static_cast<double>(q.heads) * (q.head_dim + q.v_head_dim));
 }
+}  // namespace
 
-// attention_terms into a fixed array (the hot path allocates nothing); returns how many.
 std::size_t attention_terms_into(bool prefill, const AttentionQuery& q, const ProfileRates& r, double peak,
                                  std::array<double, 7>& t) {
   const double dims = static_cast<double>(q.heads) * (q.head_dim + q.v_head_dim);
@@ -167,14 +129,12 @@ std::size_t attention_terms_into(bool prefill, const AttentionQuery& q, const Pr
   return 5;
 }
 
-// dot(coef, terms) over the first n terms, summed in the same order as dot().
 double dot_n(const std::vector<double>& coef, const std::array<double, 7>& t, std::size_t n) {
   SERVESIM_ASSERT(coef.size() == n);
   double s = 0;
   for (std::size_t i = 0; i < n; ++i) s += coef[i] * t[i];
   return s;
 }
-}  // namespace
 
 std::vector<double> attention_terms(bool prefill, const AttentionQuery& q, const ProfileRates& r) {
   std::array<double, 7> t{};
@@ -286,7 +246,7 @@ std::optional<FitAnswer> FittedProfile::predict_gemm(double m, double n, double 
     }
   }
   // No box of lines around (n, k): the regression times its neighbours' residual.
-  if (auto us = residual_lines_us(grid, it->second.coef, m, n, k, dtype, rates)) {
+  if (auto us = gemm_from_neighbours(it->second, m, n, k, dtype)) {
     return FitAnswer{std::max(*us, it->second.quant_us_per_mk * m * k), "regression_residual"};
   }
   if (it->second.coef.empty()) return std::nullopt;
@@ -357,59 +317,26 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
   std::array<double, 7> terms{};
   const double peak = rates.peak("bf16");
   const std::size_t n = attention_terms_into(is_prefill, q, rates, peak, terms);
-  // A measured configuration's answer for q: its regression times its residual at q's grid
-  // point, bounded below by its fastest call, continued beyond its measured range.
-  const auto config_answer = [&](const AttentionConfig& cf, const AttentionQuery& qc,
-                                 const std::array<double, 7>& t) -> std::optional<double> {
-    const double reg = dot_n(cf.coef, t, n);
-    const auto g = qc.grid_point(is_prefill);
-    const auto corr = cf.residual.at(g.outer, g.x);
-    if (!(reg > 0) || !corr) return std::nullopt;
-    const double us = std::max(reg * *corr, cf.floor_us);
-    return is_prefill ? prefill_beyond(cf, qc, us, peak) : decode_beyond(cf, qc, us);
-  };
   if (c) {
-    if (auto us = config_answer(*c, q, terms)) return FitAnswer{*us, ""};
+    if (auto us = config_answer(is_prefill, *c, q, terms, n, peak)) return FitAnswer{*us, ""};
   }
   if (f.global.empty() || (!kernel.empty() && (f.kernels.empty() || f.kernels.front() != kernel))) return std::nullopt;
   const double us = dot_n(f.global, terms, n);
   if (!(us > 0)) return std::nullopt;
-  // A head configuration never measured: the global regression times the residual (measured
-  // configuration's answer / global regression) of the measured configurations near it, at
-  // the same batch, lengths and KV layout, each asked with its own heads. Each weighs
-  // exp(-(d / 0.7)^2), d = |log heads'/heads| + |log kv_heads'/kv_heads| + |log head_dim'/
-  // head_dim| (configurations of the preferred kernel, the query's KV dtype and layout), beside
-  // the global regression's own residual (0) weighing as one at d = 1: as GEMMs between
-  // sparse lines (calibration/FITTING.md, "Head configurations never measured").
-  constexpr double kWidth = 0.7, kPriorDistance = 1.0, kIgnore = 14;  // as residual_lines_us
-  double wsum = std::exp(-(kPriorDistance * kPriorDistance) / (kWidth * kWidth)), lsum = 0;
-  const std::string& preferred = f.kernels.empty() ? kernel : f.kernels.front();
-  const char* layout = q.paged ? "paged" : "contiguous";
-  for (const AttentionConfig& cf : f.configs) {
-    if (cf.kernel != preferred || cf.kv_dtype != q.kv_dtype || cf.layout != layout || q.heads <= 0 || q.kv_heads <= 0 ||
-        q.head_dim <= 0) {
-      continue;
-    }
-    const double d = std::abs(std::log(static_cast<double>(cf.heads) / q.heads)) +
-                     std::abs(std::log(static_cast<double>(cf.kv_heads) / q.kv_heads)) +
-                     std::abs(std::log(static_cast<double>(cf.head_dim) / q.head_dim));
-    const double e = d * d / (kWidth * kWidth);
-    if (e > kIgnore) continue;
-    AttentionQuery qc = q;
-    qc.heads = cf.heads;
-    qc.kv_heads = cf.kv_heads;
-    qc.head_dim = qc.v_head_dim = cf.head_dim;
-    qc.kv_bytes_per_token = q.kv_bytes_per_token * (static_cast<double>(cf.kv_heads) * cf.head_dim) / (static_cast<double>(q.kv_heads) * q.head_dim);
-    std::array<double, 7> tc{};
-    attention_terms_into(is_prefill, qc, rates, peak, tc);
-    const double gc = dot_n(f.global, tc, n);
-    const auto mc = config_answer(cf, qc, tc);
-    if (!mc || !(*mc > 0) || !(gc > 0)) continue;
-    const double w = std::exp(-e);
-    wsum += w;
-    lsum += w * std::log(*mc / std::max(gc, f.global_floor_us));
-  }
-  return FitAnswer{std::max(us, f.global_floor_us) * std::exp(lsum / wsum), "global"};
+  // A head configuration never measured: times its measured neighbours' residual.
+  return FitAnswer{std::max(us, f.global_floor_us) * attention_neighbour_factor(is_prefill, f, q, peak), "global"};
+}
+
+std::optional<double> FittedProfile::config_answer(bool prefill, const AttentionConfig& c, const AttentionQuery& q,
+                                                   const std::array<double, 7>& terms, std::size_t n, double peak) const {
+  // Its regression times its residual at q's grid point, bounded below by its fastest call,
+  // continued beyond its measured range.
+  const double reg = dot_n(c.coef, terms, n);
+  const auto g = q.grid_point(prefill);
+  const auto corr = c.residual.at(g.outer, g.x);
+  if (!(reg > 0) || !corr) return std::nullopt;
+  const double us = std::max(reg * *corr, c.floor_us);
+  return prefill ? prefill_beyond(c, q, us, peak) : decode_beyond(c, q, us);
 }
 
 double FittedProfile::prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const {
@@ -484,12 +411,6 @@ double FittedProfile::decode_beyond(const AttentionConfig& c, const AttentionQue
   return std::max(us, lower);
 }
 
-namespace {
-// The share of a collective's bytes each rank's link carries (nccl-tests' bus bandwidth
-// factor): all-reduce 2 (n - 1) / n, the others (n - 1) / n.
-double bus_factor(const std::string& op, double n) { return (op == "all_reduce" ? 2.0 : 1.0) * (n - 1) / n; }
-}  // namespace
-
 std::optional<FitAnswer> FittedProfile::predict_collective(const std::string& op, int ranks, double bytes,
                                                            const std::string& backend) const {
   if (bytes <= 0) return std::nullopt;
@@ -501,33 +422,6 @@ std::optional<FitAnswer> FittedProfile::predict_collective(const std::string& op
     if (!backend.empty() && c.backend != backend) continue;
     const double us = c.envelope.at(bytes);
     if (!best || us < best->us) best = FitAnswer{us, c.backend.c_str()};
-  }
-  return best;
-}
-
-std::optional<FitAnswer> FittedProfile::between_rank_counts(const std::string& op, int ranks, double bytes,
-                                                            const std::string& backend) const {
-  // A rank count between two measured ones (3 between 2 and 4, 6 between 4 and 8) of the same
-  // op and backend: the bus bandwidth each reaches at these bytes (bytes x bus factor / time),
-  // interpolated in (log ranks, log bus bandwidth), carried back through this count's bus
-  // factor. Outside the measured counts: nothing (the roofline answers).
-  std::optional<FitAnswer> best;
-  for (const Curve& lo : collectives) {
-    if (lo.op != op || lo.ranks >= ranks || (!backend.empty() && lo.backend != backend)) continue;
-    const Curve* hi = nullptr;
-    for (const Curve& c : collectives) {
-      if (c.op == op && c.backend == lo.backend && c.ranks > ranks && (!hi || c.ranks < hi->ranks)) hi = &c;
-    }
-    bool nearest_below = true;  // lo must be the largest measured count below `ranks`
-    for (const Curve& c : collectives) nearest_below &= !(c.op == op && c.backend == lo.backend && c.ranks > lo.ranks && c.ranks < ranks);
-    if (!hi || !nearest_below) continue;
-    const double t_lo = lo.envelope.at(bytes), t_hi = hi->envelope.at(bytes);
-    if (!(t_lo > 0) || !(t_hi > 0)) continue;
-    const double b_lo = bytes * bus_factor(op, lo.ranks) / t_lo, b_hi = bytes * bus_factor(op, hi->ranks) / t_hi;
-    const double f = std::log(static_cast<double>(ranks) / lo.ranks) / std::log(static_cast<double>(hi->ranks) / lo.ranks);
-    const double busbw = std::exp(std::log(b_lo) + f * (std::log(b_hi) - std::log(b_lo)));
-    const double us = bytes * bus_factor(op, ranks) / busbw;
-    if (!best || us < best->us) best = FitAnswer{us, lo.backend.c_str()};
   }
   return best;
 }
@@ -572,6 +466,8 @@ void FittedProfile::finalize() {
   const bool quantises = kernel_set_name() == "vllm";
   for (auto& [dt, g] : gemm) {
     g.grid.finalize();
+    g.log_keys.clear();
+    for (const auto& [nk, line] : g.grid.lines()) g.log_keys.push_back({std::log(nk[0]), std::log(nk[1])});
     g.quant_us_per_mk = 0;
     if (quantises && (dt == "fp8" || dt == "fp8_block")) {
       double least = std::numeric_limits<double>::infinity();
@@ -594,6 +490,8 @@ void FittedProfile::finalize() {
   for (AttentionFit* f : {&prefill, &decode}) {
     const bool is_prefill = f == &prefill;
     for (auto& c : f->configs) {
+      c.log_shape = {std::log(static_cast<double>(c.heads)), std::log(static_cast<double>(c.kv_heads)),
+                     std::log(static_cast<double>(c.head_dim))};
       c.residual = LineGrid(LineGrid::Options{is_prefill ? 2 : 1, 0.0, true, false});
       for (const auto& p : c.points) {
         const auto q = AttentionQuery::uniform(c.heads, c.kv_heads, c.head_dim, c.kv_dtype, c.layout == "paged", p.batch, p.q, p.ctx);
@@ -646,6 +544,13 @@ void FittedProfile::finalize() {
       }
       double reach = 0;
       for (auto l = c.decode_lines.rbegin(); l != c.decode_lines.rend(); ++l) l->reach = reach = std::max(reach, l->x.back());
+    }
+    for (auto& pool : f->neighbour_pool) pool.clear();
+    for (std::size_t i = 0; i < f->configs.size(); ++i) {
+      const AttentionConfig& c = f->configs[i];
+      if (!f->kernels.empty() && c.kernel == f->kernels.front()) {
+        f->neighbour_pool[(c.kv_dtype == "fp8" ? 2 : 0) + (c.layout == "paged" ? 1 : 0)].push_back(i);
+      }
     }
     f->preferred.clear();  // empty: find_config scans
     std::map<std::tuple<int, int, int, bool, bool>, std::size_t> preferred;

@@ -88,6 +88,11 @@ std::vector<double> attention_terms(bool prefill, const AttentionQuery& q, const
 const std::vector<std::string>& gemm_term_names();
 const std::vector<std::string>& attention_term_names(bool prefill);
 double dot(const std::vector<double>& a, const std::vector<double>& b);
+// attention_terms into a fixed array (the hot path allocates nothing); returns how many.
+std::size_t attention_terms_into(bool prefill, const AttentionQuery& q, const ProfileRates& r, double peak,
+                                 std::array<double, 7>& t);
+// dot(coef, terms) over the first n terms, summed in the same order as dot().
+double dot_n(const std::vector<double>& coef, const std::array<double, 7>& t, std::size_t n);
 
 struct FitAnswer {
   double us = 0;
@@ -104,6 +109,7 @@ class FittedProfile {
     // it keeps its last measured efficiency against the roofline (set by finalize()).
     LineGrid grid{LineGrid::Options{2, 1.0, false, true, true}};
     std::vector<double> coef;                                 // over gemm_terms
+    std::vector<std::array<double, 2>> log_keys;  // log n, log k of grid.lines(), in its order (finalize())
     // Kernels that quantise their activations first (vLLM's fp8 and block-scaled fp8: a
     // per-token or per-group pass over the m x k input): no call takes less than m x k times
     // the least time per activation element measured on the grid (0: no such pass).
@@ -119,6 +125,7 @@ class FittedProfile {
     std::vector<AttentionPoint> points;  // training points (uniform batches)
     LineGrid residual;  // measured / regression, see AttentionQuery::grid_point
     double floor_us = 0;  // the fastest call measured: no call of this kernel is faster (finalize())
+    std::array<double, 3> log_shape{};  // log heads, KV heads, head dim (finalize())
     // Decode, per measured batch (ascending; finalize()): the points along the mean KV length
     // and their KV byte time at the peak bandwidth (see predict_attention).
     struct DecodeLine {
@@ -143,6 +150,9 @@ class FittedProfile {
     // The config the preferred kernel order picks per (heads, kv_heads, head_dim, fp8 KV,
     // paged), built by finalize() so the hot path does not scan and compare strings.
     std::map<std::tuple<int, int, int, bool, bool>, std::size_t> preferred;
+    // The configurations of the preferred kernel by (fp8 KV, paged): the neighbours an
+    // unmeasured head configuration may borrow from (finalize(); fitted_neighbours.cpp).
+    std::array<std::vector<std::size_t>, 4> neighbour_pool;
   };
   struct Curve {
     std::string op, backend;  // collectives: op and backend; copies: direction and host_mem
@@ -191,6 +201,11 @@ class FittedProfile {
   std::vector<std::string> families() const;
 
  private:
+  std::optional<double> config_answer(bool prefill, const AttentionConfig& c, const AttentionQuery& q,
+                                      const std::array<double, 7>& terms, std::size_t n, double peak) const;
+  // What was never measured, from measured neighbours (fitted_neighbours.cpp).
+  std::optional<double> gemm_from_neighbours(const GemmFit& g, double m, double n, double k, const std::string& dtype) const;
+  double attention_neighbour_factor(bool prefill, const AttentionFit& f, const AttentionQuery& q, double peak) const;
   std::optional<FitAnswer> between_rank_counts(const std::string& op, int ranks, double bytes, const std::string& backend) const;
   double decode_beyond(const AttentionConfig& c, const AttentionQuery& q, double us) const;
   double prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const;

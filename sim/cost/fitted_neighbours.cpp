@@ -57,7 +57,7 @@ std::optional<double> FittedProfile::gemm_from_neighbours(const GemmFit& g, doub
   // share: its byte term, fitted over every shape, put decode-sized GEMMs at the peak
   // bandwidth (-16 % median on held-out models' m <= 16 GEMMs).
   if (g.coef.empty()) return std::nullopt;
-  const double reg = dot(g.coef, gemm_terms(m, n, k, dtype, rates));
+  const double reg = gemm_regression_us(g.coef, m, n, k, dtype, rates);
   if (!(reg > 0)) return std::nullopt;
   const double ln = std::log(n), lk = std::log(k);
   const bool logs_ready = g.log_keys.size() == g.grid.lines().size();  // finalize() ran since the last add
@@ -68,7 +68,7 @@ std::optional<double> FittedProfile::gemm_from_neighbours(const GemmFit& g, doub
     const double e = NeighbourMean::weight_exponent(std::abs(lkey[0] - ln) + std::abs(lkey[1] - lk));
     if (e > NeighbourMean::kIgnore) continue;
     const auto t = g.grid.line_at(key, m);
-    const double line_reg = dot(g.coef, gemm_terms(m, key[0], key[1], dtype, rates));
+    const double line_reg = gemm_regression_us(g.coef, m, key[0], key[1], dtype, rates);
     if (!t || !(*t > 0) || !(line_reg > 0)) continue;
     mean.add(e, std::log(*t / line_reg));
   }

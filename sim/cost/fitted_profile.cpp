@@ -63,7 +63,7 @@ double gemm_roofline_us(double m, double n, double k, const std::string& dtype, 
   return std::max(t.flop_us, t.byte_us);
 }
 
-std::vector<double> gemm_terms(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
+std::array<double, 4> gemm_terms_array(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
   constexpr double kTile = 128;  // output tile edge for wave quantisation
   const double peak = r.peak(dtype);
   const double tiles = std::ceil(m / kTile) * std::ceil(n / kTile);
@@ -71,6 +71,20 @@ std::vector<double> gemm_terms(double m, double n, double k, const std::string& 
   const double padded = 2.0 * k * kTile * kTile * waves * r.sm_count;
   const double bytes = gemm_bytes(m, n, k, dtype);
   return {1.0, 2.0 * m * n * k / peak * 1e6, padded / peak * 1e6, bytes / r.hbm_bandwidth * 1e6};
+}
+
+std::vector<double> gemm_terms(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
+  const auto t = gemm_terms_array(m, n, k, dtype, r);
+  return {t.begin(), t.end()};
+}
+
+double gemm_regression_us(const std::vector<double>& coef, double m, double n, double k, const std::string& dtype,
+                          const ProfileRates& r) {
+  SERVESIM_ASSERT(coef.size() == 4);
+  const auto t = gemm_terms_array(m, n, k, dtype, r);
+  double s = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) s += coef[i] * t[i];  // dot()'s order
+  return s;
 }
 
 const std::vector<std::string>& attention_term_names(bool prefill) {
@@ -250,7 +264,7 @@ std::optional<FitAnswer> FittedProfile::predict_gemm(double m, double n, double 
     return FitAnswer{std::max(*us, it->second.quant_us_per_mk * m * k), "regression_residual"};
   }
   if (it->second.coef.empty()) return std::nullopt;
-  const double us = dot(it->second.coef, gemm_terms(m, n, k, dtype, rates));
+  const double us = gemm_regression_us(it->second.coef, m, n, k, dtype, rates);
   if (!(us > 0)) return std::nullopt;
   return FitAnswer{us, "regression"};
 }

@@ -84,6 +84,10 @@ double gemm_roofline_us(double m, double n, double k, const std::string& dtype, 
 
 // Regression terms, each in microseconds per unit coefficient.
 std::vector<double> gemm_terms(double m, double n, double k, const std::string& dtype, const ProfileRates& r);
+std::array<double, 4> gemm_terms_array(double m, double n, double k, const std::string& dtype, const ProfileRates& r);
+// dot(coef, gemm_terms(...)) without allocating (the pricing path).
+double gemm_regression_us(const std::vector<double>& coef, double m, double n, double k, const std::string& dtype,
+                          const ProfileRates& r);
 std::vector<double> attention_terms(bool prefill, const AttentionQuery& q, const ProfileRates& r);
 const std::vector<std::string>& gemm_term_names();
 const std::vector<std::string>& attention_term_names(bool prefill);

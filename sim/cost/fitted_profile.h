@@ -92,6 +92,8 @@ std::vector<double> attention_terms(bool prefill, const AttentionQuery& q, const
 const std::vector<std::string>& gemm_term_names();
 const std::vector<std::string>& attention_term_names(bool prefill);
 double dot(const std::vector<double>& a, const std::vector<double>& b);
+// A prefill call's FLOPs: every query-key pair, both matmuls, every query head.
+double prefill_flops(const AttentionQuery& q);
 // attention_terms into a fixed array (the hot path allocates nothing); returns how many.
 std::size_t attention_terms_into(bool prefill, const AttentionQuery& q, const ProfileRates& r, double peak,
                                  std::array<double, 7>& t);

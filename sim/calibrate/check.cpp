@@ -16,6 +16,7 @@ double target_of(const std::string& family) {
   if (family == "attention_prefill" || family == "attention_decode") return 0.08;
   if (family == "collective") return 0.10;
   if (family == "copy") return 0.05;
+  if (family == "moe") return 0.10;
   return 0;
 }
 
@@ -97,6 +98,17 @@ std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet
         e.second += 1;
         continue;
       }
+      case Family::kMoe: {
+        const MoeQuery q = moe_query(m);
+        a = p.predict_moe(q);
+        if (a) diag["moe " + m.dtype + (*a->variant ? std::string(" ") + a->variant : std::string())].push_back(a->us / m.us - 1);
+        auto it = p.moe.find(m.dtype);
+        if (it != p.moe.end() && !it->second.coef.empty()) {
+          const auto t = moe_terms(q, p.rates);
+          diag["moe (regression only)"].push_back(dot(it->second.coef, std::vector<double>(t.begin(), t.end())) / m.us - 1);
+        }
+        break;
+      }
     }
     if (!a) {
       ++unanswered[fam];  // e.g. a curve whose every point was held out
@@ -112,7 +124,7 @@ std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet
   }
   std::vector<CheckRow> out;
   for (const std::string fam : {"gemm", "attention_prefill", "attention_decode", "attention_prefill (sliding window)",
-                                "attention_decode (sliding window)", "collective", "copy", "page_map"}) {
+                                "attention_decode (sliding window)", "collective", "copy", "page_map", "moe"}) {
     auto it = ape.find(fam);
     if (it == ape.end()) continue;
     CheckRow r = summarise(fam, p.device, it->second);

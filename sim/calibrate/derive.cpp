@@ -72,6 +72,26 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
     }
     d.gemm.emplace(dt, std::move(ng));
   }
+  // MoE layers: as GEMMs (the fused kernel's tiles are the architecture's), per measured point.
+  for (const auto& [dt, f] : src.moe) {
+    FittedProfile::MoeFit nf = f;
+    for (auto& g : nf.groups) {
+      for (std::size_t i = 0; i < g.tokens.size(); ++i) {
+        MoeQuery q;
+        q.dtype = dt;
+        q.tokens = g.tokens[i];
+        q.hidden = g.hidden;
+        q.inter = g.inter;
+        q.topk = g.topk;
+        q.local_experts = g.local_experts;
+        q.ep = g.ep;
+        const auto ts = moe_terms(q, rs), tt = moe_terms(q, rt);
+        const double a = dot(f.coef, {ts.begin(), ts.end()}), b = dot(f.coef, {tt.begin(), tt.end()});
+        if (a > 0 && b > 0) g.us[i] = same_chip_layout ? g.us[i] * (b / a) : b;
+      }
+    }
+    d.moe.emplace(dt, std::move(nf));
+  }
   // Attention: the same per configuration; the global regression carries over as is.
   for (int f = 0; f < 2; ++f) {
     const bool prefill = f == 0;
@@ -124,9 +144,9 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
       {"collective_scale", coll},
       {"collective_latency_scale", latency},
       {"rules",
-       "GEMM and attention: regression coefficients kept (FLOP terms scale with peak FLOP/s, byte terms with HBM "
+       "GEMM, MoE and attention: regression coefficients kept (FLOP terms scale with peak FLOP/s, byte terms with HBM "
        "bandwidth, latency terms kept), measured points times regression(target rates)/regression(source rates); "
-       "GEMM points across architectures or SM counts: the regression at the target rates (the residual dropped); "
+       "GEMM and MoE points across architectures or SM counts: the regression at the target rates (the residual dropped); "
        "collectives: latency floor times source/target SM boost clock, the rest of all-reduce, all-gather and reduce-scatter times source/target "
        "achieved all-reduce bus bandwidth (achievable.allreduce_busbw of both devices; else the link peaks), of "
        "send_recv and all_to_all times source/target intra-node link bandwidth; copies: per-call floor "

@@ -1,6 +1,7 @@
 #include "sim/calibrate/fit.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 #include <set>
@@ -53,7 +54,8 @@ FitSettings FitSettings::from_json(const nlohmann::json& j, const std::string& w
 namespace {
 double holdout_size(const Measurement& m) {
   switch (m.family) {
-    case Family::kGemm: return m.m;
+    case Family::kGemm:
+    case Family::kMoe: return m.m;
     case Family::kAttentionPrefill:
     case Family::kAttentionDecode: return m.batch * (m.q + m.ctx);
     case Family::kCollective:
@@ -182,6 +184,18 @@ std::string input_date(const MeasurementSet& set) {
 
 }  // namespace
 
+MoeQuery moe_query(const Measurement& m) {
+  MoeQuery q;
+  q.dtype = m.dtype;
+  q.tokens = m.m;
+  q.hidden = m.k;
+  q.inter = m.n / m.ranks;
+  q.topk = m.topk;
+  q.local_experts = static_cast<double>(m.experts / m.ep);
+  q.ep = m.ep;
+  return q;
+}
+
 FittedProfile fit_profile(const MeasurementSet& set, const DeviceSpec& dev, const FitSettings& settings) {
   const FitSettings s = with_size_holdout(settings, set);
   FittedProfile p;
@@ -203,6 +217,15 @@ FittedProfile fit_profile(const MeasurementSet& set, const DeviceSpec& dev, cons
   std::map<std::string, std::vector<const Measurement*>> chains;  // copies of more than one chunk
   std::map<std::string, const Measurement*> curve_proto;
   std::map<double, std::map<std::string, std::pair<double, int>>> page;  // bytes -> op -> (sum, count)
+  struct MoeAcc {
+    std::string kernel;
+    std::vector<std::vector<double>> x;
+    std::vector<double> y;
+    // Per-device shape -> tokens -> (sum, count): two measured layers of one per-device shape
+    // (e.g. width 2,048 on 2 shards and 1,024 on one) are one group, their times averaged.
+    std::map<std::array<double, 5>, std::map<double, std::pair<double, int>>> groups;
+  };
+  std::map<std::string, MoeAcc> moe;
   std::vector<std::size_t> shadowed(set.inputs.size(), 0), held(set.inputs.size(), 0), used(set.inputs.size(), 0);
 
   for (std::size_t i = 0; i < set.rows.size(); ++i) {
@@ -242,6 +265,18 @@ FittedProfile fit_profile(const MeasurementSet& set, const DeviceSpec& dev, cons
         break;
       case Family::kPageMap: {
         auto& e = page[m.bytes][m.op];
+        e.first += m.us;
+        e.second += 1;
+        break;
+      }
+      case Family::kMoe: {
+        const MoeQuery q = moe_query(m);
+        auto& acc = moe[m.dtype];
+        acc.kernel = m.kernel;
+        const auto t = moe_terms(q, p.rates);
+        acc.x.emplace_back(t.begin(), t.end());
+        acc.y.push_back(m.us);
+        auto& e = acc.groups[{q.hidden, q.inter, q.topk, q.local_experts, q.ep}][q.tokens];
         e.first += m.us;
         e.second += 1;
         break;
@@ -332,6 +367,24 @@ FittedProfile fit_profile(const MeasurementSet& set, const DeviceSpec& dev, cons
       pts.emplace_back(bytes, us);
     }
     if (!pts.empty()) p.page_map = fit_knots(pts, 1.0000001);
+  }
+  for (auto& [dt, acc] : moe) {
+    FittedProfile::MoeFit& f = p.moe[dt];
+    f.kernel = acc.kernel;
+    f.coef = fit_terms(acc.x, acc.y);
+    for (const auto& [key, pts] : acc.groups) {
+      FittedProfile::MoeGroup g;
+      g.hidden = key[0];
+      g.inter = key[1];
+      g.topk = key[2];
+      g.local_experts = key[3];
+      g.ep = key[4];
+      for (const auto& [tokens, e] : pts) {
+        g.tokens.push_back(tokens);
+        g.us.push_back(e.first / e.second);
+      }
+      f.groups.push_back(std::move(g));
+    }
   }
   if (!set.launch.empty()) p.launch = set.launch;
 

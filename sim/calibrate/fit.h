@@ -134,4 +134,8 @@ std::string relative_to(const std::string& path, const std::string& base);
 // Writes `text` to `path` through a temporary file and a rename (no half-written output).
 void write_file_atomically(const std::string& path, const std::string& text);
 
+// The per-device MoE layer a fused-MoE measurement timed (its expert width split over its
+// expert TP shards, its experts over its EP shards).
+MoeQuery moe_query(const Measurement& m);
+
 }  // namespace servesim::calib

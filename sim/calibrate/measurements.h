@@ -2,7 +2,7 @@
 // Measured kernel times, normalised from the table formats servesim reads:
 //   - servesim's own harness CSVs (calibration/data/<device>/*.csv, '# servesim_harness_family');
 //   - NVIDIA AIConfigurator's measured database (gemm, context/generation attention, NCCL,
-//     vLLM custom all-reduce; latency in ms);
+//     vLLM custom all-reduce, vLLM's fused MoE; latency in ms);
 //   - Vidur's profiling tables (compute/<gpu>/<model>/mlp.csv, network/<system>/*.csv; ms).
 // Contract: every row kept becomes one Measurement in microseconds with the shape in
 // servesim's vocabulary (sim/model/operator.h); rows a fit does not use (other kernels,
@@ -18,7 +18,7 @@
 
 namespace servesim::calib {
 
-enum class Family { kGemm, kAttentionPrefill, kAttentionDecode, kCollective, kCopy, kPageMap };
+enum class Family { kGemm, kAttentionPrefill, kAttentionDecode, kCollective, kCopy, kPageMap, kMoe };
 const char* family_name(Family f);
 
 struct Measurement {
@@ -27,7 +27,10 @@ struct Measurement {
   double m = 0, n = 0, k = 0;
   int heads = 0, kv_heads = 0, head_dim = 0;
   std::string layout;              // attention: paged | contiguous
-  std::string kernel;              // attention: the kernel measured (vllm_flash_attn_fa3, flash_varlen, ...)
+  std::string kernel;              // attention, MoE: the kernel measured (vllm_flash_attn_fa3, flash_varlen, ...)
+  // MoE (a fused routed-experts layer): m = tokens entering the layer, k = hidden size, n =
+  // expert width, `ranks` = expert TP shards, `ep` = EP shards, `experts` in the model.
+  int topk = 0, experts = 0, ep = 0;
   double batch = 0, q = 0, ctx = 0;  // attention: uniform batch of `batch` sequences, q new after ctx cached
   double window = 0;               // attention: sliding window in tokens (0: full attention)
   std::string op;                  // collective: all_reduce, ...; copy: h2d | d2h | d2d

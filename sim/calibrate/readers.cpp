@@ -1,5 +1,6 @@
 // Readers of the measured tables (see measurements.h for the formats and the contract).
 #include <cmath>
+#include <map>
 
 #include <fmt/format.h>
 #include <zlib.h>
@@ -19,6 +20,7 @@ const char* family_name(Family f) {
     case Family::kCollective: return "collective";
     case Family::kCopy: return "copy";
     case Family::kPageMap: return "page_map";
+    case Family::kMoe: return "moe";
   }
   return "?";
 }
@@ -33,6 +35,8 @@ std::string Measurement::group() const {
     case Family::kCollective: return fmt::format("collective|{}|{}|{}", op, ranks, backend);
     case Family::kCopy: return fmt::format("copy|{}|{}", op, backend);
     case Family::kPageMap: return "page_map";
+    case Family::kMoe:
+      return fmt::format("moe|{}|{}|h={}|i={}|topk={}|e={}|tp={}|ep={}", dtype, kernel, k, n, topk, experts, ranks, ep);
   }
   return "";
 }
@@ -45,6 +49,7 @@ std::string Measurement::key() const {
     case Family::kCollective: return fmt::format("{}|bytes={}", group(), bytes);
     case Family::kCopy: return fmt::format("{}|bytes={}|chunks={}", group(), bytes, chunks);
     case Family::kPageMap: return fmt::format("page_map|bytes={}", bytes);
+    case Family::kMoe: return fmt::format("{}|tokens={}", group(), m);
   }
   return "";
 }
@@ -56,6 +61,55 @@ std::string kv_dtype_of(const CsvTable& t, std::size_t r, std::size_t c) {
   if (v == "bfloat16" || v == "bf16" || v == "float16" || v == "fp16") return "bf16";
   if (v == "fp8" || v == "float8_e4m3fn" || v == "fp8_e4m3") return "fp8";
   return "";
+}
+
+// One fused-MoE row (vLLM's fused_moe op: routing, both expert GEMMs, the activation, the
+// weighted sum): false when the row is not one servesim models (it is then counted skipped).
+bool read_aiconfigurator_moe(const CsvTable& t, std::size_t r, InputFile& in, Measurement& m) {
+  // The kernel vLLM runs on Hopper without flags, per weight format: Triton's fused MoE for
+  // bf16 and block-scaled fp8, FlashInfer's CUTLASS MoE for per-tensor fp8 (ModelOpt).
+  static const std::map<std::string, std::pair<std::string, std::string>> kKernels = {
+      {"bfloat16", {"bf16", "vllm_unquantizedfusedmoe_triton_tritonexperts"}},
+      {"fp8", {"fp8", "vllm_modeloptfp8moe_flashinfer_cutlass_flashinferexperts"}},
+      {"fp8_block", {"fp8_block", "vllm_fp8moe_triton_tritonexperts"}},
+  };
+  const std::string& dt = t.cell(r, t.col("moe_dtype"));
+  const auto kind = kKernels.find(dt);
+  if (kind == kKernels.end()) {
+    ++in.skipped["moe_dtype " + dt + " (not modelled)"];
+    return false;
+  }
+  const std::string& src = t.cell(r, t.col("kernel_source"));
+  if (src != kind->second.second) {
+    ++in.skipped["moe kernel " + src + " (vLLM's default on Hopper is " + kind->second.second + ")"];
+    return false;
+  }
+  const std::string& dist = t.cell(r, t.col("distribution"));
+  if (dist != "balanced") {
+    ++in.skipped["moe routing " + dist + " (servesim spreads routed tokens evenly: balanced rows only)"];
+    return false;
+  }
+  m.family = Family::kMoe;
+  m.dtype = kind->second.first;
+  m.kernel = src;
+  auto positive = [&](const char* col) {
+    const std::int64_t v = t.integer(r, t.col(col));
+    if (v < 1) bad_value(t.where(r, t.col(col)), t.cell(r, t.col(col)), "a positive whole number");
+    return v;
+  };
+  m.m = static_cast<double>(positive("num_tokens"));
+  m.k = static_cast<double>(positive("hidden_size"));
+  const std::int64_t inter = positive("inter_size"), experts = positive("num_experts"), topk = positive("topk");
+  const std::int64_t tp = positive("moe_tp_size"), ep = positive("moe_ep_size");
+  if (inter % tp != 0) bad_value(t.where(r, t.col("moe_tp_size")), t.cell(r, t.col("moe_tp_size")), "a divisor of inter_size");
+  if (experts % ep != 0) bad_value(t.where(r, t.col("moe_ep_size")), t.cell(r, t.col("moe_ep_size")), "a divisor of num_experts");
+  if (topk > experts) bad_value(t.where(r, t.col("topk")), t.cell(r, t.col("topk")), "at most num_experts");
+  m.n = static_cast<double>(inter);
+  m.experts = static_cast<int>(experts);
+  m.topk = static_cast<int>(topk);
+  m.ranks = static_cast<int>(tp);
+  m.ep = static_cast<int>(ep);
+  return true;
 }
 
 void read_aiconfigurator(const CsvTable& t, InputFile& in, int idx, std::vector<Measurement>& out, bool sliding_window_only) {
@@ -154,8 +208,7 @@ void read_aiconfigurator(const CsvTable& t, InputFile& in, int idx, std::vector<
       if (m.ranks < 2 || m.bytes <= 0) bad_value(t.where(r, t.col("num_gpus")), "shape", "at least 2 GPUs and a positive size");
     } else if (op == "moe") {
       in.format = "aiconfigurator_moe";
-      ++in.skipped["fused MoE kernels (not a fitted family; grouped GEMMs go to the roofline)"];
-      continue;
+      if (!read_aiconfigurator_moe(t, r, in, m)) continue;
     } else {
       bad_value(t.where(r, c_op), op, "an AIConfigurator op_name (gemm, context_attention, generation_attention, all_gather, alltoall, reduce_scatter, all_reduce, moe)");
     }

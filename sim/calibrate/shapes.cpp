@@ -16,7 +16,8 @@ namespace servesim::calib {
 const std::vector<std::string>& shape_columns() {
   static const std::vector<std::string> cols = {"id", "op", "dtype", "m", "n", "k", "groups", "batch", "q_len", "ctx_len", "heads",
                                                 "kv_heads", "head_dim", "kv_dtype", "layout", "window", "ranks", "bytes", "direction",
-                                                "chunks", "host_mem", "page_bytes", "calls", "measured_us"};
+                                                "chunks", "host_mem", "page_bytes", "calls", "topk", "experts", "ep",
+                                                "measured_us"};
   return cols;
 }
 
@@ -166,10 +167,22 @@ ShapeTable read_shapes(const std::string& path) {
       o.cls = OpClass::kPageMap;
       o.page_bytes = rr.size("page_bytes");
       o.items = static_cast<std::int64_t>(rr.count("calls", 1.0));
+    } else if (op == "moe") {
+      // A MoE layer's routed experts on one device (balanced routing): m tokens enter it, n is
+      // one expert's width on the device, k the hidden size; `experts` over `ep` shards.
+      const auto experts = static_cast<std::int32_t>(rr.count("experts"));
+      const auto ep = static_cast<std::int32_t>(rr.count("ep", 1.0));
+      if (experts % ep != 0) bad_value(rr.where("ep"), std::to_string(ep), fmt::format("a divisor of experts ({})", experts));
+      const auto topk = static_cast<std::int32_t>(rr.count("topk"));
+      if (topk > experts) bad_value(rr.where("topk"), std::to_string(topk), fmt::format("at most experts ({})", experts));
+      const MoeLayerShape layer = balanced_moe_layer(static_cast<std::int64_t>(rr.count("m")), static_cast<std::int64_t>(rr.count("k")),
+                                                     static_cast<std::int64_t>(rr.count("n")), topk, experts / ep, ep,
+                                                     rr.dtype("dtype", DType::kBf16), DType::kBf16);
+      o = moe_expert_operators(layer, 1)[0];  // the layer's first part; `cost predict` prices all three
     } else {
       bad_value(t.where(r, t.col("op")), op,
                 "gemm, attention_prefill, attention_decode, all_reduce, all_gather, reduce_scatter, all_to_all, send_recv, "
-                "copy or page_map");
+                "copy, page_map or moe");
     }
     double measured = std::numeric_limits<double>::quiet_NaN();
     if (auto c = rr.col("measured_us")) measured = t.positive(r, *c);

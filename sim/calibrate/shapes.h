@@ -1,5 +1,6 @@
 #pragma once
-// Shape tables for `servesim cost predict`: one operator per row, in the columns documented
+// Shape tables for `servesim cost predict`: one operator per row (a `moe` row: its layer's
+// first expert operator, whose `moe` shape gives the other two), in the columns documented
 // in calibration/FITTING.md ("Querying the cost model"). Contract: an unknown column, a
 // missing value an op needs, or a malformed value is an InputError naming file:line:column;
 // units are accepted where a size is expected ("64MiB").

@@ -62,7 +62,12 @@ int predict(const Args& args) {
   for (std::size_t i = 0; i < shapes.ops.size(); ++i) {
     const auto p = model->predict(shapes.ops[i]);
     SERVESIM_ASSERT(p.has_value());
-    const double us = static_cast<double>(p->ns) * 1e-3;
+    SimTime ns = p->ns;
+    if (shapes.ops[i].moe.ep > 0) {  // a MoE layer's experts: its three operators
+      ns = 0;
+      for (const Operator& part : moe_expert_operators(shapes.ops[i].moe, 1)) ns += model->predict(part)->ns;
+    }
+    const double us = static_cast<double>(ns) * 1e-3;
     for (const auto& c : shapes.cells[i]) text += csv_field(c) + ",";
     text += fmt::format("{:.3f},{}", us, p->source);
     if (measured) {

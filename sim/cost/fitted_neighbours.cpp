@@ -5,8 +5,10 @@
 //   (measured / regression) of the lines near (n, k) at the same m;
 // - attention of a head configuration never measured: the global regression times the
 //   residual (configuration's answer / global regression) of the configurations near it;
-// - a collective of a GPU count between two measured ones: their bus bandwidths interpolated.
-// The first two share one weighting (NeighbourMean): each neighbour's log residual weighs
+// - a collective of a GPU count between two measured ones: their bus bandwidths interpolated;
+// - a MoE layer of a shape never measured: the regression times the residual of the measured
+//   shapes near it (hidden, expert width, top-k, local experts, EP) at the same tokens.
+// The GEMM, attention and MoE rules share one weighting (NeighbourMean): each neighbour's log residual weighs
 // exp(-(d / 0.7)^2), d the sum of |log| size ratios, beside the regression's own residual, 0,
 // weighing as a neighbour at d = 1: near a measured neighbour its residual answers, far from
 // every one the regression does.
@@ -48,6 +50,21 @@ class NeighbourMean {
 double bus_factor(const std::string& op, double n) { return (op == "all_reduce" ? 2.0 : 1.0) * (n - 1) / n; }
 
 }  // namespace
+
+double FittedProfile::moe_neighbour_factor(const MoeFit& f, const MoeQuery& q) const {
+  const std::array<double, 5> key = {std::log(q.hidden), std::log(q.inter), std::log(q.topk), std::log(q.local_experts),
+                                     std::log(q.ep)};
+  const double lt = std::log(q.tokens);
+  NeighbourMean mean;
+  for (const auto& g : f.groups) {
+    double d = 0;
+    for (std::size_t i = 0; i < key.size(); ++i) d += std::abs(g.log_key[i] - key[i]);
+    const double e = NeighbourMean::weight_exponent(d);
+    if (e > NeighbourMean::kIgnore) continue;
+    mean.add(e, moe_group_log_ratio(g, lt));
+  }
+  return mean.factor();
+}
 
 std::optional<double> FittedProfile::gemm_from_neighbours(const GemmFit& g, double m, double n, double k,
                                                           const std::string& dtype) const {

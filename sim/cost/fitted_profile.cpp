@@ -391,13 +391,14 @@ std::optional<FitAnswer> FittedProfile::predict_page_map(double page_bytes) cons
 }
 
 std::vector<std::string> FittedProfile::families() const {
-  static const std::array<std::string, 6> names = {"gemm", "attention_prefill", "attention_decode", "collective", "copy", "page_map"};
-  const std::array<bool, 6> present = {!gemm.empty(),
+  static const std::array<std::string, 7> names = {"gemm", "attention_prefill", "attention_decode", "collective", "copy", "page_map", "moe"};
+  const std::array<bool, 7> present = {!gemm.empty(),
                                        !prefill.configs.empty() || !prefill.global.empty(),
                                        !decode.configs.empty() || !decode.global.empty(),
                                        !collectives.empty(),
                                        !copies.empty(),
-                                       page_map.has_value()};
+                                       page_map.has_value(),
+                                       !moe.empty()};
   std::vector<std::string> out;
   for (std::size_t i = 0; i < names.size(); ++i)
     if (present[i]) out.push_back(names[i]);
@@ -553,6 +554,7 @@ void FittedProfile::finalize() {
   for (std::size_t i = 0; i < collectives.size(); ++i) {
     curve_index_[collectives[i].op + "|" + std::to_string(collectives[i].ranks)].push_back(i);
   }
+  finalize_moe();
 }
 
 }  // namespace servesim

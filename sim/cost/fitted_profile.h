@@ -100,6 +100,24 @@ std::size_t attention_terms_into(bool prefill, const AttentionQuery& q, const Pr
 // dot(coef, terms) over the first n terms, summed in the same order as dot().
 double dot_n(const std::vector<double>& coef, const std::array<double, 7>& t, std::size_t n);
 
+// A fused MoE layer's routed experts as one device runs them (vLLM's fused_moe: routing, the
+// gate_up and down expert GEMMs, the activation, the weighted sum), what the MoE family reads.
+struct MoeQuery {
+  std::string dtype = "bf16";  // expert weights: bf16, fp8 (per tensor) or fp8_block
+  double tokens = 0;           // tokens entering the layer on this device (balanced routing)
+  double hidden = 0;
+  double inter = 0;            // one expert's width on this device (expert width / expert TP)
+  double topk = 0;
+  double local_experts = 0;    // experts on this device (experts / EP)
+  double ep = 1;               // EP shards: this device gets tokens x topk / ep routed copies
+  double copies() const { return tokens * topk / ep; }
+};
+// The MoE regression's terms (us per unit coefficient): a fixed latency, the active experts'
+// weights at the HBM bandwidth, the routed copies' FLOPs at the peak, their activations (in,
+// gate_up out, activation, down out) at the bandwidth.
+std::array<double, 4> moe_terms(const MoeQuery& q, const ProfileRates& r);
+const std::vector<std::string>& moe_term_names();
+
 struct FitAnswer {
   double us = 0;
   const char* variant = "";  // "" primary model; "regression", "global"; a collective backend
@@ -160,6 +178,19 @@ class FittedProfile {
     // unmeasured head configuration may borrow from (finalize(); fitted_neighbours.cpp).
     std::array<std::vector<std::size_t>, 4> neighbour_pool;
   };
+  // MoE: per weight dtype, one kernel's measured layers (one group per per-device shape, a
+  // curve along the tokens) and a regression over every group (fitted_moe.cpp).
+  struct MoeGroup {
+    double hidden = 0, inter = 0, topk = 0, local_experts = 0, ep = 1;  // as MoeQuery's
+    std::vector<double> tokens, us;  // ascending tokens
+    std::vector<double> log_tokens, log_ratio;  // log(measured / regression) per point (finalize())
+    std::array<double, 5> log_key{};             // logs of the five shape values (finalize())
+  };
+  struct MoeFit {
+    std::string kernel;
+    std::vector<double> coef;  // over moe_terms
+    std::vector<MoeGroup> groups;
+  };
   struct Curve {
     std::string op, backend;  // collectives: op and backend; copies: direction and host_mem
     int ranks = 0;
@@ -183,6 +214,7 @@ class FittedProfile {
   std::vector<Curve> collectives;
   std::vector<Curve> copies;
   std::optional<KnotCurve> page_map;  // page bytes -> us per map call
+  std::map<std::string, MoeFit> moe;  // by expert weight dtype
   nlohmann::json launch;              // measured launch figures (informational)
 
   // kernel_set's name, or "" when the profile does not say.
@@ -202,6 +234,10 @@ class FittedProfile {
   std::optional<FitAnswer> predict_collective(const std::string& op, int ranks, double bytes, const std::string& backend) const;
   std::optional<FitAnswer> predict_copy(const std::string& direction, bool pinned, double bytes, double chunks) const;
   std::optional<FitAnswer> predict_page_map(double page_bytes) const;
+  // A measured group's curve times the regression between its points ("" variant; beyond its
+  // tokens, its nearest point's residual); a shape never measured, the regression times its
+  // neighbours' residuals at the same tokens ("regression_residual"). nullopt: no fit of the dtype.
+  std::optional<FitAnswer> predict_moe(const MoeQuery& q) const;
 
   // The fitted families present, for reports: "gemm", "attention_prefill", ...
   std::vector<std::string> families() const;
@@ -212,6 +248,8 @@ class FittedProfile {
   // What was never measured, from measured neighbours (fitted_neighbours.cpp).
   std::optional<double> gemm_from_neighbours(const GemmFit& g, double m, double n, double k, const std::string& dtype) const;
   double attention_neighbour_factor(bool prefill, const AttentionFit& f, const AttentionQuery& q, double peak) const;
+  double moe_neighbour_factor(const MoeFit& f, const MoeQuery& q) const;
+  void finalize_moe();
   std::optional<FitAnswer> between_rank_counts(const std::string& op, int ranks, double bytes, const std::string& backend) const;
   double decode_beyond(const AttentionConfig& c, const AttentionQuery& q, double us) const;
   double prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const;
@@ -219,6 +257,10 @@ class FittedProfile {
   std::map<std::string, std::vector<std::size_t>> curve_index_;  // "op|ranks" -> collectives
   std::optional<KnotCurve> page_map_envelope_;
 };
+
+// A measured MoE group's log(measured / regression) at log(tokens): linear between its points,
+// its first or last point's beyond them.
+double moe_group_log_ratio(const FittedProfile::MoeGroup& g, double log_tokens);
 
 // Rounds to `sig` significant digits (profiles store 5, which keeps files small and
 // deterministic).

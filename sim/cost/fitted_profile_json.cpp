@@ -222,6 +222,31 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
     }
   }
   if (fam.contains("page_map")) p.page_map = knots(fam["page_map"], "page_bytes", "us_per_call", fw + ": page_map");
+  if (fam.contains("moe")) {
+    for (const auto& [dt, m] : fam["moe"].items()) {
+      const std::string w = fw + ": moe: " + dt;
+      if (dt != "bf16" && dt != "fp8" && dt != "fp8_block") bad_value(fw + ": moe", dt, "dtype keys bf16, fp8 or fp8_block");
+      MoeFit f;
+      f.kernel = str(m, "kernel", w);
+      f.coef = coefs(require_field(m, "regression", w), "coef", moe_term_names().size(), w + ": regression");
+      const json& groups = require_field(m, "groups", w);
+      if (!groups.is_array()) bad_value(w + ": groups", groups.dump().substr(0, 40), "an array of measured shapes");
+      for (std::size_t i = 0; i < groups.size(); ++i) {
+        const std::string gw = fmt::format("{}: groups[{}]", w, i);
+        MoeGroup g;
+        g.hidden = num(groups[i], "hidden", gw);
+        g.inter = num(groups[i], "inter", gw);
+        g.topk = num(groups[i], "topk", gw);
+        g.local_experts = num(groups[i], "local_experts", gw);
+        g.ep = num(groups[i], "ep", gw);
+        const KnotCurve c = knots(groups[i], "tokens", "us", gw);
+        g.tokens = c.x;
+        g.us = c.y;
+        f.groups.push_back(std::move(g));
+      }
+      p.moe.emplace(dt, std::move(f));
+    }
+  }
   if (fam.contains("launch")) p.launch = fam["launch"];
   p.finalize();
   return p;
@@ -278,6 +303,18 @@ json FittedProfile::to_json() const {
     fam["copy"] = {{"curves", curves}};
   }
   if (page_map) fam["page_map"] = {{"page_bytes", page_map->x}, {"us_per_call", rounded(page_map->y, 5)}};
+  if (!moe.empty()) {
+    json m = json::object();
+    for (const auto& [dt, f] : moe) {
+      json groups = json::array();
+      for (const auto& g : f.groups) {
+        groups.push_back({{"hidden", g.hidden}, {"inter", g.inter}, {"topk", g.topk}, {"local_experts", g.local_experts},
+                          {"ep", g.ep}, {"tokens", g.tokens}, {"us", rounded(g.us, 5)}});
+      }
+      m[dt] = {{"kernel", f.kernel}, {"regression", {{"terms", moe_term_names()}, {"coef", rounded(f.coef, 8)}}}, {"groups", groups}};
+    }
+    fam["moe"] = std::move(m);
+  }
   if (!launch.is_null()) fam["launch"] = launch;
   j["families"] = std::move(fam);
   return j;

@@ -1,3 +1,4 @@
+#include <cmath>
 #include "sim/model/operator.h"
 
 #include <algorithm>
@@ -36,6 +37,43 @@ AttendedSpan attended_span(double q, double context, double window) {
     s.pairs = first >= window ? q * window : 0.5 * (first + window) * (window - first + 1) + (context + q - window) * window;
   }
   return s;
+}
+
+MoeLayerShape balanced_moe_layer(std::int64_t tokens, std::int64_t hidden, std::int64_t inter, std::int32_t topk,
+                                 std::int32_t local_experts, std::int32_t ep, DType weight_dtype, DType act_dtype) {
+  MoeLayerShape s;
+  s.hidden = hidden;
+  s.inter = inter;
+  s.topk = topk;
+  s.local_experts = local_experts;
+  s.ep = ep;
+  s.weight_dtype = weight_dtype;
+  s.act_dtype = act_dtype;
+  s.copies = static_cast<double>(tokens) * static_cast<double>(topk) / ep;
+  s.active = std::min<std::int64_t>(local_experts, static_cast<std::int64_t>(std::ceil(s.copies)));
+  s.per_expert = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(s.copies / std::max<std::int64_t>(1, s.active))));
+  return s;
+}
+
+std::array<Operator, 3> moe_expert_operators(const MoeLayerShape& s, std::int64_t repeat) {
+  std::array<Operator, 3> ops;
+  const char* names[3] = {"expert_gate_up", "expert_act", "expert_down"};
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    Operator& op = ops[i];
+    op.name = names[i];
+    op.repeat = repeat;
+    op.moe = s;
+    op.moe.part = static_cast<std::int8_t>(i);
+  }
+  ops[0].cls = OpClass::kGemm;
+  ops[0].gemm = GemmShape{s.per_expert, 2 * s.inter, s.hidden, s.active, s.weight_dtype};
+  const double act = dtype_bytes(s.act_dtype), inter = static_cast<double>(s.inter);
+  ops[1].cls = OpClass::kElementwise;
+  ops[1].bytes = 3.0 * s.copies * inter * act;
+  ops[1].flops = 4.0 * s.copies * inter;
+  ops[2].cls = OpClass::kGemm;
+  ops[2].gemm = GemmShape{s.per_expert, s.hidden, s.inter, s.active, s.weight_dtype};
+  return ops;
 }
 
 OpWork op_work(const Operator& op) {

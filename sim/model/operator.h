@@ -7,6 +7,7 @@
 //   page mapping, asynchronous copies): the step pays only what does not fit under compute.
 // - Attention descriptors point at per-sequence (query, context) pairs owned by the caller;
 //   they are valid only during the prediction call.
+#include <array>
 #include <cstdint>
 #include <span>
 
@@ -95,6 +96,25 @@ struct CopyShape {
   bool pinned = true;
 };
 
+// The routed experts of one MoE layer on one device, for a cost model that prices them as
+// one fused kernel (vLLM's fused_moe: routing, gate_up, activation, down, weighted sum). The
+// plan emits them as three operators (moe_expert_operators), each carrying this shape and
+// its `part`; such a model gives each part the fused kernel's time in proportion to the
+// part's own physical bound, so the three sum to the kernel's time.
+struct MoeLayerShape {
+  std::int64_t hidden = 0;
+  std::int64_t inter = 0;          // one expert's width on this device
+  std::int32_t topk = 0;
+  std::int32_t local_experts = 0;  // experts on this device
+  std::int32_t ep = 0;             // expert-parallel shards (0: not a MoE expert operator)
+  std::int8_t part = -1;           // 0 gate_up, 1 activation, 2 down
+  DType weight_dtype = DType::kBf16, act_dtype = DType::kBf16;
+  // The device's routed token copies (the slowest shard's under a routing draw), the experts
+  // that get any and the rows each gets.
+  double copies = 0;
+  std::int64_t active = 0, per_expert = 0;
+};
+
 // Which pipeline stages run an operator (a plan with pp > 1): every stage, per layer it
 // holds (the operator's repeat counts the most loaded stage's layers), the first stage only
 // (embedding), the last only (final norm, LM head, sampling), or the hand-off of hidden
@@ -111,6 +131,7 @@ struct Operator {
   AttentionShape attn;
   CollectiveShape coll;
   CopyShape copy;
+  MoeLayerShape moe;         // the MoE expert operators' layer (moe.ep > 0)
   double bytes = 0;          // elementwise: bytes read + written
   double flops = 0;          // elementwise: arithmetic
   std::int64_t items = 0;    // page mapping: map calls; cpu: sequences in the step
@@ -125,6 +146,17 @@ struct Operator {
   std::int64_t cpu_kv_tokens = 0;
   double gpu_seconds = 0;
 };
+
+// A MoE layer's experts on one device under balanced routing: `tokens` x topk / ep routed
+// copies spread evenly over min(local experts, copies) active experts, ceil(copies / active)
+// rows each (at least one of each).
+MoeLayerShape balanced_moe_layer(std::int64_t tokens, std::int64_t hidden, std::int64_t inter, std::int32_t topk,
+                                 std::int32_t local_experts, std::int32_t ep, DType weight_dtype, DType act_dtype);
+
+// The three operators of a MoE layer's routed experts, each run `repeat` times a step: the
+// grouped gate_up GEMM (per_expert x 2 inter x hidden, `active` groups), the activation (reads
+// 2 inter, writes inter a copy), the grouped down GEMM (per_expert x hidden x inter).
+std::array<Operator, 3> moe_expert_operators(const MoeLayerShape& s, std::int64_t repeat);
 
 // The arithmetic and device-memory traffic of ONE execution of an operator on one device,
 // by the counting rules of the roofline: a GEMM does 2mnk FLOPs per group and moves its

@@ -6,7 +6,7 @@
 //   overlap), and the cost model's predict() is pure (i_cost_model.h), so a hit returns
 //   exactly what pricing the operator again would. An operator whose words outside its
 //   class's own shape all hold a default Operator's values is looked up by its class's words
-//   alone (short_key(): 6 words instead of 34, the common case); that is the same key.
+//   alone (short_key(): 6 words instead of 41, the common case); that is the same key.
 // - Only GEMMs, collectives, copies and page maps are memoised (memoisable()); never an
 //   attention operator (its per-sequence pairs are not in the key) or any operator whose
 //   attention span is not empty.
@@ -46,7 +46,7 @@ class OperatorMemo {
   // wise and CPU operators go to the cost model directly (arithmetic only in every model).
   static bool memoisable(const Operator& op) {
     const bool costly = op.cls == OpClass::kGemm || op.cls == OpClass::kCollective || op.cls == OpClass::kCopy ||
-                        op.cls == OpClass::kPageMap;
+                        op.cls == OpClass::kPageMap || op.moe.ep > 0;  // a MoE part: a fused-layer lookup
     return costly && op.attn.seqs.empty();
   }
   Price* find(const Operator& op) {
@@ -70,7 +70,7 @@ class OperatorMemo {
   }
 
  private:
-  using Key = std::array<std::uint64_t, 34>;
+  using Key = std::array<std::uint64_t, 41>;
   static std::uint64_t w(double v) { return std::bit_cast<std::uint64_t>(v); }
   static std::uint64_t w(std::int64_t v) { return static_cast<std::uint64_t>(v); }
   static Key key(const Operator& op) {
@@ -88,7 +88,20 @@ class OperatorMemo {
                w(op.coll.bytes), static_cast<std::uint64_t>(op.coll.ranks), w(op.coll.link_bandwidth),
                w(op.coll.link_latency_s), w(op.copy.bytes), w(op.copy.chunks),
                w(op.bytes), w(op.flops), w(op.items), w(op.page_bytes), w(op.cpu_seconds),
-               w(op.cpu_tokens), w(op.cpu_kv_tokens), w(op.gpu_seconds)};
+               w(op.cpu_tokens), w(op.cpu_kv_tokens), w(op.gpu_seconds),
+               w(op.moe.hidden), w(op.moe.inter),
+               static_cast<std::uint64_t>(static_cast<std::uint32_t>(op.moe.topk)) |
+                   static_cast<std::uint64_t>(static_cast<std::uint32_t>(op.moe.local_experts)) << 32,
+               static_cast<std::uint64_t>(static_cast<std::uint32_t>(op.moe.ep)) |
+                   static_cast<std::uint64_t>(static_cast<std::uint8_t>(op.moe.part)) << 32 |
+                   static_cast<std::uint64_t>(op.moe.weight_dtype) << 40 | static_cast<std::uint64_t>(op.moe.act_dtype) << 48,
+               w(op.moe.copies), w(op.moe.active), w(op.moe.per_expert)};
+  }
+  static bool default_moe(const MoeLayerShape& m) {
+    const MoeLayerShape d;
+    return m.hidden == d.hidden && m.inter == d.inter && m.topk == d.topk && m.local_experts == d.local_experts &&
+           m.ep == d.ep && m.part == d.part && m.weight_dtype == d.weight_dtype && m.act_dtype == d.act_dtype &&
+           w(m.copies) == w(d.copies) && m.active == d.active && m.per_expert == d.per_expert;
   }
 
   // The short key: the class and its own shape's words (as in key()), for an operator whose
@@ -121,7 +134,7 @@ class OperatorMemo {
   // The words after the shapes; `page_map` leaves out the two a page map keys on.
   static bool default_rest(const Operator& op, bool page_map) {
     const Operator d;
-    return w(op.bytes) == w(d.bytes) && w(op.flops) == w(d.flops) && w(op.cpu_seconds) == w(d.cpu_seconds) &&
+    return default_moe(op.moe) && w(op.bytes) == w(d.bytes) && w(op.flops) == w(d.flops) && w(op.cpu_seconds) == w(d.cpu_seconds) &&
            op.cpu_tokens == d.cpu_tokens && op.cpu_kv_tokens == d.cpu_kv_tokens && w(op.gpu_seconds) == w(d.gpu_seconds) &&
            (page_map || (op.items == d.items && w(op.page_bytes) == w(d.page_bytes)));
   }

@@ -49,6 +49,28 @@ TEST(OperatorMemo, MissesAnOperatorDifferingInAnyShapeField) {
   for (const Operator& op : {m, n, dtype, bytes}) EXPECT_EQ(memo.find(op), nullptr);
 }
 
+TEST(OperatorMemo, MoeExpertOperatorsKeyOnTheirLayerToo) {
+  // Rule: a MoE expert operator's price depends on its layer (a fused-MoE fit prices the
+  // layer and shares it), so two expert GEMMs of one shape in different layers are two keys,
+  // neither the plain GEMM's; its activation (element-wise) is memoised like the GEMMs.
+  OperatorMemo memo;
+  const auto a = moe_expert_operators(balanced_moe_layer(40, 64, 32, 2, 4, 2, DType::kBf16, DType::kBf16), 1);
+  const auto b = moe_expert_operators(balanced_moe_layer(20, 64, 32, 4, 4, 2, DType::kBf16, DType::kBf16), 1);  // top-4
+  ASSERT_EQ(a[0].gemm.m, b[0].gemm.m);  // 40 copies over 4 experts either way: 10 rows, 4 groups
+  ASSERT_EQ(a[1].bytes, b[1].bytes);
+  ASSERT_EQ(a[0].gemm.groups, b[0].gemm.groups);
+  EXPECT_TRUE(OperatorMemo::memoisable(a[1]));
+  memo.insert(a[0], OperatorPrice{111, 0, "fit"});
+  memo.insert(a[1], OperatorPrice{222, 0, "fit"});
+  EXPECT_EQ(memo.find(a[0])->ns, 111);
+  EXPECT_EQ(memo.find(a[1])->ns, 222);
+  EXPECT_EQ(memo.find(b[0]), nullptr);
+  EXPECT_EQ(memo.find(b[1]), nullptr);
+  Operator plain = a[0];
+  plain.moe = MoeLayerShape{};
+  EXPECT_EQ(memo.find(plain), nullptr);
+}
+
 TEST(OperatorMemo, AnOperatorWithFieldsBeyondItsShapeIsStillFoundExactly) {
   // Rule: a GEMM carrying a non-default word outside its GEMM shape (here the element-wise
   // bytes, then the attention's heads) is keyed on every word: found only by an operator

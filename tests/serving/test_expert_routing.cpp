@@ -78,6 +78,22 @@ TEST(ExpertRouting, MoeLayerIsSizedByTheSlowestShard) {
   EXPECT_EQ(op_named(drawn, "expert_down").gemm.m, 2);
   EXPECT_DOUBLE_EQ(op_named(drawn, "ep_dispatch").coll.bytes, 256.0);
   EXPECT_DOUBLE_EQ(op_named(drawn, "ep_combine").coll.bytes, 256.0);
+  // The three expert operators carry their layer for a fused-MoE cost model: width 32 / (TP 2
+  // / EP 2) = 32, 4 local experts, balanced 6 copies; drawn, the slowest shard's 8 copies.
+  for (const char* name : {"expert_gate_up", "expert_act", "expert_down"}) {
+    const MoeLayerShape& l = op_named(balanced, name).moe;
+    EXPECT_EQ(l.hidden, 16);
+    EXPECT_EQ(l.inter, 32);
+    EXPECT_EQ(l.topk, 2);
+    EXPECT_EQ(l.local_experts, 4);
+    EXPECT_EQ(l.ep, 2);
+    EXPECT_DOUBLE_EQ(l.copies, 6.0);
+    EXPECT_DOUBLE_EQ(op_named(drawn, name).moe.copies, 8.0);
+  }
+  EXPECT_EQ(op_named(balanced, "expert_gate_up").moe.part, 0);
+  EXPECT_EQ(op_named(balanced, "expert_act").moe.part, 1);
+  EXPECT_EQ(op_named(balanced, "expert_down").moe.part, 2);
+  EXPECT_EQ(op_named(balanced, "router").moe.ep, 0);  // not an expert operator
   const std::array<std::int64_t, 8> hot{12, 0, 0, 0, 0, 0, 0, 0};
   b.expert_tokens = hot;
   std::vector<Operator> one;

@@ -20,7 +20,7 @@
 namespace servesim {
 namespace {
 
-const std::vector<std::string> kFamilies = {"gemm", "attention_prefill", "attention_decode", "collective", "copy", "page_map"};
+const std::vector<std::string> kFamilies = {"gemm", "attention_prefill", "attention_decode", "collective", "copy", "page_map", "moe"};
 
 class CalibratedCostModel final : public ICostModel {
  public:
@@ -57,11 +57,11 @@ class CalibratedCostModel final : public ICostModel {
                                  "profile's preference, same KV layout first)");
       const nlohmann::json fam = p.value("families", nlohmann::json::array(),
                                          "fitted families to use (empty: all of gemm, attention_prefill, attention_decode, "
-                                         "collective, copy, page_map); the others go to the roofline");
+                                         "collective, copy, page_map, moe); the others go to the roofline");
       if (!fam.is_array()) bad_value(p.where("families"), fam.dump(), "an array of family names");
       for (const auto& f : fam) {
         if (!f.is_string() || std::find(kFamilies.begin(), kFamilies.end(), f.get<std::string>()) == kFamilies.end()) {
-          bad_value(p.where("families"), f.dump(), "gemm, attention_prefill, attention_decode, collective, copy or page_map");
+          bad_value(p.where("families"), f.dump(), "gemm, attention_prefill, attention_decode, collective, copy, page_map or moe");
         }
         c.families.push_back(f.get<std::string>());
       }
@@ -135,6 +135,8 @@ class CalibratedCostModel final : public ICostModel {
     src(kDecode, "global");
     src(kCopy, "");
     src(kPageMap, "");
+    src(kMoe, "");
+    src(kMoe, "regression_residual");
     for (const auto& cv : profile_.collectives) {
       bool seen = false;
       for (const auto& [v, full] : sources_[kCollective]) seen |= v == cv.backend;
@@ -152,7 +154,7 @@ class CalibratedCostModel final : public ICostModel {
   }
 
  private:
-  enum Family : std::size_t { kGemm, kPrefill, kDecode, kCollective, kCopy, kPageMap };
+  enum Family : std::size_t { kGemm, kPrefill, kDecode, kCollective, kCopy, kPageMap, kMoe };
 
   std::optional<Prediction> answer(double us, Family f, const char* variant) const {
     for (const auto& [v, full] : sources_[f]) {
@@ -162,7 +164,37 @@ class CalibratedCostModel final : public ICostModel {
     return std::nullopt;
   }
 
+  // A MoE layer's expert operator where the profile measured the fused layer (its weight
+  // dtype): the layer's time, this part's share of it by the parts' physical bounds.
+  std::optional<Prediction> fused_moe_part(const Operator& op) const {
+    const MoeLayerShape& s = op.moe;
+    static const std::string kBf16 = "bf16", kFp8 = "fp8", kFp8Block = "fp8_block";
+    const std::string* dt = s.weight_dtype == DType::kBf16 || s.weight_dtype == DType::kFp16 ? &kBf16
+                            : s.weight_dtype == DType::kFp8                                 ? &kFp8
+                            : s.weight_dtype == DType::kFp8Block                            ? &kFp8Block
+                                                                                            : nullptr;
+    if (!dt || s.part < 0 || s.part > 2 || s.topk <= 0 || !(s.copies > 0)) return std::nullopt;
+    MoeQuery q;
+    q.dtype = *dt;
+    q.ep = s.ep;
+    q.tokens = s.copies * s.ep / s.topk;  // the balanced layer with as many copies on this device
+    q.hidden = static_cast<double>(s.hidden);
+    q.inter = static_cast<double>(s.inter);
+    q.topk = s.topk;
+    q.local_experts = s.local_experts;
+    const auto a = profile_.predict_moe(q);
+    if (!a) return std::nullopt;
+    const std::array<Operator, 3> parts = moe_expert_operators(s, op.repeat);
+    double total = 0;
+    for (const Operator& p : parts) total += bound_.seconds(p);
+    if (!(total > 0)) return std::nullopt;
+    return answer(a->us * bound_.seconds(parts[static_cast<std::size_t>(s.part)]) / total, kMoe, a->variant);
+  }
+
   std::optional<Prediction> fitted(const Operator& op) const {
+    if (op.moe.ep > 0 && use_[kMoe]) {
+      if (auto p = fused_moe_part(op)) return p;
+    }
     switch (op.cls) {
       case OpClass::kGemm: {
         const auto& g = op.gemm;
@@ -229,8 +261,8 @@ class CalibratedCostModel final : public ICostModel {
   FittedProfile profile_;
   std::string tag_;
   // Per family: (variant, stable source string "fit:<device>@<sha>:<family>[:variant]").
-  std::array<std::vector<std::pair<std::string, std::string>>, 6> sources_;
-  std::array<bool, 6> use_{};
+  std::array<std::vector<std::pair<std::string, std::string>>, 7> sources_;
+  std::array<bool, 7> use_{};
   std::unique_ptr<ICostModel> roofline_;
   bool has_profile_ = false;
   bool has_fp8_block_ = false;

@@ -323,11 +323,13 @@ class MegatronPlan final : public IParallelPlan {
       const std::int64_t I = moe.expert_intermediate / (d_.tp / d_.ep);
       // Routed token copies are spread uniformly over experts (balanced routing assumed).
       const std::int64_t group_T = d_.attention_dp && bt.group_tokens > 0 ? bt.group_tokens : T;
-      const double copies = static_cast<double>(group_T) * static_cast<double>(moe.experts_per_token) / d_.ep;
-      std::int64_t active = std::min<std::int64_t>(local_experts, static_cast<std::int64_t>(std::ceil(copies)));
-      std::int64_t per_expert = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(copies / std::max<std::int64_t>(1, active))));
+      MoeLayerShape experts =
+          balanced_moe_layer(group_T, H, I, static_cast<std::int32_t>(moe.experts_per_token), static_cast<std::int32_t>(local_experts),
+                             static_cast<std::int32_t>(d_.ep), bt.weight_dtype, bt.act_dtype);
+      std::int64_t& active = experts.active;
+      std::int64_t& per_expert = experts.per_expert;
+      double& shard_copies = experts.copies;
       double a2a_bytes = static_cast<double>(T) * moe.experts_per_token * H * act / d_.ep;
-      double shard_copies = copies;
       if (!bt.expert_tokens.empty()) {
         // A routing draw: the slowest EP shard sets the layer's time (every rank waits for it
         // at the combine). Groups = the most active experts on any rank, rows = the most
@@ -347,9 +349,7 @@ class MegatronPlan final : public IParallelPlan {
       if (d_.ep > 1) {
         collective("ep_dispatch", CollectiveKind::kAllToAll, a2a_bytes, d_.ep, moe_layers);
       }
-      gemm("expert_gate_up", per_expert, 2 * I, H, moe_layers, active);
-      elementwise("expert_act", 3.0 * shard_copies * I * act, 4.0 * shard_copies * I, moe_layers);
-      gemm("expert_down", per_expert, H, I, moe_layers, active);
+      for (const Operator& op : moe_expert_operators(experts, moe_layers)) out.push_back(op);
       if (d_.ep > 1) {
         collective("ep_combine", CollectiveKind::kAllToAll, a2a_bytes, d_.ep, moe_layers);
       }

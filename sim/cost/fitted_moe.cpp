@@ -1,0 +1,93 @@
+// The MoE family of a fitted profile: fused routed-expert layers (vLLM's fused_moe) measured
+// per shape along the tokens, and a regression over every shape (calibration/FITTING.md,
+// "MoE layers").
+#include <algorithm>
+#include <cmath>
+
+#include "sim/core/error.h"
+#include "sim/cost/fitted_profile.h"
+
+namespace servesim {
+
+const std::vector<std::string>& moe_term_names() {
+  static const std::vector<std::string> names = {"latency_us", "weight_byte_time", "flop_time", "activation_byte_time"};
+  return names;
+}
+
+std::array<double, 4> moe_terms(const MoeQuery& q, const ProfileRates& r) {
+  const double wbytes = q.dtype == "fp8" || q.dtype == "fp8_block" ? 1.0 : 2.0;
+  const double copies = q.copies();
+  // Experts that receive at least one routed copy (an even spread: all of them once there
+  // are as many copies as experts).
+  const double active = std::max(1.0, std::min(q.local_experts, std::ceil(copies)));
+  const double expert_params = 3.0 * q.hidden * q.inter;  // gate, up and down
+  return {1.0, active * expert_params * wbytes / r.hbm_bandwidth * 1e6, 2.0 * copies * expert_params / r.peak(q.dtype) * 1e6,
+          copies * (2.0 * q.hidden + 3.0 * q.inter) * 2.0 / r.hbm_bandwidth * 1e6};
+}
+
+namespace {
+
+double moe_regression_us(const std::vector<double>& coef, const MoeQuery& q, const ProfileRates& r) {
+  SERVESIM_ASSERT(coef.size() == 4);
+  const auto t = moe_terms(q, r);
+  double s = 0;
+  for (std::size_t i = 0; i < t.size(); ++i) s += coef[i] * t[i];
+  return s;
+}
+
+MoeQuery group_query(const FittedProfile::MoeGroup& g, const std::string& dtype, double tokens) {
+  MoeQuery q;
+  q.dtype = dtype;
+  q.tokens = tokens;
+  q.hidden = g.hidden;
+  q.inter = g.inter;
+  q.topk = g.topk;
+  q.local_experts = g.local_experts;
+  q.ep = g.ep;
+  return q;
+}
+
+}  // namespace
+
+double moe_group_log_ratio(const FittedProfile::MoeGroup& g, double log_tokens) {
+  const auto& x = g.log_tokens;
+  const auto& y = g.log_ratio;
+  if (x.empty()) return 0;
+  if (log_tokens <= x.front()) return y.front();
+  if (log_tokens >= x.back()) return y.back();
+  const auto hi = static_cast<std::size_t>(std::upper_bound(x.begin(), x.end(), log_tokens) - x.begin());
+  const std::size_t lo = hi - 1;
+  const double f = (log_tokens - x[lo]) / (x[hi] - x[lo]);
+  return y[lo] + f * (y[hi] - y[lo]);
+}
+
+void FittedProfile::finalize_moe() {
+  for (auto& [dt, f] : moe) {
+    for (auto& g : f.groups) {
+      g.log_key = {std::log(g.hidden), std::log(g.inter), std::log(g.topk), std::log(g.local_experts), std::log(g.ep)};
+      g.log_tokens.clear();
+      g.log_ratio.clear();
+      for (std::size_t i = 0; i < g.tokens.size(); ++i) {
+        const double reg = f.coef.empty() ? 0 : moe_regression_us(f.coef, group_query(g, dt, g.tokens[i]), rates);
+        g.log_tokens.push_back(std::log(g.tokens[i]));
+        g.log_ratio.push_back(reg > 0 ? std::log(g.us[i] / reg) : 0.0);
+      }
+    }
+  }
+}
+
+std::optional<FitAnswer> FittedProfile::predict_moe(const MoeQuery& q) const {
+  const auto it = moe.find(q.dtype);
+  if (it == moe.end() || it->second.coef.empty() || !(q.tokens > 0)) return std::nullopt;
+  const MoeFit& f = it->second;
+  const double reg = moe_regression_us(f.coef, q, rates);
+  if (!(reg > 0)) return std::nullopt;
+  for (const auto& g : f.groups) {
+    if (g.hidden == q.hidden && g.inter == q.inter && g.topk == q.topk && g.local_experts == q.local_experts && g.ep == q.ep) {
+      return FitAnswer{reg * std::exp(moe_group_log_ratio(g, std::log(q.tokens))), ""};
+    }
+  }
+  return FitAnswer{reg * moe_neighbour_factor(f, q), "regression_residual"};
+}
+
+}  // namespace servesim

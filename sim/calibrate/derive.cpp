@@ -41,6 +41,32 @@ double collective_latency_ratio(const DeviceSpec& source, const DeviceSpec& targ
   return 1.0;
 }
 
+std::map<std::string, FittedProfile::MoeFit> derive_moe(const std::map<std::string, FittedProfile::MoeFit>& src,
+                                                        const ProfileRates& rs, const ProfileRates& rt, bool same_chip_layout) {
+  // As GEMM points: the fused kernel's tiles are the architecture's.
+  std::map<std::string, FittedProfile::MoeFit> out;
+  for (const auto& [dt, f] : src) {
+    FittedProfile::MoeFit nf = f;
+    for (auto& g : nf.groups) {
+      for (std::size_t i = 0; i < g.tokens.size(); ++i) {
+        MoeQuery q;
+        q.dtype = dt;
+        q.tokens = g.tokens[i];
+        q.hidden = g.hidden;
+        q.inter = g.inter;
+        q.topk = g.topk;
+        q.local_experts = g.local_experts;
+        q.ep = g.ep;
+        const auto ts = moe_terms(q, rs), tt = moe_terms(q, rt);
+        const double a = dot(f.coef, {ts.begin(), ts.end()}), b = dot(f.coef, {tt.begin(), tt.end()});
+        if (a > 0 && b > 0) g.us[i] = same_chip_layout ? g.us[i] * (b / a) : b;
+      }
+    }
+    out.emplace(dt, std::move(nf));
+  }
+  return out;
+}
+
 FittedProfile derive_profile(const FittedProfile& src, const std::string& src_path, const std::string& src_sha256,
                              const DeviceSpec& source, const DeviceSpec& target, double cpu_scale) {
   FittedProfile d;
@@ -72,26 +98,7 @@ FittedProfile derive_profile(const FittedProfile& src, const std::string& src_pa
     }
     d.gemm.emplace(dt, std::move(ng));
   }
-  // MoE layers: as GEMMs (the fused kernel's tiles are the architecture's), per measured point.
-  for (const auto& [dt, f] : src.moe) {
-    FittedProfile::MoeFit nf = f;
-    for (auto& g : nf.groups) {
-      for (std::size_t i = 0; i < g.tokens.size(); ++i) {
-        MoeQuery q;
-        q.dtype = dt;
-        q.tokens = g.tokens[i];
-        q.hidden = g.hidden;
-        q.inter = g.inter;
-        q.topk = g.topk;
-        q.local_experts = g.local_experts;
-        q.ep = g.ep;
-        const auto ts = moe_terms(q, rs), tt = moe_terms(q, rt);
-        const double a = dot(f.coef, {ts.begin(), ts.end()}), b = dot(f.coef, {tt.begin(), tt.end()});
-        if (a > 0 && b > 0) g.us[i] = same_chip_layout ? g.us[i] * (b / a) : b;
-      }
-    }
-    d.moe.emplace(dt, std::move(nf));
-  }
+  d.moe = derive_moe(src.moe, rs, rt, same_chip_layout);
   // Attention: the same per configuration; the global regression carries over as is.
   for (int f = 0; f < 2; ++f) {
     const bool prefill = f == 0;

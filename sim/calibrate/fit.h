@@ -81,6 +81,12 @@ nlohmann::json expected_error_json(const std::string& residuals_path, const std:
 // with host-link bandwidth, host-side latencies with `cpu_scale`).
 FittedProfile derive_profile(const FittedProfile& src, const std::string& src_path, const std::string& src_sha256,
                              const DeviceSpec& source, const DeviceSpec& target, double cpu_scale);
+// A MoE family on another device by derive's rule: the regression kept, each measured point
+// times regression(target rates) / regression(source rates) between chips of one layout, the
+// target's regression across layouts.
+std::map<std::string, FittedProfile::MoeFit> derive_moe(const std::map<std::string, FittedProfile::MoeFit>& src,
+                                                        const ProfileRates& source, const ProfileRates& target,
+                                                        bool same_chip_layout);
 // Source/target time ratio of a collective's bandwidth-bound part: achieved all-reduce bus
 // bandwidths where both devices have one, else the intra-node link peaks.
 double collective_bandwidth_ratio(const DeviceSpec& source, const DeviceSpec& target);
@@ -100,10 +106,15 @@ const std::vector<std::string>& attention_kernel_preference(bool prefill);
 struct KernelSetSources {
   std::string name;
   std::vector<std::string> paths;
+  // A device whose measured MoE family (the same engine's kernels, measured there) this set
+  // takes by derive's rule when its own tables have none ("" : none).
+  std::string moe_from;
 };
 std::vector<KernelSetSources> kernel_set_sources(const std::string& device);
 // The sources of `kernel_set` ("" : the device's default); empty when there are none.
 std::vector<std::string> default_inputs(const std::string& device, const std::string& kernel_set = "");
+// The device the set's MoE family comes from (KernelSetSources::moe_from); "" for none.
+std::string default_moe_source(const std::string& device, const std::string& kernel_set = "");
 // calibration/profiles/<name>: <device>.json for the default set (or ""), else
 // <device>@<kernel_set>.json.
 std::string profile_file_name(const std::string& device, const std::string& kernel_set);

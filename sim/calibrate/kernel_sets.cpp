@@ -25,6 +25,9 @@ constexpr FormatKernels kFormats[] = {
     {"aiconfigurator_generation_attention", "attention_decode", "vllm", "vLLM 0.24 decode attention (AIConfigurator)"},
     {"aiconfigurator_custom_allreduce", "collective", "", "vLLM 0.24 custom all-reduce, CUDA-graph replay (AIConfigurator)"},
     {"aiconfigurator_nccl", "collective", "", "NCCL 2.29 collectives (AIConfigurator)"},
+    // The fused MoE op is vLLM's own, but a set without MoE measurements (the harness's) takes
+    // it without being renamed: "" keeps the set's name (FITTING.md, "MoE layers").
+    {"aiconfigurator_moe", "moe", "", "vLLM 0.24 fused MoE (AIConfigurator; Triton for bf16 and block-scaled fp8, FlashInfer CUTLASS for per-tensor fp8)"},
     {"vidur_mlp", "gemm", "pytorch", "PyTorch eager GEMMs (torch.matmul on cuBLAS), Vidur's profiler"},
     {"vidur_network", "collective", "", "NCCL through torch.distributed, Vidur's profiler"},
     {"harness_gemm", "gemm", "harness", "cuBLASLt GEMMs, servesim's CUPTI harness"},
@@ -47,11 +50,13 @@ std::vector<KernelSetSources> kernel_set_sources(const std::string& device) {
   const std::string aic = "../shared/data/profiling/aiconfigurator/";
   const std::string vidur = "../shared/data/profiling/vidur/";
   if (device == "h100_sxm") {
-    return {{"vllm", {aic + "h100_sxm", vidur + "network/h100_dgx/send_recv.csv"}},
-            {"pytorch", {vidur + "compute/h100", vidur + "network/h100_dgx"}}};
+    // vLLM's fused MoE was measured on the H200 only: the same chip (GH100, 132 SMs) and the
+    // same vLLM 0.24 kernels, with faster HBM (FITTING.md, "MoE layers").
+    return {{"vllm", {aic + "h100_sxm", vidur + "network/h100_dgx/send_recv.csv"}, "h200_sxm"},
+            {"pytorch", {vidur + "compute/h100", vidur + "network/h100_dgx"}, ""}};
   }
-  if (device == "a100_sxm4_80gb") return {{"pytorch", {vidur + "compute/a100", vidur + "network/a100_dgx"}}};
-  if (device == "h200_sxm") return {{"harness", {"calibration/data/h200", aic + "h200_sxm"}}};
+  if (device == "a100_sxm4_80gb") return {{"pytorch", {vidur + "compute/a100", vidur + "network/a100_dgx"}, ""}};
+  if (device == "h200_sxm") return {{"harness", {"calibration/data/h200", aic + "h200_sxm"}, ""}};
   return {};
 }
 
@@ -59,6 +64,12 @@ std::vector<std::string> default_inputs(const std::string& device, const std::st
   for (const auto& k : kernel_set_sources(device))
     if (kernel_set.empty() || k.name == kernel_set) return k.paths;
   return {};
+}
+
+std::string default_moe_source(const std::string& device, const std::string& kernel_set) {
+  for (const auto& k : kernel_set_sources(device))
+    if (kernel_set.empty() || k.name == kernel_set) return k.moe_from;
+  return "";
 }
 
 std::string profile_file_name(const std::string& device, const std::string& kernel_set) {

@@ -43,6 +43,34 @@ std::string known_kernel_sets(const std::string& device) {
   return s.empty() ? "none" : s;
 }
 
+// The MoE family of `from`'s measured profile, moved to `dev` by derive's rule (FITTING.md,
+// "MoE layers"), its source named in the profile's provenance and kernel set.
+void borrow_moe(FittedProfile& p, const DeviceSpec& dev, const std::string& from, const std::string& data_dir) {
+  const std::string path = profile_path(data_dir, from);
+  const std::string expected = "a device whose measured profile has a MoE family (e.g. h200_sxm), or none";
+  if (!fs::exists(path)) bad_value("--moe-from", from, expected + "; " + path + " is missing");
+  const FittedProfile src = FittedProfile::load(path);
+  if (src.status != "measured" || src.moe.empty()) bad_value("--moe-from", from, expected);
+  const DeviceSpec source = load_device(src.device, data_dir, "--moe-from: " + path + ": device");
+  const bool same_layout = calib::gemm_residuals_transfer(source, dev);
+  p.moe = calib::derive_moe(src.moe, src.rates, p.rates, same_layout);
+  p.provenance["moe_from"] = {
+      {"profile", calib::relative_to(path, data_dir)},
+      {"sha256", sha256_file_hex(path)},
+      {"device", src.device},
+      {"rule", same_layout ? "measured points times regression(this device's rates) / regression(the source's): the same "
+                             "chip layout (architecture and SM count), so the residuals carry over"
+                           : "the source's regression at this device's rates (another chip layout: residuals dropped)"}};
+  if (p.kernel_set.is_object()) {
+    std::vector<std::string> kernels;
+    if (src.kernel_set.is_object() && src.kernel_set.contains("kernels") && src.kernel_set["kernels"].contains("moe")) {
+      kernels = src.kernel_set["kernels"]["moe"].get<std::vector<std::string>>();
+    }
+    for (auto& k : kernels) k += " (measured on " + src.device + ")";
+    p.kernel_set["kernels"]["moe"] = kernels;
+  }
+}
+
 int fit(const Args& args) {
   po::options_description opts("servesim calibrate fit [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")("device", po::value<std::string>()->required(),
@@ -58,6 +86,10 @@ int fit(const Args& args) {
       "holdout-largest", po::value<double>()->default_value(0.0),
       "instead, hold out this fraction of each family's largest sizes (tests extrapolation; e.g. 0.2)")(
       "knot-ratio", po::value<double>()->default_value(1.05), "minimum size ratio between knots of collective/copy curves")(
+      "moe-from", po::value<std::string>(),
+      "when the tables have no MoE layers: take the MoE family of this device's measured profile, moved here by "
+      "derive's rule (default without --data: the set's source in calibration/FITTING.md, e.g. h200_sxm for "
+      "h100_sxm; none: no MoE family)")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of hardware_profiles/ and calibration/");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -96,6 +128,10 @@ int fit(const Args& args) {
   FittedProfile p = calib::fit_profile(set, dev, s);
   p.provenance["ignored_files"] = inputs.ignored;
   p.kernel_set = calib::infer_kernel_set(set, p, kernel_set);
+  const std::string moe_from = vm.count("moe-from")  ? vm["moe-from"].as<std::string>()
+                               : vm.count("data") ? std::string()
+                                                  : calib::default_moe_source(dev.name, kernel_set);
+  if (p.moe.empty() && !moe_from.empty() && moe_from != "none") borrow_moe(p, dev, moe_from, data_dir);
   const std::string out = vm.count("out") ? vm["out"].as<std::string>() : profile_path(data_dir, dev.name, p.kernel_set_name());
   calib::write_file_atomically(out, calib::dump_profile_json(p.to_json()));
   std::size_t rows = 0;

@@ -31,8 +31,8 @@
 namespace servesim {
 
 // The fitted families in the perturbed model's order.
-inline constexpr std::array<const char*, 5> kResidualFamilies = {"gemm", "attention_prefill", "attention_decode", "collective",
-                                                                 "copy"};
+inline constexpr std::array<const char*, 6> kResidualFamilies = {"gemm", "attention_prefill", "attention_decode", "collective",
+                                                                 "copy", "moe"};
 
 struct FamilyResiduals {
   std::string origin = "none";  // given | held_out | transfer_check | source_held_out | none

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "sim/cost/fitted_profile.h"
 #include "sim/cost/sha256.h"
 
 namespace {
@@ -144,6 +145,60 @@ TEST(CalibrateCli, EveryDeviceHasAProfileAndDerivedOnesMatchTheirSource) {
   }
   EXPECT_EQ(devices, 11);
   EXPECT_EQ(derived, 8);  // every device but h100_sxm, h200_sxm and a100_sxm4_80gb
+  // A MoE family taken from another device's profile is current too.
+  int borrowed = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string file = e.path().filename().string();
+    if (!file.ends_with(".json") || file.ends_with(".residuals.json")) continue;
+    const auto p = nlohmann::json::parse(slurp(e.path()));
+    if (!p["provenance"].contains("moe_from")) continue;
+    ++borrowed;
+    const auto& m = p["provenance"]["moe_from"];
+    const fs::path src = data / m["profile"].get<std::string>();
+    EXPECT_EQ(m["sha256"], servesim::sha256_file_hex(src.string())) << file << " is stale: refit it (its MoE family comes from " << src << ")";
+  }
+  EXPECT_EQ(borrowed, 1);  // h100_sxm's, from h200_sxm
+}
+
+// A device whose tables have no MoE layers takes a measured device's MoE family by derive's
+// rule: H100 and H200 are one chip layout (Hopper, 132 SMs), so each measured point scales by
+// regression(H100 rates) / regression(H200 rates) and the regression is kept.
+TEST(CalibrateCli, FitTakesTheMoeFamilyOfAnotherDeviceByDerivesRule) {
+  const auto d = tmp("moe_from");
+  const auto r = cli("calibrate fit --device h100_sxm --data " + kData + "/synthetic --moe-from h200_sxm --out " + (d / "p.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto p = servesim::FittedProfile::load((d / "p.json").string());
+  const auto src = servesim::FittedProfile::load(std::string(SERVESIM_DATA_DIR) + "/calibration/profiles/h200_sxm.json");
+  ASSERT_EQ(p.moe.size(), src.moe.size());
+  const auto& f = p.moe.at("bf16");
+  const auto& g = f.groups.front();
+  const auto& sg = src.moe.at("bf16").groups.front();
+  EXPECT_EQ(f.coef, src.moe.at("bf16").coef);
+  servesim::MoeQuery q;
+  q.dtype = "bf16";
+  q.tokens = g.tokens.front();
+  q.hidden = g.hidden;
+  q.inter = g.inter;
+  q.topk = g.topk;
+  q.local_experts = g.local_experts;
+  q.ep = g.ep;
+  auto reg = [&](const servesim::ProfileRates& rates) {
+    const auto t = servesim::moe_terms(q, rates);
+    double s = 0;
+    for (std::size_t i = 0; i < t.size(); ++i) s += f.coef[i] * t[i];
+    return s;
+  };
+  const double expected = sg.us.front() * reg(p.rates) / reg(src.rates);
+  EXPECT_NEAR(g.us.front(), expected, 1e-4 * expected);  // profiles keep 5 significant digits
+  EXPECT_GT(g.us.front(), sg.us.front());  // the H100's slower HBM
+  EXPECT_EQ(p.provenance["moe_from"]["device"], "h200_sxm");
+  // A device without a measured MoE family: exit 2, one line, no profile.
+  const auto bad = cli("calibrate fit --device h100_sxm --data " + kData + "/synthetic --moe-from a100_sxm4_80gb --out " + (d / "q.json").string());
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_EQ(lines(bad.out), 1) << bad.out;
+  EXPECT_NE(bad.out.find("--moe-from: got 'a100_sxm4_80gb', expected a device whose measured profile has a MoE family"), std::string::npos)
+      << bad.out;
+  EXPECT_FALSE(fs::exists(d / "q.json"));
 }
 
 // Every run priced by a derived profile says so, with the expected error its profile keeps

@@ -74,12 +74,12 @@ TEST(Uncertainty, RunOnADerivedDeviceSaysWhereEachFamilysDrawsComeFrom) {
     EXPECT_EQ(pool["families"][f]["from"], "transfer_check") << f;
     EXPECT_EQ(pool["families"][f]["residuals"], "calibration/transfer_check/h100_from_a100.residuals.json") << f;
   }
-  for (const char* f : {"attention_prefill", "attention_decode", "copy"}) {  // never checked: the source's held-out errors
+  for (const char* f : {"attention_prefill", "attention_decode", "copy", "moe"}) {  // never checked: the source's held-out errors
     EXPECT_EQ(pool["families"][f]["from"], "source_held_out") << f;
     EXPECT_EQ(pool["families"][f]["residuals"], "calibration/profiles/h200_sxm.residuals.json") << f;
     EXPECT_EQ(pool["families"][f]["derivation_error"], "unknown (not checked)") << f;
   }
-  EXPECT_NE(r.out.find("attention_prefill, attention_decode, copy: source_held_out (calibration/profiles/h200_sxm.residuals.json): "
+  EXPECT_NE(r.out.find("attention_prefill, attention_decode, copy, moe: source_held_out (calibration/profiles/h200_sxm.residuals.json): "
                        "the derivation's own error unknown (not checked)"),
             std::string::npos)
       << r.out;

@@ -1,90 +1,112 @@
 #!/usr/bin/env python3
-"""Predict vLLM's fused-MoE layers measured on an H200 (AIConfigurator) and report the error.
+"""vLLM's fused-MoE layers on an H200 (AIConfigurator) against servesim, whole MoE shapes held out.
 
 Data: `../shared/data/profiling/aiconfigurator/h200_sxm/moe_vllm_0.24.0_moe_perf.csv.gz`
-(ai-dynamo/aiconfigurator, Apache-2.0): vLLM 0.24's fused MoE op (routed experts' gate_up and
-down GEMMs, the activation, the token permutation) timed on one H200 for many MoE shapes
-(hidden, expert width, top-k, experts), token counts 1-16,384, expert TP and EP shards, and
-three routing distributions. Nothing in servesim was fitted on it.
+(ai-dynamo/aiconfigurator, Apache-2.0): vLLM 0.24's fused MoE op (routing, the experts' gate_up
+and down GEMMs, the activation, the weighted sum) timed on one H200 for many MoE shapes
+(hidden, expert width, top-k, experts), 1-16,384 tokens, expert TP and EP shards, three
+routing distributions and several weight formats. `servesim calibrate fit` reads the rows of
+vLLM's default Hopper kernel per format (bf16 and block-scaled fp8: Triton; per-tensor fp8:
+FlashInfer's CUTLASS MoE), balanced routing only, as the h200_sxm profile's `moe` family.
 
-servesim prices a MoE layer's experts as its plan does (sim/parallel/impl/megatron.cpp): per
-rank, `copies` = tokens x top-k / EP routed token copies spread evenly over min(local experts,
-copies) active experts, `per_expert` = ceil(copies / active) rows each; a grouped GEMM
-gate_up (per_expert x 2 I/TP x hidden, `active` groups), the activation (read 2 I/TP, write
-I/TP per copy, at the HBM bandwidth), a grouped GEMM down (per_expert x hidden x I/TP). The
-GEMMs come from `servesim cost predict` (a `groups` column) with the default cost model,
-which prices grouped GEMMs by the roofline (calibration/FITTING.md, "Grouped GEMMs"). Only
-`balanced` rows are compared (servesim's even spread), of the dtypes servesim's H200 profile
-measured (bf16 and per-tensor fp8), at the listed token counts.
+For each MoE shape (hidden, expert width, top-k, experts) in turn, every row of that shape
+(every format, token count, TP and EP shard) is removed, a profile is fitted on the rest
+(`calibrate fit --device h200_sxm --data <the rest> --holdout-modulus 0`), and the shape's rows
+are predicted by `servesim cost predict` (`moe` rows) from that profile: the shape's layers
+are then priced as a model never measured would be (the regression times its neighbours'
+residuals). The roofline column prices the same layers as servesim did before the family:
+the plan's grouped GEMMs and activation at the roofline.
 
 Usage: moe_check.py SERVESIM [DATA_ROOT] > results.md
 """
 import csv
 import gzip
-import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 
-HBM_BANDWIDTH = 4.8e12  # H200 (hardware_profiles/devices/h200_sxm.json)
-DTYPES = {"bfloat16": "bf16", "fp8": "fp8"}
-TOKENS = {1, 8, 64, 512, 4096}
+FILE = os.path.join("aiconfigurator", "h200_sxm", "moe_vllm_0.24.0_moe_perf.csv.gz")
+KERNELS = {  # vLLM's default on Hopper per weight format (sim/calibrate/readers.cpp)
+    "bfloat16": ("bf16", "vllm_unquantizedfusedmoe_triton_tritonexperts"),
+    "fp8": ("fp8", "vllm_modeloptfp8moe_flashinfer_cutlass_flashinferexperts"),
+    "fp8_block": ("fp8_block", "vllm_fp8moe_triton_tritonexperts"),
+}
+BUCKETS = [(1, 8), (16, 128), (160, 1024), (1536, 16384)]
 
 
-def rows(root):
-    path = os.path.join(root, "aiconfigurator", "h200_sxm", "moe_vllm_0.24.0_moe_perf.csv.gz")
-    with gzip.open(path, "rt") as f:
-        for r in csv.DictReader(f):
-            if r["distribution"] != "balanced" or r["moe_dtype"] not in DTYPES or int(r["num_tokens"]) not in TOKENS:
-                continue
-            yield r
+def shape(r):
+    return int(r["hidden_size"]), int(r["inter_size"]), int(r["topk"]), int(r["num_experts"])
 
 
-def layer(r):
-    """(dtype, per-expert rows, active experts, hidden, I per rank, copies) of one measured row."""
-    tp, ep = int(r["moe_tp_size"]), int(r["moe_ep_size"])
-    hidden, inter, topk, experts = int(r["hidden_size"]), int(r["inter_size"]), int(r["topk"]), int(r["num_experts"])
-    copies = int(r["num_tokens"]) * topk / ep
-    active = max(1, min(experts // ep, math.ceil(copies)))
-    per_expert = max(1, math.ceil(copies / active))
-    return DTYPES[r["moe_dtype"]], per_expert, active, hidden, inter // tp, copies
+def measured(r):
+    k = KERNELS.get(r["moe_dtype"])
+    return r["distribution"] == "balanced" and k is not None and r["kernel_source"] == k[1]
 
 
-def predict(servesim, shapes, cost, tmp):
-    src = os.path.join(tmp, "in.csv")
-    out = os.path.join(tmp, "out.csv")
+def predict(servesim, rows, cost, profile, tmp):
+    src, out = os.path.join(tmp, "in.csv"), os.path.join(tmp, "out.csv")
     with open(src, "w") as f:
-        f.write("op,dtype,m,n,k,groups\n")
-        for dt, m, g, hidden, i_rank, _ in shapes:
-            f.write(f"gemm,{dt},{m},{2 * i_rank},{hidden},{g}\n")
-            f.write(f"gemm,{dt},{m},{hidden},{i_rank},{g}\n")
-    subprocess.run([servesim, "cost", "predict", "--hardware", "h200_sxm", "--cost", cost, "--in", src, "--out", out],
-                   check=True, stdout=subprocess.DEVNULL)
+        f.write("op,dtype,m,n,k,topk,experts,ep\n")
+        for r in rows:
+            f.write(f"moe,{KERNELS[r['moe_dtype']][0]},{r['num_tokens']},{int(r['inter_size']) // int(r['moe_tp_size'])},"
+                    f"{r['hidden_size']},{r['topk']},{r['num_experts']},{r['moe_ep_size']}\n")
+    cmd = [servesim, "cost", "predict", "--hardware", "h200_sxm", "--cost", cost, "--in", src, "--out", out]
+    if profile:
+        cmd += ["--profile", profile]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(out) as f:
-        times = [float(x["time_us"]) for x in csv.DictReader(f)]
-    act = [3.0 * copies * i_rank * 2 / HBM_BANDWIDTH * 1e6 for _, _, _, _, i_rank, copies in shapes]
-    return [times[2 * j] + times[2 * j + 1] + act[j] for j in range(len(shapes))]
+        return [(float(x["time_us"]), x["source"]) for x in csv.DictReader(f)]
+
+
+def summary(errs):
+    return (f"{len(errs)} | {statistics.mean(abs(e) for e in errs):.1%} | {statistics.median(errs):+.1%} | "
+            f"{sum(e < 0 for e in errs) / len(errs):.0%}")
 
 
 def main():
     servesim = sys.argv[1]
     root = sys.argv[2] if len(sys.argv) > 2 else "../shared/data/profiling"
-    measured = list(rows(root))
-    shapes = [layer(r) for r in measured]
+    with gzip.open(os.path.join(root, FILE), "rt") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames
+        table = list(reader)
+    rows = [r for r in table if measured(r)]
+    shapes = sorted({shape(r) for r in rows})
+    errs = {}  # (format, variant) -> [(tokens, error)]
     with tempfile.TemporaryDirectory() as tmp:
-        pred = predict(servesim, shapes, "calibrated", tmp)
-    groups, totals = {}, {}
-    for j, r in enumerate(measured):
-        e = pred[j] / (float(r["latency"]) * 1e3) - 1
-        groups.setdefault((r["moe_dtype"], r["kernel_source"], int(r["num_tokens"])), []).append(e)
-        totals.setdefault((r["moe_dtype"], r["kernel_source"]), []).append(e)
-    print("| dtype | kernel | tokens | rows | MAPE | median error | predicted faster |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for (dt, kern, tokens), e in sorted(groups.items()) + [((dt, kern, "all"), e) for (dt, kern), e in sorted(totals.items())]:
-        print(f"| {dt} | {kern} | {tokens} | {len(e)} | {statistics.mean(abs(x) for x in e):.1%} | {statistics.median(e):+.1%} | "
-              f"{sum(x < 0 for x in e) / len(e):.0%} |")
+        for s in shapes:
+            rest = os.path.join(tmp, "rest.csv")
+            with open(rest, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=header)
+                w.writeheader()
+                w.writerows(r for r in table if shape(r) != s)
+            profile = os.path.join(tmp, "p.json")
+            subprocess.run([servesim, "calibrate", "fit", "--device", "h200_sxm", "--data", rest, "--holdout-modulus", "0",
+                            "--out", profile], check=True, stdout=subprocess.DEVNULL)
+            held = [r for r in rows if shape(r) == s]
+            fitted = predict(servesim, held, "calibrated", profile, tmp)
+            roof = predict(servesim, held, "roofline", None, tmp)
+            for r, (us, source), (roof_us, _) in zip(held, fitted, roof):
+                if ":moe" not in source:
+                    sys.exit(f"row not answered by the MoE family: {r} -> {source}")
+                meas = float(r["latency"]) * 1e3
+                t = int(r["num_tokens"])
+                errs.setdefault((r["moe_dtype"], "fit"), []).append((t, us / meas - 1))
+                errs.setdefault((r["moe_dtype"], "roofline"), []).append((t, roof_us / meas - 1))
+    print(f"{len(shapes)} MoE shapes held out one at a time; {len(rows)} rows (balanced routing, vLLM's Hopper kernels).\n")
+    print("| format | kernel | tokens | rows | MoE family, shape held out: MAPE | median | faster | roofline (before): MAPE | median | faster |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for fmt in KERNELS:
+        if (fmt, "fit") not in errs:
+            continue
+        for lo, hi in BUCKETS + [(1, 16384)]:
+            fit = [e for t, e in errs[(fmt, "fit")] if lo <= t <= hi]
+            roof = [e for t, e in errs[(fmt, "roofline")] if lo <= t <= hi]
+            name = "all" if (lo, hi) == (1, 16384) else f"{lo}-{hi}"
+            fs, rs = summary(fit).split(" | "), summary(roof).split(" | ")
+            print(f"| {fmt} | {KERNELS[fmt][1]} | {name} | {fs[0]} | {fs[1]} | {fs[2]} | {fs[3]} | {rs[1]} | {rs[2]} | {rs[3]} |")
 
 
 if __name__ == "__main__":

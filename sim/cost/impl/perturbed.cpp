@@ -31,8 +31,10 @@
 namespace servesim {
 namespace {
 
-// The family's index in kResidualFamilies, or -1 for classes no fit answers.
-int family_of(OpClass c) {
+// The family's index in kResidualFamilies, or -1 for classes no fit answers. A MoE layer's
+// expert operators answered by the fused-MoE fit are that family's, whatever their class.
+int family_of(OpClass c, std::string_view source) {
+  if (source.find(":moe") != std::string_view::npos) return 5;
   switch (c) {
     case OpClass::kGemm: return 0;
     case OpClass::kAttentionPrefill: return 1;
@@ -99,7 +101,7 @@ class PerturbedCostModel final : public ICostModel {
 
   std::optional<Prediction> predict(const Operator& op) const override {
     auto p = inner_->predict(op);
-    const int f = family_of(op.cls);
+    const int f = p ? family_of(op.cls, p->source) : -1;
     if (!p || f < 0 || !(p->source.starts_with("fit:") || p->source.starts_with("derived:"))) return p;
     const double factor = f == 0 ? gemm_factor_[static_cast<std::size_t>(gemm_line(op.gemm.dtype, p->source))] : factor_[static_cast<std::size_t>(f)];
     const double ns = static_cast<double>(p->ns) * factor;
@@ -110,7 +112,7 @@ class PerturbedCostModel final : public ICostModel {
  private:
   std::unique_ptr<ICostModel> inner_;
   PhysicalBound bound_;
-  std::array<double, 5> factor_{1, 1, 1, 1, 1};
+  std::array<double, kResidualFamilies.size()> factor_{1, 1, 1, 1, 1, 1};
   std::array<double, kNumDTypes> gemm_factor_{};  // GEMMs by the dtype of the answering line
 };
 

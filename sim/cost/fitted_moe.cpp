@@ -18,8 +18,8 @@ std::array<double, 4> moe_terms(const MoeQuery& q, const ProfileRates& r) {
   const double wbytes = q.dtype == "fp8" || q.dtype == "fp8_block" ? 1.0 : 2.0;
   const double copies = q.copies();
   // Experts that receive at least one routed copy (an even spread: all of them once there
-  // are as many copies as experts).
-  const double active = std::max(1.0, std::min(q.local_experts, std::ceil(copies)));
+  // are as many copies as experts), unless the query says.
+  const double active = q.active > 0 ? q.active : std::max(1.0, std::min(q.local_experts, std::ceil(copies)));
   const double expert_params = 3.0 * q.hidden * q.inter;  // gate, up and down
   return {1.0, active * expert_params * wbytes / r.hbm_bandwidth * 1e6, 2.0 * copies * expert_params / r.peak(q.dtype) * 1e6,
           copies * (2.0 * q.hidden + 3.0 * q.inter) * 2.0 / r.hbm_bandwidth * 1e6};

@@ -110,6 +110,9 @@ struct MoeQuery {
   double topk = 0;
   double local_experts = 0;    // experts on this device (experts / EP)
   double ep = 1;               // EP shards: this device gets tokens x topk / ep routed copies
+  // Experts that get any copy (0: as many as an even spread gives, min(local experts,
+  // copies)); a routing draw's slowest shard may have fewer, reading fewer weights.
+  double active = 0;
   double copies() const { return tokens * topk / ep; }
 };
 // The MoE regression's terms (us per unit coefficient): a fixed latency, the active experts'

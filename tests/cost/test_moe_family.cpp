@@ -98,6 +98,17 @@ TEST(PredictMoe, AMeasuredShapeFollowsItsCurveBetweenAndBeyondItsPoints) {
   EXPECT_STREQ(p.predict_moe(query(8))->variant, "");
 }
 
+// A routing draw whose slowest shard has its 8 copies on 2 experts reads a quarter of the
+// weights: the regression takes its active experts (weights 8 x 1.5 M x 2 bytes -> 2 x ...,
+// 24 -> 6 us), the measured (balanced) layer its residual at as many copies (2x at 4 tokens).
+TEST(PredictMoe, ADrawsActiveExpertsSetTheWeightsRead) {
+  const FittedProfile p = profile();
+  MoeQuery q = query(4);
+  q.active = 2;
+  EXPECT_DOUBLE_EQ(moe_terms(q, round_rates())[1], 6.0);
+  EXPECT_NEAR(p.predict_moe(q)->us, 2 * (10 + 6.0 + 0.024 + 0.056), 1e-9);
+}
+
 // A shape never measured: hidden 2,000 is ln 2 from the measured shape (the sum of |log|
 // ratios over hidden, width, top-k, local experts, EP). Its residual weighs exp(-(ln 2 /
 // 0.7)^2) beside the regression's own (log 0) at exp(-(1 / 0.7)^2) (NeighbourMean).
@@ -179,6 +190,14 @@ TEST_F(FusedMoe, TheThreePartsShareTheFusedLayerByTheirBounds) {
     sum += p->ns;
   }
   EXPECT_NEAR(static_cast<double>(sum), fused_ns, 2.0);
+  // The slowest shard of a routing draw, its 8 copies on 2 experts: the layer's time is the
+  // measured residual times the regression with 2 experts' weights (PredictMoe above).
+  MoeLayerShape drawn = balanced_moe_layer(4, 1000, 500, 2, 8, 1, DType::kBf16, DType::kBf16);
+  drawn.active = 2;
+  drawn.per_expert = 4;
+  SimTime drawn_sum = 0;
+  for (const Operator& op : moe_expert_operators(drawn, 1)) drawn_sum += m->predict(op)->ns;
+  EXPECT_NEAR(static_cast<double>(drawn_sum), 2 * (10 + 6.0 + 0.024 + 0.056) * 1e3, 3.0);
   // A shape never measured names the neighbour rule.
   const auto other = moe_expert_operators(balanced_moe_layer(4, 2000, 500, 2, 8, 1, DType::kBf16, DType::kBf16), 1);
   EXPECT_EQ(m->predict(other[0])->source, tag_ + ":moe:regression_residual");

@@ -182,6 +182,10 @@ class CalibratedCostModel final : public ICostModel {
     q.inter = static_cast<double>(s.inter);
     q.topk = s.topk;
     q.local_experts = s.local_experts;
+    // A routing draw's slowest shard may read fewer experts than an even spread: the
+    // regression takes its active experts, the measured (balanced) layers their residual at
+    // as many copies.
+    q.active = static_cast<double>(s.active);
     const auto a = profile_.predict_moe(q);
     if (!a) return std::nullopt;
     const std::array<Operator, 3> parts = moe_expert_operators(s, op.repeat);

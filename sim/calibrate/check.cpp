@@ -16,7 +16,7 @@ double target_of(const std::string& family) {
   if (family == "attention_prefill" || family == "attention_decode") return 0.08;
   if (family == "collective") return 0.10;
   if (family == "copy") return 0.05;
-  if (family == "moe") return 0.10;
+  if (family == "moe") return 0.08;
   return 0;
 }
 

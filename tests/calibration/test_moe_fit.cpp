@@ -192,8 +192,8 @@ TEST(CheckMoe, HeldOutRowsArePredictedAndSummarised) {
   const auto it = std::find_if(rows.begin(), rows.end(), [](const CheckRow& r) { return r.family == "moe" && !r.diagnostic; });
   ASSERT_NE(it, rows.end());
   EXPECT_GT(it->n, 0u);
-  EXPECT_DOUBLE_EQ(it->target, 0.10);
-  EXPECT_LT(it->mape, 0.10);
+  EXPECT_DOUBLE_EQ(it->target, 0.08);
+  EXPECT_LT(it->mape, 0.08);
 }
 
 }  // namespace

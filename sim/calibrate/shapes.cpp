@@ -17,7 +17,7 @@ const std::vector<std::string>& shape_columns() {
   static const std::vector<std::string> cols = {"id", "op", "dtype", "m", "n", "k", "groups", "batch", "q_len", "ctx_len", "heads",
                                                 "kv_heads", "head_dim", "kv_dtype", "layout", "window", "ranks", "bytes", "direction",
                                                 "chunks", "host_mem", "page_bytes", "calls", "topk", "experts", "ep",
-                                                "measured_us"};
+                                                "copies", "active", "measured_us"};
   return cols;
 }
 
@@ -175,9 +175,28 @@ ShapeTable read_shapes(const std::string& path) {
       if (experts % ep != 0) bad_value(rr.where("ep"), std::to_string(ep), fmt::format("a divisor of experts ({})", experts));
       const auto topk = static_cast<std::int32_t>(rr.count("topk"));
       if (topk > experts) bad_value(rr.where("topk"), std::to_string(topk), fmt::format("at most experts ({})", experts));
-      const MoeLayerShape layer = balanced_moe_layer(static_cast<std::int64_t>(rr.count("m")), static_cast<std::int64_t>(rr.count("k")),
-                                                     static_cast<std::int64_t>(rr.count("n")), topk, experts / ep, ep,
-                                                     rr.dtype("dtype", DType::kBf16), DType::kBf16);
+      const double tokens = rr.count("m");
+      MoeLayerShape layer = balanced_moe_layer(static_cast<std::int64_t>(tokens), static_cast<std::int64_t>(rr.count("k")),
+                                               static_cast<std::int64_t>(rr.count("n")), topk, experts / ep, ep,
+                                               rr.dtype("dtype", DType::kBf16), DType::kBf16);
+      // A skewed routing's device (e.g. the slowest EP shard): its routed copies and the
+      // experts that got any, instead of an even spread's.
+      if (auto c = rr.col("copies")) {
+        const double v = t.number(r, *c);
+        if (!(v >= 1) || v > tokens * topk) {
+          bad_value(t.where(r, *c), t.cell(r, *c), fmt::format("routed copies in [1, m x topk = {}]", tokens * topk));
+        }
+        layer.copies = v;
+        layer.active = std::min<std::int64_t>(layer.local_experts, static_cast<std::int64_t>(std::ceil(v)));
+      }
+      if (rr.col("active")) {
+        layer.active = static_cast<std::int64_t>(rr.count("active"));
+        if (layer.active > layer.local_experts || static_cast<double>(layer.active) > std::ceil(layer.copies)) {
+          bad_value(rr.where("active"), std::to_string(layer.active),
+                    fmt::format("at most the experts on the device ({}) and the routed copies ({})", layer.local_experts, layer.copies));
+        }
+      }
+      layer.per_expert = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(layer.copies / static_cast<double>(layer.active))));
       o = moe_expert_operators(layer, 1)[0];  // the layer's first part; `cost predict` prices all three
     } else {
       bad_value(t.where(r, t.col("op")), op,

@@ -103,10 +103,7 @@ std::vector<CheckRow> check_profile(const FittedProfile& p, const MeasurementSet
         a = p.predict_moe(q);
         if (a) diag["moe " + m.dtype + (*a->variant ? std::string(" ") + a->variant : std::string())].push_back(a->us / m.us - 1);
         auto it = p.moe.find(m.dtype);
-        if (it != p.moe.end() && !it->second.coef.empty()) {
-          const auto t = moe_terms(q, p.rates);
-          diag["moe (regression only)"].push_back(dot(it->second.coef, std::vector<double>(t.begin(), t.end())) / m.us - 1);
-        }
+        if (it != p.moe.end() && !it->second.coef.empty()) diag["moe (regression only)"].push_back(moe_regression_us(it->second.coef, q, p.rates) / m.us - 1);
         break;
       }
     }

@@ -49,16 +49,8 @@ std::map<std::string, FittedProfile::MoeFit> derive_moe(const std::map<std::stri
     FittedProfile::MoeFit nf = f;
     for (auto& g : nf.groups) {
       for (std::size_t i = 0; i < g.tokens.size(); ++i) {
-        MoeQuery q;
-        q.dtype = dt;
-        q.tokens = g.tokens[i];
-        q.hidden = g.hidden;
-        q.inter = g.inter;
-        q.topk = g.topk;
-        q.local_experts = g.local_experts;
-        q.ep = g.ep;
-        const auto ts = moe_terms(q, rs), tt = moe_terms(q, rt);
-        const double a = dot(f.coef, {ts.begin(), ts.end()}), b = dot(f.coef, {tt.begin(), tt.end()});
+        const MoeQuery q = g.query(dt, g.tokens[i]);
+        const double a = moe_regression_us(f.coef, q, rs), b = moe_regression_us(f.coef, q, rt);
         if (a > 0 && b > 0) g.us[i] = same_chip_layout ? g.us[i] * (b / a) : b;
       }
     }

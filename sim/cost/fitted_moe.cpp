@@ -25,29 +25,25 @@ std::array<double, 4> moe_terms(const MoeQuery& q, const ProfileRates& r) {
           copies * (2.0 * q.hidden + 3.0 * q.inter) * 2.0 / r.hbm_bandwidth * 1e6};
 }
 
-namespace {
-
 double moe_regression_us(const std::vector<double>& coef, const MoeQuery& q, const ProfileRates& r) {
   SERVESIM_ASSERT(coef.size() == 4);
   const auto t = moe_terms(q, r);
   double s = 0;
-  for (std::size_t i = 0; i < t.size(); ++i) s += coef[i] * t[i];
+  for (std::size_t i = 0; i < t.size(); ++i) s += coef[i] * t[i];  // dot()'s order
   return s;
 }
 
-MoeQuery group_query(const FittedProfile::MoeGroup& g, const std::string& dtype, double tokens) {
+MoeQuery FittedProfile::MoeGroup::query(const std::string& dtype, double at_tokens) const {
   MoeQuery q;
   q.dtype = dtype;
-  q.tokens = tokens;
-  q.hidden = g.hidden;
-  q.inter = g.inter;
-  q.topk = g.topk;
-  q.local_experts = g.local_experts;
-  q.ep = g.ep;
+  q.tokens = at_tokens;
+  q.hidden = hidden;
+  q.inter = inter;
+  q.topk = topk;
+  q.local_experts = local_experts;
+  q.ep = ep;
   return q;
 }
-
-}  // namespace
 
 double moe_group_log_ratio(const FittedProfile::MoeGroup& g, double log_tokens) {
   const auto& x = g.log_tokens;
@@ -68,7 +64,7 @@ void FittedProfile::finalize_moe() {
       g.log_tokens.clear();
       g.log_ratio.clear();
       for (std::size_t i = 0; i < g.tokens.size(); ++i) {
-        const double reg = f.coef.empty() ? 0 : moe_regression_us(f.coef, group_query(g, dt, g.tokens[i]), rates);
+        const double reg = f.coef.empty() ? 0 : moe_regression_us(f.coef, g.query(dt, g.tokens[i]), rates);
         g.log_tokens.push_back(std::log(g.tokens[i]));
         g.log_ratio.push_back(reg > 0 ? std::log(g.us[i] / reg) : 0.0);
       }

@@ -120,6 +120,8 @@ struct MoeQuery {
 // gate_up out, activation, down out) at the bandwidth.
 std::array<double, 4> moe_terms(const MoeQuery& q, const ProfileRates& r);
 const std::vector<std::string>& moe_term_names();
+// dot(coef, moe_terms(q, r)) without allocating.
+double moe_regression_us(const std::vector<double>& coef, const MoeQuery& q, const ProfileRates& r);
 
 struct FitAnswer {
   double us = 0;
@@ -188,6 +190,7 @@ class FittedProfile {
     std::vector<double> tokens, us;  // ascending tokens
     std::vector<double> log_tokens, log_ratio;  // log(measured / regression) per point (finalize())
     std::array<double, 5> log_key{};             // logs of the five shape values (finalize())
+    MoeQuery query(const std::string& dtype, double at_tokens) const;  // this shape at `at_tokens`
   };
   struct MoeFit {
     std::string kernel;

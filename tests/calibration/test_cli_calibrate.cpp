@@ -174,20 +174,8 @@ TEST(CalibrateCli, FitTakesTheMoeFamilyOfAnotherDeviceByDerivesRule) {
   const auto& g = f.groups.front();
   const auto& sg = src.moe.at("bf16").groups.front();
   EXPECT_EQ(f.coef, src.moe.at("bf16").coef);
-  servesim::MoeQuery q;
-  q.dtype = "bf16";
-  q.tokens = g.tokens.front();
-  q.hidden = g.hidden;
-  q.inter = g.inter;
-  q.topk = g.topk;
-  q.local_experts = g.local_experts;
-  q.ep = g.ep;
-  auto reg = [&](const servesim::ProfileRates& rates) {
-    const auto t = servesim::moe_terms(q, rates);
-    double s = 0;
-    for (std::size_t i = 0; i < t.size(); ++i) s += f.coef[i] * t[i];
-    return s;
-  };
+  const servesim::MoeQuery q = g.query("bf16", g.tokens.front());
+  auto reg = [&](const servesim::ProfileRates& rates) { return servesim::moe_regression_us(f.coef, q, rates); };
   const double expected = sg.us.front() * reg(p.rates) / reg(src.rates);
   EXPECT_NEAR(g.us.front(), expected, 1e-4 * expected);  // profiles keep 5 significant digits
   EXPECT_GT(g.us.front(), sg.us.front());  // the H100's slower HBM

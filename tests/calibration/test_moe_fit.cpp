@@ -166,13 +166,8 @@ TEST(DeriveMoe, PointsFollowTheRegressionRatioOrBecomeTheRegression) {
     const auto& df = d.moe.at("bf16");
     EXPECT_EQ(df.coef, f.coef);
     for (std::size_t i = 0; i < 2; ++i) {
-      MoeQuery q = moe_query(set.rows[i]);
-      const auto ts = moe_terms(q, rates_of(src)), tt = moe_terms(q, rates_of(dst));
-      double a = 0, b = 0;
-      for (std::size_t j = 0; j < 4; ++j) {
-        a += f.coef[j] * ts[j];
-        b += f.coef[j] * tt[j];
-      }
+      const MoeQuery q = moe_query(set.rows[i]);
+      const double a = moe_regression_us(f.coef, q, rates_of(src)), b = moe_regression_us(f.coef, q, rates_of(dst));
       const double expected = arch == "hopper" ? set.rows[i].us * b / a : b;
       EXPECT_NEAR(df.groups[0].us[i], expected, 1e-9 * expected) << arch << " " << i;
     }

@@ -67,11 +67,14 @@ std::string kv_dtype_of(const CsvTable& t, std::size_t r, std::size_t c) {
 // weighted sum): false when the row is not one servesim models (it is then counted skipped).
 bool read_aiconfigurator_moe(const CsvTable& t, std::size_t r, InputFile& in, Measurement& m) {
   // The kernel vLLM runs on Hopper without flags, per weight format: Triton's fused MoE for
-  // bf16 and block-scaled fp8, FlashInfer's CUTLASS MoE for per-tensor fp8 (ModelOpt).
+  // bf16 and block-scaled fp8, FlashInfer's CUTLASS MoE for per-tensor fp8 (ModelOpt), the
+  // OpenAI Triton kernels for MXFP4 (gpt-oss).
   static const std::map<std::string, std::pair<std::string, std::string>> kKernels = {
       {"bfloat16", {"bf16", "vllm_unquantizedfusedmoe_triton_tritonexperts"}},
       {"fp8", {"fp8", "vllm_modeloptfp8moe_flashinfer_cutlass_flashinferexperts"}},
       {"fp8_block", {"fp8_block", "vllm_fp8moe_triton_tritonexperts"}},
+      // MXFP4 experts (gpt-oss): OpenAI's Triton kernels, bf16 activations.
+      {"w4a16_mxfp4", {"mxfp4", "vllm_gptossmxfp4moe_triton_oaitritonmxfp4expertsmonolithic"}},
   };
   const std::string& dt = t.cell(r, t.col("moe_dtype"));
   const auto kind = kKernels.find(dt);

@@ -176,9 +176,11 @@ ShapeTable read_shapes(const std::string& path) {
       const auto topk = static_cast<std::int32_t>(rr.count("topk"));
       if (topk > experts) bad_value(rr.where("topk"), std::to_string(topk), fmt::format("at most experts ({})", experts));
       const double tokens = rr.count("m");
+      const bool mxfp4 = rr.text("dtype", "") == "mxfp4";  // gpt-oss's experts: int4 values in MXFP4
       MoeLayerShape layer = balanced_moe_layer(static_cast<std::int64_t>(tokens), static_cast<std::int64_t>(rr.count("k")),
                                                static_cast<std::int64_t>(rr.count("n")), topk, experts / ep, ep,
-                                               rr.dtype("dtype", DType::kBf16), DType::kBf16);
+                                               mxfp4 ? DType::kInt4 : rr.dtype("dtype", DType::kBf16), DType::kBf16);
+      layer.mxfp4 = mxfp4;
       // A skewed routing's device (e.g. the slowest EP shard): its routed copies and the
       // experts that got any, instead of an even spread's.
       if (auto c = rr.col("copies")) {

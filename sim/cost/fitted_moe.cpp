@@ -15,7 +15,8 @@ const std::vector<std::string>& moe_term_names() {
 }
 
 std::array<double, 4> moe_terms(const MoeQuery& q, const ProfileRates& r) {
-  const double wbytes = q.dtype == "fp8" || q.dtype == "fp8_block" ? 1.0 : 2.0;
+  // MXFP4: 4-bit values and an 8-bit exponent per 32 (kMxfp4Group); its FLOPs run in bf16.
+  const double wbytes = q.dtype == "fp8" || q.dtype == "fp8_block" ? 1.0 : q.dtype == "mxfp4" ? (4.0 + 8.0 / 32) / 8 : 2.0;
   const double copies = q.copies();
   // Experts that receive at least one routed copy (an even spread: all of them once there
   // are as many copies as experts), unless the query says.

@@ -103,7 +103,7 @@ double dot_n(const std::vector<double>& coef, const std::array<double, 7>& t, st
 // A fused MoE layer's routed experts as one device runs them (vLLM's fused_moe: routing, the
 // gate_up and down expert GEMMs, the activation, the weighted sum), what the MoE family reads.
 struct MoeQuery {
-  std::string dtype = "bf16";  // expert weights: bf16, fp8 (per tensor) or fp8_block
+  std::string dtype = "bf16";  // expert weights: bf16, fp8 (per tensor), fp8_block or mxfp4
   double tokens = 0;           // tokens entering the layer on this device (balanced routing)
   double hidden = 0;
   double inter = 0;            // one expert's width on this device (expert width / expert TP)

@@ -225,7 +225,9 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
   if (fam.contains("moe")) {
     for (const auto& [dt, m] : fam["moe"].items()) {
       const std::string w = fw + ": moe: " + dt;
-      if (dt != "bf16" && dt != "fp8" && dt != "fp8_block") bad_value(fw + ": moe", dt, "dtype keys bf16, fp8 or fp8_block");
+      if (dt != "bf16" && dt != "fp8" && dt != "fp8_block" && dt != "mxfp4") {
+        bad_value(fw + ": moe", dt, "dtype keys bf16, fp8, fp8_block or mxfp4");
+      }
       MoeFit f;
       f.kernel = str(m, "kernel", w);
       f.coef = coefs(require_field(m, "regression", w), "coef", moe_term_names().size(), w + ": regression");

@@ -109,6 +109,7 @@ struct MoeLayerShape {
   std::int32_t ep = 0;             // expert-parallel shards (0: not a MoE expert operator)
   std::int8_t part = -1;           // 0 gate_up, 1 activation, 2 down
   DType weight_dtype = DType::kBf16, act_dtype = DType::kBf16;
+  bool mxfp4 = false;  // int4 expert weights in MXFP4 (gpt-oss), not integer int4
   // The device's routed token copies (the slowest shard's under a routing draw), the experts
   // that get any and the rows each gets.
   double copies = 0;

@@ -94,13 +94,14 @@ class OperatorMemo {
                    static_cast<std::uint64_t>(static_cast<std::uint32_t>(op.moe.local_experts)) << 32,
                static_cast<std::uint64_t>(static_cast<std::uint32_t>(op.moe.ep)) |
                    static_cast<std::uint64_t>(static_cast<std::uint8_t>(op.moe.part)) << 32 |
-                   static_cast<std::uint64_t>(op.moe.weight_dtype) << 40 | static_cast<std::uint64_t>(op.moe.act_dtype) << 48,
+                   static_cast<std::uint64_t>(op.moe.weight_dtype) << 40 | static_cast<std::uint64_t>(op.moe.act_dtype) << 48 |
+                   static_cast<std::uint64_t>(op.moe.mxfp4) << 56,
                w(op.moe.copies), w(op.moe.active), w(op.moe.per_expert)};
   }
   static bool default_moe(const MoeLayerShape& m) {
     const MoeLayerShape d;
     return m.hidden == d.hidden && m.inter == d.inter && m.topk == d.topk && m.local_experts == d.local_experts &&
-           m.ep == d.ep && m.part == d.part && m.weight_dtype == d.weight_dtype && m.act_dtype == d.act_dtype &&
+           m.ep == d.ep && m.part == d.part && m.weight_dtype == d.weight_dtype && m.act_dtype == d.act_dtype && m.mxfp4 == d.mxfp4 &&
            w(m.copies) == w(d.copies) && m.active == d.active && m.per_expert == d.per_expert;
   }
 

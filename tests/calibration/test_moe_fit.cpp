@@ -31,12 +31,13 @@ FitSettings no_holdout() {
 }
 
 // vLLM's kernel per weight format on Hopper (Triton for bf16 and block fp8, FlashInfer's
-// CUTLASS MoE for per-tensor fp8), balanced routing only; latency ms -> us; shape as
-// measured (the per-device split is the fit's, moe_query).
+// CUTLASS MoE for per-tensor fp8, OpenAI's Triton kernels for gpt-oss's MXFP4), balanced
+// routing only; latency ms -> us; shape as measured (the per-device split is the fit's,
+// moe_query).
 TEST(Readers, AiconfiguratorMoeKeepsVllmsHopperKernelsAndBalancedRows) {
   MeasurementSet s;
   read_measurements(kData + "/formats/aic_moe.csv", "aic_moe.csv", s);
-  ASSERT_EQ(s.rows.size(), 3u);
+  ASSERT_EQ(s.rows.size(), 4u);
   const Measurement& m = s.rows[0];
   EXPECT_EQ(m.family, Family::kMoe);
   EXPECT_EQ(m.dtype, "bf16");
@@ -52,19 +53,23 @@ TEST(Readers, AiconfiguratorMoeKeepsVllmsHopperKernelsAndBalancedRows) {
   EXPECT_EQ(m.key(), "moe|bf16|vllm_unquantizedfusedmoe_triton_tritonexperts|h=4096|i=14336|topk=2|e=8|tp=2|ep=1|tokens=64");
   EXPECT_EQ(s.rows[1].dtype, "fp8_block");
   EXPECT_EQ(s.rows[1].kernel, "vllm_fp8moe_triton_tritonexperts");
-  EXPECT_EQ(s.rows[2].dtype, "fp8");
+  EXPECT_EQ(s.rows[2].dtype, "mxfp4");
+  EXPECT_EQ(s.rows[2].kernel, "vllm_gptossmxfp4moe_triton_oaitritonmxfp4expertsmonolithic");
+  EXPECT_EQ(s.rows[3].dtype, "fp8");
   const InputFile& in = s.inputs[0];
   EXPECT_EQ(in.format, "aiconfigurator_moe");
-  EXPECT_EQ(in.rows, 6u);
-  EXPECT_EQ(in.skipped.size(), 3u);
-  EXPECT_EQ(in.skipped.at("moe_dtype w4a16_mxfp4 (not modelled)"), 1u);
+  EXPECT_EQ(in.rows, 7u);
+  EXPECT_EQ(in.skipped.size(), 3u);  // a routing, a block-fp8 kernel and an MXFP4 kernel
+  EXPECT_EQ(in.skipped.at("moe kernel vllm_compressedtensorsw4a4mxfp4moe_marlin_marlinexperts_situ_as_silu (vLLM's default on "
+                          "Hopper is vllm_gptossmxfp4moe_triton_oaitritonmxfp4expertsmonolithic)"),
+            1u);
   EXPECT_EQ(in.skipped.at("moe routing power_law_1.2 (servesim spreads routed tokens evenly: balanced rows only)"), 1u);
   // Per device: width 14,336 over 2 expert-TP shards, 8 experts on the one EP shard.
   const MoeQuery q = moe_query(m);
   EXPECT_DOUBLE_EQ(q.inter, 7168);
   EXPECT_DOUBLE_EQ(q.local_experts, 8);
   EXPECT_DOUBLE_EQ(q.copies(), 128);  // 64 tokens x top-2 / EP 1
-  const MoeQuery ep = moe_query(s.rows[2]);  // 8 experts over EP 2, 1 token x top-2
+  const MoeQuery ep = moe_query(s.rows[3]);  // 8 experts over EP 2, 1 token x top-2
   EXPECT_DOUBLE_EQ(ep.local_experts, 4);
   EXPECT_DOUBLE_EQ(ep.copies(), 1);
 }

@@ -56,6 +56,10 @@ TEST(MoeTerms, ByHand) {
   f.dtype = "fp8";
   EXPECT_DOUBLE_EQ(moe_terms(f, round_rates())[1], 12.0);
   EXPECT_DOUBLE_EQ(moe_terms(f, round_rates())[2], 0.012);
+  // MXFP4 (gpt-oss): 4.25 bits a weight (an 8-bit exponent per 32), FLOPs at the bf16 peak.
+  f.dtype = "mxfp4";
+  EXPECT_DOUBLE_EQ(moe_terms(f, round_rates())[1], 24.0 * 4.25 / 16);
+  EXPECT_DOUBLE_EQ(moe_terms(f, round_rates())[2], 0.024);
 }
 
 double regression(const MoeQuery& q) {
@@ -144,7 +148,7 @@ TEST(PredictMoe, JsonRoundTripAnswersAlikeAndBadFieldsAreNamed) {
   };
   nlohmann::json j = p.to_json();
   j["families"]["moe"]["int4"] = j["families"]["moe"]["bf16"];
-  EXPECT_NE(error_of(j).find("p.json: families: moe: got 'int4', expected dtype keys bf16, fp8 or fp8_block"), std::string::npos)
+  EXPECT_NE(error_of(j).find("p.json: families: moe: got 'int4', expected dtype keys bf16, fp8, fp8_block or mxfp4"), std::string::npos)
       << error_of(j);
   j = p.to_json();
   j["families"]["moe"]["bf16"]["groups"][0]["us"] = {1.0};
@@ -211,6 +215,24 @@ TEST_F(FusedMoe, WithoutTheFamilyThePartsGoToTheRoofline) {
   for (const Operator& op : parts) EXPECT_EQ(gemm_only->predict(op)->source, "roofline") << op.name;
   const auto fp8 = moe_expert_operators(balanced_moe_layer(4, 1000, 500, 2, 8, 1, DType::kFp8, DType::kBf16), 1);
   for (const Operator& op : fp8) EXPECT_EQ(model()->predict(op)->source, "roofline") << op.name;
+}
+
+// int4 experts are MXFP4 (gpt-oss's checkpoint) or integer int4 (GPTQ/AWQ): another kernel
+// each. An MXFP4 layer asks the mxfp4 fit; an integer int4 one has none and stays on the roofline.
+TEST(FusedMoeMxfp4, Int4ExpertsAskTheMxfp4FitOnlyWhenTheyAreMxfp4) {
+  FittedProfile p = profile();
+  p.moe["mxfp4"] = p.moe.at("bf16");
+  p.finalize();
+  const auto path = std::filesystem::temp_directory_path() / ("servesim_moe_mxfp4_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << p.to_json().dump();
+  const DeviceSpec dev = testing::round_device();
+  const auto m = CostModelRegistry::get().build({{"impl", "calibrated"}, {"profile", path.string()}}, "scenario.json: cost", nullptr,
+                                                CostDeps{dev, "/nonexistent"});
+  MoeLayerShape layer = balanced_moe_layer(4, 1000, 500, 2, 8, 1, DType::kInt4, DType::kBf16);
+  EXPECT_EQ(m->predict(moe_expert_operators(layer, 1)[0])->source, "roofline");
+  layer.mxfp4 = true;
+  EXPECT_NE(m->predict(moe_expert_operators(layer, 1)[0])->source.find(":moe"), std::string::npos);
+  std::filesystem::remove(path);
 }
 
 // balanced_moe_layer: 3 tokens x top-2 / EP 2 = 3 copies on min(4 local, 3) = 3 experts, 1

@@ -229,9 +229,11 @@ TEST(PhysicalBounds, AttentionNeverBeatsPeakAndGrowsWithBatchQueryAndContext) {
 
 // A MoE layer's three expert operators (balanced routing) priced by the calibrated model.
 SimTime moe_layer_ns(const ICostModel& m, std::int64_t tokens, std::int64_t hidden, std::int64_t inter, std::int32_t topk,
-                     std::int32_t local, std::int32_t ep, DType dt) {
+                     std::int32_t local, std::int32_t ep, DType dt, bool mxfp4) {
   SimTime t = 0;
-  for (const Operator& op : moe_expert_operators(balanced_moe_layer(tokens, hidden, inter, topk, local, ep, dt, DType::kBf16), 1)) {
+  MoeLayerShape l = balanced_moe_layer(tokens, hidden, inter, topk, local, ep, dt, DType::kBf16);
+  l.mxfp4 = mxfp4;
+  for (const Operator& op : moe_expert_operators(l, 1)) {
     t += ns(m, op);
   }
   return t;
@@ -241,7 +243,8 @@ TEST(PhysicalBounds, MoeLayersNeverBeatPeakAndGrowWithTokensAndWidth) {
   for (const auto& s : subjects()) {
     for (const auto& [dts, fit] : s->profile.moe) {
       std::mt19937_64 rng = stream(13, s->name + " moe " + dts);
-      const DType dt = parse_dtype(dts, "moe dtype");
+      const bool mxfp4 = dts == "mxfp4";  // int4 values in MXFP4 (gpt-oss)
+      const DType dt = mxfp4 ? DType::kInt4 : parse_dtype(dts, "moe dtype");
       double max_t = 1, max_h = 1, max_i = 1;
       for (const auto& g : fit.groups) {
         max_t = std::max(max_t, g.tokens.back());
@@ -254,17 +257,17 @@ TEST(PhysicalBounds, MoeLayersNeverBeatPeakAndGrowWithTokensAndWidth) {
         const auto local = static_cast<std::int32_t>(draw(rng, 1, 512));
         const auto ep = static_cast<std::int32_t>(1 << std::uniform_int_distribution<int>(0, 3)(rng));
         const auto topk = static_cast<std::int32_t>(std::min<std::int64_t>(draw(rng, 1, 16), std::int64_t{local} * ep));
-        const SimTime base = moe_layer_ns(*s->model, tokens, hidden, inter, topk, local, ep, dt);
+        const SimTime base = moe_layer_ns(*s->model, tokens, hidden, inter, topk, local, ep, dt, mxfp4);
         const MoeLayerShape l = balanced_moe_layer(tokens, hidden, inter, topk, local, ep, dt, DType::kBf16);
         const double params = 3.0 * static_cast<double>(hidden) * static_cast<double>(inter);
         const double floor_s = std::max(2.0 * l.copies * params / peak(s->dev, dt),
-                                        static_cast<double>(l.active) * params * dtype_bytes(dt) / s->dev.hbm_bandwidth);
+                                        static_cast<double>(l.active) * params * (mxfp4 ? 4.25 / 8 : dtype_bytes(dt)) / s->dev.hbm_bandwidth);
         const std::string what = fmt::format("{} tokens={} hidden={} inter={} topk={} local={} ep={}", dts, tokens, hidden, inter, topk, local, ep);
         t.bound(static_cast<double>(base) >= floor_s * 1e9 - 3.0, what);
         const double r = std::uniform_real_distribution<double>(1.01, 8.0)(rng);
         const auto up = [&](std::int64_t v) { return std::max<std::int64_t>(v + 1, std::llround(static_cast<double>(v) * r)); };
-        t.monotone(moe_layer_ns(*s->model, up(tokens), hidden, inter, topk, local, ep, dt), base, tokens >= max_t, what + " tokens up");
-        t.monotone(moe_layer_ns(*s->model, tokens, hidden, up(inter), topk, local, ep, dt), base, inter >= max_i, what + " width up");
+        t.monotone(moe_layer_ns(*s->model, up(tokens), hidden, inter, topk, local, ep, dt, mxfp4), base, tokens >= max_t, what + " tokens up");
+        t.monotone(moe_layer_ns(*s->model, tokens, hidden, up(inter), topk, local, ep, dt, mxfp4), base, inter >= max_i, what + " width up");
       }
       // Measured 2026-12-07: no layer below its floor; at most 15 of 2,000 growths not monotone
       // (h100_sxm fp8, worst drop 21 %: FlashInfer's per-tensor fp8 rows dip by as much

@@ -7,7 +7,8 @@ and down GEMMs, the activation, the weighted sum) timed on one H200 for many MoE
 (hidden, expert width, top-k, experts), 1-16,384 tokens, expert TP and EP shards, three
 routing distributions and several weight formats. `servesim calibrate fit` reads the rows of
 vLLM's default Hopper kernel per format (bf16 and block-scaled fp8: Triton; per-tensor fp8:
-FlashInfer's CUTLASS MoE), balanced routing only, as the h200_sxm profile's `moe` family.
+FlashInfer's CUTLASS MoE; MXFP4: OpenAI's Triton kernels, gpt-oss's shapes only), balanced
+routing only, as the h200_sxm profile's `moe` family.
 
 For each MoE shape (hidden, expert width, top-k, experts) in turn, every row of that shape
 (every format, token count, TP and EP shard) is removed, a profile is fitted on the rest
@@ -44,6 +45,7 @@ KERNELS = {  # vLLM's default on Hopper per weight format (sim/calibrate/readers
     "bfloat16": ("bf16", "vllm_unquantizedfusedmoe_triton_tritonexperts"),
     "fp8": ("fp8", "vllm_modeloptfp8moe_flashinfer_cutlass_flashinferexperts"),
     "fp8_block": ("fp8_block", "vllm_fp8moe_triton_tritonexperts"),
+    "w4a16_mxfp4": ("mxfp4", "vllm_gptossmxfp4moe_triton_oaitritonmxfp4expertsmonolithic"),
 }
 BUCKETS = [(1, 8), (16, 128), (160, 1024), (1536, 16384)]
 

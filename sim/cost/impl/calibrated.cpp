@@ -168,10 +168,11 @@ class CalibratedCostModel final : public ICostModel {
   // dtype): the layer's time, this part's share of it by the parts' physical bounds.
   std::optional<Prediction> fused_moe_part(const Operator& op) const {
     const MoeLayerShape& s = op.moe;
-    static const std::string kBf16 = "bf16", kFp8 = "fp8", kFp8Block = "fp8_block";
+    static const std::string kBf16 = "bf16", kFp8 = "fp8", kFp8Block = "fp8_block", kMxfp4 = "mxfp4";
     const std::string* dt = s.weight_dtype == DType::kBf16 || s.weight_dtype == DType::kFp16 ? &kBf16
                             : s.weight_dtype == DType::kFp8                                 ? &kFp8
                             : s.weight_dtype == DType::kFp8Block                            ? &kFp8Block
+                            : s.weight_dtype == DType::kInt4 && s.mxfp4                    ? &kMxfp4
                                                                                             : nullptr;
     if (!dt || s.part < 0 || s.part > 2 || s.topk <= 0 || !(s.copies > 0)) return std::nullopt;
     MoeQuery q;

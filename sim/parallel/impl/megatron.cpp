@@ -326,6 +326,7 @@ class MegatronPlan final : public IParallelPlan {
       MoeLayerShape experts =
           balanced_moe_layer(group_T, H, I, static_cast<std::int32_t>(moe.experts_per_token), static_cast<std::int32_t>(local_experts),
                              static_cast<std::int32_t>(d_.ep), bt.weight_dtype, bt.act_dtype);
+      experts.mxfp4 = m.quant_method == "mxfp4";
       std::int64_t& active = experts.active;
       std::int64_t& per_expert = experts.per_expert;
       double& shard_copies = experts.copies;

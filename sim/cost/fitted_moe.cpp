@@ -46,12 +46,26 @@ MoeQuery FittedProfile::MoeGroup::query(const std::string& dtype, double at_toke
   return q;
 }
 
-double moe_group_log_ratio(const FittedProfile::MoeGroup& g, double log_tokens) {
+double moe_group_log_ratio(const FittedProfile::MoeGroup& g, double log_tokens, const std::vector<double>& coef,
+                           const std::string& dtype, const ProfileRates& r) {
   const auto& x = g.log_tokens;
   const auto& y = g.log_ratio;
   if (x.empty()) return 0;
   if (log_tokens <= x.front()) return y.front();
-  if (log_tokens >= x.back()) return y.back();
+  if (log_tokens >= x.back()) {
+    // Beyond the largest measured tokens the layer keeps its last measured *marginal*
+    // efficiency against the regression (as GEMM lines do against the roofline): the time
+    // grows from the last point by the regression's growth times the last step's ratio of
+    // measured to regression growth (never below the last point's ratio: the fixed part of
+    // the regression would otherwise make the residual shrink as the layer grows).
+    const std::size_t n = x.size();
+    if (n < 2 || log_tokens == x.back()) return y.back();
+    const double t1 = g.tokens[n - 2], t2 = g.tokens[n - 1], u1 = g.us[n - 2], u2 = g.us[n - 1];
+    const double r1 = moe_regression_us(coef, g.query(dtype, t1), r), r2 = moe_regression_us(coef, g.query(dtype, t2), r);
+    const double rq = moe_regression_us(coef, g.query(dtype, std::exp(log_tokens)), r);
+    const double marginal = r2 > r1 && u2 > u1 ? std::max((u2 - u1) / (r2 - r1), u2 / r2) : u2 / r2;
+    return std::log((u2 + marginal * (rq - r2)) / rq);
+  }
   const auto hi = static_cast<std::size_t>(std::upper_bound(x.begin(), x.end(), log_tokens) - x.begin());
   const std::size_t lo = hi - 1;
   const double f = (log_tokens - x[lo]) / (x[hi] - x[lo]);
@@ -81,7 +95,7 @@ std::optional<FitAnswer> FittedProfile::predict_moe(const MoeQuery& q) const {
   if (!(reg > 0)) return std::nullopt;
   for (const auto& g : f.groups) {
     if (g.hidden == q.hidden && g.inter == q.inter && g.topk == q.topk && g.local_experts == q.local_experts && g.ep == q.ep) {
-      return FitAnswer{reg * std::exp(moe_group_log_ratio(g, std::log(q.tokens))), ""};
+      return FitAnswer{reg * std::exp(moe_group_log_ratio(g, std::log(q.tokens), f.coef, q.dtype, rates)), ""};
     }
   }
   return FitAnswer{reg * moe_neighbour_factor(f, q), "regression_residual"};

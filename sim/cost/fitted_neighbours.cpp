@@ -61,7 +61,7 @@ double FittedProfile::moe_neighbour_factor(const MoeFit& f, const MoeQuery& q) c
     for (std::size_t i = 0; i < key.size(); ++i) d += std::abs(g.log_key[i] - key[i]);
     const double e = NeighbourMean::weight_exponent(d);
     if (e > NeighbourMean::kIgnore) continue;
-    mean.add(e, moe_group_log_ratio(g, lt));
+    mean.add(e, moe_group_log_ratio(g, lt, f.coef, q.dtype, rates));
   }
   return mean.factor();
 }

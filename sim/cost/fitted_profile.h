@@ -265,8 +265,9 @@ class FittedProfile {
 };
 
 // A measured MoE group's log(measured / regression) at log(tokens): linear between its points,
-// its first or last point's beyond them.
-double moe_group_log_ratio(const FittedProfile::MoeGroup& g, double log_tokens);
+// its first point's below them, its last step's marginal ratio beyond them (fitted_moe.cpp).
+double moe_group_log_ratio(const FittedProfile::MoeGroup& g, double log_tokens, const std::vector<double>& coef,
+                           const std::string& dtype, const ProfileRates& r);
 
 // Rounds to `sig` significant digits (profiles store 5, which keeps files small and
 // deterministic).

@@ -96,9 +96,14 @@ TEST(PredictMoe, AMeasuredShapeFollowsItsCurveBetweenAndBeyondItsPoints) {
   EXPECT_NEAR(at(16), 4 * regression(query(16)), 1e-9);
   // 8 tokens: halfway in log tokens, so the residual is halfway in log: 2^1.5.
   EXPECT_NEAR(at(8), std::pow(2.0, 1.5) * regression(query(8)), 1e-9);
-  // Beyond the points: the nearest point's residual.
+  // Below the points: the first point's residual.
   EXPECT_NEAR(at(1), 2 * regression(query(1)), 1e-9);
-  EXPECT_NEAR(at(4096), 4 * regression(query(4096)), 1e-9);
+  // Beyond them: the last point plus the regression's growth times the last step's marginal
+  // ratio, (u16 - u4) / (reg16 - reg4), when that exceeds the last point's own ratio (4).
+  // reg4 = 10 + 24 + 0.024 + 0.056 = 34.08, reg16 = 10 + 24 + 0.096 + 0.224 = 34.32 (all 8
+  // experts read either way), u4 = 68.16, u16 = 137.28: marginal 69.12 / 0.24 = 288; reg4096 =
+  // 10 + 24 + 24.576 + 57.344 = 115.92, so 137.28 + 288 x (115.92 - 34.32) = 23,638.08.
+  EXPECT_NEAR(at(4096), 23638.08, 1e-6);
   EXPECT_STREQ(p.predict_moe(query(8))->variant, "");
 }
 

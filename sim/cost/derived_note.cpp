@@ -12,43 +12,87 @@
 namespace servesim {
 namespace fs = std::filesystem;
 
-nlohmann::json derived_profiles_used(const nlohmann::json& time_by_source, const std::string& data_dir) {
-  std::map<std::string, std::string> wanted;  // device -> sha8
+namespace {
+
+// device -> sha8 of the sources "<prefix><device>@<sha8>:<family>..." whose family starts with
+// `family` ("" for any).
+std::map<std::string, std::string> profiles_named(const nlohmann::json& time_by_source, const std::string& prefix,
+                                                  const std::string& family) {
+  std::map<std::string, std::string> wanted;
   for (const auto& [src, seconds] : time_by_source.items()) {
-    if (!src.starts_with("derived:")) continue;
-    const auto at = src.find('@'), colon = src.find(':', 8);
+    if (!src.starts_with(prefix)) continue;
+    const auto at = src.find('@'), colon = src.find(':', prefix.size());
     if (at == std::string::npos || colon == std::string::npos || at > colon) continue;
-    wanted.emplace(src.substr(8, at - 8), src.substr(at + 1, colon - at - 1));
+    if (!src.substr(colon + 1).starts_with(family)) continue;
+    wanted.emplace(src.substr(prefix.size(), at - prefix.size()), src.substr(at + 1, colon - at - 1));
   }
-  nlohmann::json out = nlohmann::json::object();
-  const fs::path dir = fs::path(data_dir) / "calibration" / "profiles";
-  for (const auto& [device, sha8] : wanted) {
-    nlohmann::json entry = {{"profile", nullptr}, {"from", nullptr}, {"expected_error", nullptr}};
-    std::set<fs::path> candidates;  // sorted: the first match is the same on every machine
-    std::error_code ec;
-    for (const auto& f : fs::directory_iterator(dir, ec)) {
-      const std::string name = f.path().filename().string();
-      if (f.path().extension() == ".json" && name.starts_with(device) && !name.ends_with(".residuals.json") &&
-          (name == device + ".json" || name.starts_with(device + "@"))) {
-        candidates.insert(f.path());
-      }
+  return wanted;
+}
+
+// calibration/profiles/<device>[@<set>].json whose SHA-256 starts with `sha8`, or "" (the
+// candidates sorted: the first match is the same on every machine).
+fs::path profile_file(const std::string& data_dir, const std::string& device, const std::string& sha8) {
+  std::set<fs::path> candidates;
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(fs::path(data_dir) / "calibration" / "profiles", ec)) {
+    const std::string name = f.path().filename().string();
+    if (f.path().extension() == ".json" && name.starts_with(device) && !name.ends_with(".residuals.json") &&
+        (name == device + ".json" || name.starts_with(device + "@"))) {
+      candidates.insert(f.path());
     }
-    for (const fs::path& f : candidates) {
-      if (sha256_file_hex(f.string()).substr(0, sha8.size()) != sha8) continue;
+  }
+  for (const fs::path& f : candidates) {
+    if (sha256_file_hex(f.string()).substr(0, sha8.size()) == sha8) return f;
+  }
+  return {};
+}
+
+}  // namespace
+
+nlohmann::json derived_profiles_used(const nlohmann::json& time_by_source, const std::string& data_dir) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [device, sha8] : profiles_named(time_by_source, "derived:", "")) {
+    nlohmann::json entry = {{"profile", nullptr}, {"from", nullptr}, {"expected_error", nullptr}};
+    if (const fs::path f = profile_file(data_dir, device, sha8); !f.empty()) {
       const nlohmann::json p = read_json_file(f.string());
       const nlohmann::json d = p.value("derived_from", nlohmann::json::object());
       entry["profile"] = fs::path(f).lexically_relative(data_dir).string();
       entry["from"] = d.value("device", std::string());
       if (d.contains("expected_error")) entry["expected_error"] = d["expected_error"];
-      break;
     }
     out[device] = entry;
   }
   return out;
 }
 
+nlohmann::json borrowed_moe_used(const nlohmann::json& time_by_source, const std::string& data_dir) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [device, sha8] : profiles_named(time_by_source, "fit:", "moe")) {
+    const fs::path f = profile_file(data_dir, device, sha8);
+    if (f.empty()) continue;
+    const nlohmann::json p = read_json_file(f.string());
+    const auto prov = p.find("provenance");
+    if (prov == p.end() || !prov->contains("moe_from")) continue;
+    const nlohmann::json& m = (*prov)["moe_from"];
+    out[device] = {{"profile", fs::path(f).lexically_relative(data_dir).string()},
+                   {"from", m.value("device", std::string())},
+                   {"from_profile", m.value("profile", std::string())}};
+  }
+  return out;
+}
+
+std::string borrowed_moe_text(const nlohmann::json& used) {
+  std::string out;
+  for (const auto& [device, e] : used.items()) {
+    out += fmt::format("note: MoE layers on {} are priced from {}'s measured fused MoE ({}), moved to {} by derive's rule; never "
+                       "measured on {}\n",
+                       device, e["from"].get<std::string>(), e["from_profile"].get<std::string>(), device, device);
+  }
+  return out;
+}
+
 std::string derived_profiles_text(const nlohmann::json& used) {
-  static const std::vector<std::string> kFamilies = {"gemm", "attention_prefill", "attention_decode", "collective", "copy"};
+  static const std::vector<std::string> kFamilies = {"gemm", "attention_prefill", "attention_decode", "collective", "copy", "moe"};
   std::string out;
   for (const auto& [device, e] : used.items()) {
     if (e["profile"].is_null()) {

@@ -21,4 +21,11 @@ nlohmann::json derived_profiles_used(const nlohmann::json& time_by_source, const
 // expected error (the rule checked A -> B): gemm 10.4 %, ...; unchecked: ...".
 std::string derived_profiles_text(const nlohmann::json& used);
 
+// {device: {profile, from}} for every measured profile among `time_by_source`'s
+// "fit:<device>@<sha8>:moe..." sources whose MoE family came from another device
+// (provenance.moe_from: calibrate fit --moe-from); empty object when none.
+nlohmann::json borrowed_moe_used(const nlohmann::json& time_by_source, const std::string& data_dir);
+// One line per device: "note: MoE layers on D are priced from S's measured fused MoE ...".
+std::string borrowed_moe_text(const nlohmann::json& used);
+
 }  // namespace servesim

@@ -379,6 +379,7 @@ std::string summary_table(const nlohmann::json& s) {
                        100.0 * ku["p99"].get<double>());
   }
   if (s.contains("derived_profiles")) out += derived_profiles_text(s["derived_profiles"]);
+  if (s.contains("borrowed_moe")) out += borrowed_moe_text(s["borrowed_moe"]);
   if (s.contains("kv_transfer")) {
     const auto& k = s["kv_transfer"];
     out += fmt::format("KV hand-off (wait for decode room + transfer): {} requests, mean {:.2f} ms p99 {:.2f} ms, {:.1f} MB mean\n", k["requests"].get<std::int64_t>(),

@@ -383,6 +383,7 @@ SimResult Simulation::run(const RunControl& control) {
   res.summary["step_time_by_op_class_s"] = cost_by_class;
   res.summary["step_time_by_cost_model_s"] = cost_by_source;
   if (nlohmann::json d = derived_profiles_used(cost_by_source, catalog_->data_dir()); !d.empty()) res.summary["derived_profiles"] = d;
+  if (nlohmann::json b = borrowed_moe_used(cost_by_source, catalog_->data_dir()); !b.empty()) res.summary["borrowed_moe"] = b;
   res.summary["kv_exposed_map_s"] = exposed;
   res.summary["kv_swap_s"] = swap;
 

@@ -197,7 +197,7 @@ TEST(CalibrateCli, RunsOnADerivedProfileSayWhatItIsAndItsExpectedError) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("note: costs on gh200_144gb come from a profile derived from h200_sxm"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("checked on measured h100_sxm"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("unchecked: attention_prefill, attention_decode, copy"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unchecked: attention_prefill, attention_decode, copy, moe"), std::string::npos) << r.out;
   const auto s = nlohmann::json::parse(slurp(d / "r" / "summary.json"))["derived_profiles"]["gh200_144gb"];
   EXPECT_EQ(s["from"], "h200_sxm");
   const auto res = nlohmann::json::parse(slurp(fs::path(SERVESIM_DATA_DIR) / s["expected_error"]["residuals"].get<std::string>()));
@@ -209,6 +209,25 @@ TEST(CalibrateCli, RunsOnADerivedProfileSayWhatItIsAndItsExpectedError) {
   ASSERT_EQ(m.code, 0) << m.out;
   EXPECT_EQ(m.out.find("note: costs on"), std::string::npos) << m.out;
   EXPECT_FALSE(nlohmann::json::parse(slurp(d / "m" / "summary.json")).contains("derived_profiles"));
+}
+
+// A run whose MoE layers a profile prices with another device's measured family (h100_sxm's,
+// from h200_sxm: calibrate fit --moe-from) says so in summary.json and on the terminal; a
+// dense model on the same profile does not (its MoE family answered nothing).
+TEST(CalibrateCli, RunsWhoseMoeFamilyCameFromAnotherDeviceSaySo) {
+  const auto d = tmp("borrowed_moe");
+  const auto r = cli("run --set model=Mixtral-8x7B-v0.1 --set parallel.tp=2 --set workload.num_requests=20 --out " + (d / "r").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("note: MoE layers on h100_sxm are priced from h200_sxm's measured fused MoE (calibration/profiles/h200_sxm.json)"),
+            std::string::npos)
+      << r.out;
+  const auto s = nlohmann::json::parse(slurp(d / "r" / "summary.json"))["borrowed_moe"]["h100_sxm"];
+  EXPECT_EQ(s["from"], "h200_sxm");
+  EXPECT_EQ(s["profile"], "calibration/profiles/h100_sxm.json");
+  const auto m = cli("run --set workload.num_requests=20 --out " + (d / "m").string());
+  ASSERT_EQ(m.code, 0) << m.out;
+  EXPECT_EQ(m.out.find("note: MoE layers"), std::string::npos) << m.out;
+  EXPECT_FALSE(nlohmann::json::parse(slurp(d / "m" / "summary.json")).contains("borrowed_moe"));
 }
 
 // --data checks a profile against tables it never saw, every row (none held out); a derived

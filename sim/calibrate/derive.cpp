@@ -41,24 +41,6 @@ double collective_latency_ratio(const DeviceSpec& source, const DeviceSpec& targ
   return 1.0;
 }
 
-std::map<std::string, FittedProfile::MoeFit> derive_moe(const std::map<std::string, FittedProfile::MoeFit>& src,
-                                                        const ProfileRates& rs, const ProfileRates& rt, bool same_chip_layout) {
-  // As GEMM points: the fused kernel's tiles are the architecture's.
-  std::map<std::string, FittedProfile::MoeFit> out;
-  for (const auto& [dt, f] : src) {
-    FittedProfile::MoeFit nf = f;
-    for (auto& g : nf.groups) {
-      for (std::size_t i = 0; i < g.tokens.size(); ++i) {
-        const MoeQuery q = g.query(dt, g.tokens[i]);
-        const double a = moe_regression_us(f.coef, q, rs), b = moe_regression_us(f.coef, q, rt);
-        if (a > 0 && b > 0) g.us[i] = same_chip_layout ? g.us[i] * (b / a) : b;
-      }
-    }
-    out.emplace(dt, std::move(nf));
-  }
-  return out;
-}
-
 FittedProfile derive_profile(const FittedProfile& src, const std::string& src_path, const std::string& src_sha256,
                              const DeviceSpec& source, const DeviceSpec& target, double cpu_scale) {
   FittedProfile d;

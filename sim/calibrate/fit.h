@@ -81,12 +81,6 @@ nlohmann::json expected_error_json(const std::string& residuals_path, const std:
 // with host-link bandwidth, host-side latencies with `cpu_scale`).
 FittedProfile derive_profile(const FittedProfile& src, const std::string& src_path, const std::string& src_sha256,
                              const DeviceSpec& source, const DeviceSpec& target, double cpu_scale);
-// A MoE family on another device by derive's rule: the regression kept, each measured point
-// times regression(target rates) / regression(source rates) between chips of one layout, the
-// target's regression across layouts.
-std::map<std::string, FittedProfile::MoeFit> derive_moe(const std::map<std::string, FittedProfile::MoeFit>& src,
-                                                        const ProfileRates& source, const ProfileRates& target,
-                                                        bool same_chip_layout);
 // Source/target time ratio of a collective's bandwidth-bound part: achieved all-reduce bus
 // bandwidths where both devices have one, else the intra-node link peaks.
 double collective_bandwidth_ratio(const DeviceSpec& source, const DeviceSpec& target);

@@ -44,8 +44,11 @@ std::string known_kernel_sets(const std::string& device) {
 }
 
 // The MoE family of `from`'s measured profile, moved to `dev` by derive's rule (FITTING.md,
-// "MoE layers"), its source named in the profile's provenance and kernel set.
-void borrow_moe(FittedProfile& p, const DeviceSpec& dev, const std::string& from, const std::string& data_dir) {
+// "MoE layers"): recorded by reference in the profile written to `out` (provenance.moe_from:
+// the source beside it by file name, else its absolute path, and its SHA-256), which
+// FittedProfile::load resolves; named in the kernel set.
+void borrow_moe(FittedProfile& p, const DeviceSpec& dev, const std::string& from, const std::string& data_dir,
+                const std::string& out) {
   const std::string path = profile_path(data_dir, from);
   const std::string expected = "a device whose measured profile has a MoE family (e.g. h200_sxm), or none";
   if (!fs::exists(path)) bad_value("--moe-from", from, expected + "; " + path + " is missing");
@@ -53,9 +56,11 @@ void borrow_moe(FittedProfile& p, const DeviceSpec& dev, const std::string& from
   if (src.status != "measured" || src.moe.empty()) bad_value("--moe-from", from, expected);
   const DeviceSpec source = load_device(src.device, data_dir, "--moe-from: " + path + ": device");
   const bool same_layout = calib::gemm_residuals_transfer(source, dev);
-  p.moe = calib::derive_moe(src.moe, src.rates, p.rates, same_layout);
+  const bool beside = fs::weakly_canonical(fs::absolute(path)).parent_path() ==
+                      fs::weakly_canonical(fs::absolute(out)).parent_path();
   p.provenance["moe_from"] = {
-      {"profile", calib::relative_to(path, data_dir)},
+      {"profile", beside ? fs::path(path).filename().string() : fs::weakly_canonical(fs::absolute(path)).string()},
+      {"same_chip_layout", same_layout},
       {"sha256", sha256_file_hex(path)},
       {"device", src.device},
       {"rule", same_layout ? "measured points times regression(this device's rates) / regression(the source's): the same "
@@ -131,8 +136,8 @@ int fit(const Args& args) {
   const std::string moe_from = vm.count("moe-from")  ? vm["moe-from"].as<std::string>()
                                : vm.count("data") ? std::string()
                                                   : calib::default_moe_source(dev.name, kernel_set);
-  if (p.moe.empty() && !moe_from.empty() && moe_from != "none") borrow_moe(p, dev, moe_from, data_dir);
   const std::string out = vm.count("out") ? vm["out"].as<std::string>() : profile_path(data_dir, dev.name, p.kernel_set_name());
+  if (p.moe.empty() && !moe_from.empty() && moe_from != "none") borrow_moe(p, dev, moe_from, data_dir, out);
   calib::write_file_atomically(out, calib::dump_profile_json(p.to_json()));
   std::size_t rows = 0;
   for (const auto& in : set.inputs) rows += in.kept;

@@ -76,7 +76,9 @@ nlohmann::json borrowed_moe_used(const nlohmann::json& time_by_source, const std
     const nlohmann::json& m = (*prov)["moe_from"];
     out[device] = {{"profile", fs::path(f).lexically_relative(data_dir).string()},
                    {"from", m.value("device", std::string())},
-                   {"from_profile", m.value("profile", std::string())}};
+                   {"from_profile", (f.parent_path() / fs::path(m.value("profile", std::string())).filename())
+                                        .lexically_relative(data_dir)
+                                        .string()}};
   }
   return out;
 }

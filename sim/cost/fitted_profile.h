@@ -226,6 +226,9 @@ class FittedProfile {
   // kernel_set's name, or "" when the profile does not say.
   std::string kernel_set_name() const;
   static FittedProfile from_json(const nlohmann::json& j, const std::string& where);
+  // A profile whose provenance.moe_from names another profile (calibrate fit --moe-from) takes
+  // that profile's MoE family by derive_moe at load: beside it (or at the recorded path), with
+  // the SHA-256 recorded at the fit, else an InputError naming both files.
   static FittedProfile load(const std::string& path);
   nlohmann::json to_json() const;
   // Builds the lookup structures (residual grids, indices); call after filling by hand.
@@ -255,7 +258,7 @@ class FittedProfile {
   std::optional<double> gemm_from_neighbours(const GemmFit& g, double m, double n, double k, const std::string& dtype) const;
   double attention_neighbour_factor(bool prefill, const AttentionFit& f, const AttentionQuery& q, double peak) const;
   double moe_neighbour_factor(const MoeFit& f, const MoeQuery& q) const;
-  void finalize_moe();
+  void finalize_moe();  // the MoE family's logs and residuals (part of finalize())
   std::optional<FitAnswer> between_rank_counts(const std::string& op, int ranks, double bytes, const std::string& backend) const;
   double decode_beyond(const AttentionConfig& c, const AttentionQuery& q, double us) const;
   double prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const;
@@ -263,6 +266,13 @@ class FittedProfile {
   std::map<std::string, std::vector<std::size_t>> curve_index_;  // "op|ranks" -> collectives
   std::optional<KnotCurve> page_map_envelope_;
 };
+
+// A MoE family on another device by derive's rule: the regression kept; between chips of one
+// layout each measured point times regression(target rates) / regression(source rates);
+// across layouts no groups (a point would be the target's regression itself: derivable).
+std::map<std::string, FittedProfile::MoeFit> derive_moe(const std::map<std::string, FittedProfile::MoeFit>& src,
+                                                        const ProfileRates& source, const ProfileRates& target,
+                                                        bool same_chip_layout);
 
 // A measured MoE group's log(measured / regression) at log(tokens): linear between its points,
 // its first point's below them, its last step's marginal ratio beyond them (fitted_moe.cpp).

@@ -1,10 +1,12 @@
 // Reading and writing fitted profiles (schema servesim.fitted_profile/1).
 #include <cmath>
+#include <filesystem>
 
 #include <fmt/format.h>
 
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
+#include "sim/cost/sha256.h"
 #include "sim/cost/fitted_profile.h"
 
 namespace servesim {
@@ -129,7 +131,28 @@ json write_attention(const FittedProfile::AttentionFit& f, bool prefill) {
 
 }  // namespace
 
-FittedProfile FittedProfile::load(const std::string& path) { return from_json(read_json_file(path), path); }
+FittedProfile FittedProfile::load(const std::string& path) {
+  FittedProfile p = from_json(read_json_file(path), path);
+  if (!p.moe.empty() || !p.provenance.is_object() || !p.provenance.contains("moe_from")) return p;
+  // The MoE family of another device's profile, moved here at load (calibrate fit --moe-from):
+  // kept by reference, the points derivable from the source.
+  const json& m = p.provenance["moe_from"];
+  const std::string w = path + ": provenance: moe_from";
+  const std::string rel = str(m, "profile", w), sha = str(m, "sha256", w);
+  const std::filesystem::path beside = std::filesystem::path(path).parent_path() / std::filesystem::path(rel).filename();
+  const std::string src_path = std::filesystem::exists(beside) ? beside.string() : rel;
+  if (!std::filesystem::exists(src_path)) bad_value(w + ": profile", rel, "a fitted profile beside " + path + " or at that path");
+  if (sha256_file_hex(src_path) != sha) {
+    bad_value(w + ": sha256", sha.substr(0, 16), "the SHA-256 of " + src_path + " (it changed since the fit: refit " + p.device + ")");
+  }
+  const FittedProfile src = load(src_path);
+  if (src.moe.empty()) bad_value(w + ": profile", rel, "a profile with a MoE family");
+  const auto same = m.find("same_chip_layout");
+  if (same == m.end() || !same->is_boolean()) bad_value(w + ": same_chip_layout", same == m.end() ? "missing" : same->dump(), "true or false");
+  p.moe = derive_moe(src.moe, src.rates, p.rates, same->get<bool>());
+  p.finalize_moe();
+  return p;
+}
 
 bool valid_kernel_set_name(const std::string& name) {
   return !name.empty() && name.find_first_of("/@ ") == std::string::npos;

@@ -154,7 +154,7 @@ TEST(CalibrateCli, EveryDeviceHasAProfileAndDerivedOnesMatchTheirSource) {
     if (!p["provenance"].contains("moe_from")) continue;
     ++borrowed;
     const auto& m = p["provenance"]["moe_from"];
-    const fs::path src = data / m["profile"].get<std::string>();
+    const fs::path src = dir / m["profile"].get<std::string>();  // beside the profile
     EXPECT_EQ(m["sha256"], servesim::sha256_file_hex(src.string())) << file << " is stale: refit it (its MoE family comes from " << src << ")";
   }
   EXPECT_EQ(borrowed, 1);  // h100_sxm's, from h200_sxm

@@ -240,6 +240,31 @@ TEST(FusedMoeMxfp4, Int4ExpertsAskTheMxfp4FitOnlyWhenTheyAreMxfp4) {
   std::filesystem::remove(path);
 }
 
+// A profile whose MoE family comes from another profile (provenance.moe_from) loads it at
+// load time; a source changed since the fit is one error naming the field and the file.
+TEST(PredictMoe, ABorrowedFamilyLoadsFromItsSourceAndAStaleSourceIsNamed) {
+  const auto dir = std::filesystem::temp_directory_path() / ("servesim_moe_from_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "src.json") << profile().to_json().dump();
+  FittedProfile p = profile();
+  p.moe.clear();
+  p.provenance["moe_from"] = {{"profile", "src.json"}, {"sha256", sha256_file_hex((dir / "src.json").string())}, {"same_chip_layout", true}};
+  std::ofstream(dir / "p.json") << p.to_json().dump();
+  const FittedProfile back = FittedProfile::load((dir / "p.json").string());
+  EXPECT_NEAR(back.predict_moe(query(8))->us, profile().predict_moe(query(8))->us, 1e-3);  // same rates: same points
+  std::ofstream(dir / "src.json", std::ios::app) << " ";
+  try {
+    (void)FittedProfile::load((dir / "p.json").string());
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("p.json: provenance: moe_from: sha256"), std::string::npos) << what;
+    EXPECT_NE(what.find("src.json (it changed since the fit: refit test_dev)"), std::string::npos) << what;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // balanced_moe_layer: 3 tokens x top-2 / EP 2 = 3 copies on min(4 local, 3) = 3 experts, 1
 // row each; 40 tokens: 40 copies on all 4 experts, 10 rows each.
 TEST(MoeLayer, BalancedRoutingAndTheThreeOperators) {

@@ -14,6 +14,7 @@
 #include "sim/calibrate/power_fit.h"
 #include "sim/cli/commands.h"
 #include "sim/core/error.h"
+#include "sim/cost/profile_derive.h"
 #include "sim/cost/sha256.h"
 #include "sim/hardware/device_spec.h"
 
@@ -43,6 +44,14 @@ std::string known_kernel_sets(const std::string& device) {
   return s.empty() ? "none" : s;
 }
 
+// How a profile written to `out` names the profile at `path` it keeps by reference: the file
+// name when both sit in one folder (FittedProfile::load looks beside first), else its
+// absolute path.
+std::string reference_to(const std::string& path, const std::string& out) {
+  const bool beside = fs::weakly_canonical(fs::absolute(path)).parent_path() == fs::weakly_canonical(fs::absolute(out)).parent_path();
+  return beside ? fs::path(path).filename().string() : fs::weakly_canonical(fs::absolute(path)).string();
+}
+
 // The MoE family of `from`'s measured profile, moved to `dev` by derive's rule (FITTING.md,
 // "MoE layers"): recorded by reference in the profile written to `out` (provenance.moe_from:
 // the source beside it by file name, else its absolute path, and its SHA-256), which
@@ -56,10 +65,8 @@ void borrow_moe(FittedProfile& p, const DeviceSpec& dev, const std::string& from
   if (src.status != "measured" || src.moe.empty()) bad_value("--moe-from", from, expected);
   const DeviceSpec source = load_device(src.device, data_dir, "--moe-from: " + path + ": device");
   const bool same_layout = calib::gemm_residuals_transfer(source, dev);
-  const bool beside = fs::weakly_canonical(fs::absolute(path)).parent_path() ==
-                      fs::weakly_canonical(fs::absolute(out)).parent_path();
   p.provenance["moe_from"] = {
-      {"profile", beside ? fs::path(path).filename().string() : fs::weakly_canonical(fs::absolute(path)).string()},
+      {"profile", reference_to(path, out)},
       {"same_chip_layout", same_layout},
       {"sha256", sha256_file_hex(path)},
       {"device", src.device},
@@ -262,6 +269,55 @@ int check(const Args& args) {
   return fail && vm.count("strict") ? 1 : 0;
 }
 
+// The derived profile's JSON: families listed in `measured` come from the target device's own
+// measured profile (provenance.families_from, by reference), the others from the derivation
+// (in full, or by reference: derived_from.by_reference and the families to derive).
+nlohmann::json compose_derived(FittedProfile& d, const FittedProfile& src, const std::string& src_path, const std::string& measured_list,
+                               bool by_reference, const std::string& data_dir, const std::string& out) {
+  std::vector<std::string> measured;
+  for (std::size_t pos = 0; !measured_list.empty() && pos <= measured_list.size();) {
+    const std::size_t comma = std::min(measured_list.find(',', pos), measured_list.size());
+    measured.push_back(measured_list.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  if (!measured.empty()) {
+    const std::string tpath = profile_path(data_dir, d.device);
+    if (!fs::exists(tpath)) bad_value("--measured-families", measured_list, "families of a measured profile of " + d.device + " (" + tpath + " is missing)");
+    const FittedProfile tp = FittedProfile::load(tpath);
+    if (tp.status != "measured") bad_value("--measured-families", measured_list, "families of a measured profile (" + tpath + " is derived)");
+    for (const std::string& f : measured) {
+      copy_family(tp, f, d, "--measured-families");
+      nlohmann::json kernels = nlohmann::json::array();
+      if (tp.kernel_set.is_object() && tp.kernel_set.contains("kernels") && tp.kernel_set["kernels"].contains(f)) {
+        for (const auto& k : tp.kernel_set["kernels"][f]) kernels.push_back(k.get<std::string>() + " (measured on " + d.device + ")");
+      }
+      if (d.kernel_set.is_object()) d.kernel_set["kernels"][f] = kernels;
+    }
+    d.provenance["families_from"] = nlohmann::json::array(
+        {{{"profile", reference_to(tpath, out)}, {"sha256", sha256_file_hex(tpath)}, {"device", d.device}, {"families", measured}}});
+    d.finalize();
+  }
+  std::vector<std::string> derived;
+  const nlohmann::json full = d.to_json();
+  for (const std::string& f : profile_family_names()) {
+    if (full["families"].contains(f) && std::find(measured.begin(), measured.end(), f) == measured.end()) derived.push_back(f);
+  }
+  if (d.kernel_set.is_object() && !measured.empty()) {
+    for (const std::string& f : derived) {
+      for (auto& k : d.kernel_set["kernels"][f]) k = k.get<std::string>() + " (measured on " + src.device + ", derived)";
+    }
+  }
+  nlohmann::json j = d.to_json();
+  for (const std::string& f : measured) j["families"].erase(f);
+  if (by_reference) {
+    for (const std::string& f : derived) j["families"].erase(f);
+    j["derived_from"]["by_reference"] = true;
+    j["derived_from"]["profile"] = reference_to(src_path, out);
+    j["derived_from"]["families"] = derived;
+  }
+  return j;
+}
+
 int derive(const Args& args) {
   po::options_description opts("servesim calibrate derive [options]", kHelpLineLength, kHelpMinDescription);
   opts.add_options()("help,h", "show this help")("device", po::value<std::string>()->required(), "target device (no measurements)")(
@@ -272,6 +328,13 @@ int derive(const Args& args) {
       "expected-error", po::value<std::string>(),
       "residuals of the same rule checked where both devices were measured (`calibrate check --profile DERIVED --data "
       "MEASURED --residuals-out FILE`): kept as derived_from.expected_error and shown by every run on the profile")(
+      "measured-families", po::value<std::string>(),
+      "comma-separated families taken, by reference, from the target device's own measured profile "
+      "(calibration/profiles/<device>.json) instead of derived: those it measured of kernels the source's engine runs "
+      "too (e.g. collective,copy,page_map,moe for vLLM's set on h200_sxm)")(
+      "by-reference", po::bool_switch(),
+      "write the derived families by reference (the source's path and SHA-256 and the rule's numbers; every load "
+      "derives them again): for a source too large to copy under the repository's 2 MiB file limit")(
       "data-dir", po::value<std::string>()->default_value(default_data_dir()), "root of hardware_profiles/ and calibration/");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(opts).run(), vm);
@@ -300,7 +363,12 @@ int derive(const Args& args) {
   FittedProfile d = calib::derive_profile(src, calib::relative_to(from, data_dir), sha256_file_hex(from), source, target, cpu);
   if (!expected.is_null()) d.derived_from["expected_error"] = expected;
   const std::string out = vm.count("out") ? vm["out"].as<std::string>() : profile_path(data_dir, target.name);
-  calib::write_file_atomically(out, calib::dump_profile_json(d.to_json()));
+  nlohmann::json j = compose_derived(d, src, from, vm.count("measured-families") ? vm["measured-families"].as<std::string>() : "",
+                                     vm["by-reference"].as<bool>(), data_dir, out);
+  const std::string text = calib::dump_profile_json(j);
+  if (fs::exists(out) && fs::equivalent(out, from)) bad_value("--out", out, "a file other than the source profile " + from);
+  calib::write_file_atomically(out, text);
+  FittedProfile::load(out);  // the references resolve (an InputError otherwise)
   std::cout << fmt::format("derived {} from {}\nprofile written to {}\n", target.name, src.device, out);
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "sim/cost/derived_note.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -59,6 +60,11 @@ nlohmann::json derived_profiles_used(const nlohmann::json& time_by_source, const
       entry["profile"] = fs::path(f).lexically_relative(data_dir).string();
       entry["from"] = d.value("device", std::string());
       if (d.contains("expected_error")) entry["expected_error"] = d["expected_error"];
+      // Families measured on the device itself (calibrate derive --measured-families).
+      const nlohmann::json prov = p.value("provenance", nlohmann::json::object());
+      for (const auto& src : prov.value("families_from", nlohmann::json::array())) {
+        for (const auto& f : src.value("families", nlohmann::json::array())) entry["measured_here"].push_back(f);
+      }
     }
     out[device] = entry;
   }
@@ -97,32 +103,41 @@ std::string derived_profiles_text(const nlohmann::json& used) {
   static const std::vector<std::string> kFamilies = {"gemm", "attention_prefill", "attention_decode", "collective", "copy", "moe"};
   std::string out;
   for (const auto& [device, e] : used.items()) {
+    std::vector<std::string> here;
+    if (e.contains("measured_here")) here = e["measured_here"].get<std::vector<std::string>>();
+    const auto measured_here = [&here](const std::string& fam) {
+      return std::any_of(here.begin(), here.end(), [&fam](const std::string& h) { return fam == h || fam.starts_with(h + ":"); });
+    };
+    std::string own;
+    for (const auto& h : here) own += (own.empty() ? "" : ", ") + h;
+    if (!own.empty()) own = fmt::format("; measured on {} itself: {}", device, own);
     if (e["profile"].is_null()) {
       out += fmt::format("note: costs on {} come from a derived profile (not measured) that is not under calibration/profiles: "
                          "its expected error is unknown\n",
                          device);
       continue;
     }
-    out += fmt::format("note: costs on {} come from a profile derived from {} ({}), not measured; ", device,
-                       e["from"].get<std::string>(), e["profile"].get<std::string>());
+    out += fmt::format("note: costs on {} come from a profile derived from {} ({}), not measured{}; ", device,
+                       e["from"].get<std::string>(), e["profile"].get<std::string>(), own.empty() ? "" : " (except its measured families)");
     const nlohmann::json& x = e["expected_error"];
     if (x.is_null()) {
-      out += "its expected error was never checked\n";
+      out += "its expected error was never checked" + own + "\n";
       continue;
     }
     std::string checked, unchecked;
     const nlohmann::json& fams = x["families"];
     for (const auto& [fam, v] : fams.items()) {
+      if (measured_here(fam)) continue;
       checked += fmt::format("{}{} {:.1f}% (median {:+.1f}%)", checked.empty() ? "" : ", ", fam, 100 * v["mean_abs_error"].get<double>(),
                              100 * v["median_error"].get<double>());
     }
     for (const auto& fam : kFamilies) {
       bool seen = false;
       for (const auto& [name, v] : fams.items()) seen = seen || name == fam || name.starts_with(fam);
-      if (!seen) unchecked += (unchecked.empty() ? "" : ", ") + fam;
+      if (!seen && !measured_here(fam)) unchecked += (unchecked.empty() ? "" : ", ") + fam;
     }
-    out += fmt::format("expected error of its rule, checked on measured {} ({}): {}{}\n", x.value("checked_device", std::string("?")),
-                       x.value("residuals", std::string("?")), checked, unchecked.empty() ? "" : "; unchecked: " + unchecked);
+    out += fmt::format("expected error of its rule, checked on measured {} ({}): {}{}{}\n", x.value("checked_device", std::string("?")),
+                       x.value("residuals", std::string("?")), checked, unchecked.empty() ? "" : "; unchecked: " + unchecked, own);
   }
   return out;
 }

@@ -101,26 +101,4 @@ std::optional<FitAnswer> FittedProfile::predict_moe(const MoeQuery& q) const {
   return FitAnswer{reg * moe_neighbour_factor(f, q), "regression_residual"};
 }
 
-std::map<std::string, FittedProfile::MoeFit> derive_moe(const std::map<std::string, FittedProfile::MoeFit>& src,
-                                                        const ProfileRates& rs, const ProfileRates& rt, bool same_chip_layout) {
-  std::map<std::string, FittedProfile::MoeFit> out;
-  for (const auto& [dt, f] : src) {
-    FittedProfile::MoeFit nf;
-    nf.kernel = f.kernel;
-    nf.coef = f.coef;
-    if (same_chip_layout) {
-      nf.groups = f.groups;
-      for (auto& g : nf.groups) {
-        for (std::size_t i = 0; i < g.tokens.size(); ++i) {
-          const MoeQuery q = g.query(dt, g.tokens[i]);
-          const double a = moe_regression_us(f.coef, q, rs), b = moe_regression_us(f.coef, q, rt);
-          if (a > 0 && b > 0) g.us[i] *= b / a;
-        }
-      }
-    }
-    out.emplace(dt, std::move(nf));
-  }
-  return out;
-}
-
 }  // namespace servesim

@@ -267,13 +267,6 @@ class FittedProfile {
   std::optional<KnotCurve> page_map_envelope_;
 };
 
-// A MoE family on another device by derive's rule: the regression kept; between chips of one
-// layout each measured point times regression(target rates) / regression(source rates);
-// across layouts no groups (a point would be the target's regression itself: derivable).
-std::map<std::string, FittedProfile::MoeFit> derive_moe(const std::map<std::string, FittedProfile::MoeFit>& src,
-                                                        const ProfileRates& source, const ProfileRates& target,
-                                                        bool same_chip_layout);
-
 // A measured MoE group's log(measured / regression) at log(tokens): linear between its points,
 // its first point's below them, its last step's marginal ratio beyond them (fitted_moe.cpp).
 double moe_group_log_ratio(const FittedProfile::MoeGroup& g, double log_tokens, const std::vector<double>& coef,

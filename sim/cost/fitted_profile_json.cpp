@@ -8,6 +8,7 @@
 #include "sim/core/json_file.h"
 #include "sim/cost/sha256.h"
 #include "sim/cost/fitted_profile.h"
+#include "sim/cost/profile_derive.h"
 
 namespace servesim {
 namespace {
@@ -131,22 +132,78 @@ json write_attention(const FittedProfile::AttentionFit& f, bool prefill) {
 
 }  // namespace
 
+namespace {
+
+// The profile another one names by reference ({profile, sha256}: beside `path` by file name,
+// else at the recorded path), loaded; its SHA-256 must match the recorded one.
+// `stale` says what to do when it changed since.
+FittedProfile referenced_profile(const json& ref, const std::string& path, const std::string& w, const std::string& stale) {
+  if (!ref.is_object()) bad_value(w, ref.dump().substr(0, 40), "an object naming a profile and its sha256");
+  const std::string rel = str(ref, "profile", w), sha = str(ref, "sha256", w);
+  const std::filesystem::path beside = std::filesystem::path(path).parent_path() / std::filesystem::path(rel).filename();
+  const std::string src_path = std::filesystem::exists(beside) ? beside.string() : rel;
+  if (!std::filesystem::exists(src_path)) bad_value(w + ": profile", rel, "a fitted profile beside " + path + " or at that path");
+  if (sha256_file_hex(src_path) != sha) {
+    bad_value(w + ": sha256", sha.substr(0, 16), "the SHA-256 of " + src_path + " (" + stale + ")");
+  }
+  return FittedProfile::load(src_path);
+}
+
+// The family names an entry lists (`key`: an array of profile family names).
+std::vector<std::string> family_list(const json& entry, const std::string& key, const std::string& w) {
+  const json& v = require_field(entry, key, w);
+  if (!v.is_array() || v.empty()) bad_value(w + ": " + key, v.dump().substr(0, 40), "a non-empty array of family names");
+  std::vector<std::string> out;
+  for (const auto& f : v) {
+    const auto& names = profile_family_names();
+    if (!f.is_string() || std::find(names.begin(), names.end(), f.get<std::string>()) == names.end()) {
+      bad_value(w + ": " + key, f.dump().substr(0, 40), "gemm, attention_prefill, attention_decode, collective, copy, page_map or moe");
+    }
+    out.push_back(f.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
 FittedProfile FittedProfile::load(const std::string& path) {
   FittedProfile p = from_json(read_json_file(path), path);
+  bool rebuilt = false;
+  // Derived by reference (calibrate derive --by-reference): the families named, derived here
+  // from the source by the rule's stored numbers.
+  const auto by_ref = p.derived_from.is_object() ? p.derived_from.find("by_reference") : p.derived_from.end();
+  if (p.derived_from.is_object() && by_ref != p.derived_from.end()) {
+    const std::string w = path + ": derived_from";
+    if (!by_ref->is_boolean()) bad_value(w + ": by_reference", by_ref->dump().substr(0, 40), "true or false");
+    if (by_ref->get<bool>()) {
+      const FittedProfile src = referenced_profile(p.derived_from, path, w, "it changed since the derivation: derive " + p.device + " again");
+      FittedProfile all;
+      all.rates = p.rates;
+      derive_families(src, DeriveRule::from_json(p.derived_from, w), all);
+      for (const std::string& f : family_list(p.derived_from, "families", w)) copy_family(all, f, p, w + ": families");
+      rebuilt = true;
+    }
+  }
+  // Families measured on this device itself, kept by reference (provenance.families_from).
+  if (p.provenance.is_object() && p.provenance.contains("families_from")) {
+    const json& list = p.provenance["families_from"];
+    const std::string w = path + ": provenance: families_from";
+    if (!list.is_array()) bad_value(w, list.dump().substr(0, 40), "an array of {profile, sha256, families}");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string wi = fmt::format("{}[{}]", w, i);
+      const FittedProfile src = referenced_profile(list[i], path, wi, "it changed since " + path + " was written: write it again");
+      for (const std::string& f : family_list(list[i], "families", wi)) copy_family(src, f, p, wi + ": families");
+    }
+    rebuilt = true;
+  }
+  if (rebuilt) p.finalize();
   if (!p.moe.empty() || !p.provenance.is_object() || !p.provenance.contains("moe_from")) return p;
   // The MoE family of another device's profile, moved here at load (calibrate fit --moe-from):
   // kept by reference, the points derivable from the source.
   const json& m = p.provenance["moe_from"];
   const std::string w = path + ": provenance: moe_from";
-  const std::string rel = str(m, "profile", w), sha = str(m, "sha256", w);
-  const std::filesystem::path beside = std::filesystem::path(path).parent_path() / std::filesystem::path(rel).filename();
-  const std::string src_path = std::filesystem::exists(beside) ? beside.string() : rel;
-  if (!std::filesystem::exists(src_path)) bad_value(w + ": profile", rel, "a fitted profile beside " + path + " or at that path");
-  if (sha256_file_hex(src_path) != sha) {
-    bad_value(w + ": sha256", sha.substr(0, 16), "the SHA-256 of " + src_path + " (it changed since the fit: refit " + p.device + ")");
-  }
-  const FittedProfile src = load(src_path);
-  if (src.moe.empty()) bad_value(w + ": profile", rel, "a profile with a MoE family");
+  const FittedProfile src = referenced_profile(m, path, w, "it changed since the fit: refit " + p.device);
+  if (src.moe.empty()) bad_value(w + ": profile", str(m, "profile", w), "a profile with a MoE family");
   const auto same = m.find("same_chip_layout");
   if (same == m.end() || !same->is_boolean()) bad_value(w + ": same_chip_layout", same == m.end() ? "missing" : same->dump(), "true or false");
   p.moe = derive_moe(src.moe, src.rates, p.rates, same->get<bool>());

@@ -139,25 +139,45 @@ ResidualSources residual_sources(const std::string& device, const nlohmann::json
     take(out, load_families(residuals), "given", shown(residuals, data_dir));
     return out;
   }
-  // The residuals of the profile the inner model reads: <device>@<kernel_set> when it names a
-  // kernel set that has its own file, else the device's.
+  // The residuals beside the profile the inner model reads (<device>@<kernel_set> when it names
+  // a kernel set that has its own profile, else the device's).
   const nlohmann::json cal = calibrated_config(inner);
-  const fs::path dir = fs::path(data_dir) / "calibration" / "profiles";
-  const std::string ks = cal.value("kernel_set", std::string());
-  std::string path = (dir / (device + ".residuals.json")).string();
-  const fs::path own = dir / (kernel_set_stem(device, ks) + ".residuals.json");
-  if (!ks.empty() && fs::exists(own)) path = own.string();
+  const std::string profile = profile_path(device, cal, data_dir);
+  const std::string path = residuals_of(profile);
   if (fs::exists(path)) {
     take(out, load_families(path), "held_out", shown(path, data_dir));
     return out;
   }
   // A derived profile has no held-out errors of its own: its derivation's check and its source's.
-  const std::string profile = profile_path(device, cal, data_dir);
-  nlohmann::json derived;
-  if (fs::exists(profile)) derived = read_json_file(profile).value("derived_from", nlohmann::json());
+  nlohmann::json derived, prov;
+  if (fs::exists(profile)) {
+    const nlohmann::json pj = read_json_file(profile);
+    derived = pj.value("derived_from", nlohmann::json());
+    prov = pj.value("provenance", nlohmann::json::object());
+  }
   if (!derived.is_object()) bad_value(where + ".residuals", path, hint);
   const std::string pshown = shown(profile, data_dir);
   out.derived_profile = pshown;
+  // The residuals of a profile the derived one names: beside it (by file name), else relative
+  // to the data dir.
+  const auto residuals_named = [&](const std::string& named) {
+    const std::string b = residuals_of((fs::path(profile).parent_path() / fs::path(named).filename()).string());
+    return fs::exists(b) ? b : data_path(residuals_of(named), data_dir);
+  };
+  // Families measured on the device itself (calibrate derive --measured-families): their
+  // profile's held-out errors.
+  for (const auto& f : prov.is_object() ? prov.value("families_from", nlohmann::json::array()) : nlohmann::json::array()) {
+    const std::string file = residuals_named(f.value("profile", std::string()));
+    if (!fs::exists(file)) {
+      bad_value(pshown + ": provenance.families_from.profile", f.value("profile", std::string()),
+                "a measured profile with its held-out residuals file beside it (" + shown(file, data_dir) + ")");
+    }
+    nlohmann::json fams = load_families(file), kept = nlohmann::json::object();
+    for (const auto& name : f.value("families", nlohmann::json::array())) {
+      if (name.is_string() && fams.contains(name.get<std::string>())) kept[name.get<std::string>()] = fams[name.get<std::string>()];
+    }
+    take(out, kept, "held_out", shown(file, data_dir));
+  }
   const auto ee = derived.find("expected_error");
   if (ee != derived.end() && ee->is_object() && ee->contains("residuals")) {
     const nlohmann::json& r = (*ee)["residuals"];
@@ -170,7 +190,7 @@ ResidualSources residual_sources(const std::string& device, const nlohmann::json
     take(out, load_families(file), "transfer_check", shown(file, data_dir));
   }
   const auto src = derived.find("profile");
-  const std::string src_file = src != derived.end() && src->is_string() ? data_path(residuals_of(src->get<std::string>()), data_dir) : "";
+  const std::string src_file = src != derived.end() && src->is_string() ? residuals_named(src->get<std::string>()) : "";
   if (src_file.empty() || !fs::exists(src_file)) {
     bad_value(pshown + ": derived_from.profile", src == derived.end() ? "missing" : src->dump(),
               "the source profile (relative to the data dir) with its held-out residuals file beside it (" +

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/cost/fitted_profile.h"
+#include "sim/cost/profile_derive.h"
 #include "sim/cost/sha256.h"
 
 namespace {
@@ -82,6 +83,57 @@ TEST(CalibrateCli, DeriveWritesADerivedProfile) {
   EXPECT_NE(c.out.find("derived from h100_sxm"), std::string::npos) << c.out;
 }
 
+// A profile derived by reference holds no families: every load derives them from the source it
+// names (SHA-256 checked) by the rule's stored numbers, so it predicts what the same derivation
+// written in full predicts (that file's values rounded to 5 digits: within 1e-4). Families
+// taken from the target's measured profile answer exactly as that profile does. A changed
+// source is one error naming the field and the file; a family name not known is exit 2
+// naming the option, nothing written.
+TEST(CalibrateCli, DeriveByReferenceDerivesAtLoadAndTakesMeasuredFamilies) {
+  const auto d = tmp("derive_ref");
+  ASSERT_EQ(cli("calibrate fit --device h100_sxm --data " + kData + "/synthetic --out " + (d / "src.json").string()).code, 0);
+  auto r = cli("calibrate derive --device h200_sxm --from " + (d / "src.json").string() + " --out " + (d / "full.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = cli("calibrate derive --device h200_sxm --from " + (d / "src.json").string() +
+          " --measured-families collective,copy --by-reference --out " + (d / "ref.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = nlohmann::json::parse(slurp(d / "ref.json"));
+  for (const auto& f : servesim::profile_family_names()) EXPECT_FALSE(j["families"].contains(f)) << f;
+  EXPECT_EQ(j["derived_from"]["by_reference"], true);
+  EXPECT_EQ(j["derived_from"]["profile"], "src.json");  // beside it
+  EXPECT_EQ(j["provenance"]["families_from"][0]["families"], nlohmann::json({"collective", "copy"}));
+  const auto full = servesim::FittedProfile::load((d / "full.json").string());
+  const auto ref = servesim::FittedProfile::load((d / "ref.json").string());
+  const auto measured = servesim::FittedProfile::load(std::string(SERVESIM_DATA_DIR) + "/calibration/profiles/h200_sxm.json");
+  for (const double m : {1.0, 64.0, 1000.0, 8192.0}) {
+    const double a = full.predict_gemm(m, 4096, 4096, "bf16")->us, b = ref.predict_gemm(m, 4096, 4096, "bf16")->us;
+    EXPECT_NEAR(b, a, 1e-4 * a) << m;
+  }
+  for (const double bytes : {1e3, 1e6, 1e9}) {
+    EXPECT_EQ(ref.predict_collective("all_reduce", 8, bytes, "")->us, measured.predict_collective("all_reduce", 8, bytes, "")->us) << bytes;
+  }
+  // The source changed since: one error naming the field and the file.
+  std::ofstream(d / "src.json", std::ios::app) << "\n";
+  try {
+    servesim::FittedProfile::load((d / "ref.json").string());
+    ADD_FAILURE() << "a stale source loaded";
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("ref.json: derived_from: sha256"), std::string::npos) << what;
+    EXPECT_NE(what.find("derive h200_sxm again"), std::string::npos) << what;
+  }
+  r = cli("calibrate derive --device h200_sxm --from " + (d / "full.json").string() + " --measured-families collective,bogus --out " +
+          (d / "bad.json").string());
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  r = cli("calibrate derive --device h200_sxm --from " + (d / "src.json").string() + " --measured-families collective,bogus --out " +
+          (d / "bad.json").string());
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_NE(r.out.find("--measured-families: got 'bogus'"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(d / "bad.json"));
+}
+
 // A derived profile keeps the expected error of its rule (a residuals file of the same rule
 // checked where both devices were measured): per family the mean |error| and the median of
 // the quantiles. Hand-made quantiles -0.1, 0.2, 0.3: mean |e| 0.2, median (the middle) 0.2.
@@ -137,14 +189,21 @@ TEST(CalibrateCli, EveryDeviceHasAProfileAndDerivedOnesMatchTheirSource) {
     if (!p.contains("derived_from")) continue;
     ++derived;
     const auto& d = p["derived_from"];
-    const fs::path src = data / d["profile"].get<std::string>();
+    // The source named beside the profile (a profile derived by reference), else under the data dir.
+    const fs::path beside = dir / fs::path(d["profile"].get<std::string>()).filename();
+    const fs::path src = fs::exists(beside) ? beside : data / d["profile"].get<std::string>();
     ASSERT_TRUE(fs::exists(src)) << file << ": " << src;
     EXPECT_FALSE(nlohmann::json::parse(slurp(src)).contains("derived_from")) << file << ": derived from a derived profile";
     EXPECT_EQ(d["sha256"], servesim::sha256_file_hex(src.string())) << file << " is stale: re-derive it from " << src;
     EXPECT_TRUE(d.contains("expected_error")) << file;
+    // Families it takes from its device's measured profile are current too.
+    for (const auto& f : p["provenance"].value("families_from", nlohmann::json::array())) {
+      const fs::path m = dir / f["profile"].get<std::string>();
+      EXPECT_EQ(f["sha256"], servesim::sha256_file_hex(m.string())) << file << " is stale: re-derive it (its measured families come from " << m << ")";
+    }
   }
   EXPECT_EQ(devices, 11);
-  EXPECT_EQ(derived, 8);  // every device but h100_sxm, h200_sxm and a100_sxm4_80gb
+  EXPECT_EQ(derived, 9);  // every device but h100_sxm, h200_sxm and a100_sxm4_80gb, and h200_sxm@vllm
   // A MoE family taken from another device's profile is current too.
   int borrowed = 0;
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -209,6 +268,28 @@ TEST(CalibrateCli, RunsOnADerivedProfileSayWhatItIsAndItsExpectedError) {
   ASSERT_EQ(m.code, 0) << m.out;
   EXPECT_EQ(m.out.find("note: costs on"), std::string::npos) << m.out;
   EXPECT_FALSE(nlohmann::json::parse(slurp(d / "m" / "summary.json")).contains("derived_profiles"));
+}
+
+// vLLM's kernels on the H200 (cost.kernel_set=vllm): the committed h200_sxm@vllm profile
+// derives GEMMs and attention from h100_sxm's vLLM set and takes collectives, copies, page
+// mapping and MoE from h200_sxm's own measurements; the run's note says both, and its
+// attention is FlashAttention 3's (the harness set's paged decode is another kernel).
+TEST(CalibrateCli, TheH200VllmKernelSetSaysWhatIsDerivedAndWhatMeasured) {
+  const auto d = tmp("h200_vllm");
+  const auto r = cli("run --set hardware=h200_sxm --set cost.kernel_set=vllm --set workload.num_requests=20 --out " + (d / "r").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("note: costs on h200_sxm come from a profile derived from h100_sxm (calibration/profiles/h200_sxm@vllm.json)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("unchecked: attention_prefill, attention_decode; measured on h200_sxm itself: collective, copy, page_map, moe"),
+            std::string::npos)
+      << r.out;
+  const auto s = nlohmann::json::parse(slurp(d / "r" / "summary.json"));
+  EXPECT_EQ(s["derived_profiles"]["h200_sxm"]["measured_here"], nlohmann::json({"collective", "copy", "page_map", "moe"}));
+  const auto p = servesim::FittedProfile::load(std::string(SERVESIM_DATA_DIR) + "/calibration/profiles/h200_sxm@vllm.json");
+  EXPECT_EQ(p.kernel_set_name(), "vllm");
+  ASSERT_FALSE(p.decode.kernels.empty());
+  EXPECT_EQ(p.decode.kernels.front(), "vllm_flash_attn_fa3");
 }
 
 // A run whose MoE layers a profile prices with another device's measured family (h100_sxm's,

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sim/cost/profile_derive.h"
+
 #include "sim/calibrate/fit.h"
 #include "sim/cost/sha256.h"
 
@@ -301,10 +303,24 @@ TEST(Derive, CollectivesScaleByAchievedBusBandwidthWhereBothAreMeasured) {
   EXPECT_NEAR(d.predict_collective("all_reduce", 2, 4194304, "")->us, floor + (at - floor) * 200.0 / 450.0, 1e-6 * at);
 }
 
+// Derived points keep every order the source measured between neighbours one axis step apart:
+// (1,1,1) -> (2,1,1) measured 10 -> 10 but scaled 9 -> 8: the larger raised to 9; (2,1,1) ->
+// (2,2,1) measured 10 -> 9 (the source's own dip): kept at 7; (4,1,1) -> (4,2,1) measured
+// 12 -> 13 but scaled 11 -> 8.5: raised to 11 (along the second axis, after the first).
+TEST(Derive, ScaledPointsKeepEveryOrderTheSourceMeasured) {
+  const std::vector<std::array<double, 3>> at = {{1, 1, 1}, {2, 1, 1}, {4, 1, 1}, {2, 2, 1}, {4, 2, 1}};
+  const std::vector<double> src = {10, 10, 12, 9, 13};
+  std::vector<double> d = {9, 8, 11, 7, 8.5};
+  keep_source_order(at, src, d);
+  EXPECT_EQ(d, (std::vector<double>{9, 9, 11, 7, 11}));
+}
+
 // A GEMM's residual (measured / regression) is the kernels' tile choice and wave quantisation:
 // it carries over between chips of one layout (architecture and SM count) and is dropped
 // across layouts. Source points made 1.3x the synthetic law 4 + 1.25 F + 1.1 B; a target with
-// twice the peak and four times the bandwidth.
+// twice the peak and four times the bandwidth. On one layout the rate-independent term (the
+// 4 us latency) stays and the rest of the measured time moves as the rate-dependent terms do:
+// 4 + (1.3 (4 + V) - 4) V' / V, V = 1.25 F + 1.1 B at the source's rates, V' at the target's.
 TEST(Derive, GemmResidualsCarryOverOnlyBetweenChipsOfOneLayout) {
   DeviceSpec s = synthetic_device();
   s.arch = "hopper";
@@ -324,9 +340,10 @@ TEST(Derive, GemmResidualsCarryOverOnlyBetweenChipsOfOneLayout) {
   const double m = 256, n = 4096, k = 4096;
   const double F = 2 * m * n * k / 989.4e12 * 1e6, B = (k * n * 2 + m * k * 2 + m * n * 2) / 3.35e12 * 1e6;
   const double law_t = 4 + 1.25 * F / 2 + 1.1 * B / 4;
-  ASSERT_NEAR(src.predict_gemm(m, n, k, "bf16")->us, 1.3 * (4 + 1.25 * F + 1.1 * B), 1e-3);
+  const double v = 1.25 * F + 1.1 * B, v_t = 1.25 * F / 2 + 1.1 * B / 4;
+  ASSERT_NEAR(src.predict_gemm(m, n, k, "bf16")->us, 1.3 * (4 + v), 1e-3);
   EXPECT_TRUE(gemm_residuals_transfer(s, t));
-  EXPECT_NEAR(derive_profile(src, "src.json", "abc", s, t, 1.0).predict_gemm(m, n, k, "bf16")->us, 1.3 * law_t, 1e-3);
+  EXPECT_NEAR(derive_profile(src, "src.json", "abc", s, t, 1.0).predict_gemm(m, n, k, "bf16")->us, 4 + (1.3 * (4 + v) - 4) * v_t / v, 1e-3);
   DeviceSpec other_arch = t, other_sms = t;
   other_arch.arch = "ampere";
   other_sms.sm_count = 108;

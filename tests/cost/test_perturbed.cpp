@@ -232,6 +232,24 @@ TEST(ResidualSources, ADerivedProfileDrawsCheckedFamiliesFromItsTransferCheckOth
   EXPECT_EQ(j["copy"]["from"], "none");
 }
 
+// A derived profile that takes some families from its device's own measured profile
+// (provenance.families_from, calibrate derive --measured-families) draws those from that
+// profile's held-out residuals; the rest as any derived profile.
+TEST(ResidualSources, FamiliesMeasuredOnTheDeviceDrawItsHeldOutErrors) {
+  const DerivedDir d = derived_dir("measured_here");
+  write_residuals(d.dir / "calibration/profiles/own.residuals.json", {{"collective", {0.1}}, {"gemm", {0.3}}});
+  nlohmann::json p = read_json_file(d.profile.string());
+  p["provenance"]["families_from"] = nlohmann::json::array({{{"profile", "own.json"}, {"sha256", "0"}, {"families", {"collective"}}}});
+  std::ofstream(d.profile) << p.dump();
+  const ResidualSources s = residual_sources("test_dev", {{"impl", "calibrated"}, {"profile", d.profile.string()}}, "", d.dir.string(), "cost");
+  const nlohmann::json j = s.to_json()["families"];
+  EXPECT_EQ(j["collective"]["from"], "held_out");
+  EXPECT_EQ(j["collective"]["residuals"], "calibration/profiles/own.residuals.json");
+  EXPECT_EQ(s.families[3].quantiles, (std::vector<double>{0.1}));
+  // Its gemm errors are not taken: the gemm family is derived (its transfer check answers).
+  EXPECT_EQ(j["gemm"]["from"], "transfer_check");
+}
+
 TEST(PerturbedCost, ADerivedProfilesIntervalSpansItsTransferChecksErrors) {
   const DerivedDir d = derived_dir("interval");
   // The fit says 100 us for the GEMM; the transfer check's draws r in {-0.2, 0, +0.25} give

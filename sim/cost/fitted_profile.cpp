@@ -226,9 +226,28 @@ const FittedProfile::AttentionConfig* FittedProfile::find_config(const Attention
 
 std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const AttentionQuery& asked,
                                                          const std::string& kernel) const {
+  return predict_attention(is_prefill, asked, kernel, nullptr);
+}
+
+std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const AttentionQuery& asked, const std::string& kernel,
+                                                         AttentionCursor* cursor) const {
   const AttentionFit& f = is_prefill ? prefill : decode;
   if (asked.num_seqs <= 0) return std::nullopt;
-  const AttentionConfig* c = find_config(f, asked, kernel);
+  const AttentionConfig* c = nullptr;
+  double peak = 0;
+  if (cursor && cursor->valid && cursor->prefill == is_prefill && cursor->heads == asked.heads && cursor->kv_heads == asked.kv_heads &&
+      cursor->head_dim == asked.head_dim && cursor->v_head_dim == asked.v_head_dim && cursor->paged == asked.paged &&
+      cursor->kv_dtype == asked.kv_dtype && cursor->kernel == kernel) {
+    c = cursor->config;
+    peak = cursor->peak;
+  } else {
+    c = find_config(f, asked, kernel);
+    peak = rates.peak("bf16");
+    if (cursor) {
+      *cursor = AttentionCursor{true, is_prefill, asked.paged, asked.heads, asked.kv_heads, asked.head_dim, asked.v_head_dim,
+                                asked.kv_dtype, kernel, c, peak, {std::nan(""), std::nan("")}, {}};
+    }
+  }
   // Under a sliding window, a kernel that walks the keys in whole tiles computes more
   // query-key pairs than the window holds. Each clipped query row (one the window cut d >= 1
   // keys from) attends min(extra, d) more keys; rows the window does not reach are full
@@ -260,10 +279,9 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
   }
   const AttentionQuery& q = *qp;
   std::array<double, 7> terms{};
-  const double peak = rates.peak("bf16");
   const std::size_t n = attention_terms_into(is_prefill, q, rates, peak, terms);
   if (c) {
-    if (auto us = config_answer(is_prefill, *c, q, terms, n, peak)) return FitAnswer{*us, ""};
+    if (auto us = config_answer(is_prefill, *c, q, terms, n, peak, cursor)) return FitAnswer{*us, ""};
   }
   if (f.global.empty() || (!kernel.empty() && (f.kernels.empty() || f.kernels.front() != kernel))) return std::nullopt;
   const double us = dot_n(f.global, terms, n);
@@ -273,12 +291,22 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
 }
 
 std::optional<double> FittedProfile::config_answer(bool prefill, const AttentionConfig& c, const AttentionQuery& q,
-                                                   const std::array<double, 7>& terms, std::size_t n, double peak) const {
+                                                   const std::array<double, 7>& terms, std::size_t n, double peak,
+                                                   AttentionCursor* cursor) const {
   // Its regression times its residual at q's grid point, bounded below by its fastest call,
   // continued beyond its measured range.
   const double reg = dot_n(c.coef, terms, n);
   const auto g = q.grid_point(prefill);
-  const auto corr = c.residual.at(g.outer, g.x);
+  std::optional<double> corr;
+  if (cursor && cursor->config == &c) {
+    if (cursor->outer != g.outer) {
+      cursor->residual = c.residual.locate(g.outer);
+      cursor->outer = g.outer;
+    }
+    corr = c.residual.value(cursor->residual, g.x);
+  } else {
+    corr = c.residual.at(g.outer, g.x);
+  }
   if (!(reg > 0) || !corr) return std::nullopt;
   const double us = std::max(reg * *corr, c.floor_us);
   return prefill ? prefill_beyond(c, q, us, peak) : decode_beyond(c, q, us);

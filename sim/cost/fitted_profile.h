@@ -237,6 +237,22 @@ class FittedProfile {
   std::optional<FitAnswer> predict_gemm(double m, double n, double k, const std::string& dtype) const;
   // kernel "" picks by the profile's preference (same layout first).
   std::optional<FitAnswer> predict_attention(bool prefill, const AttentionQuery& q, const std::string& kernel = "") const;
+  // What predict_attention looks up for one head shape and batch size (the kernel
+  // configuration, its residual grid's lines at that batch, the peak), kept by a caller that
+  // prices one operator step after step while only its lengths grow (a merged decode run).
+  // It checks what it holds on every call and looks again where the shape, the kernel or the
+  // grid key changed, so answers with a cursor equal those without, exactly.
+  struct AttentionCursor {
+    bool valid = false, prefill = false, paged = false;
+    int heads = 0, kv_heads = 0, head_dim = 0, v_head_dim = 0;
+    std::string kv_dtype, kernel;
+    const AttentionConfig* config = nullptr;
+    double peak = 0;
+    std::array<double, 2> outer{};  // the residual grid key `residual` was located at
+    LineGrid::Located residual;
+  };
+  std::optional<FitAnswer> predict_attention(bool prefill, const AttentionQuery& q, const std::string& kernel,
+                                             AttentionCursor* cursor) const;
   // backend "" picks the fastest fitted backend at that size.
   // A rank count not measured but between two measured ones interpolates their bus bandwidth
   // (see between_rank_counts); outside them, nullopt.
@@ -252,8 +268,10 @@ class FittedProfile {
   std::vector<std::string> families() const;
 
  private:
+  // `cursor` (optional): where c's residual lines were located last (see AttentionCursor).
   std::optional<double> config_answer(bool prefill, const AttentionConfig& c, const AttentionQuery& q,
-                                      const std::array<double, 7>& terms, std::size_t n, double peak) const;
+                                      const std::array<double, 7>& terms, std::size_t n, double peak,
+                                      AttentionCursor* cursor = nullptr) const;
   // What was never measured, from measured neighbours (fitted_neighbours.cpp).
   std::optional<double> gemm_from_neighbours(const GemmFit& g, double m, double n, double k, const std::string& dtype) const;
   double attention_neighbour_factor(bool prefill, const AttentionFit& f, const AttentionQuery& q, double peak) const;

@@ -9,6 +9,7 @@
 //   so every prediction can be traced to a profile file and its hash.
 // - The time is for ONE execution (the caller multiplies by Operator::repeat) and excludes
 //   nothing the device would spend on that kernel (launch-to-end).
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,10 +31,24 @@ struct CostDeps {
   std::string data_dir;  // where calibration/ profiles are looked up
 };
 
+// What a cost model may keep between calls for one operator that a caller prices again and
+// again while only its sizes change (a merged decode run's attention): opaque to the caller,
+// who owns it and hands the same one back each time.
+class CostCursor {
+ public:
+  virtual ~CostCursor() = default;
+};
+
 class ICostModel {
  public:
   virtual ~ICostModel() = default;
   virtual std::optional<Prediction> predict(const Operator& op) const = 0;
+  // predict(op), exactly, keeping in `cursor` (null at first) lookups the next call for the
+  // same operator may reuse. The default keeps nothing.
+  virtual std::optional<Prediction> predict_with(const Operator& op, std::unique_ptr<CostCursor>& cursor) const {
+    (void)cursor;
+    return predict(op);
+  }
 };
 
 template <>

@@ -238,14 +238,40 @@ std::optional<double> LineGrid::line_at(std::array<double, 2> outer, double x) c
   return std::exp(eval_line(it->second, x, std::log(x)));
 }
 
-std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const {
-  if (auto v = line_at(outer, x)) return v;
-  if (opt_.outer_dims == 0) return std::nullopt;
+std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const { return value(locate(outer), x); }
+
+std::optional<double> LineGrid::value(const Located& at, double x) const {
+  if (at.lines == 0) return std::nullopt;
   const double lx = std::log(x);  // once for every line the blend reads
-  auto line_value = [&](double a, double b) -> std::optional<double> {
+  if (at.lines == 1) return std::exp(eval_line(*at.line[0], x, lx));
+  if (at.lines == 2) {
+    const double a = eval_line(*at.line[0], x, lx), b = eval_line(*at.line[1], x, lx);
+    return std::exp(a + at.weight[0] * (b - a));
+  }
+  const double c00 = eval_line(*at.line[0], x, lx), c01 = eval_line(*at.line[1], x, lx);
+  const double c10 = eval_line(*at.line[2], x, lx), c11 = eval_line(*at.line[3], x, lx);
+  const double lo = c00 + at.weight[0] * (c01 - c00);
+  const double hi = c10 + at.weight[0] * (c11 - c10);
+  return std::exp(lo + at.weight[1] * (hi - lo));
+}
+
+LineGrid::Located LineGrid::locate(std::array<double, 2> outer) const {
+  Located out;
+  {
+    std::array<double, 2> key = outer;
+    if (opt_.outer_dims < 2) key[1] = 0;
+    if (opt_.outer_dims < 1) key[0] = 0;
+    auto it = lines_.find(key);
+    if (it != lines_.end() && !it->second.x.empty()) {
+      out.lines = 1;
+      out.line[0] = &it->second;
+      return out;
+    }
+  }
+  if (opt_.outer_dims == 0) return out;
+  auto line_of = [&](double a, double b) -> const Line* {
     auto it = lines_.find({a, opt_.outer_dims == 2 ? b : 0.0});
-    if (it == lines_.end() || it->second.x.empty()) return std::nullopt;
-    return eval_line(it->second, x, lx);
+    return it == lines_.end() || it->second.x.empty() ? nullptr : &it->second;
   };
   // Candidate bracket ends along each outer axis: axis values below (descending) and above
   // (ascending) the query; an exact value is its own bracket. Out of range: nullopt, or
@@ -275,10 +301,10 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
     const auto& ax = axis_[d];
     const auto& lax = axis_log_[d];
     auto& c = cand[static_cast<std::size_t>(d)];
-    if (ax.empty()) return std::nullopt;
+    if (ax.empty()) return out;
     const double q = outer[static_cast<std::size_t>(d)];
     if (q < ax.front() || q > ax.back()) {
-      if (!opt_.clamp_outer) return std::nullopt;
+      if (!opt_.clamp_outer) return out;
       const std::size_t e = q < ax.front() ? 0 : ax.size() - 1;
       c.lo.push_back(ax[e], lax[e]);
       c.hi.push_back(ax[e], lax[e]);
@@ -291,7 +317,7 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
     }
     for (std::size_t lo = k; lo > 0 && c.lo.size() < kSearch; --lo) c.lo.push_back(ax[lo - 1], lax[lo - 1]);
     for (std::size_t hi = ax[k] == q ? k + 1 : k; hi < ax.size() && c.hi.size() < kSearch; ++hi) c.hi.push_back(ax[hi], lax[hi]);
-    if (c.lo.empty() || c.hi.empty()) return std::nullopt;
+    if (c.lo.empty() || c.hi.empty()) return out;
   }
   // Blend weight of q between lo and hi, from the stored logs of the axis values.
   auto weight = [](double q, const List& los, std::size_t i, const List& his, std::size_t j) {
@@ -304,11 +330,16 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
       for (std::size_t i = 0; i <= s && i < c.lo.size(); ++i) {
         const std::size_t j = s - i;
         if (j >= c.hi.size()) continue;
-        auto a = line_value(c.lo[i], 0), b = line_value(c.hi[j], 0);
-        if (a && b) return std::exp(*a + weight(outer[0], c.lo, i, c.hi, j) * (*b - *a));
+        const Line *a = line_of(c.lo[i], 0), *b = line_of(c.hi[j], 0);
+        if (a && b) {
+          out.lines = 2;
+          out.line = {a, b, nullptr, nullptr};
+          out.weight[0] = weight(outer[0], c.lo, i, c.hi, j);
+          return out;
+        }
       }
     }
-    return std::nullopt;
+    return out;
   }
   // Two outer axes: the tightest box (fewest axis steps) whose four corner lines exist.
   const auto& cn = cand[0];
@@ -322,18 +353,18 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
         for (std::size_t c = 0; c < ck.lo.size() && a + b + c <= s; ++c) {
           const std::size_t d = s - a - b - c;
           if (d >= ck.hi.size()) continue;
-          auto c00 = line_value(cn.lo[a], ck.lo[c]), c01 = line_value(cn.lo[a], ck.hi[d]);
-          auto c10 = line_value(cn.hi[b], ck.lo[c]), c11 = line_value(cn.hi[b], ck.hi[d]);
+          const Line *c00 = line_of(cn.lo[a], ck.lo[c]), *c01 = line_of(cn.lo[a], ck.hi[d]);
+          const Line *c10 = line_of(cn.hi[b], ck.lo[c]), *c11 = line_of(cn.hi[b], ck.hi[d]);
           if (!c00 || !c01 || !c10 || !c11) continue;
-          const double wk = weight(outer[1], ck.lo, c, ck.hi, d);
-          const double lo = *c00 + wk * (*c01 - *c00);
-          const double hi = *c10 + wk * (*c11 - *c10);
-          return std::exp(lo + weight(outer[0], cn.lo, a, cn.hi, b) * (hi - lo));
+          out.lines = 4;
+          out.line = {c00, c01, c10, c11};
+          out.weight = {weight(outer[1], ck.lo, c, ck.hi, d), weight(outer[0], cn.lo, a, cn.hi, b)};
+          return out;
         }
       }
     }
   }
-  if (!opt_.clamp_outer) return std::nullopt;
+  if (!opt_.clamp_outer) return out;
   // No box of existing lines around the query (a grid measured irregularly, e.g. long
   // contexts at small batches only): the line nearest in log outer coordinates answers, as a
   // key outside the axis takes the nearest end. The first of equally near lines in key order.
@@ -347,8 +378,11 @@ std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const 
       best = dist;
     }
   }
-  if (nearest == nullptr) return std::nullopt;
-  return std::exp(eval_line(*nearest, x, lx));
+  if (nearest != nullptr) {
+    out.lines = 1;
+    out.line[0] = nearest;
+  }
+  return out;
 }
 
 double KnotCurve::at(double q) const {

@@ -94,6 +94,17 @@ class LineGrid {
   }
 
   std::optional<double> at(std::array<double, 2> outer, double x) const;
+  // at() in two halves: which lines answer at `outer` and with what blend weights (locate,
+  // independent of x), then the value at x (value). value(locate(o), x) == at(o, x) exactly;
+  // a caller asking many x at one outer key locates once. A Located points into this grid.
+  struct Line;
+  struct Located {
+    int lines = 0;  // 0: no answer; 1: one line; 2: a blend along the first axis; 4: a box
+    std::array<const Line*, 4> line{};
+    std::array<double, 2> weight{};  // 2: along the axis; 4: along the second axis, then the first
+  };
+  Located locate(std::array<double, 2> outer) const;
+  std::optional<double> value(const Located& at, double x) const;
   // Along one line only (nullopt when the line does not exist).
   std::optional<double> line_at(std::array<double, 2> outer, double x) const;
 

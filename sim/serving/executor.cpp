@@ -317,7 +317,8 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
       for (std::size_t c = 0; c < ns_by_class_.size(); ++c) ns_by_class_[c] += static_.by_class[c];
       for (const auto& [slot, t] : static_.by_source) by_source_[slot] += t;
     }
-    for (std::size_t i : attention_ops_) {
+    for (std::size_t k = 0; k < attention_ops_.size(); ++k) {
+      const std::size_t i = attention_ops_[k];
       Operator& op = ops_[i];
       AttentionShape& a = op.attn;
       if (drop_ == nullptr && op.cls == OpClass::kAttentionDecode && a.window == 0 && a.num_seqs > 0 &&
@@ -330,7 +331,7 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
       } else {
         compute_attention_aggregates(a);
       }
-      price(op, i);
+      price_repeated_attention(op, i, k);
       if (deferred) {
         on_path(op, op_ns_[i]);
         deferred->energy_nj += op_nj_[i];
@@ -485,8 +486,9 @@ SimTime Executor::compose_stages(const std::array<SimTime, 4>& part, SimTime exp
   return total + handoff_ns_ * (pp - 1);
 }
 
-std::pair<SimTime, std::int64_t> Executor::predict_unmemoised(const Operator& op, std::string_view* source) const {
-  const std::optional<Prediction> p = ctx_.cost.predict(op);
+std::pair<SimTime, std::int64_t> Executor::predict_unmemoised(const Operator& op, std::string_view* source,
+                                                               std::unique_ptr<CostCursor>* cursor) const {
+  const std::optional<Prediction> p = cursor ? ctx_.cost.predict_with(op, *cursor) : ctx_.cost.predict(op);
   SERVESIM_ASSERT(p.has_value());
   if (source) *source = p->source;
   if (!ctx_.power) return {p->ns, 0};
@@ -519,6 +521,16 @@ void Executor::price(const Operator& op, std::size_t i) {
   }
   std::string_view source;
   const auto [ns, nj] = predict_unmemoised(op, &source);
+  op_ns_[i] = ns * op.repeat;
+  op_nj_[i] = nj * op.repeat;
+  op_source_[i] = source_slot(source);
+}
+
+void Executor::price_repeated_attention(const Operator& op, std::size_t i, std::size_t k) {
+  // Attention is never memoised (OperatorMemo::memoisable).
+  if (cursors_.size() <= k) cursors_.resize(k + 1);
+  std::string_view source;
+  const auto [ns, nj] = predict_unmemoised(op, &source, &cursors_[k]);
   op_ns_[i] = ns * op.repeat;
   op_nj_[i] = nj * op.repeat;
   op_source_[i] = source_slot(source);

@@ -196,9 +196,13 @@ class Executor {
   std::size_t source_slot(std::string_view s);
   // Predicts ops_[i] (under the power limit, with its energy) into op_ns_, op_nj_, op_source_.
   void price(const Operator& op, std::size_t i);
+  // price() of operator i, the step's k-th attention operator, in a merged run: through its
+  // cost cursor (the lookups the same operator's previous step made; ICostModel::predict_with).
+  void price_repeated_attention(const Operator& op, std::size_t i, std::size_t k);
   // One execution of op under the power limit: its time and dynamic energy (nJ).
   std::pair<SimTime, std::int64_t> predict(const Operator& op, std::string_view* source) const;
-  std::pair<SimTime, std::int64_t> predict_unmemoised(const Operator& op, std::string_view* source) const;
+  std::pair<SimTime, std::int64_t> predict_unmemoised(const Operator& op, std::string_view* source,
+                                                      std::unique_ptr<CostCursor>* cursor = nullptr) const;
   // The memo's price of op, priced now if new (null: op is not memoisable, executor_memo.h).
   OperatorPrice* memoised(const Operator& op) const;
   // engine.overlap: the stage's per-layer time with the batch split in two halves (-1: no split).
@@ -224,6 +228,7 @@ class Executor {
   std::vector<SimTime> op_ns_;              // predicted time of each op of ops_ (x repeat)
   std::vector<std::int64_t> op_nj_;         // its dynamic energy in nJ (x repeat)
   std::vector<std::size_t> attention_ops_;  // indices of the attention operators in ops_
+  std::vector<std::unique_ptr<CostCursor>> cursors_;  // per attention operator (its index in attention_ops_)
   // The part of a step's cost that merged decode steps repeat unchanged.
   struct StaticCost {
     SimTime critical = 0, background = 0;

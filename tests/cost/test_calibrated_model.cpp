@@ -168,5 +168,36 @@ TEST(CalibratedCost, PredictionsAreDeterministicAcrossInstances) {
   }
 }
 
+// predict_with answers exactly as predict: an attention operator keeps a cursor it reuses
+// while its contexts grow (and re-checks when the batch changes); any other operator keeps
+// none.
+TEST(CalibratedModel, PredictWithACursorAnswersAsPredict) {
+  auto b = build({{"profile", std::string(SERVESIM_DATA_DIR) + "/calibration/profiles/h100_sxm.json"}});
+  std::unique_ptr<CostCursor> cursor;
+  for (const std::int32_t batch : {8, 8, 40}) {
+    std::vector<SeqAttention> seqs(static_cast<std::size_t>(batch), SeqAttention{1, 3000});
+    for (int step = 0; step < 5; ++step) {
+      for (auto& s : seqs) s.context += 1;
+      Operator op;
+      op.cls = OpClass::kAttentionDecode;
+      op.attn.heads = 32;
+      op.attn.kv_heads = 8;
+      op.attn.head_dim = op.attn.v_head_dim = 128;
+      op.attn.kv_bytes_per_token = 2.0 * 8 * 128 * 2;
+      op.attn.seqs = seqs;
+      compute_attention_aggregates(op.attn);
+      const auto plain = b->model->predict(op);
+      const auto kept = b->model->predict_with(op, cursor);
+      ASSERT_TRUE(plain && kept);
+      EXPECT_EQ(plain->ns, kept->ns);
+      EXPECT_EQ(plain->source, kept->source);
+      EXPECT_NE(cursor, nullptr);
+    }
+  }
+  std::unique_ptr<CostCursor> none;
+  EXPECT_EQ(b->model->predict_with(gemm(64, 4096, 4096), none)->ns, b->model->predict(gemm(64, 4096, 4096))->ns);
+  EXPECT_EQ(none, nullptr);
+}
+
 }  // namespace
 }  // namespace servesim

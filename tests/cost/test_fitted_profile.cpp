@@ -480,5 +480,34 @@ TEST(FittedProfile, RoundSignificantDigits) {
   EXPECT_DOUBLE_EQ(round_sig(0, 5), 0);
 }
 
+// A merged decode run prices one attention operator step after step, each context one key
+// longer: through a cursor (the kernel configuration and the residual lines located once per
+// batch size) the answers are exactly those without one, also where the batch (the grid key)
+// or the head shape changes under the same cursor, on the committed H100 profile (batches on
+// and between its measured lines, contexts inside and beyond its range).
+TEST(FittedProfile, AnAttentionCursorAnswersExactlyAsWithout) {
+  const FittedProfile p = FittedProfile::load(std::string(SERVESIM_DATA_DIR) + "/calibration/profiles/h100_sxm.json");
+  FittedProfile::AttentionCursor cursor;
+  int asked = 0;
+  for (const auto& [heads, kv_heads] : {std::pair{32, 8}, std::pair{64, 8}, std::pair{32, 8}}) {
+    for (const double batch : {1.0, 24.0, 64.0, 24.0}) {
+      for (double ctx = 100; ctx < 300000; ctx = std::ceil(ctx * 1.7)) {
+        for (int step = 0; step < 3; ++step) {
+          const AttentionQuery q = AttentionQuery::uniform(heads, kv_heads, 128, "bf16", true, batch, 1, ctx + step);
+          const auto plain = p.predict_attention(false, q, "");
+          const auto kept = p.predict_attention(false, q, "", &cursor);
+          ASSERT_EQ(plain.has_value(), kept.has_value());
+          if (!plain) continue;
+          EXPECT_EQ(plain->us, kept->us) << heads << "/" << kv_heads << " b=" << batch << " ctx=" << ctx + step;
+          EXPECT_STREQ(plain->variant, kept->variant);
+          ++asked;
+        }
+      }
+    }
+  }
+  EXPECT_GT(asked, 300);
+  EXPECT_TRUE(cursor.valid);
+}
+
 }  // namespace
 }  // namespace servesim

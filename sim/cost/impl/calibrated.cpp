@@ -153,6 +153,24 @@ class CalibratedCostModel final : public ICostModel {
     return roofline_->predict(op);
   }
 
+  // Attention keeps its kernel configuration and residual lines between calls (the cursor);
+  // everything else is predict().
+  std::optional<Prediction> predict_with(const Operator& op, std::unique_ptr<CostCursor>& cursor) const override {
+    const bool attention = op.cls == OpClass::kAttentionPrefill || op.cls == OpClass::kAttentionDecode;
+    if (!has_profile_ || !attention || op.moe.ep > 0) return predict(op);
+    auto* cur = dynamic_cast<AttentionCursor*>(cursor.get());
+    if (cur == nullptr) {
+      auto fresh = std::make_unique<AttentionCursor>();
+      cur = fresh.get();
+      cursor = std::move(fresh);
+    }
+    if (auto p = attention_answer(op, &cur->fit)) {
+      p->ns = std::max(p->ns, from_seconds(bound_.seconds(op)));
+      return p;
+    }
+    return roofline_->predict(op);
+  }
+
  private:
   enum Family : std::size_t { kGemm, kPrefill, kDecode, kCollective, kCopy, kPageMap, kMoe };
 
@@ -162,6 +180,20 @@ class CalibratedCostModel final : public ICostModel {
     }
     SERVESIM_ASSERT(false);
     return std::nullopt;
+  }
+
+  struct AttentionCursor final : CostCursor {
+    FittedProfile::AttentionCursor fit;
+  };
+
+  std::optional<Prediction> attention_answer(const Operator& op, FittedProfile::AttentionCursor* cursor) const {
+    const bool prefill = op.cls == OpClass::kAttentionPrefill;
+    const Family fam = prefill ? kPrefill : kDecode;
+    if (!use_[fam]) return std::nullopt;
+    auto a = profile_.predict_attention(prefill, AttentionQuery::from(op.attn, prefill), prefill ? c_.prefill_kernel : c_.decode_kernel,
+                                        cursor);
+    if (!a) return std::nullopt;
+    return answer(a->us, fam, a->variant);
   }
 
   // A MoE layer's expert operator where the profile measured the fused layer (its weight
@@ -220,14 +252,8 @@ class CalibratedCostModel final : public ICostModel {
         return answer(a->us, kGemm, a->variant);
       }
       case OpClass::kAttentionPrefill:
-      case OpClass::kAttentionDecode: {
-        const bool prefill = op.cls == OpClass::kAttentionPrefill;
-        const Family fam = prefill ? kPrefill : kDecode;
-        if (!use_[fam]) return std::nullopt;
-        auto a = profile_.predict_attention(prefill, AttentionQuery::from(op.attn, prefill), prefill ? c_.prefill_kernel : c_.decode_kernel);
-        if (!a) return std::nullopt;
-        return answer(a->us, fam, a->variant);
-      }
+      case OpClass::kAttentionDecode:
+        return attention_answer(op, nullptr);
       case OpClass::kCollective: {
         const auto& c = op.coll;
         if (!use_[kCollective] || c.ranks <= 1) return std::nullopt;

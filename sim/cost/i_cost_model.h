@@ -37,6 +37,7 @@ struct CostDeps {
 class CostCursor {
  public:
   virtual ~CostCursor() = default;
+  const void* owner = nullptr;  // the cost model that made it (the only one that reads it)
 };
 
 class ICostModel {

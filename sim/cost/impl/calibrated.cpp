@@ -158,13 +158,12 @@ class CalibratedCostModel final : public ICostModel {
   std::optional<Prediction> predict_with(const Operator& op, std::unique_ptr<CostCursor>& cursor) const override {
     const bool attention = op.cls == OpClass::kAttentionPrefill || op.cls == OpClass::kAttentionDecode;
     if (!has_profile_ || !attention || op.moe.ep > 0) return predict(op);
-    auto* cur = dynamic_cast<AttentionCursor*>(cursor.get());
-    if (cur == nullptr) {
-      auto fresh = std::make_unique<AttentionCursor>();
-      cur = fresh.get();
-      cursor = std::move(fresh);
+    if (cursor == nullptr || cursor->owner != this) {
+      cursor = std::make_unique<AttentionCursor>();
+      cursor->owner = this;
     }
-    if (auto p = attention_answer(op, &cur->fit)) {
+    auto* cur = static_cast<AttentionCursor*>(cursor.get());
+    if (auto p = attention_answer(op, cur)) {
       p->ns = std::max(p->ns, from_seconds(bound_.seconds(op)));
       return p;
     }
@@ -184,16 +183,26 @@ class CalibratedCostModel final : public ICostModel {
 
   struct AttentionCursor final : CostCursor {
     FittedProfile::AttentionCursor fit;
+    const char* variant = nullptr;  // the last answer's variant and family, and their source
+    Family family = kGemm;
+    std::string_view source;
   };
 
-  std::optional<Prediction> attention_answer(const Operator& op, FittedProfile::AttentionCursor* cursor) const {
+  std::optional<Prediction> attention_answer(const Operator& op, AttentionCursor* cursor) const {
     const bool prefill = op.cls == OpClass::kAttentionPrefill;
     const Family fam = prefill ? kPrefill : kDecode;
     if (!use_[fam]) return std::nullopt;
     auto a = profile_.predict_attention(prefill, AttentionQuery::from(op.attn, prefill), prefill ? c_.prefill_kernel : c_.decode_kernel,
-                                        cursor);
+                                        cursor ? &cursor->fit : nullptr);
     if (!a) return std::nullopt;
-    return answer(a->us, fam, a->variant);
+    if (cursor == nullptr) return answer(a->us, fam, a->variant);
+    // The source named once per variant (a variant is a string literal: its address names it).
+    if (cursor->variant != a->variant || cursor->family != fam) {
+      cursor->source = answer(0, fam, a->variant)->source;
+      cursor->variant = a->variant;
+      cursor->family = fam;
+    }
+    return Prediction{from_seconds(a->us * 1e-6), cursor->source};
   }
 
   // A MoE layer's expert operator where the profile measured the fused layer (its weight

@@ -325,9 +325,10 @@ int derive(const Args& args) {
       "cpu-scale", po::value<double>()->default_value(1.0),
       "host-side latency factor, target over source (driver calls, copy launch); 1 when unknown")(
       "out,o", po::value<std::string>(), "output profile (default calibration/profiles/<device>.json)")(
-      "expected-error", po::value<std::string>(),
+      "expected-error", po::value<std::vector<std::string>>()->composing(),
       "residuals of the same rule checked where both devices were measured (`calibrate check --profile DERIVED --data "
-      "MEASURED --residuals-out FILE`): kept as derived_from.expected_error and shown by every run on the profile")(
+      "MEASURED --residuals-out FILE`): kept as derived_from.expected_error and shown by every run on the profile; "
+      "repeated: a later file adds the families the earlier ones did not check (expected_error.also)")(
       "measured-families", po::value<std::string>(),
       "comma-separated families taken, by reference, from the target device's own measured profile "
       "(calibration/profiles/<device>.json) instead of derived: those it measured of kernels the source's engine runs "
@@ -354,11 +355,26 @@ int derive(const Args& args) {
   if (src.status != "measured") bad_value("--from", from, "a measured profile (not a derived one)");
   const DeviceSpec source = load_device(src.device, data_dir, "--from: " + from + ": device");
   nlohmann::json expected;
-  if (vm.count("expected-error")) {
-    std::string e = vm["expected-error"].as<std::string>();
+  for (const std::string& given : vm.count("expected-error") ? vm["expected-error"].as<std::vector<std::string>>() : std::vector<std::string>{}) {
+    std::string e = given;
     if (!fs::exists(e) && fs::exists(fs::path(data_dir) / e)) e = (fs::path(data_dir) / e).string();
-    if (!fs::exists(e)) bad_value("--expected-error", vm["expected-error"].as<std::string>(), "a residuals file (servesim calibrate check --residuals-out)");
-    expected = calib::expected_error_json(e, calib::relative_to(e, data_dir));
+    if (!fs::exists(e)) bad_value("--expected-error", given, "a residuals file (servesim calibrate check --residuals-out)");
+    nlohmann::json check = calib::expected_error_json(e, calib::relative_to(e, data_dir));
+    if (expected.is_null()) {
+      expected = std::move(check);
+      continue;
+    }
+    // A later check adds the families no earlier one measured.
+    nlohmann::json added = nlohmann::json::object();
+    for (const auto& [family, v] : check["families"].items()) {
+      bool seen = expected["families"].contains(family);
+      for (const auto& a : expected.value("also", nlohmann::json::array())) seen = seen || a["families"].contains(family);
+      if (!seen) added[family] = v;
+    }
+    if (added.empty()) bad_value("--expected-error", given, "a check of a family no earlier --expected-error file has");
+    check["families"] = added;
+    check.erase("rule");
+    expected["also"].push_back(std::move(check));
   }
   FittedProfile d = calib::derive_profile(src, calib::relative_to(from, data_dir), sha256_file_hex(from), source, target, cpu);
   if (!expected.is_null()) d.derived_from["expected_error"] = expected;

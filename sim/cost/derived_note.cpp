@@ -124,20 +124,34 @@ std::string derived_profiles_text(const nlohmann::json& used) {
       out += "its expected error was never checked" + own + "\n";
       continue;
     }
-    std::string checked, unchecked;
-    const nlohmann::json& fams = x["families"];
-    for (const auto& [fam, v] : fams.items()) {
-      if (measured_here(fam)) continue;
-      checked += fmt::format("{}{} {:.1f}% (median {:+.1f}%)", checked.empty() ? "" : ", ", fam, 100 * v["mean_abs_error"].get<double>(),
-                             100 * v["median_error"].get<double>());
+    // The rule's checks: the first file's families, then those a later one added
+    // (expected_error.also), each with the device it was checked on.
+    std::vector<const nlohmann::json*> checks = {&x};
+    if (x.contains("also") && x["also"].is_array()) {
+      for (const auto& a : x["also"]) checks.push_back(&a);
+    }
+    std::string text, unchecked;
+    std::vector<std::string> seen_families;
+    for (std::size_t i = 0; i < checks.size(); ++i) {
+      const nlohmann::json& c = *checks[i];
+      std::string checked;
+      for (const auto& [fam, v] : c["families"].items()) {
+        seen_families.push_back(fam);
+        if (measured_here(fam)) continue;
+        checked += fmt::format("{}{} {:.1f}% (median {:+.1f}%)", checked.empty() ? "" : ", ", fam, 100 * v["mean_abs_error"].get<double>(),
+                               100 * v["median_error"].get<double>());
+      }
+      if (checked.empty()) continue;
+      text += fmt::format("{}checked on measured {} ({}): {}", text.empty() ? "expected error of its rule, " : "; ",
+                          c.value("checked_device", std::string("?")), c.value("residuals", std::string("?")), checked);
     }
     for (const auto& fam : kFamilies) {
       bool seen = false;
-      for (const auto& [name, v] : fams.items()) seen = seen || name == fam || name.starts_with(fam);
+      for (const auto& name : seen_families) seen = seen || name == fam || name.starts_with(fam);
       if (!seen && !measured_here(fam)) unchecked += (unchecked.empty() ? "" : ", ") + fam;
     }
-    out += fmt::format("expected error of its rule, checked on measured {} ({}): {}{}{}\n", x.value("checked_device", std::string("?")),
-                       x.value("residuals", std::string("?")), checked, unchecked.empty() ? "" : "; unchecked: " + unchecked, own);
+    if (text.empty()) text = "expected error of its rule never checked on its own families";
+    out += fmt::format("{}{}{}\n", text, unchecked.empty() ? "" : "; unchecked: " + unchecked, own);
   }
   return out;
 }

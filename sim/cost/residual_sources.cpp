@@ -188,6 +188,20 @@ ResidualSources residual_sources(const std::string& device, const nlohmann::json
                 "MEASURED --residuals-out FILE), relative to the data dir");
     }
     take(out, load_families(file), "transfer_check", shown(file, data_dir));
+    // Later checks (derive --expected-error repeated) for the families they added.
+    for (const auto& a : ee->value("also", nlohmann::json::array())) {
+      const nlohmann::json& ar = a.contains("residuals") ? a["residuals"] : nlohmann::json();
+      const std::string afile = ar.is_string() ? data_path(ar.get<std::string>(), data_dir) : std::string();
+      if (afile.empty() || !fs::exists(afile)) {
+        bad_value(pshown + ": derived_from.expected_error.also.residuals", ar.dump(), "an existing residuals file, relative to the data dir");
+      }
+      nlohmann::json kept = nlohmann::json::object(), fams = load_families(afile);
+      const nlohmann::json added = a.value("families", nlohmann::json::object());
+      for (const auto& [name, v] : added.items()) {
+        if (fams.contains(name)) kept[name] = fams[name];
+      }
+      take(out, kept, "transfer_check", shown(afile, data_dir));
+    }
   }
   const auto src = derived.find("profile");
   const std::string src_file = src != derived.end() && src->is_string() ? residuals_named(src->get<std::string>()) : "";

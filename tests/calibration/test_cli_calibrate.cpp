@@ -164,6 +164,26 @@ TEST(CalibrateCli, DeriveKeepsItsRulesExpectedError) {
   EXPECT_EQ(lines(r.out), 1) << r.out;
   EXPECT_NE(r.out.find("not.json"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(d / "bad.json"));
+  // A second check adds the families the first did not measure (quantiles -0.3, 0.1, 0.2:
+  // mean |e| 0.2, median 0.1), under expected_error.also; one that adds none is exit 2.
+  std::ofstream(d / "res2.json") << nlohmann::json{{"schema", "servesim.residuals/1"}, {"device", "h100_sxm"},
+                                                   {"families", {{"gemm", {{"n", 3}, {"quantiles", {0.5, 0.5, 0.5}}}},
+                                                                 {"attention_decode", {{"n", 3}, {"quantiles", {-0.3, 0.1, 0.2}}}}}}}
+                                        .dump();
+  r = cli("calibrate derive --device gh200_144gb --from " + (d / "src.json").string() + " --expected-error " + (d / "res.json").string() +
+          " --expected-error " + (d / "res2.json").string() + " --out " + (d / "gh2.json").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto e2 = nlohmann::json::parse(slurp(d / "gh2.json"))["derived_from"]["expected_error"];
+  EXPECT_DOUBLE_EQ(e2["families"]["gemm"]["mean_abs_error"].get<double>(), 0.2);  // the first file's
+  ASSERT_EQ(e2["also"].size(), 1u);
+  EXPECT_FALSE(e2["also"][0]["families"].contains("gemm"));
+  EXPECT_DOUBLE_EQ(e2["also"][0]["families"]["attention_decode"]["mean_abs_error"].get<double>(), 0.2);
+  EXPECT_DOUBLE_EQ(e2["also"][0]["families"]["attention_decode"]["median_error"].get<double>(), 0.1);
+  r = cli("calibrate derive --device gh200_144gb --from " + (d / "src.json").string() + " --expected-error " + (d / "res.json").string() +
+          " --expected-error " + (d / "res.json").string() + " --out " + (d / "bad.json").string());
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(lines(r.out), 1) << r.out;
+  EXPECT_FALSE(fs::exists(d / "bad.json"));
 }
 
 // Every device profile has a cost profile (measured, or derived from a measured one), and

@@ -232,6 +232,22 @@ TEST(ResidualSources, ADerivedProfileDrawsCheckedFamiliesFromItsTransferCheckOth
   EXPECT_EQ(j["copy"]["from"], "none");
 }
 
+// A second check of the rule (derive --expected-error repeated: expected_error.also) gives
+// the families it added its own errors; the first check's families keep the first file's.
+TEST(ResidualSources, ALaterCheckOfTheRuleAnswersTheFamiliesItAdded) {
+  const DerivedDir d = derived_dir("also", [](nlohmann::json& df) {
+    df["expected_error"]["also"] = nlohmann::json::array(
+        {{{"residuals", "calibration/transfer_check/t2.residuals.json"}, {"families", {{"attention_decode", nlohmann::json::object()}}}}});
+  });
+  write_residuals(d.dir / "calibration/transfer_check/t2.residuals.json", {{"attention_decode", {0.15}}, {"gemm", {9.0}}});
+  const ResidualSources s = residual_sources("test_dev", {{"impl", "calibrated"}, {"profile", d.profile.string()}}, "", d.dir.string(), "cost");
+  const nlohmann::json j = s.to_json()["families"];
+  EXPECT_EQ(j["attention_decode"]["from"], "transfer_check");
+  EXPECT_EQ(j["attention_decode"]["residuals"], "calibration/transfer_check/t2.residuals.json");
+  EXPECT_EQ(s.families[2].quantiles, (std::vector<double>{0.15}));
+  EXPECT_EQ(s.families[0].quantiles, (std::vector<double>{-0.2, 0.0, 0.25}));  // gemm: the first check's
+}
+
 // A derived profile that takes some families from its device's own measured profile
 // (provenance.families_from, calibrate derive --measured-families) draws those from that
 // profile's held-out residuals; the rest as any derived profile.

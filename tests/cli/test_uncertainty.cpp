@@ -56,7 +56,8 @@ TEST(Uncertainty, BadRequestsExitTwoWithOneLineAndWriteNothing) {
 }
 
 // gh200_144gb's profile is derived from h200_sxm; its rule was checked A100 -> H100 on GEMMs
-// and collectives only (calibration/transfer_check/h100_from_a100.residuals.json).
+// and collectives (calibration/transfer_check/h100_from_a100.residuals.json) and H200 -> H100
+// on the harness's attention (h100_from_h200_harness.residuals.json: one chip layout).
 TEST(Uncertainty, RunOnADerivedDeviceSaysWhereEachFamilysDrawsComeFrom) {
   const auto d = temp_dir("uncertainty_derived");
   const std::string args = "run --set workload.duration=20s --set hardware=gh200_144gb --uncertainty 3 --out ";
@@ -74,12 +75,16 @@ TEST(Uncertainty, RunOnADerivedDeviceSaysWhereEachFamilysDrawsComeFrom) {
     EXPECT_EQ(pool["families"][f]["from"], "transfer_check") << f;
     EXPECT_EQ(pool["families"][f]["residuals"], "calibration/transfer_check/h100_from_a100.residuals.json") << f;
   }
-  for (const char* f : {"attention_prefill", "attention_decode", "copy", "moe"}) {  // never checked: the source's held-out errors
+  for (const char* f : {"attention_prefill", "attention_decode"}) {  // the second check's
+    EXPECT_EQ(pool["families"][f]["from"], "transfer_check") << f;
+    EXPECT_EQ(pool["families"][f]["residuals"], "calibration/transfer_check/h100_from_h200_harness.residuals.json") << f;
+  }
+  for (const char* f : {"copy", "moe"}) {  // never checked: the source's held-out errors
     EXPECT_EQ(pool["families"][f]["from"], "source_held_out") << f;
     EXPECT_EQ(pool["families"][f]["residuals"], "calibration/profiles/h200_sxm.residuals.json") << f;
     EXPECT_EQ(pool["families"][f]["derivation_error"], "unknown (not checked)") << f;
   }
-  EXPECT_NE(r.out.find("attention_prefill, attention_decode, copy, moe: source_held_out (calibration/profiles/h200_sxm.residuals.json): "
+  EXPECT_NE(r.out.find("copy, moe: source_held_out (calibration/profiles/h200_sxm.residuals.json): "
                        "the derivation's own error unknown (not checked)"),
             std::string::npos)
       << r.out;

@@ -59,11 +59,19 @@ void PagedKvManager::allocate_decode_steps(std::span<Request* const> reqs, std::
   KvStepWork unused;  // work_free_decode_steps allowed these steps: no copies
   popped_.clear();
   pop_free_n(static_cast<std::int64_t>(pops_.size()), popped_, unused);
-  for (std::size_t k = 0; k < pops_.size(); ++k) tables_[reqs[pops_[k].second]->kv_slot].blocks.push_back(popped_[k]);
+  // A fresh block's fill is set as it joins its table (its state was just touched by the pop);
+  // then each table's open last block, the only one held before that takes tokens.
+  for (std::size_t k = 0; k < pops_.size(); ++k) {
+    Table& t = tables_[reqs[pops_[k].second]->kv_slot];
+    const auto b = static_cast<std::int64_t>(t.blocks.size());
+    t.blocks.push_back(popped_[k]);
+    set_fill(popped_[k], std::min<std::int64_t>(bs, t.tokens + steps - b * bs));
+  }
   for (std::size_t i = 0; i < reqs.size(); ++i) {
     Table& t = tables_[reqs[i]->kv_slot];
     const std::int64_t total = t.tokens + steps;
-    for (auto b = t.tokens / bs; b < static_cast<std::int64_t>(t.blocks.size()); ++b) {
+    if (t.tokens % bs != 0) {  // the open block: the one holding the token t.tokens - 1
+      const auto b = t.tokens / bs;
       set_fill(t.blocks[static_cast<std::size_t>(b)], std::min<std::int64_t>(bs, total - b * bs));
     }
     t.tokens = total;

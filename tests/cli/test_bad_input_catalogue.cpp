@@ -3,8 +3,12 @@
 // line or field, the value (quoted at most ~80 characters) and what was expected, and no
 // output left behind (neither the --out folder nor a temporary). Each case is its own test.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <iterator>
+#include <functional>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +53,19 @@ std::string predict(const std::string& shapes_file) {
   return "cost predict --hardware h100_sxm --in " + shapes_file + " --out res.csv";
 }
 
+// The committed h200_sxm@vllm profile (derived by reference) with `edit` applied, its
+// references made absolute so it loads from any folder.
+std::string vllm_h200_profile(const std::function<void(nlohmann::json&)>& edit) {
+  const fs::path dir = fs::path(SERVESIM_DATA_DIR) / "calibration" / "profiles";
+  std::ifstream in(dir / "h200_sxm@vllm.json");
+  nlohmann::json p = nlohmann::json::parse(in);
+  p["derived_from"]["profile"] = (dir / p["derived_from"]["profile"].get<std::string>()).string();
+  for (auto& f : p["provenance"]["families_from"]) f["profile"] = (dir / f["profile"].get<std::string>()).string();
+  edit(p);
+  return p.dump();
+}
+const std::string kOnH200 = kRun + "--set hardware=h200_sxm --set cost.profile=p.json";
+
 std::vector<Case> catalogue() {
   const std::string deep(100000, '[');
   const std::string big(100 << 10, 'x');  // 100 KB: one command-line argument may hold 128 KB
@@ -77,6 +94,26 @@ std::vector<Case> catalogue() {
       {"KernelSetWithSlash", {}, kRun + "--set cost.kernel_set=../x", {"cost.kernel_set", "../x", "without '/'"}},
       {"KernelSetOnDeviceWithoutProfile", {{"unprofiled_gpu.json", testing::unprofiled_device_json()}},
        kRun + "--set hardware=unprofiled_gpu.json --set cost.kernel_set=vllm", {"cost.kernel_set", "vllm", "there is none"}},
+      // --- profiles derived by reference (calibrate derive --by-reference, --measured-families) ---
+      {"ProfileByReferenceNotABoolean", {{"p.json", vllm_h200_profile([](nlohmann::json& p) { p["derived_from"]["by_reference"] = "yes"; })}},
+       kOnH200, {"p.json: derived_from: by_reference", "yes", "true or false"}},
+      {"ProfileByReferenceUnknownFamily",
+       {{"p.json", vllm_h200_profile([](nlohmann::json& p) { p["derived_from"]["families"] = {"gemm", "bogus"}; })}}, kOnH200,
+       {"p.json: derived_from: families", "bogus", "gemm, attention_prefill"}},
+      {"ProfileByReferenceStaleSource",
+       {{"p.json", vllm_h200_profile([](nlohmann::json& p) { p["derived_from"]["sha256"] = std::string(64, '0'); })}}, kOnH200,
+       {"p.json: derived_from: sha256", "0000000000000000", "derive h200_sxm again"}},
+      {"ProfileFamiliesFromNotAnArray",
+       {{"p.json", vllm_h200_profile([](nlohmann::json& p) { p["provenance"]["families_from"] = nlohmann::json::object(); })}}, kOnH200,
+       {"p.json: provenance: families_from", "an array"}},
+      {"DeriveMeasuredFamiliesOfADerivedDevice", {}, "calibrate derive --device gh200_144gb --from h200_sxm --measured-families collective --out p.json",
+       {"--measured-families", "collective", "is derived"}},
+      {"DeriveOverItsOwnSource",
+       {{"src.json", [] {
+          std::ifstream in(fs::path(SERVESIM_DATA_DIR) / "calibration" / "profiles" / "h100_sxm@pytorch.json");
+          return std::string(std::istreambuf_iterator<char>(in), {});
+        }()}},
+       "calibrate derive --device h200_sxm --from src.json --out src.json", {"--out", "src.json", "a file other than the source profile"}},
       {"CalibrateKernelSetWithoutSources", {}, "calibrate fit --device h100_sxm --kernel-set tensorrt --out p.json",
        {"--kernel-set", "tensorrt", "vllm, pytorch"}},
       {"PowerLimitBelowEngineIdle", {}, kRun + "--set engine.power_limit=50W",

@@ -297,17 +297,17 @@ nlohmann::json compose_derived(FittedProfile& d, const FittedProfile& src, const
         {{{"profile", reference_to(tpath, out)}, {"sha256", sha256_file_hex(tpath)}, {"device", d.device}, {"families", measured}}});
     d.finalize();
   }
+  // One serialisation: the families it holds, less the measured ones, are the derived ones.
+  nlohmann::json j = d.to_json();
   std::vector<std::string> derived;
-  const nlohmann::json full = d.to_json();
   for (const std::string& f : profile_family_names()) {
-    if (full["families"].contains(f) && std::find(measured.begin(), measured.end(), f) == measured.end()) derived.push_back(f);
+    if (j["families"].contains(f) && std::find(measured.begin(), measured.end(), f) == measured.end()) derived.push_back(f);
   }
-  if (d.kernel_set.is_object() && !measured.empty()) {
+  if (j.contains("kernel_set") && j["kernel_set"].is_object() && !measured.empty()) {
     for (const std::string& f : derived) {
-      for (auto& k : d.kernel_set["kernels"][f]) k = k.get<std::string>() + " (measured on " + src.device + ", derived)";
+      for (auto& k : j["kernel_set"]["kernels"][f]) k = k.get<std::string>() + " (measured on " + src.device + ", derived)";
     }
   }
-  nlohmann::json j = d.to_json();
   for (const std::string& f : measured) j["families"].erase(f);
   if (by_reference) {
     for (const std::string& f : derived) j["families"].erase(f);

@@ -230,12 +230,17 @@ double LineGrid::eval_line(const Line& l, double x, double lx) const {
   return interp_subset(l, l.all, lx);
 }
 
-std::optional<double> LineGrid::line_at(std::array<double, 2> outer, double x) const {
+const LineGrid::Line* LineGrid::exact_line(std::array<double, 2> outer) const {
   if (opt_.outer_dims < 2) outer[1] = 0;
   if (opt_.outer_dims < 1) outer[0] = 0;
   auto it = lines_.find(outer);
-  if (it == lines_.end() || it->second.x.empty()) return std::nullopt;
-  return std::exp(eval_line(it->second, x, std::log(x)));
+  return it == lines_.end() || it->second.x.empty() ? nullptr : &it->second;
+}
+
+std::optional<double> LineGrid::line_at(std::array<double, 2> outer, double x) const {
+  const Line* l = exact_line(outer);
+  if (l == nullptr) return std::nullopt;
+  return std::exp(eval_line(*l, x, std::log(x)));
 }
 
 std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const { return value(locate(outer), x); }
@@ -257,16 +262,10 @@ std::optional<double> LineGrid::value(const Located& at, double x) const {
 
 LineGrid::Located LineGrid::locate(std::array<double, 2> outer) const {
   Located out;
-  {
-    std::array<double, 2> key = outer;
-    if (opt_.outer_dims < 2) key[1] = 0;
-    if (opt_.outer_dims < 1) key[0] = 0;
-    auto it = lines_.find(key);
-    if (it != lines_.end() && !it->second.x.empty()) {
-      out.lines = 1;
-      out.line[0] = &it->second;
-      return out;
-    }
+  if (const Line* l = exact_line(outer)) {
+    out.lines = 1;
+    out.line[0] = l;
+    return out;
   }
   if (opt_.outer_dims == 0) return out;
   auto line_of = [&](double a, double b) -> const Line* {

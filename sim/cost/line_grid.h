@@ -124,6 +124,7 @@ class LineGrid {
 
  private:
   double eval_line(const Line& l, double x, double lx) const;  // lx = log(x)
+  const Line* exact_line(std::array<double, 2> outer) const;   // the line keyed exactly `outer`, with points
   void update_efficiency_cap();
   double interp_subset(const Line& l, const std::vector<std::size_t>& idx, double lx) const;
   // The equal-area rule's log value for x above l's last point (-inf where it has none).

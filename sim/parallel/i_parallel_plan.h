@@ -6,6 +6,10 @@
 //   devices of the critical path, with shapes already sharded and the collectives the plan
 //   needs (TP all-reduces, EP all-to-alls, PP sends), each repeated per layer of the most
 //   loaded stage, and each tagged with the stages that run it (Operator::stage).
+//   Without context parallelism or attention DP, the operators other than attention (the
+//   kinds, shapes and order the plan emits) depend on the batch only through num_tokens,
+//   num_logits, expert_tokens and the dtypes: the executor reuses their prices for steps of
+//   the same (num_tokens, num_logits) when no routing is drawn (StepShapeMemo).
 // - stage_layers(m, s) is the number of layers stage s holds (they sum to the model's
 //   layers; none exceeds layers_per_stage()). The executor scales a stage's per-layer work
 //   by it, so stages with the embedding or the LM head and fewer or more layers differ.

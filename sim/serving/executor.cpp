@@ -52,6 +52,7 @@ void Executor::set_power(const PowerModel* power) {
     } else {
       memo_->clear();
     }
+    shape_memo_->clear();
   }
   ctx_.power = power;
 }
@@ -60,7 +61,8 @@ Executor::Executor(ExecutorContext ctx)
     : ctx_(std::move(ctx)),
       rng_(Rng::for_component(ctx_.seed, "expert_routing/" + std::to_string(ctx_.replica))),
       own_memo_(ctx_.memos ? nullptr : std::make_unique<OperatorMemo>()),
-      memo_(ctx_.memos ? &ctx_.memos->for_power(ctx_.power) : own_memo_.get()) {
+      memo_(ctx_.memos ? &ctx_.memos->for_power(ctx_.power) : own_memo_.get()),
+      shape_memo_(std::make_unique<StepShapeMemo>()) {
   expert_p_ = ctx_.plan.expert_popularity(ctx_.model, ctx_.seed);
   double run = 0;
   for (const double p : expert_p_) expert_cdf_.push_back(run += p);
@@ -119,6 +121,11 @@ SimTime Executor::cost_step(const StepPlan& plan, KvLayout layout) {
 
   ops_.clear();
   const ParallelDegrees& deg = ctx_.plan.degrees();
+  // The step-shape memo answers when the plan's operators outside attention depend on
+  // (num_tokens, num_logits) alone (i_parallel_plan.h).
+  const bool by_shape = deg.cp == 1 && !deg.attention_dp && ctx_.draft == nullptr && expert_p_.empty();
+  shape_tokens_ = by_shape ? plan.num_tokens : -1;
+  shape_logits_ = logits;
   if (deg.cp > 1) {
     // Context parallel: the plan sees one CP rank's attention shapes.
     shard_context(seqs_, num_decode, deg.cp, cp_seqs_);
@@ -288,13 +295,34 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
     attention_ops_.clear();
     static_ = StaticCost{};
     step_kernels_ = 0;
+    // The operators outside attention and KV work: from the step-shape memo, or priced one
+    // by one, recorded, and put there after the loop for the next step of this shape; per
+    // sequence (0: by num_tokens; 1: the last stage's, by num_logits) the entry found.
+    const StepShapeMemo::Part parts[2] = {StepShapeMemo::kByTokens, StepShapeMemo::kByLogits};
+    const std::int64_t counts[2] = {shape_tokens_, shape_logits_};
+    const std::vector<StepShapeMemo::Price>* shaped[2] = {nullptr, nullptr};
+    std::size_t next[2] = {0, 0};
+    for (int s = 0; s < 2; ++s) {
+      shape_recorded_[s].clear();
+      if (shape_tokens_ >= 0) shaped[s] = shape_memo_->find(parts[s], counts[s]);
+    }
     for (std::size_t i = 0; i < ops_.size(); ++i) {
       const Operator& op = ops_[i];
       if (op.cls != OpClass::kPageMap && op.cls != OpClass::kCpu) step_kernels_ += op.repeat;
-      price(op, i);
-      account(op, i, op_ns_[i]);
       const bool attention = op.cls == OpClass::kAttentionDecode || op.cls == OpClass::kAttentionPrefill;
       const bool kv_work = op.cls == OpClass::kPageMap || op.cls == OpClass::kCopy;
+      const int s = op.stage == StagePart::kLast ? 1 : 0;
+      if (shaped[s] != nullptr && !attention && !kv_work) {
+        SERVESIM_ASSERT(next[s] < shaped[s]->size());
+        const StepShapeMemo::Price& p = (*shaped[s])[next[s]++];
+        op_ns_[i] = p.ns;
+        op_nj_[i] = p.nj;
+        op_source_[i] = p.source;
+      } else {
+        price(op, i);
+        if (!attention && !kv_work) shape_recorded_[s].push_back({op_ns_[i], op_nj_[i], op_source_[i]});
+      }
+      account(op, i, op_ns_[i]);
       if (attention) {
         attention_ops_.push_back(i);
       } else if (!kv_work) {
@@ -304,6 +332,11 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
         static_.by_source.emplace_back(op_source_[i], op_ns_[i]);
         static_.energy_nj += op_nj_[i];
       }
+    }
+    SERVESIM_ASSERT((shaped[0] == nullptr || next[0] == shaped[0]->size()) && (shaped[1] == nullptr || next[1] == shaped[1]->size()));
+    // Inserts last: one may move the entries found.
+    for (int s = 0; s < 2; ++s) {
+      if (shape_tokens_ >= 0 && shaped[s] == nullptr) shape_memo_->insert(parts[s], counts[s]) = shape_recorded_[s];
     }
   } else {
     critical = static_.critical;

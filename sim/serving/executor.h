@@ -80,6 +80,8 @@ namespace servesim {
 
 class OperatorMemo;   // executor_memo.h
 class OperatorMemos;  // executor_memo.h
+class StepShapeMemo;  // executor_memo.h
+struct StepShapePrice;  // executor_memo.h
 struct OperatorPrice;
 
 struct ExecutorContext {
@@ -280,6 +282,11 @@ class Executor {
   // Prices of the non-attention operators priced so far (predict() is const: a cache).
   std::unique_ptr<OperatorMemo> own_memo_;  // without ctx_.memos
   OperatorMemo* memo_ = nullptr;            // the memo for ctx_.power
+  // Full steps' non-attention prices by (num_tokens, num_logits) (executor_memo.h), and the
+  // key of the step being priced (tokens -1: not eligible, priced operator by operator).
+  std::unique_ptr<StepShapeMemo> shape_memo_;
+  std::int64_t shape_tokens_ = -1, shape_logits_ = 0;
+  std::vector<StepShapePrice> shape_recorded_[2];  // the step's prices per sequence, as recorded
   std::vector<SimTime> by_source_;  // step time per source, same order as source_names_
 };
 

@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <absl/container/flat_hash_map.h>
 
@@ -204,6 +206,46 @@ class OperatorMemos {
 
  private:
   absl::flat_hash_map<const void*, std::unique_ptr<OperatorMemo>> memos_;
+};
+
+// An executor's step-shape memo: the prices of a full step's operators other than its
+// attention and KV work (kv_work_operators), in the order the plan emits them, in two
+// sequences: the last stage's operators (StagePart::kLast: the LM head and sampling) for
+// steps of one num_logits, the others for steps of one num_tokens. The plan's contract
+// (i_parallel_plan.h) makes each sequence a function of its count and the replica's
+// constants when no context parallelism, attention DP, drafter or routing draw is in play
+// (the executor asks only then), so a hit answers exactly what pricing the operators one by
+// one would, without a memo probe per operator. Prices are x repeat; sources are the
+// executor's own slots. It serves one power model (the executor clears it when that
+// changes) and forgets everything beyond kMaxEntries, which changes no result.
+struct StepShapePrice {
+  SimTime ns = 0;        // x repeat
+  std::int64_t nj = 0;   // x repeat
+  std::size_t source = 0;
+};
+
+class StepShapeMemo {
+ public:
+  using Price = StepShapePrice;
+  static constexpr std::size_t kMaxEntries = 1 << 11;
+
+  enum Part : std::int64_t { kByTokens = 0, kByLogits = 1 };
+
+  const std::vector<Price>* find(Part part, std::int64_t count) const {
+    auto it = prices_.find(std::pair{static_cast<std::int64_t>(part), count});
+    return it == prices_.end() ? nullptr : &it->second;
+  }
+  // An empty entry to fill, valid until the next insert() or clear().
+  std::vector<Price>& insert(Part part, std::int64_t count) {
+    if (prices_.size() >= kMaxEntries) prices_.clear();
+    std::vector<Price>& v = prices_[std::pair{static_cast<std::int64_t>(part), count}];
+    v.clear();
+    return v;
+  }
+  void clear() { prices_.clear(); }
+
+ private:
+  absl::flat_hash_map<std::pair<std::int64_t, std::int64_t>, std::vector<Price>> prices_;
 };
 
 }  // namespace servesim

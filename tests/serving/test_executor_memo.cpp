@@ -168,9 +168,11 @@ class CountingCost : public ICostModel {
   explicit CountingCost(const ICostModel& inner) : inner_(inner) {}
   std::optional<Prediction> predict(const Operator& op) const override {
     if (op.cls == OpClass::kGemm) ++gemms;
+    if (op.cls == OpClass::kElementwise) ++elementwise;
     return inner_.predict(op);
   }
   mutable int gemms = 0;
+  mutable int elementwise = 0;  // never memoised by OperatorMemo
 
  private:
   const ICostModel& inner_;
@@ -195,15 +197,15 @@ struct PoolExecutors {
   std::unique_ptr<CountingCost> cost;
 };
 
-// One prefill step of `prompts` prompts of 512 tokens.
-SimTime price(Executor& e, std::vector<Request>& reqs) {
+// One prefill step of reqs.size() whole prompts of `tokens` tokens each.
+SimTime price(Executor& e, std::vector<Request>& reqs, std::int64_t tokens = 512) {
   StepPlan plan;
   for (Request& r : reqs) {
-    r.spec.prompt_tokens = 512;
+    r.spec.prompt_tokens = tokens;
     r.spec.output_tokens = 10;
     r.state = RequestState::kRunning;
-    plan.seqs.push_back(ScheduledSeq{&r, 512, 0});
-    plan.num_tokens += 512;
+    plan.seqs.push_back(ScheduledSeq{&r, tokens, 0});
+    plan.num_tokens += tokens;
   }
   return e.cost_step(plan, KvLayout{true, 16});
 }
@@ -237,6 +239,55 @@ TEST(OperatorMemos, EachPowerModelHasItsOwnMemoAndKeepsItAcrossSwitches) {
   a.set_power(px.pool.power.get());
   EXPECT_EQ(price(a, r4), powered);  // its own again
   EXPECT_EQ(px.cost->gemms, 2 * priced);
+}
+
+TEST(StepShapeMemo, AStepOfTheSameTokenAndLogitCountsReusesItsNonAttentionPricesExactly) {
+  // Rule (i_parallel_plan.h): outside attention, the plan's operators depend on the batch
+  // only through num_tokens (all but the last stage's) and num_logits (the last stage's:
+  // final norm, LM head, sampling). Four 256-token prompts after two 512-token ones: the
+  // same 1,024 tokens, so the token-keyed operators come from the step-shape memo; 4 logits
+  // instead of 2, so the last stage's are priced. The step's time is exactly what a fresh
+  // executor gives.
+  PoolExecutors px;
+  Executor a = px.make(px.pool.power.get()), fresh = px.make(px.pool.power.get());
+  std::vector<Request> two(2), four(4), again(4);
+  price(a, two, 512);
+  const int before = px.cost->elementwise;
+  const SimTime shared = price(a, four, 256);
+  const int reused = px.cost->elementwise - before;
+  const int before_fresh = px.cost->elementwise;
+  EXPECT_EQ(price(fresh, again, 256), shared);
+  const int priced = px.cost->elementwise - before_fresh;
+  // The default model's per-layer element-wise operators (embedding, norms, rope,
+  // activation) are token-keyed; final_norm and sampling are the last stage's (logit-keyed).
+  EXPECT_EQ(priced - reused, 5);
+  EXPECT_EQ(reused, 2);
+  // The same shape again: nothing priced outside attention.
+  std::vector<Request> more(4);
+  const int before_more = px.cost->elementwise;
+  const int gemms = px.cost->gemms;
+  EXPECT_EQ(price(a, more, 256), shared);
+  EXPECT_EQ(px.cost->elementwise, before_more);
+  EXPECT_EQ(px.cost->gemms, gemms);
+}
+
+TEST(StepShapeMemo, APowerModelSwitchForgetsTheShapesPrices) {
+  // Rule: the shape memo's prices carry the power model's energy (and its time limits); an
+  // executor without a power model accounts no energy, so a step of a shape priced under
+  // the pool's power model and repeated without one adds none, and switching back gives
+  // the first step's energy again.
+  PoolExecutors px;
+  Executor a = px.make(px.pool.power.get());
+  std::vector<Request> r1(2), r2(2), r3(2);
+  price(a, r1);
+  const std::int64_t powered = a.last_step_energy_nj();
+  EXPECT_GT(powered, 0);
+  a.set_power(nullptr);
+  price(a, r2);
+  EXPECT_EQ(a.last_step_energy_nj(), 0);
+  a.set_power(px.pool.power.get());
+  price(a, r3);
+  EXPECT_EQ(a.last_step_energy_nj(), powered);
 }
 
 }  // namespace

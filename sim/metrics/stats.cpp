@@ -52,8 +52,10 @@ std::int64_t LogHistogram::bucket_low(std::size_t i) const {
   return static_cast<std::int64_t>(((1ull << kSubBits) | mant) << shift);
 }
 
-void LogHistogram::add(std::int64_t v, std::int64_t count) {
-  if (count <= 0) return;
+void LogHistogram::flush() {
+  if (run_count_ == 0) return;
+  const std::int64_t v = run_value_, count = run_count_;
+  run_count_ = 0;
   const std::size_t i = index(v);
   if (i >= counts_.size()) counts_.resize(i + 1, 0);
   counts_[i] += count;
@@ -64,6 +66,11 @@ void LogHistogram::add(std::int64_t v, std::int64_t count) {
 }
 
 Summary LogHistogram::summary() const {
+  if (run_count_ > 0) {  // a copy with the pending run in its buckets
+    LogHistogram whole = *this;
+    whole.flush();
+    return whole.summary();
+  }
   Summary s;
   s.count = n_;
   if (n_ == 0) return s;

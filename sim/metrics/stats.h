@@ -26,10 +26,23 @@ nlohmann::json to_json(const Summary& s);
 class LogHistogram {
  public:
   void add(std::int64_t v) { add(v, 1); }
-  void add(std::int64_t v, std::int64_t count);  // `count` equal values
+  // `count` equal values. A run of equal values (a step's decoding requests share their
+  // inter-token gap) is counted once and put in its bucket when another value comes.
+  void add(std::int64_t v, std::int64_t count) {
+    if (count <= 0) return;
+    if (v == run_value_ && run_count_ > 0) {
+      run_count_ += count;
+      return;
+    }
+    flush();
+    run_value_ = v;
+    run_count_ = count;
+  }
   Summary summary() const;
 
  private:
+  void flush();  // the pending run into the buckets
+  std::int64_t run_value_ = 0, run_count_ = 0;
   static constexpr int kSubBits = 10;
   std::size_t index(std::int64_t v) const;
   std::int64_t bucket_low(std::size_t i) const;

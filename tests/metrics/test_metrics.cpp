@@ -135,6 +135,24 @@ TEST(LogHistogram, AddingACountEqualsAddingEachValue) {
   EXPECT_DOUBLE_EQ(x.mean, y.mean);
   EXPECT_DOUBLE_EQ(x.p50, y.p50);
 }
+TEST(LogHistogram, RunsOfEqualValuesCountAsTheirValuesAndASummaryMidRunMissesNone) {
+  // Rule: a run of equal values is held back and bucketed when another value comes; a
+  // summary taken while a run is pending counts it, and later values still arrive.
+  LogHistogram h;
+  for (const std::int64_t v : {5, 5, 5, 7, 7, 5, 2000}) h.add(v);
+  h.add(2000, 3);
+  const Summary mid = h.summary();  // 5 x4, 7 x2, 2000 x4 (exact below 1024, 2000 a bucket)
+  EXPECT_EQ(mid.count, 10);
+  EXPECT_DOUBLE_EQ(mid.mean, (4 * 5 + 2 * 7 + 4 * 2000) / 10.0);
+  EXPECT_DOUBLE_EQ(mid.min, 5);
+  EXPECT_DOUBLE_EQ(mid.max, 2000);
+  EXPECT_DOUBLE_EQ(mid.p50, 7);  // rank 4.5 of 10: among the two 7s
+  h.add(1);
+  const Summary end = h.summary();
+  EXPECT_EQ(end.count, 11);
+  EXPECT_DOUBLE_EQ(end.min, 1);
+  EXPECT_DOUBLE_EQ(end.mean, (1 + 4 * 5 + 2 * 7 + 4 * 2000) / 11.0);
+}
 TEST(Metrics, PerClientTailsOnlyWithSeveralClients) {
   MetricsCollector one;
   feed(one, 0, 0, 0, {500 * kMs, 600 * kMs});

@@ -1,6 +1,7 @@
 #include "sim/serving/executor.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 #include "sim/core/error.h"
@@ -42,6 +43,14 @@ void kv_work_operators(const KvStepWork& w, std::vector<Operator>& ops, bool swa
   add_copy(CopyKind::kDeviceToDevice, w.cow_bytes, w.cow_chunks, "kv_copy", false);
 }
 
+namespace {
+OperatorMemo::LinksKey links_key(const PlanLinks& l) {
+  return {std::bit_cast<std::uint64_t>(l.tp_bandwidth), std::bit_cast<std::uint64_t>(l.tp_latency_s),
+          std::bit_cast<std::uint64_t>(l.pp_bandwidth), std::bit_cast<std::uint64_t>(l.pp_latency_s),
+          std::bit_cast<std::uint64_t>(l.cp_bandwidth), std::bit_cast<std::uint64_t>(l.cp_latency_s)};
+}
+}  // namespace
+
 Executor::~Executor() = default;
 Executor::Executor(Executor&&) noexcept = default;
 
@@ -51,8 +60,9 @@ void Executor::set_power(const PowerModel* power) {
       memo_ = &ctx_.memos->for_power(power);
     } else {
       memo_->clear();
+      memo_->clear_shapes();
     }
-    shape_memo_->clear();
+    shape_memo_ = &memo_->shapes(links_key(ctx_.links));
   }
   ctx_.power = power;
 }
@@ -62,7 +72,7 @@ Executor::Executor(ExecutorContext ctx)
       rng_(Rng::for_component(ctx_.seed, "expert_routing/" + std::to_string(ctx_.replica))),
       own_memo_(ctx_.memos ? nullptr : std::make_unique<OperatorMemo>()),
       memo_(ctx_.memos ? &ctx_.memos->for_power(ctx_.power) : own_memo_.get()),
-      shape_memo_(std::make_unique<StepShapeMemo>()) {
+      shape_memo_(&memo_->shapes(links_key(ctx_.links))) {
   expert_p_ = ctx_.plan.expert_popularity(ctx_.model, ctx_.seed);
   double run = 0;
   for (const double p : expert_p_) expert_cdf_.push_back(run += p);
@@ -317,10 +327,13 @@ SimTime Executor::price_step(bool reuse_non_attention, Charge* deferred) {
         const StepShapeMemo::Price& p = (*shaped[s])[next[s]++];
         op_ns_[i] = p.ns;
         op_nj_[i] = p.nj;
-        op_source_[i] = p.source;
+        op_source_[i] = source_slot(p.source);
       } else {
         price(op, i);
-        if (!attention && !kv_work) shape_recorded_[s].push_back({op_ns_[i], op_nj_[i], op_source_[i]});
+        if (!attention && !kv_work) {
+          const auto& [name, text] = source_names_[op_source_[i]];
+          shape_recorded_[s].push_back({op_ns_[i], op_nj_[i], std::string_view(name, text.size())});
+        }
       }
       account(op, i, op_ns_[i]);
       if (attention) {

@@ -282,9 +282,10 @@ class Executor {
   // Prices of the non-attention operators priced so far (predict() is const: a cache).
   std::unique_ptr<OperatorMemo> own_memo_;  // without ctx_.memos
   OperatorMemo* memo_ = nullptr;            // the memo for ctx_.power
-  // Full steps' non-attention prices by (num_tokens, num_logits) (executor_memo.h), and the
-  // key of the step being priced (tokens -1: not eligible, priced operator by operator).
-  std::unique_ptr<StepShapeMemo> shape_memo_;
+  // Full steps' non-attention prices by num_tokens and num_logits (executor_memo.h: memo_'s,
+  // for ctx_.links), and the step being priced's counts (tokens -1: not eligible, priced
+  // operator by operator).
+  StepShapeMemo* shape_memo_ = nullptr;
   std::int64_t shape_tokens_ = -1, shape_logits_ = 0;
   std::vector<StepShapePrice> shape_recorded_[2];  // the step's prices per sequence, as recorded
   std::vector<SimTime> by_source_;  // step time per source, same order as source_names_

@@ -32,6 +32,47 @@
 
 namespace servesim {
 
+// A step-shape memo: the prices of a full step's operators other than its
+// attention and KV work (kv_work_operators), in the order the plan emits them, in two
+// sequences: the last stage's operators (StagePart::kLast: the LM head and sampling) for
+// steps of one num_logits, the others for steps of one num_tokens. The plan's contract
+// (i_parallel_plan.h) makes each sequence a function of its count and the replica's
+// constants when no context parallelism, attention DP, drafter or routing draw is in play
+// (the executor asks only then), so a hit answers exactly what pricing the operators one by
+// one would, without a memo probe per operator. Prices are x repeat. One serves the
+// executors of a pool under one power model and over one set of links (the collectives'
+// shapes carry them; OperatorMemo::shapes) and forgets everything beyond kMaxEntries,
+// which changes no result.
+struct StepShapePrice {
+  SimTime ns = 0;        // x repeat
+  std::int64_t nj = 0;   // x repeat
+  std::string_view source;
+};
+
+class StepShapeMemo {
+ public:
+  using Price = StepShapePrice;
+  static constexpr std::size_t kMaxEntries = 1 << 11;
+
+  enum Part : std::int64_t { kByTokens = 0, kByLogits = 1 };
+
+  const std::vector<Price>* find(Part part, std::int64_t count) const {
+    auto it = prices_.find(std::pair{static_cast<std::int64_t>(part), count});
+    return it == prices_.end() ? nullptr : &it->second;
+  }
+  // An empty entry to fill, valid until the next insert() or clear().
+  std::vector<Price>& insert(Part part, std::int64_t count) {
+    if (prices_.size() >= kMaxEntries) prices_.clear();
+    std::vector<Price>& v = prices_[std::pair{static_cast<std::int64_t>(part), count}];
+    v.clear();
+    return v;
+  }
+  void clear() { prices_.clear(); }
+
+ private:
+  absl::flat_hash_map<std::pair<std::int64_t, std::int64_t>, std::vector<Price>> prices_;
+};
+
 // One memoised price.
 struct OperatorPrice {
   SimTime ns = 0;          // one execution, under the power limit
@@ -69,6 +110,18 @@ class OperatorMemo {
   void clear() {
     short_.clear();
     prices_.clear();
+  }
+
+  // The step-shape memo of the executors over `links` (PlanLinks' six words, bit for bit);
+  // stays where it is for the memo's life. clear() leaves these alone; clear_shapes() empties them.
+  using LinksKey = std::array<std::uint64_t, 6>;
+  StepShapeMemo& shapes(const LinksKey& links) {
+    auto& m = shapes_[links];
+    if (!m) m = std::make_unique<StepShapeMemo>();
+    return *m;
+  }
+  void clear_shapes() {
+    for (auto& [links, m] : shapes_) m->clear();
   }
 
  private:
@@ -192,6 +245,7 @@ class OperatorMemo {
   };
   absl::flat_hash_map<ShortKey, Price, absl::Hash<ShortKey>, ShortEq> short_;  // operators with a short key
   absl::flat_hash_map<Key, Price, Hash> prices_;  // the others
+  absl::flat_hash_map<LinksKey, std::unique_ptr<StepShapeMemo>> shapes_;
 };
 
 // A pool's memos: one per power model its replicas run under (the pool's, and the capped
@@ -206,46 +260,6 @@ class OperatorMemos {
 
  private:
   absl::flat_hash_map<const void*, std::unique_ptr<OperatorMemo>> memos_;
-};
-
-// An executor's step-shape memo: the prices of a full step's operators other than its
-// attention and KV work (kv_work_operators), in the order the plan emits them, in two
-// sequences: the last stage's operators (StagePart::kLast: the LM head and sampling) for
-// steps of one num_logits, the others for steps of one num_tokens. The plan's contract
-// (i_parallel_plan.h) makes each sequence a function of its count and the replica's
-// constants when no context parallelism, attention DP, drafter or routing draw is in play
-// (the executor asks only then), so a hit answers exactly what pricing the operators one by
-// one would, without a memo probe per operator. Prices are x repeat; sources are the
-// executor's own slots. It serves one power model (the executor clears it when that
-// changes) and forgets everything beyond kMaxEntries, which changes no result.
-struct StepShapePrice {
-  SimTime ns = 0;        // x repeat
-  std::int64_t nj = 0;   // x repeat
-  std::size_t source = 0;
-};
-
-class StepShapeMemo {
- public:
-  using Price = StepShapePrice;
-  static constexpr std::size_t kMaxEntries = 1 << 11;
-
-  enum Part : std::int64_t { kByTokens = 0, kByLogits = 1 };
-
-  const std::vector<Price>* find(Part part, std::int64_t count) const {
-    auto it = prices_.find(std::pair{static_cast<std::int64_t>(part), count});
-    return it == prices_.end() ? nullptr : &it->second;
-  }
-  // An empty entry to fill, valid until the next insert() or clear().
-  std::vector<Price>& insert(Part part, std::int64_t count) {
-    if (prices_.size() >= kMaxEntries) prices_.clear();
-    std::vector<Price>& v = prices_[std::pair{static_cast<std::int64_t>(part), count}];
-    v.clear();
-    return v;
-  }
-  void clear() { prices_.clear(); }
-
- private:
-  absl::flat_hash_map<std::pair<std::int64_t, std::int64_t>, std::vector<Price>> prices_;
 };
 
 }  // namespace servesim

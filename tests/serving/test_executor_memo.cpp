@@ -180,14 +180,16 @@ class CountingCost : public ICostModel {
 
 // The default scenario's pool; executors over it price through `cost` and share its memos.
 struct PoolExecutors {
-  PoolExecutors() {
-    const ScenarioConfig c = parse_scenario(nlohmann::json::parse(default_scenario_text()), "scenario.json");
+  explicit PoolExecutors(int tp = 1) {
+    nlohmann::json j = nlohmann::json::parse(default_scenario_text());
+    j["parallel"]["tp"] = tp;
+    const ScenarioConfig c = parse_scenario(j, "scenario.json");
     config = c.pools[0];
     pool = build_pool(config, catalog, c.source);
     cost = std::make_unique<CountingCost>(*pool.cost);
   }
-  Executor make(const PowerModel* power) const {
-    const ExecutorContext p = pool.exec_context(PlanLinks{450e9, 5e-6, 450e9, 5e-6});
+  Executor make(const PowerModel* power, double tp_bandwidth = 450e9) const {
+    const ExecutorContext p = pool.exec_context(PlanLinks{tp_bandwidth, 5e-6, 450e9, 5e-6});
     return Executor(ExecutorContext{p.model, p.plan, *cost, p.links, p.weight_dtype, p.act_dtype, p.kv_dtype, power, 0, 0,
                                     p.overlap, p.draft, p.offload, p.swap_overlap, p.device, p.launch, p.memos});
   }
@@ -246,28 +248,23 @@ TEST(StepShapeMemo, AStepOfTheSameTokenAndLogitCountsReusesItsNonAttentionPrices
   // only through num_tokens (all but the last stage's) and num_logits (the last stage's:
   // final norm, LM head, sampling). Four 256-token prompts after two 512-token ones: the
   // same 1,024 tokens, so the token-keyed operators come from the step-shape memo; 4 logits
-  // instead of 2, so the last stage's are priced. The step's time is exactly what a fresh
-  // executor gives.
-  PoolExecutors px;
-  Executor a = px.make(px.pool.power.get()), fresh = px.make(px.pool.power.get());
-  std::vector<Request> two(2), four(4), again(4);
+  // instead of 2, so the last stage's are priced (the default model's element-wise
+  // operators: embedding, norms, rope and activation by tokens, final_norm and sampling by
+  // logits). The step's time is exactly what an executor of another pool (its own memos)
+  // gives, and another replica of the pool prices no operator outside attention.
+  PoolExecutors px, other;
+  Executor a = px.make(px.pool.power.get()), b = px.make(px.pool.power.get());
+  Executor fresh = other.make(other.pool.power.get());
+  std::vector<Request> two(2), four(4), again(4), more(4);
   price(a, two, 512);
   const int before = px.cost->elementwise;
   const SimTime shared = price(a, four, 256);
-  const int reused = px.cost->elementwise - before;
-  const int before_fresh = px.cost->elementwise;
+  EXPECT_EQ(px.cost->elementwise - before, 2);
   EXPECT_EQ(price(fresh, again, 256), shared);
-  const int priced = px.cost->elementwise - before_fresh;
-  // The default model's per-layer element-wise operators (embedding, norms, rope,
-  // activation) are token-keyed; final_norm and sampling are the last stage's (logit-keyed).
-  EXPECT_EQ(priced - reused, 5);
-  EXPECT_EQ(reused, 2);
-  // The same shape again: nothing priced outside attention.
-  std::vector<Request> more(4);
-  const int before_more = px.cost->elementwise;
-  const int gemms = px.cost->gemms;
-  EXPECT_EQ(price(a, more, 256), shared);
-  EXPECT_EQ(px.cost->elementwise, before_more);
+  EXPECT_EQ(other.cost->elementwise, 7);
+  const int elementwise = px.cost->elementwise, gemms = px.cost->gemms;
+  EXPECT_EQ(price(b, more, 256), shared);
+  EXPECT_EQ(px.cost->elementwise, elementwise);
   EXPECT_EQ(px.cost->gemms, gemms);
 }
 
@@ -288,6 +285,27 @@ TEST(StepShapeMemo, APowerModelSwitchForgetsTheShapesPrices) {
   a.set_power(px.pool.power.get());
   price(a, r3);
   EXPECT_EQ(a.last_step_energy_nj(), powered);
+}
+
+TEST(StepShapeMemo, ReplicasOverOtherLinksDoNotShareShapes) {
+  // Rule: a step's collectives carry its replica's link bandwidth, so replicas of one pool
+  // over different links keep separate shape memos: at TP 2 the all-reduces of a replica
+  // over 100 GB/s links are priced for it (slower than over 450 GB/s), not taken from a
+  // replica over faster links.
+  PoolExecutors px(2);
+  Executor fast = px.make(px.pool.power.get(), 450e9), slow = px.make(px.pool.power.get(), 100e9);
+  std::vector<Request> r1(2), r2(2), r3(2);
+  const SimTime t_fast = price(fast, r1);
+  const int gemms = px.cost->gemms, elementwise = px.cost->elementwise;
+  const SimTime t_slow = price(slow, r2);
+  EXPECT_GT(t_slow, t_fast);
+  // Its GEMMs come from the operator memo (no link in their key); its element-wise
+  // operators are priced again (its own shape memo is empty).
+  EXPECT_EQ(px.cost->gemms, gemms);
+  EXPECT_EQ(px.cost->elementwise, 2 * elementwise);
+  Executor slow2 = px.make(px.pool.power.get(), 100e9);
+  EXPECT_EQ(price(slow2, r3), t_slow);
+  EXPECT_EQ(px.cost->elementwise, 2 * elementwise);
 }
 
 }  // namespace

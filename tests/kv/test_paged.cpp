@@ -328,5 +328,39 @@ TEST(PagedKv, AnOwnBlockComputedTwiceIsRegisteredOnce) {
   kv->check_invariants();
 }
 
+TEST(PagedKv, AFinishedRequestsOwnBlocksStayCachedAndAreEvictedButFoundByNone) {
+  // Rule (paged_own.cpp): a request's own blocks are registered when its table is released,
+  // as commit() would have registered them; a finished request never comes back, so its own
+  // blocks are cached (they count, and reusing one is an eviction) but nothing can find them.
+  // A preempted one (not finished) finds its blocks when re-admitted. Pool of 4 blocks.
+  Env env;
+  auto kv = env.build({{"impl", "paged"}}, 4 * kBlockBytes);
+  KvStepWork w;
+  Request done = make_request(1, 32, 1);  // one output token: done after its prefill
+  ASSERT_TRUE(admit(*kv, done, w));
+  ASSERT_TRUE(done.done());
+  kv->free(done);
+  kv->check_invariants();
+  EXPECT_EQ(kv->usage().cached_tokens, 32);  // its two full blocks
+  Request same_id = make_request(1, 33, 1);
+  EXPECT_EQ(kv->cached_prefix(same_id), 0);
+  // A preempted request (id 2, not finished): freed, its two blocks are found again.
+  Request preempted = make_request(2, 32, 5);
+  ASSERT_TRUE(admit(*kv, preempted, w));  // blocks 3 and 4 (never used)
+  kv->free(preempted);
+  EXPECT_EQ(kv->usage().cached_tokens, 64);
+  Request back = make_request(2, 33, 5);
+  EXPECT_EQ(kv->cached_prefix(back), 32);
+  kv->check_invariants();
+  // A third request takes two blocks: the queue's front is the finished request's (freed
+  // first): two evictions, 32 cached tokens left, the preempted request's still found.
+  Request x = make_request(3, 32, 5);
+  ASSERT_TRUE(admit(*kv, x, w));
+  EXPECT_EQ(kv->counters().cache_evictions, 2);
+  EXPECT_EQ(kv->usage().cached_tokens, 32);
+  EXPECT_EQ(kv->cached_prefix(back), 32);
+  kv->check_invariants();
+}
+
 }  // namespace
 }  // namespace servesim

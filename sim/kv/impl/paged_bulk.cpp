@@ -139,6 +139,10 @@ void PagedKvManager::check_invariants() const {
       ++chained[id];
       continue;
     }
+    if (st_[b].slot == kOrphan) {  // a finished request's own block: free, found by nothing
+      SERVESIM_ASSERT(st_[b].ref == 0);
+      continue;
+    }
     if (!st_[b].cached()) continue;
     ++carrying;
     SERVESIM_ASSERT(find_cached(st_[b].hash) == b);
@@ -146,6 +150,12 @@ void PagedKvManager::check_invariants() const {
   SERVESIM_ASSERT(index_.check_invariants(block_key(), [this](std::int32_t b) { return st_[b].slot; }) == carrying);
   for (std::size_t id = 0; id < chains_.size(); ++id) SERVESIM_ASSERT(chained[id] == chains_.at(static_cast<std::int32_t>(id)).held);
   chains_.check_invariants();
+  // Deferring tables: live, deferring, one per key, found under their key.
+  for (const auto& [key, slot] : deferring_) {
+    const Table& t = tables_[static_cast<std::size_t>(slot)];
+    SERVESIM_ASSERT(t.live && t.defer == 1 && t.own_key == key);
+  }
+  for (const Table& t : tables_) SERVESIM_ASSERT(t.pending_from < 0 || (t.live && t.defer == 1 && t.pending_from <= t.hashed));
   std::vector<std::int32_t> refs(static_cast<std::size_t>(handed), 0);
   for (const Table& t : tables_) {
     if (!t.live) {

@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
 #include <nlohmann/json.hpp>
 
 #include "sim/core/error.h"
@@ -135,6 +136,11 @@ class PagedKvManager final : public IKvManager {
     const std::int64_t own = own_blocks_from(r);
     constexpr std::int64_t kAhead = 4;  // blocks whose index slots and state are fetched early
     for (auto i = t.hashed; i < full; ++i) {
+      if (i >= own && (t.defer == 1 || (t.defer < 0 && defers_own(r, t, own)))) {  // registered when the table is released
+        if (t.pending_from < 0) t.pending_from = i;
+        t.hashed = full;
+        break;
+      }
       if (i + kAhead < full) {
         if (i + kAhead < own) index_.prefetch(hash_of(r, i + kAhead));
         __builtin_prefetch(&st_[static_cast<std::size_t>(t.blocks[static_cast<std::size_t>(i + kAhead)])]);
@@ -156,8 +162,15 @@ class PagedKvManager final : public IKvManager {
 
   bool fork(const Request& parent, Request& child, KvStepWork& /*work*/) override {
     SERVESIM_ASSERT(parent.kv_slot >= 0 && child.kv_slot < 0);
+    Table& pt = tables_[parent.kv_slot];
+    if (pt.defer == 1) {  // shared blocks carry their hashes, as without deferral
+      register_pending(parent, pt);
+      deferring_.erase(pt.own_key);
+    }
+    pt.defer = 0;
     const std::int32_t s = new_slot();
     Table& c = tables_[s];
+    c.defer = 0;
     const Table& p = tables_[parent.kv_slot];
     c.blocks = p.blocks;
     c.hashed = p.hashed;
@@ -244,6 +257,11 @@ class PagedKvManager final : public IKvManager {
     std::vector<std::int32_t> heavy;    // token dropping: H2O's heavy-hitter blocks
     std::int64_t drop_end = 0;          // token dropping: positions [pinned, drop_end) dropped
     std::int32_t chain = -1;            // the chain its own blocks joined last (a hint: checked by key)
+    // Deferred registration of its own blocks (defers_own): -1 undecided, 0 no, 1 yes; and
+    // the first own position committed but not yet registered (-1: none).
+    std::int8_t defer = -1;
+    std::int64_t pending_from = -1;
+    std::uint64_t own_key = 0;  // while deferring: the hash of its first own block (deferring_)
     bool live = false;
   };
   struct Hits {  // r's leading blocks found: on the device (r.hit_blocks), then in an offload tier
@@ -376,12 +394,15 @@ class PagedKvManager final : public IKvManager {
     tables_[s].tokens = 0;
     tables_[s].drop_end = c_.drop.pinned();
     tables_[s].chain = -1;
+    tables_[s].defer = -1;
+    tables_[s].pending_from = -1;
     return s;
   }
 
   void release(Request& r) {
     SERVESIM_ASSERT(r.kv_slot >= 0);
     Table& t = tables_[r.kv_slot];
+    settle_pending(r, t);
     // Tail blocks first into the free queue: they are the least likely to be shared, so
     // they are evicted first (vLLM frees in reverse order).
     for (std::size_t i = t.blocks.size(); i-- > 0;) {
@@ -430,7 +451,7 @@ class PagedKvManager final : public IKvManager {
       if (tiers_.enabled()) tiers_.spill(s.hash, work, counters_);
       if (s.slot == kChained) {
         chains_.release(s.chain);
-      } else {
+      } else if (s.slot != kOrphan) {
         index_.erase(s.slot, slot_moved());  // where the block's entry is: no probe
       }
       s.slot = -1;
@@ -496,26 +517,15 @@ class PagedKvManager final : public IKvManager {
   }
   // Block b (table position i >= own, its hash set) joins r's chain unless another block
   // carries that hash already (then b carries none, as an index insert that finds it held).
-  void chain_block(const Request& r, Table& t, std::int64_t own, std::int64_t i, std::int32_t b) {
-    const std::uint64_t key = hash_of(r, own);
-    if (t.chain < 0 || chains_.at(t.chain).held == 0 || chains_.at(t.chain).key != key) t.chain = chains_.acquire(key);
-    BlockChains::Chain& c = chains_.at(t.chain);
-    const auto k = static_cast<std::size_t>(i - own);
-    BlockState& s = st_[static_cast<std::size_t>(b)];
-    if (k < c.blocks.size()) {
-      if (c.blocks[k] >= 0 && holds(c.blocks[k], s.hash)) {
-        s.slot = -1;
-        return;
-      }
-      c.blocks[k] = b;
-    } else {  // usually the next position (blocks fill in order)
-      while (c.blocks.size() < k) c.blocks.push_back(-1);
-      c.blocks.push_back(b);
-    }
-    s.slot = kChained;
-    s.chain = t.chain;
-    ++c.held;
-  }
+  // In paged_own.cpp.
+  void chain_block(const Request& r, Table& t, std::int64_t own, std::int64_t i, std::int32_t b);
+  // Deferred registration of a request's own blocks (paged_own.cpp): whether table t (r's,
+  // at r.kv_slot) defers it, decided once per table; registering t's pending blocks as
+  // commit() would have; and, at release, settling them (registered, or orphaned when r has
+  // finished).
+  bool defers_own(const Request& r, Table& t, std::int64_t own);
+  void register_pending(const Request& r, Table& t);
+  void settle_pending(const Request& r, Table& t);
   void push_back_free(std::int32_t b) {
     free_.push_back(b);
     free_cached_ += st_[b].cached() ? 1 : 0;
@@ -539,11 +549,14 @@ class PagedKvManager final : public IKvManager {
     std::uint64_t hash = 0;  // while cached()
     std::int32_t ref = 0;
     std::int32_t fill = 0;   // tokens written (kept while cached)
-    std::int32_t slot = -1;  // its entry in index_; kChained: in chains_.at(chain); -1: carries no hash
+    std::int32_t slot = -1;  // its entry in index_; kChained: in chains_.at(chain); kOrphan; -1: carries no hash
     std::int32_t chain = -1;  // while slot == kChained
     bool cached() const { return slot != -1; }
   };
   static constexpr std::int32_t kChained = -2;
+  // A free block of a finished request's own content, cached (it counts as such and its
+  // reuse is an eviction) but in no index or chain: nothing can look it up again.
+  static constexpr std::int32_t kOrphan = -3;
   std::vector<BlockState> st_;
   struct SlotMoved {  // tells a block its index entry's new slot when the index moves it
     std::vector<BlockState>& st;
@@ -563,6 +576,8 @@ class PagedKvManager final : public IKvManager {
   BlockIndex index_;
   // The chains of blocks known only to their requests (own_blocks_from).
   BlockChains chains_;
+  // The tables deferring their own blocks' registration, by own key (at most one per key).
+  absl::flat_hash_map<std::uint64_t, std::int32_t> deferring_;
   std::vector<Table> tables_;
   std::vector<std::int32_t> free_slots_;
   SwapSpace swap_;

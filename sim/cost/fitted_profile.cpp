@@ -56,6 +56,18 @@ GemmTimes gemm_times(double m, double n, double k, const std::string& dtype, con
   return {2.0 * m * n * k / r.peak(dtype) * 1e6, gemm_bytes(m, n, k, dtype) / r.hbm_bandwidth * 1e6};
 }
 
+// gemm_times() of one dtype with its rates looked up once (the grids' extrapolation calls it
+// for every measured point at load and for shapes beyond them): the same arithmetic.
+struct GemmRates {
+  double peak, element_bytes, hbm_bandwidth;
+  GemmRates(const std::string& dtype, const ProfileRates& r)
+      : peak(r.peak(dtype)), element_bytes(dtype == "fp8" || dtype == "fp8_block" ? 1.0 : 2.0), hbm_bandwidth(r.hbm_bandwidth) {}
+  GemmTimes times(double m, double n, double k) const {
+    const double bytes = k * n * element_bytes + m * k * element_bytes + m * n * 2.0;
+    return {2.0 * m * n * k / peak * 1e6, bytes / hbm_bandwidth * 1e6};
+  }
+};
+
 }  // namespace
 
 double gemm_roofline_us(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
@@ -237,7 +249,7 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
   double peak = 0;
   if (cursor && cursor->valid && cursor->prefill == is_prefill && cursor->heads == asked.heads && cursor->kv_heads == asked.kv_heads &&
       cursor->head_dim == asked.head_dim && cursor->v_head_dim == asked.v_head_dim && cursor->paged == asked.paged &&
-      cursor->kv_dtype == asked.kv_dtype && cursor->kernel == kernel) {
+      cursor->kv_dtype == asked.kv_dtype && (cursor->kernel_at == &kernel || cursor->kernel == kernel)) {
     c = cursor->config;
     peak = cursor->peak;
   } else {
@@ -245,7 +257,7 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
     peak = rates.peak("bf16");
     if (cursor) {
       *cursor = AttentionCursor{true, is_prefill, asked.paged, asked.heads, asked.kv_heads, asked.head_dim, asked.v_head_dim,
-                                asked.kv_dtype, kernel, c, peak, {std::nan(""), std::nan("")}, {}};
+                                asked.kv_dtype, kernel, c, peak, {std::nan(""), std::nan("")}, {}, &kernel};
     }
   }
   // Under a sliding window, a kernel that walks the keys in whole tiles computes more
@@ -449,15 +461,18 @@ void FittedProfile::finalize() {
         for (std::size_t i = 0; i < line.x.size(); ++i) least = std::min(least, line.y[i] / (line.x[i] * nk[1]));
       if (std::isfinite(least)) g.quant_us_per_mk = least;
     }
-    const ProfileRates r = rates;
+    const GemmRates r(dt, rates);
     g.grid.set_extrapolation(
-        [r, dtype = dt](const std::array<double, 2>& nk, double m) { return gemm_roofline_us(m, nk[0], nk[1], dtype, r); },
-        [r, dtype = dt](const std::array<double, 2>& nk, double m) {
-          const GemmTimes t = gemm_times(m, nk[0], nk[1], dtype, r);
+        [r](const std::array<double, 2>& nk, double m) {
+          const GemmTimes t = r.times(m, nk[0], nk[1]);
+          return std::max(t.flop_us, t.byte_us);
+        },
+        [r](const std::array<double, 2>& nk, double m) {
+          const GemmTimes t = r.times(m, nk[0], nk[1]);
           return t.flop_us + t.byte_us;
         });
-    g.grid.set_equal_area([r, dtype = dt](const std::array<double, 2>& nk, double m) {
-      const GemmTimes t = gemm_times(m, nk[0], nk[1], dtype, r);
+    g.grid.set_equal_area([r](const std::array<double, 2>& nk, double m) {
+      const GemmTimes t = r.times(m, nk[0], nk[1]);
       return t.flop_us >= t.byte_us;
     });
   }

@@ -250,6 +250,7 @@ class FittedProfile {
     double peak = 0;
     std::array<double, 2> outer{};  // the residual grid key `residual` was located at
     LineGrid::Located residual;
+    const std::string* kernel_at = nullptr;  // where the kernel name was passed (equal there: no compare)
   };
   std::optional<FitAnswer> predict_attention(bool prefill, const AttentionQuery& q, const std::string& kernel,
                                              AttentionCursor* cursor) const;

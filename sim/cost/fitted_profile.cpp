@@ -56,15 +56,14 @@ GemmTimes gemm_times(double m, double n, double k, const std::string& dtype, con
   return {2.0 * m * n * k / r.peak(dtype) * 1e6, gemm_bytes(m, n, k, dtype) / r.hbm_bandwidth * 1e6};
 }
 
-// gemm_times() of one dtype with its rates looked up once (the grids' extrapolation calls it
-// for every measured point at load and for shapes beyond them): the same arithmetic.
+// gemm_times() of one dtype, its rates looked up once (the grids' extrapolation calls it for
+// every measured point at load and for shapes beyond them): the same arithmetic.
 struct GemmRates {
   double peak, element_bytes, hbm_bandwidth;
-  GemmRates(const std::string& dtype, const ProfileRates& r)
-      : peak(r.peak(dtype)), element_bytes(dtype == "fp8" || dtype == "fp8_block" ? 1.0 : 2.0), hbm_bandwidth(r.hbm_bandwidth) {}
+  GemmRates(const std::string& dt, const ProfileRates& r)
+      : peak(r.peak(dt)), element_bytes(dt == "fp8" || dt == "fp8_block" ? 1.0 : 2.0), hbm_bandwidth(r.hbm_bandwidth) {}
   GemmTimes times(double m, double n, double k) const {
-    const double bytes = k * n * element_bytes + m * k * element_bytes + m * n * 2.0;
-    return {2.0 * m * n * k / peak * 1e6, bytes / hbm_bandwidth * 1e6};
+    return {2.0 * m * n * k / peak * 1e6, (k * n * element_bytes + m * k * element_bytes + m * n * 2.0) / hbm_bandwidth * 1e6};
   }
 };
 
@@ -462,19 +461,10 @@ void FittedProfile::finalize() {
       if (std::isfinite(least)) g.quant_us_per_mk = least;
     }
     const GemmRates r(dt, rates);
-    g.grid.set_extrapolation(
-        [r](const std::array<double, 2>& nk, double m) {
-          const GemmTimes t = r.times(m, nk[0], nk[1]);
-          return std::max(t.flop_us, t.byte_us);
-        },
-        [r](const std::array<double, 2>& nk, double m) {
-          const GemmTimes t = r.times(m, nk[0], nk[1]);
-          return t.flop_us + t.byte_us;
-        });
-    g.grid.set_equal_area([r](const std::array<double, 2>& nk, double m) {
-      const GemmTimes t = r.times(m, nk[0], nk[1]);
-      return t.flop_us >= t.byte_us;
-    });
+    using Nk = std::array<double, 2>;
+    g.grid.set_extrapolation([r](const Nk& nk, double m) { const GemmTimes t = r.times(m, nk[0], nk[1]); return std::max(t.flop_us, t.byte_us); },
+                             [r](const Nk& nk, double m) { const GemmTimes t = r.times(m, nk[0], nk[1]); return t.flop_us + t.byte_us; });
+    g.grid.set_equal_area([r](const Nk& nk, double m) { const GemmTimes t = r.times(m, nk[0], nk[1]); return t.flop_us >= t.byte_us; });
   }
   for (AttentionFit* f : {&prefill, &decode}) {
     const bool is_prefill = f == &prefill;

@@ -43,34 +43,30 @@ const std::vector<std::string>& gemm_term_names() {
 }
 
 namespace {
-double gemm_bytes(double m, double n, double k, const std::string& dtype) {
-  const double eb = dtype == "fp8" || dtype == "fp8_block" ? 1.0 : 2.0;  // weights and activations in; output bf16
-  return k * n * eb + m * k * eb + m * n * 2.0;
-}
+// Bytes of a GEMM whose weights and activations have `element_bytes` each (output bf16).
+double element_bytes_of(const std::string& dtype) { return dtype == "fp8" || dtype == "fp8_block" ? 1.0 : 2.0; }
+double gemm_bytes(double m, double n, double k, double element_bytes) { return k * n * element_bytes + m * k * element_bytes + m * n * 2.0; }
+double gemm_bytes(double m, double n, double k, const std::string& dtype) { return gemm_bytes(m, n, k, element_bytes_of(dtype)); }
 
-// A GEMM's FLOP time at the peak and byte time at the HBM bandwidth, in us.
+// A GEMM's FLOP time at the peak and byte time at the HBM bandwidth, in us, for one dtype
+// whose rates are looked up once (the grids' extrapolation calls it for every measured point
+// at load and for shapes beyond them).
 struct GemmTimes {
   double flop_us, byte_us;
 };
-GemmTimes gemm_times(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
-  return {2.0 * m * n * k / r.peak(dtype) * 1e6, gemm_bytes(m, n, k, dtype) / r.hbm_bandwidth * 1e6};
-}
-
-// gemm_times() of one dtype, its rates looked up once (the grids' extrapolation calls it for
-// every measured point at load and for shapes beyond them): the same arithmetic.
 struct GemmRates {
   double peak, element_bytes, hbm_bandwidth;
   GemmRates(const std::string& dt, const ProfileRates& r)
-      : peak(r.peak(dt)), element_bytes(dt == "fp8" || dt == "fp8_block" ? 1.0 : 2.0), hbm_bandwidth(r.hbm_bandwidth) {}
+      : peak(r.peak(dt)), element_bytes(element_bytes_of(dt)), hbm_bandwidth(r.hbm_bandwidth) {}
   GemmTimes times(double m, double n, double k) const {
-    return {2.0 * m * n * k / peak * 1e6, (k * n * element_bytes + m * k * element_bytes + m * n * 2.0) / hbm_bandwidth * 1e6};
+    return {2.0 * m * n * k / peak * 1e6, gemm_bytes(m, n, k, element_bytes) / hbm_bandwidth * 1e6};
   }
 };
 
 }  // namespace
 
 double gemm_roofline_us(double m, double n, double k, const std::string& dtype, const ProfileRates& r) {
-  const GemmTimes t = gemm_times(m, n, k, dtype, r);
+  const GemmTimes t = GemmRates(dtype, r).times(m, n, k);
   return std::max(t.flop_us, t.byte_us);
 }
 

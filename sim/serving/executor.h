@@ -209,6 +209,10 @@ class Executor {
   OperatorPrice* memoised(const Operator& op) const;
   // engine.overlap: the stage's per-layer time with the batch split in two halves (-1: no split).
   SimTime split_layers_ns(const StepBatch& whole);
+  // The operators (in half_ops_) of part of the batch: `seqs` with their decode and token
+  // counts, no LM head, balanced routing. For co-location's streams and the overlap's halves.
+  const std::vector<Operator>& part_operators(const StepBatch& whole, std::span<const SeqAttention> seqs, std::int64_t num_decode,
+                                              std::int64_t num_tokens);
   // Host offload: what the step's KV streaming and expert fetches add to the stage's layer
   // time `compute` (host_offload.h), accounted in the counters.
   SimTime host_offload_ns(SimTime compute);

@@ -47,21 +47,28 @@ void Executor::slowest_dp_rank_operators(const StepPlan& plan, const StepBatch& 
   }
 }
 
+const std::vector<Operator>& Executor::part_operators(const StepBatch& whole, std::span<const SeqAttention> seqs,
+                                                     std::int64_t num_decode, std::int64_t num_tokens) {
+  StepBatch b = whole;
+  b.seqs = seqs;
+  b.num_decode = num_decode;
+  b.num_tokens = num_tokens;
+  b.num_logits = 0;  // the LM head is not a per-layer operator
+  b.expert_tokens = {};
+  half_ops_.clear();
+  ctx_.plan.step_operators(ctx_.model, b, ctx_.links, half_ops_);
+  return half_ops_;
+}
+
 SimTime Executor::colocated_layers_ns(const StepPlan& plan, const StepBatch& whole) {
   // The decode stream: the batch's first num_decode sequences; the prefill stream: the rest.
   const auto h = static_cast<std::size_t>(whole.num_decode);
   const std::span<const SeqAttention> all(seqs_);
   StreamWork work[2];
   for (int stream = 0; stream < 2; ++stream) {
-    StepBatch b = whole;
-    b.seqs = stream == 0 ? all.subspan(0, h) : all.subspan(h);
-    b.num_decode = stream == 0 ? whole.num_decode : 0;
-    b.num_tokens = stream == 0 ? whole.num_decode : whole.num_tokens - whole.num_decode;
-    b.num_logits = 0;  // the LM head is not a per-layer operator
-    b.expert_tokens = {};
-    half_ops_.clear();
-    ctx_.plan.step_operators(ctx_.model, b, ctx_.links, half_ops_);
-    for (const Operator& op : half_ops_) {
+    const auto& ops = part_operators(whole, stream == 0 ? all.subspan(0, h) : all.subspan(h), stream == 0 ? whole.num_decode : 0,
+                                     stream == 0 ? whole.num_decode : whole.num_tokens - whole.num_decode);
+    for (const Operator& op : ops) {
       if (op.stage != StagePart::kLayers || op.overlap) continue;
       add_operator(work[stream], op, static_cast<double>(predict(op, nullptr).first * op.repeat), *ctx_.device);
     }
@@ -104,16 +111,11 @@ SimTime Executor::split_layers_ns(const StepBatch& whole) {
   HalfCost cost[2];
   const std::span<const SeqAttention> all(seqs_);
   for (int half = 0; half < 2; ++half) {
-    StepBatch b = whole;
-    b.seqs = half == 0 ? all.subspan(0, h) : all.subspan(h);
-    b.num_decode = half == 0 ? std::min<std::int64_t>(whole.num_decode, static_cast<std::int64_t>(h))
-                             : std::max<std::int64_t>(0, whole.num_decode - static_cast<std::int64_t>(h));
-    b.num_tokens = half == 0 ? cum : whole.num_tokens - cum;
-    b.num_logits = 0;  // the LM head is not a per-layer operator
-    b.expert_tokens = {};
-    half_ops_.clear();
-    ctx_.plan.step_operators(ctx_.model, b, ctx_.links, half_ops_);
-    for (const Operator& op : half_ops_) {
+    const auto& ops = part_operators(whole, half == 0 ? all.subspan(0, h) : all.subspan(h),
+                                     half == 0 ? std::min<std::int64_t>(whole.num_decode, static_cast<std::int64_t>(h))
+                                               : std::max<std::int64_t>(0, whole.num_decode - static_cast<std::int64_t>(h)),
+                                     half == 0 ? cum : whole.num_tokens - cum);
+    for (const Operator& op : ops) {
       if (op.stage != StagePart::kLayers || op.overlap) continue;
       const SimTime t = predict(op, nullptr).first * op.repeat;
       (op.cls == OpClass::kCollective ? cost[half].network

@@ -200,7 +200,7 @@ struct PoolExecutors {
 };
 
 // One prefill step of reqs.size() whole prompts of `tokens` tokens each.
-SimTime price(Executor& e, std::vector<Request>& reqs, std::int64_t tokens = 512) {
+SimTime price(Executor& e, std::vector<Request>& reqs, std::int32_t tokens = 512) {
   StepPlan plan;
   for (Request& r : reqs) {
     r.spec.prompt_tokens = tokens;

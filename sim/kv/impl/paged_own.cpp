@@ -79,7 +79,7 @@ void PagedKvManager::settle_pending(const Request& r, Table& t) {
     register_pending(r, t);
     return;
   }
-  for (auto i = std::max<std::int64_t>(t.pending_from, 0); t.pending_from >= 0 && i < t.hashed; ++i) {
+  for (auto i = t.pending_from; i >= 0 && i < t.hashed; ++i) {
     BlockState& s = st_[static_cast<std::size_t>(t.blocks[static_cast<std::size_t>(i)])];
     s.slot = kOrphan;
     s.hash = 0;  // matches no lookup (a stale hash could, through a remembered hit list)

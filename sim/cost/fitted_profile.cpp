@@ -97,7 +97,7 @@ double gemm_regression_us(const std::vector<double>& coef, double m, double n, d
 // ---- attention queries --------------------------------------------------------------
 
 namespace {
-std::string kv_dtype_key(DType d) {
+const char* kv_dtype_key(DType d) {
   if (d == DType::kBf16 || d == DType::kFp16) return "bf16";
   return dtype_name(d);
 }
@@ -309,14 +309,29 @@ std::optional<double> FittedProfile::config_answer(bool prefill, const Attention
     if (cursor->outer != g.outer) {
       cursor->residual = c.residual.locate(g.outer);
       cursor->outer = g.outer;
+      cursor->decode_reach = prefill ? 0.0 : decode_reach(c, g.outer[0]);
     }
-    corr = c.residual.value(cursor->residual, g.x);
+    corr = c.residual.value_near(cursor->residual, g.x);
   } else {
     corr = c.residual.at(g.outer, g.x);
   }
   if (!(reg > 0) || !corr) return std::nullopt;
   const double us = std::max(reg * *corr, c.floor_us);
-  return prefill ? prefill_beyond(c, q, us, peak) : decode_beyond(c, q, us);
+  if (prefill) return prefill_beyond(c, q, us, peak);
+  if (cursor && cursor->config == &c && g.x <= cursor->decode_reach) return us;  // decode_beyond's first test
+  return decode_beyond(c, q, us);
+}
+
+double FittedProfile::decode_reach(const AttentionConfig& c, double batch) const {
+  // The measured range decode_beyond() leaves to the residual grid, at this batch size: a mean
+  // length up to the reach of the smallest measured batch at least as large; every length
+  // below the smallest measured batch; none above the largest.
+  const auto& lines = c.decode_lines;
+  if (lines.empty()) return std::numeric_limits<double>::infinity();
+  const auto up = std::lower_bound(lines.begin(), lines.end(), batch,
+                                   [](const AttentionConfig::DecodeLine& l, double v) { return l.batch < v; });
+  if (up == lines.begin() && up->batch > batch) return std::numeric_limits<double>::infinity();
+  return up != lines.end() ? up->reach : -std::numeric_limits<double>::infinity();
 }
 
 double FittedProfile::prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const {
@@ -358,12 +373,11 @@ double FittedProfile::decode_beyond(const AttentionConfig& c, const AttentionQue
   //   growing slower than the peak rate is overhead-bound (per-sequence work overlapping the
   //   read): its growth will steepen when the read takes over, so it bounds nothing.
   // Inside the measured range the residual grid answers unchanged.
-  const auto& lines = c.decode_lines;
-  if (lines.empty()) return us;
   const auto g = q.grid_point(false);
+  if (g.x <= decode_reach(c, g.outer[0])) return us;
+  const auto& lines = c.decode_lines;
   const auto up = std::lower_bound(lines.begin(), lines.end(), g.outer[0],
                                    [](const AttentionConfig::DecodeLine& l, double v) { return l.batch < v; });
-  if ((up != lines.end() && g.x <= up->reach) || (up == lines.begin() && up->batch > g.outer[0])) return us;
   const auto& l = up != lines.end() && up->batch == g.outer[0] ? *up : *(up - 1);
   const double byte_us = q.sum_kv * q.kv_bytes_per_token / rates.hbm_bandwidth * 1e6;
   // A line's last point no longer than the query and its marginal rate (time per byte time at

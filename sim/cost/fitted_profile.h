@@ -251,6 +251,7 @@ class FittedProfile {
     std::array<double, 2> outer{};  // the residual grid key `residual` was located at
     LineGrid::Located residual;
     const std::string* kernel_at = nullptr;  // where the kernel name was passed (equal there: no compare)
+    double decode_reach = 0;                 // decode_reach() at `outer` (decode)
   };
   std::optional<FitAnswer> predict_attention(bool prefill, const AttentionQuery& q, const std::string& kernel,
                                              AttentionCursor* cursor) const;
@@ -280,6 +281,8 @@ class FittedProfile {
   void finalize_moe();  // the MoE family's logs and residuals (part of finalize())
   std::optional<FitAnswer> between_rank_counts(const std::string& op, int ranks, double bytes, const std::string& backend) const;
   double decode_beyond(const AttentionConfig& c, const AttentionQuery& q, double us) const;
+  // The largest mean length decode_beyond() answers unchanged at a batch size.
+  double decode_reach(const AttentionConfig& c, double batch) const;
   double prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const;
   const AttentionConfig* find_config(const AttentionFit& f, const AttentionQuery& q, const std::string& kernel) const;
   std::map<std::string, std::vector<std::size_t>> curve_index_;  // "op|ranks" -> collectives

@@ -114,7 +114,7 @@ std::size_t LineGrid::num_points() const {
   return n;
 }
 
-double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& idx, double lx) const {
+double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& idx, double lx, std::uint32_t* near) const {
   SERVESIM_ASSERT(!idx.empty());
   if (lx <= l.lx[idx.front()]) return l.ly[idx.front()];
   if (idx.size() == 1 && !scale_) return l.ly[idx.front()];
@@ -167,8 +167,15 @@ double LineGrid::interp_subset(const Line& l, const std::vector<std::size_t>& id
     slope = std::clamp(slope, 0.0, opt_.max_exponent);
     return l.ly[b] + slope * (lx - l.lx[b]);
   }
-  // idx is sorted by x; find the first index with x >= lx.
-  auto it = std::lower_bound(idx.begin(), idx.end(), lx, [&](std::size_t i, double v) { return l.lx[i] < v; });
+  // idx is sorted by x; find the first index with x >= lx (the hint's when it still is: the
+  // one before it below lx, it not).
+  auto it = idx.end();
+  if (near != nullptr && *near > 0 && *near < idx.size() && l.lx[idx[*near - 1]] < lx && lx <= l.lx[idx[*near]]) {
+    it = idx.begin() + *near;
+  } else {
+    it = std::lower_bound(idx.begin(), idx.end(), lx, [&](std::size_t i, double v) { return l.lx[i] < v; });
+    if (near != nullptr) *near = static_cast<std::uint32_t>(it - idx.begin());
+  }
   const std::size_t b = *it;
   if (l.lx[b] == lx) return l.ly[b];
   const std::size_t a = *(it - 1);
@@ -201,7 +208,7 @@ double LineGrid::equal_area(const Line& l, double x) const {
   return best;
 }
 
-double LineGrid::eval_line(const Line& l, double x, double lx) const {
+double LineGrid::eval_line(const Line& l, double x, double lx, std::uint32_t* near) const {
   // Beyond the line, each tile class extrapolates from its own points (a first-row class
   // only where its points reach the line's last doubling); a compute-bound query also
   // reads the lines of equal area (equal_area()).
@@ -213,7 +220,7 @@ double LineGrid::eval_line(const Line& l, double x, double lx) const {
     }
     return std::max(interp_subset(l, *s, lx), equal_area(l, x));
   }
-  if (!l.paired) return interp_subset(l, l.all, lx);
+  if (!l.paired) return interp_subset(l, l.all, lx, near);
   auto exact = std::lower_bound(l.x.begin(), l.x.end(), x);
   if (exact != l.x.end() && *exact == x) return l.ly[static_cast<std::size_t>(exact - l.x.begin())];
   const int qc = gemm_m_class(x);
@@ -245,16 +252,20 @@ std::optional<double> LineGrid::line_at(std::array<double, 2> outer, double x) c
 
 std::optional<double> LineGrid::at(std::array<double, 2> outer, double x) const { return value(locate(outer), x); }
 
-std::optional<double> LineGrid::value(const Located& at, double x) const {
+std::optional<double> LineGrid::value(const Located& at, double x) const { return blend(at, x, nullptr); }
+
+std::optional<double> LineGrid::value_near(Located& at, double x) const { return blend(at, x, at.near.data()); }
+
+std::optional<double> LineGrid::blend(const Located& at, double x, std::uint32_t* near) const {
   if (at.lines == 0) return std::nullopt;
   const double lx = std::log(x);  // once for every line the blend reads
-  if (at.lines == 1) return std::exp(eval_line(*at.line[0], x, lx));
+  const auto line = [&](std::size_t i) { return eval_line(*at.line[i], x, lx, near != nullptr ? near + i : nullptr); };
+  if (at.lines == 1) return std::exp(line(0));
   if (at.lines == 2) {
-    const double a = eval_line(*at.line[0], x, lx), b = eval_line(*at.line[1], x, lx);
+    const double a = line(0), b = line(1);
     return std::exp(a + at.weight[0] * (b - a));
   }
-  const double c00 = eval_line(*at.line[0], x, lx), c01 = eval_line(*at.line[1], x, lx);
-  const double c10 = eval_line(*at.line[2], x, lx), c11 = eval_line(*at.line[3], x, lx);
+  const double c00 = line(0), c01 = line(1), c10 = line(2), c11 = line(3);
   const double lo = c00 + at.weight[0] * (c01 - c00);
   const double hi = c10 + at.weight[0] * (c11 - c10);
   return std::exp(lo + at.weight[1] * (hi - lo));

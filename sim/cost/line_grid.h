@@ -102,9 +102,15 @@ class LineGrid {
     int lines = 0;  // 0: no answer; 1: one line; 2: a blend along the first axis; 4: a box
     std::array<const Line*, 4> line{};
     std::array<double, 2> weight{};  // 2: along the axis; 4: along the second axis, then the first
+    // Per line, where the last value_near() found x between two points (its upper one's
+    // position in the line's point list; 0: none yet).
+    std::array<std::uint32_t, 4> near{};
   };
   Located locate(std::array<double, 2> outer) const;
   std::optional<double> value(const Located& at, double x) const;
+  // value()'s answer, exactly; x between the same two points of a line as the last call's
+  // (a merged decode run's growing context) skips the search for them.
+  std::optional<double> value_near(Located& at, double x) const;
   // Along one line only (nullopt when the line does not exist).
   std::optional<double> line_at(std::array<double, 2> outer, double x) const;
 
@@ -123,10 +129,13 @@ class LineGrid {
   std::size_t num_points() const;
 
  private:
-  double eval_line(const Line& l, double x, double lx) const;  // lx = log(x)
+  // lx = log(x); near: value_near()'s hint for this line, or null.
+  double eval_line(const Line& l, double x, double lx, std::uint32_t* near = nullptr) const;
+  // value() and value_near(): near = at.near's entries, or null.
+  std::optional<double> blend(const Located& at, double x, std::uint32_t* near) const;
   const Line* exact_line(std::array<double, 2> outer) const;   // the line keyed exactly `outer`, with points
   void update_efficiency_cap();
-  double interp_subset(const Line& l, const std::vector<std::size_t>& idx, double lx) const;
+  double interp_subset(const Line& l, const std::vector<std::size_t>& idx, double lx, std::uint32_t* near = nullptr) const;
   // The equal-area rule's log value for x above l's last point (-inf where it has none).
   double equal_area(const Line& l, double x) const;
 

@@ -455,7 +455,9 @@ void Executor::price(const Operator& op, std::size_t i) {
   const auto [ns, nj] = predict_unmemoised(op, &source);
   op_ns_[i] = ns * op.repeat;
   op_nj_[i] = nj * op.repeat;
-  op_source_[i] = source_slot(source);
+  // The same operator of the run's previous step named the same source, most likely.
+  const std::size_t last = op_source_[i];
+  op_source_[i] = last < source_names_.size() && source_names_[last].first == source.data() ? last : source_slot(source);
 }
 
 void Executor::price_repeated_attention(const Operator& op, std::size_t i, std::size_t k) {
@@ -465,7 +467,9 @@ void Executor::price_repeated_attention(const Operator& op, std::size_t i, std::
   const auto [ns, nj] = predict_unmemoised(op, &source, &cursors_[k]);
   op_ns_[i] = ns * op.repeat;
   op_nj_[i] = nj * op.repeat;
-  op_source_[i] = source_slot(source);
+  // The same operator of the run's previous step named the same source, most likely.
+  const std::size_t last = op_source_[i];
+  op_source_[i] = last < source_names_.size() && source_names_[last].first == source.data() ? last : source_slot(source);
 }
 
 void Executor::account(const Charge& c) {

@@ -484,13 +484,14 @@ TEST(FittedProfile, RoundSignificantDigits) {
 // longer: through a cursor (the kernel configuration and the residual lines located once per
 // batch size) the answers are exactly those without one, also where the batch (the grid key)
 // or the head shape changes under the same cursor, on the committed H100 profile (batches on
-// and between its measured lines, contexts inside and beyond its range).
+// and between its measured lines and above the largest, contexts inside and beyond its range,
+// where the cursor's decode_reach decides whether decode_beyond() is asked).
 TEST(FittedProfile, AnAttentionCursorAnswersExactlyAsWithout) {
   const FittedProfile p = FittedProfile::load(std::string(SERVESIM_DATA_DIR) + "/calibration/profiles/h100_sxm.json");
   FittedProfile::AttentionCursor cursor;
   int asked = 0;
   for (const auto& [heads, kv_heads] : {std::pair{32, 8}, std::pair{64, 8}, std::pair{32, 8}}) {
-    for (const double batch : {1.0, 24.0, 64.0, 24.0}) {
+    for (const double batch : {1.0, 24.0, 64.0, 24.0, 1024.0}) {
       for (double ctx = 100; ctx < 300000; ctx = std::ceil(ctx * 1.7)) {
         for (int step = 0; step < 3; ++step) {
           const AttentionQuery q = AttentionQuery::uniform(heads, kv_heads, 128, "bf16", true, batch, 1, ctx + step);

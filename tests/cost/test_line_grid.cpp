@@ -32,6 +32,27 @@ TEST(LineGrid, FlatBelowFirstPointPowerLawAboveWithClampedExponent) {
   EXPECT_NEAR(*flat.at({0, 0}, 40), 40, 1e-9);  // max_exponent 0: flat
 }
 
+// value_near() answers exactly as value(), wherever x goes next: along a merged run (x one
+// larger each call), back below its segment, to another segment, below the first point and
+// beyond the last; its hint is the upper point of the segment it found. Lines 2 sqrt(x) at
+// key 4 and 8 sqrt(x) at key 16, blended at key 8 (half-way in log space): their geometric
+// mean, 4 sqrt(x).
+TEST(LineGrid, ValueNearAnswersAsValueWhereverXGoes) {
+  LineGrid g(LineGrid::Options{1, 1.0, false, false});
+  for (double x : {1.0, 4.0, 16.0, 64.0}) {
+    g.add({4, 0}, x, 2.0 * std::sqrt(x));
+    g.add({16, 0}, x, 8.0 * std::sqrt(x));
+  }
+  g.finalize();
+  LineGrid::Located at = g.locate({8, 0});
+  ASSERT_EQ(at.lines, 2);
+  EXPECT_NEAR(*g.value_near(at, 10), 4.0 * std::sqrt(10.0), 1e-9);
+  EXPECT_EQ(at.near[0], 2u);  // 10 lies between the points 4 (position 1) and 16 (position 2)
+  EXPECT_EQ(at.near[1], 2u);
+  for (double x = 1; x < 80; ++x) EXPECT_EQ(*g.value_near(at, x), *g.value(at, x)) << x;
+  for (double x : {5.0, 3.0, 40.0, 0.5, 200.0, 16.0, 17.0}) EXPECT_EQ(*g.value_near(at, x), *g.value(at, x)) << x;
+}
+
 // Pool adjacent violators: (1, 3, 2, 4) -> 3 and 2 pool to 2.5: (1, 2.5, 2.5, 4);
 // (5, 1, 3) -> 5 and 1 pool to 3, then 3 and 3 stay: (3, 3, 3).
 TEST(LineGrid, IsotonicRegressionPoolsAdjacentViolators) {

@@ -296,8 +296,10 @@ TEST(CalibrateCli, RunsOnADerivedProfileSayWhatItIsAndItsExpectedError) {
 
 // vLLM's kernels on the H200 (cost.kernel_set=vllm): the committed h200_sxm@vllm profile
 // derives GEMMs and attention from h100_sxm's vLLM set and takes collectives, copies, page
-// mapping and MoE from h200_sxm's own measurements; the run's note says both, and its
-// attention is FlashAttention 3's (the harness set's paged decode is another kernel).
+// mapping and MoE from h200_sxm's own measurements; the run's note says both, with the
+// expected error of GEMMs and attention from the same-layout check (the harness's kernels on
+// an H100 and an H200: calibration/transfer_check/h100_from_h200_harness.residuals.json), and
+// its attention is FlashAttention 3's (the harness set's paged decode is another kernel).
 TEST(CalibrateCli, TheH200VllmKernelSetSaysWhatIsDerivedAndWhatMeasured) {
   const auto d = tmp("h200_vllm");
   const auto r = cli("run --set hardware=h200_sxm --set cost.kernel_set=vllm --set workload.num_requests=20 --out " + (d / "r").string());
@@ -305,7 +307,9 @@ TEST(CalibrateCli, TheH200VllmKernelSetSaysWhatIsDerivedAndWhatMeasured) {
   EXPECT_NE(r.out.find("note: costs on h200_sxm come from a profile derived from h100_sxm (calibration/profiles/h200_sxm@vllm.json)"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("attention_prefill 2.9% (median +0.2%); measured on h200_sxm itself: collective, copy, page_map, moe"),
+  EXPECT_NE(r.out.find("(calibration/transfer_check/h100_from_h200_harness.residuals.json): attention_decode 16.7% (median "
+                       "+11.8%), attention_prefill 2.9% (median +0.2%), gemm 8.6% (median +4.0%); measured on h200_sxm itself: "
+                       "collective, copy, page_map, moe"),
             std::string::npos)
       << r.out;
   EXPECT_EQ(r.out.find("unchecked"), std::string::npos) << r.out;

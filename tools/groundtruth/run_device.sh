@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a phase of the ground-truth collection on the device machine; results go under $OUT.
-# Usage (from the repo root): tools/groundtruth/run_device.sh smoke|main|final|arch_llama2|arch_qwen14|arch_qwen14_low|arch_sweeps|fit_probe|repeat
+# Usage (from the repo root): tools/groundtruth/run_device.sh smoke|main|final|arch_llama2|arch_qwen14|arch_qwen14_low|arch_sweeps|fit_probe|repeat|order
 set -u
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp/gt_out}
@@ -125,6 +125,26 @@ repeat)
     --run name=rep${P}3_llama8b_online_r1.5,mode=online,rate=1.5,workload=$W/azure_conv_s2_n200.csv,first=40,n=40,max_out=256,seed=106,role=validation \
     2>&1 | tee -a "$LOG"
   pack repeat
+  done
+  ;;
+order)
+  # Does a run's place in its process matter when the runs' requests differ? Two workloads
+  # (X: final's 1.5 req/s calibration requests; Y: another slice of the trace at the same
+  # rate), X then Y in one process and Y then X in another, each process with its own host
+  # probe. The repeat phase ran identical requests, whose shapes a later run finds cached.
+  for P in a b; do
+  if [ $P = a ]; then ORDER="X Y"; else ORDER="Y X"; fi
+  ARGS=()
+  k=0
+  for R in $ORDER; do
+    k=$((k + 1))
+    if [ $R = X ]; then WL="workload=$W/azure_conv_s2_n200.csv,first=40,seed=106"; else WL="workload=$W/azure_conv_s4_n200.csv,first=0,seed=104"; fi
+    ARGS+=(--run "name=ord${P}${k}_${R}_llama8b_online_r1.5,mode=online,rate=1.5,$WL,n=40,max_out=256,role=validation")
+  done
+  timeout 280 python3 $D --model-config models/Llama-3.1-8B/config.json --model-name llama3.1-8b-ord$P \
+    --sdpa-backend default --sdpa-probe --max-memory-percent 0.8 --out $RUNS/ord$P --max-run-seconds 75 --deadline 200 \
+    "${ARGS[@]}" 2>&1 | tee -a "$LOG"
+  pack order
   done
   ;;
 fit_probe)

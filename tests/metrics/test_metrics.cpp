@@ -1,4 +1,7 @@
 // Metric definitions (DESIGN.md) on hand-worked examples.
+#include <algorithm>
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -99,6 +102,29 @@ TEST(Stats, PercentilesInterpolateLinearly) {
   EXPECT_DOUBLE_EQ(s.p90, 3.7);   // rank 0.9*3 = 2.7 -> 3 + 0.7*(4-3)
   EXPECT_DOUBLE_EQ(s.p99, 3.97);
   EXPECT_DOUBLE_EQ(s.mean, 2.5);
+}
+
+// Large inputs take spreadsort's radix passes (small ones its comparison sort): the summary
+// is still the ascending order's, its mean summed in that order, as with std::sort.
+TEST(Stats, ALargeSummaryIsTheAscendingOrdersOne) {
+  std::vector<double> v;
+  std::uint64_t x = 12345;
+  for (int i = 0; i < 20000; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const double u = static_cast<double>(x >> 11) * 0x1p-53;
+    v.push_back(i % 97 == 0 ? 0.0 : i % 5 == 0 ? 0.25 : std::exp(20 * u - 12));  // zeros, ties, 1e-5..1e3
+  }
+  std::vector<double> sorted = v;
+  std::sort(sorted.begin(), sorted.end());
+  double sum = 0;
+  for (double y : sorted) sum += y;
+  const Summary s = summarize(v);
+  EXPECT_EQ(v, sorted);
+  EXPECT_EQ(s.mean, sum / 20000.0);
+  EXPECT_EQ(s.min, 0.0);
+  EXPECT_EQ(s.max, sorted.back());
+  EXPECT_EQ(s.p50, percentile_sorted(sorted, 50));
+  EXPECT_EQ(s.p99, percentile_sorted(sorted, 99));
 }
 
 TEST(LogHistogram, ExactBelow1024AndWithinRelativeErrorAbove) {

@@ -318,14 +318,11 @@ std::optional<double> FittedProfile::config_answer(bool prefill, const Attention
   if (!(reg > 0) || !corr) return std::nullopt;
   const double us = std::max(reg * *corr, c.floor_us);
   if (prefill) return prefill_beyond(c, q, us, peak);
-  if (cursor && cursor->config == &c && g.x <= cursor->decode_reach) return us;  // decode_beyond's first test
-  return decode_beyond(c, q, us);
+  return cursor && cursor->config == &c && g.x <= cursor->decode_reach ? us : decode_beyond(c, q, us);  // its first test
 }
 
 double FittedProfile::decode_reach(const AttentionConfig& c, double batch) const {
-  // The measured range decode_beyond() leaves to the residual grid, at this batch size: a mean
-  // length up to the reach of the smallest measured batch at least as large; every length
-  // below the smallest measured batch; none above the largest.
+  // Up to the reach of the smallest measured batch no smaller; all below the smallest; none above.
   const auto& lines = c.decode_lines;
   if (lines.empty()) return std::numeric_limits<double>::infinity();
   const auto up = std::lower_bound(lines.begin(), lines.end(), batch,

@@ -231,11 +231,6 @@ const FittedProfile::AttentionConfig* FittedProfile::find_config(const Attention
   return best;
 }
 
-std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const AttentionQuery& asked,
-                                                         const std::string& kernel) const {
-  return predict_attention(is_prefill, asked, kernel, nullptr);
-}
-
 std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const AttentionQuery& asked, const std::string& kernel,
                                                          AttentionCursor* cursor) const {
   const AttentionFit& f = is_prefill ? prefill : decode;
@@ -297,6 +292,19 @@ std::optional<FitAnswer> FittedProfile::predict_attention(bool is_prefill, const
   return FitAnswer{std::max(us, f.global_floor_us) * attention_neighbour_factor(is_prefill, f, q, peak), "global"};
 }
 
+namespace {
+// decode_beyond()'s first test: the first decode line of no smaller batch, and the longest mean
+// length the grid answers there (that line's reach; any below the smallest batch; none above the largest).
+using DecodeLines = std::vector<FittedProfile::AttentionConfig::DecodeLine>;
+DecodeLines::const_iterator line_up(const DecodeLines& lines, double batch) {
+  return std::lower_bound(lines.begin(), lines.end(), batch, [](const auto& l, double v) { return l.batch < v; });
+}
+double reach_from(const DecodeLines& lines, DecodeLines::const_iterator up, double batch) {
+  if (lines.empty() || (up == lines.begin() && up->batch > batch)) return std::numeric_limits<double>::infinity();
+  return up != lines.end() ? up->reach : -std::numeric_limits<double>::infinity();
+}
+}  // namespace
+
 std::optional<double> FittedProfile::config_answer(bool prefill, const AttentionConfig& c, const AttentionQuery& q,
                                                    const std::array<double, 7>& terms, std::size_t n, double peak,
                                                    AttentionCursor* cursor) const {
@@ -309,7 +317,7 @@ std::optional<double> FittedProfile::config_answer(bool prefill, const Attention
     if (cursor->outer != g.outer) {
       cursor->residual = c.residual.locate(g.outer);
       cursor->outer = g.outer;
-      cursor->decode_reach = prefill ? 0.0 : decode_reach(c, g.outer[0]);
+      cursor->decode_reach = prefill ? 0.0 : reach_from(c.decode_lines, line_up(c.decode_lines, g.outer[0]), g.outer[0]);
     }
     corr = c.residual.value_near(cursor->residual, g.x);
   } else {
@@ -319,16 +327,6 @@ std::optional<double> FittedProfile::config_answer(bool prefill, const Attention
   const double us = std::max(reg * *corr, c.floor_us);
   if (prefill) return prefill_beyond(c, q, us, peak);
   return cursor && cursor->config == &c && g.x <= cursor->decode_reach ? us : decode_beyond(c, q, us);  // its first test
-}
-
-double FittedProfile::decode_reach(const AttentionConfig& c, double batch) const {
-  // Up to the reach of the smallest measured batch no smaller; all below the smallest; none above.
-  const auto& lines = c.decode_lines;
-  if (lines.empty()) return std::numeric_limits<double>::infinity();
-  const auto up = std::lower_bound(lines.begin(), lines.end(), batch,
-                                   [](const AttentionConfig::DecodeLine& l, double v) { return l.batch < v; });
-  if (up == lines.begin() && up->batch > batch) return std::numeric_limits<double>::infinity();
-  return up != lines.end() ? up->reach : -std::numeric_limits<double>::infinity();
 }
 
 double FittedProfile::prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const {
@@ -371,10 +369,9 @@ double FittedProfile::decode_beyond(const AttentionConfig& c, const AttentionQue
   //   read): its growth will steepen when the read takes over, so it bounds nothing.
   // Inside the measured range the residual grid answers unchanged.
   const auto g = q.grid_point(false);
-  if (g.x <= decode_reach(c, g.outer[0])) return us;
   const auto& lines = c.decode_lines;
-  const auto up = std::lower_bound(lines.begin(), lines.end(), g.outer[0],
-                                   [](const AttentionConfig::DecodeLine& l, double v) { return l.batch < v; });
+  const auto up = line_up(lines, g.outer[0]);
+  if (g.x <= reach_from(lines, up, g.outer[0])) return us;
   const auto& l = up != lines.end() && up->batch == g.outer[0] ? *up : *(up - 1);
   const double byte_us = q.sum_kv * q.kv_bytes_per_token / rates.hbm_bandwidth * 1e6;
   // A line's last point no longer than the query and its marginal rate (time per byte time at

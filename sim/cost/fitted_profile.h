@@ -236,7 +236,9 @@ class FittedProfile {
 
   std::optional<FitAnswer> predict_gemm(double m, double n, double k, const std::string& dtype) const;
   // kernel "" picks by the profile's preference (same layout first).
-  std::optional<FitAnswer> predict_attention(bool prefill, const AttentionQuery& q, const std::string& kernel = "") const;
+  std::optional<FitAnswer> predict_attention(bool prefill, const AttentionQuery& q, const std::string& kernel = "") const {
+    return predict_attention(prefill, q, kernel, nullptr);
+  }
   // What predict_attention looks up for one head shape and batch size (the kernel
   // configuration, its residual grid's lines at that batch, the peak), kept by a caller that
   // prices one operator step after step while only its lengths grow (a merged decode run).
@@ -251,7 +253,7 @@ class FittedProfile {
     std::array<double, 2> outer{};  // the residual grid key `residual` was located at
     LineGrid::Located residual;
     const std::string* kernel_at = nullptr;  // where the kernel name was passed (equal there: no compare)
-    double decode_reach = 0;                 // decode_reach() at `outer` (decode)
+    double decode_reach = 0;                 // decode_beyond()'s reach at `outer` (decode)
   };
   std::optional<FitAnswer> predict_attention(bool prefill, const AttentionQuery& q, const std::string& kernel,
                                              AttentionCursor* cursor) const;
@@ -281,8 +283,6 @@ class FittedProfile {
   void finalize_moe();  // the MoE family's logs and residuals (part of finalize())
   std::optional<FitAnswer> between_rank_counts(const std::string& op, int ranks, double bytes, const std::string& backend) const;
   double decode_beyond(const AttentionConfig& c, const AttentionQuery& q, double us) const;
-  // The largest mean length decode_beyond() answers unchanged at a batch size.
-  double decode_reach(const AttentionConfig& c, double batch) const;
   double prefill_beyond(const AttentionConfig& c, const AttentionQuery& q, double us, double peak) const;
   const AttentionConfig* find_config(const AttentionFit& f, const AttentionQuery& q, const std::string& kernel) const;
   std::map<std::string, std::vector<std::size_t>> curve_index_;  // "op|ranks" -> collectives

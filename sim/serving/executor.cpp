@@ -455,9 +455,7 @@ void Executor::price(const Operator& op, std::size_t i) {
   const auto [ns, nj] = predict_unmemoised(op, &source);
   op_ns_[i] = ns * op.repeat;
   op_nj_[i] = nj * op.repeat;
-  // The same operator of the run's previous step named the same source, most likely.
-  const std::size_t last = op_source_[i];
-  op_source_[i] = last < source_names_.size() && source_names_[last].first == source.data() ? last : source_slot(source);
+  op_source_[i] = source_slot(source, op_source_[i]);  // the run's previous step's, most likely
 }
 
 void Executor::price_repeated_attention(const Operator& op, std::size_t i, std::size_t k) {
@@ -467,9 +465,7 @@ void Executor::price_repeated_attention(const Operator& op, std::size_t i, std::
   const auto [ns, nj] = predict_unmemoised(op, &source, &cursors_[k]);
   op_ns_[i] = ns * op.repeat;
   op_nj_[i] = nj * op.repeat;
-  // The same operator of the run's previous step named the same source, most likely.
-  const std::size_t last = op_source_[i];
-  op_source_[i] = last < source_names_.size() && source_names_[last].first == source.data() ? last : source_slot(source);
+  op_source_[i] = source_slot(source, op_source_[i]);  // the run's previous step's, most likely
 }
 
 void Executor::account(const Charge& c) {
@@ -484,7 +480,8 @@ void Executor::account(const Charge& c) {
   exposed_map_ns_ += c.exposed;
 }
 
-std::size_t Executor::source_slot(std::string_view s) {
+std::size_t Executor::source_slot(std::string_view s, std::size_t hint) {
+  if (hint < source_names_.size() && source_names_[hint].first == s.data()) return hint;
   for (std::size_t i = 0; i < source_names_.size(); ++i) {
     if (source_names_[i].first == s.data()) return i;
   }

@@ -195,7 +195,8 @@ class Executor {
   // Critical time by StagePart -> stage_ns_ and handoff_ns_ (the CPU time not yet added);
   // returns the device time of the step traversing every stage in turn.
   SimTime compose_stages(const std::array<SimTime, 4>& part, SimTime exposed_background);
-  std::size_t source_slot(std::string_view s);
+  // The slot of a source name (by address), trying `hint` first; a new name gets one.
+  std::size_t source_slot(std::string_view s, std::size_t hint = static_cast<std::size_t>(-1));
   // Predicts ops_[i] (under the power limit, with its energy) into op_ns_, op_nj_, op_source_.
   void price(const Operator& op, std::size_t i);
   // price() of operator i, the step's k-th attention operator, in a merged run: through its

@@ -238,6 +238,47 @@ TEST(PagedKv, FreedBlocksStayCachedUntilReusedInLruOrder) {
   kv->check_invariants();
 }
 
+TEST(PagedKv, HitBlocksInTheFreeQueueCountAgainstTheRoomANewRequestNeeds) {
+  Env env;
+  auto kv = env.build({{"impl", "paged"}}, 6 * kBlockBytes);  // blocks 1..6
+  KvStepWork w;
+  // a computes 48 tokens of ids {7, 8, 9} in blocks 1, 2, 3 (registered); b takes 4 and 5.
+  Request a = make_request(1, 48, 5, {7, 8, 9}, 16), b = make_request(2, 32, 5);
+  ASSERT_TRUE(admit(*kv, a, w));
+  ASSERT_TRUE(admit(*kv, b, w));
+  // c shares a's three blocks while a holds them: it needs one fresh block (49 tokens -> 4
+  // blocks), and block 6 is free.
+  Request c = make_request(3, 49, 5, {7, 8, 9}, 16);
+  EXPECT_EQ(kv->cached_prefix(c), 48);
+  ASSERT_TRUE(kv->allocate(c, 49, w));
+  EXPECT_EQ(kv->usage().used_tokens, 6 * 16);
+  kv->free(c);
+  kv->free(b);
+  kv->free(a);
+  kv->check_invariants();
+  // The free queue is 6, 5, 4 (c's and b's, tail first), then a's 3, 2, 1, all cached but
+  // 6 (c never computed its step). d takes 6, 5, 4, evicting b's two full blocks, so the
+  // queue holds only a's three. e would revive them and still need a fourth block: nothing
+  // is left, so it fails and changes nothing.
+  Request d = make_request(4, 48, 5);
+  ASSERT_TRUE(kv->allocate(d, 48, w));
+  EXPECT_EQ(kv->usage().used_tokens, 3 * 16);
+  EXPECT_EQ(kv->counters().cache_evictions, 2);
+  Request e = make_request(5, 49, 5, {7, 8, 9}, 16);
+  EXPECT_EQ(kv->cached_prefix(e), 48);
+  EXPECT_FALSE(kv->allocate(e, 49, w));
+  EXPECT_EQ(e.kv_slot, -1);
+  EXPECT_EQ(kv->counters().cache_evictions, 2);
+  EXPECT_EQ(kv->cached_prefix(e), 48);  // its hits are intact
+  // Once d is gone its blocks are free too: e revives a's three and takes one of d's, which
+  // carry no hash (d never computed its step): nothing more is evicted.
+  kv->free(d);
+  ASSERT_TRUE(kv->allocate(e, 49, w));
+  EXPECT_EQ(kv->usage().used_tokens, 4 * 16);
+  EXPECT_EQ(kv->counters().cache_evictions, 2);
+  kv->check_invariants();
+}
+
 TEST(PagedKv, AnIdenticalBlockComputedTwiceIsRegisteredOnce) {
   Env env;
   auto kv = env.build({{"impl", "paged"}}, 10 * kBlockBytes);

@@ -7,22 +7,23 @@
 
 namespace servesim {
 
-PagedKvManager::Hits PagedKvManager::collect_hits(const Request& r, bool count_free) const {
+PagedKvManager::Hits PagedKvManager::collect_hits(const Request& r) const {
   // At least one token must be computed to produce logits: never the whole sequence.
   const std::int64_t max_blocks = (r.num_tokens() - 1) / c_.block_size;
   // The blocks that matched at this manager's last lookup of r still match up to the
-  // first one evicted since (its hash no longer there); only the rest is probed again.
-  std::int64_t i = 0, free = 0;
+  // first one evicted since (its hash no longer there); only the rest is probed again. With
+  // no block's hash lost since that lookup, all of them still match.
+  std::int64_t i = 0;
   auto& hit = r.hit_blocks;
   if (r.hit_owner == this) {
     const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(hit.size()), max_blocks);
     if (n > 0) hash_of(r, n - 1);  // r's hashes at this block size, n of them at least
     const std::uint64_t* h = r.block_hashes.data();
+    if (r.hit_epoch == hash_losses_) i = n;
     for (; i < n; ++i) {
       if (i + 8 < n) __builtin_prefetch(&st_[static_cast<std::size_t>(hit[static_cast<std::size_t>(i + 8)])]);
       const BlockState& s = st_[static_cast<std::size_t>(hit[static_cast<std::size_t>(i)])];  // a hit: handed out
       if (!s.cached() || s.hash != h[i]) break;
-      free += s.ref == 0 ? 1 : 0;  // free exactly when unreferenced (check_invariants)
     }
   }
   hit.resize(static_cast<std::size_t>(i));
@@ -31,7 +32,6 @@ PagedKvManager::Hits PagedKvManager::collect_hits(const Request& r, bool count_f
     const std::int32_t b = find_cached(hash_of(r, i));
     if (b < 0) break;
     hit.push_back(b);
-    if (count_free) free += st_[static_cast<std::size_t>(b)].ref == 0 ? 1 : 0;
   }
   if (i >= own && i < max_blocks) {  // r's own blocks: its chain's entries that still hold their hashes
     const BlockChains::Chain* c = chains_.find(hash_of(r, own));
@@ -40,11 +40,11 @@ PagedKvManager::Hits PagedKvManager::collect_hits(const Request& r, bool count_f
       const std::int32_t b = k < c->blocks.size() ? c->blocks[k] : -1;
       if (b < 0 || !holds(b, hash_of(r, i))) break;
       hit.push_back(b);
-      if (count_free) free += st_[static_cast<std::size_t>(b)].ref == 0 ? 1 : 0;
     }
   }
   r.hit_owner = this;
-  Hits out{i, i, free};
+  r.hit_epoch = hash_losses_;
+  Hits out{i, i};
   if (!tiers_.enabled()) return out;
   for (; i < max_blocks; ++i) {
     const int tier = tiers_.find(hash_of(r, i));

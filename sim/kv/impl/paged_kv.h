@@ -88,12 +88,18 @@ class PagedKvManager final : public IKvManager {
     if (r.kv_slot >= 0) return grow(tables_[r.kv_slot], total_tokens, new_tokens, work);
     if (swap_.tokens(r.spec.id) > 0) return resume_swapped(r, total_tokens, work);
     // First allocation of a request: claim its cached prefix, then grow like a live one.
-    const Hits hits = c_.prefix_caching ? collect_hits(r, true) : Hits{};
+    const Hits hits = c_.prefix_caching ? collect_hits(r) : Hits{};
     const std::int64_t dev_hits = hits.device;
     const std::span<const std::int32_t> hit_blocks(r.hit_blocks.data(), static_cast<std::size_t>(dev_hits));
     const std::int64_t need = std::max<std::int64_t>(0, ceil_div(total_tokens, c_.block_size) - dev_hits);
-    // Hit blocks that sit in the free queue stop being free when touched.
-    if (need > free_.size() - hits.free) return false;
+    // Hit blocks that sit in the free queue stop being free when touched; they are counted
+    // only when their number can decide (need + dev_hits > free >= need).
+    if (need > free_.size()) return false;
+    if (need + dev_hits > free_.size()) {
+      std::int64_t free_hits = 0;
+      for (const std::int32_t b : hit_blocks) free_hits += st_[static_cast<std::size_t>(b)].ref == 0 ? 1 : 0;
+      if (need > free_.size() - free_hits) return false;
+    }
     {
       r.kv_slot = new_slot();
       Table& t = tables_[r.kv_slot];
@@ -266,7 +272,6 @@ class PagedKvManager final : public IKvManager {
   };
   struct Hits {  // r's leading blocks found: on the device (r.hit_blocks), then in an offload tier
     std::int64_t device = 0, total = 0;
-    std::int64_t free = 0;  // device hits in the free queue (reference count 0), when counted
   };
 
   static std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
@@ -292,7 +297,7 @@ class PagedKvManager final : public IKvManager {
 
   // r's cached prefix: leaves its device blocks in r.hit_blocks (their hashes are
   // r.block_hashes' first entries). In paged_hits.cpp.
-  Hits collect_hits(const Request& r, bool count_free = false) const;
+  Hits collect_hits(const Request& r) const;
 
   bool resume_swapped(Request& r, std::int64_t total_tokens, KvStepWork& work) {
     const std::int64_t kept = swap_.tokens(r.spec.id);
@@ -456,6 +461,7 @@ class PagedKvManager final : public IKvManager {
       }
       s.slot = -1;
       ++counters_.cache_evictions;
+      ++hash_losses_;
     }
     prefetch_next_pops();
     s.ref = 1;
@@ -570,6 +576,10 @@ class PagedKvManager final : public IKvManager {
   BlockKey block_key() const { return BlockKey{st_}; }
   FreeBlockQueue free_;  // free blocks in eviction order
   std::int64_t free_cached_ = 0;  // free blocks that still carry a hash
+  // Blocks that stopped carrying their hash (evicted, or orphaned: paged_own.cpp). While it
+  // is unchanged every block matched before still matches (a hash is set only on a block
+  // that carries none), so collect_hits() does not check a remembered hit list again.
+  std::uint64_t hash_losses_ = 0;
   std::int64_t live_fill_ = 0;    // tokens written in referenced blocks
   // hash -> the block carrying it, for every block that carries one (touched for every
   // block that fills and every one evicted: see block_index.h).

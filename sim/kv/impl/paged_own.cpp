@@ -83,6 +83,7 @@ void PagedKvManager::settle_pending(const Request& r, Table& t) {
     BlockState& s = st_[static_cast<std::size_t>(t.blocks[static_cast<std::size_t>(i)])];
     s.slot = kOrphan;
     s.hash = 0;  // matches no lookup (a stale hash could, through a remembered hit list)
+    ++hash_losses_;
   }
   t.pending_from = -1;
 }

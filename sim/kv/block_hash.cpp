@@ -17,19 +17,35 @@ std::int64_t BlockHasher::covered_tokens(const RequestSpec& s) {
   return std::min<std::int64_t>(ids * unit, static_cast<std::int64_t>(s.prompt_tokens) + s.output_tokens);
 }
 
-std::uint64_t BlockHasher::block_hash(const Request& r, std::int64_t index, std::uint64_t parent) const {
-  const auto& s = r.spec;
-  const std::int64_t begin = index * block_size_;
-  const std::int64_t end = begin + block_size_;
-  if (s.prefix_unit > 0 && end <= covered_tokens(s)) {
+namespace {
+// Block `index`'s hash from its parent's: the prefix ids its tokens span while the spec's
+// first `covered` tokens describe it, else content only this request has.
+std::uint64_t hash_block(const RequestSpec& s, std::int64_t covered, std::int64_t block_size, std::int64_t index,
+                         std::uint64_t parent) {
+  const std::int64_t begin = index * block_size;
+  const std::int64_t end = begin + block_size;
+  if (s.prefix_unit > 0 && end <= covered) {
     const std::int64_t first_unit = begin / s.prefix_unit;
     const std::int64_t last_unit = (end - 1) / s.prefix_unit;
     std::uint64_t h = mix64(parent, static_cast<std::uint64_t>(begin % s.prefix_unit) + 1);
     for (std::int64_t u = first_unit; u <= last_unit; ++u) h = mix64(h, s.prefix_ids[static_cast<std::size_t>(u)]);
     return h;
   }
-  // Content known only to this request (its own prompt tail and outputs).
   return mix64(mix64(parent, 0x5eed5eed5eed5eedULL ^ static_cast<std::uint64_t>(s.id)), static_cast<std::uint64_t>(index));
+}
+}  // namespace
+
+std::uint64_t BlockHasher::block_hash(const Request& r, std::int64_t index, std::uint64_t parent) const {
+  return hash_block(r.spec, covered_tokens(r.spec), block_size_, index, parent);
+}
+
+void BlockHasher::extend(const Request& r, std::int64_t count, std::vector<std::uint64_t>& hashes) const {
+  const std::int64_t covered = covered_tokens(r.spec);
+  std::uint64_t parent = hashes.empty() ? 0 : hashes.back();
+  for (auto i = static_cast<std::int64_t>(hashes.size()); i < count; ++i) {
+    parent = hash_block(r.spec, covered, block_size_, i, parent);
+    hashes.push_back(parent);
+  }
 }
 
 }  // namespace servesim

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -169,6 +170,8 @@ class BlockHasher {
  public:
   explicit BlockHasher(std::int32_t block_size) : block_size_(block_size) {}
   std::uint64_t block_hash(const Request& r, std::int64_t index, std::uint64_t parent) const;
+  // Appends the hashes of blocks hashes.size() .. count - 1 (hashes: r's first blocks' hashes).
+  void extend(const Request& r, std::int64_t count, std::vector<std::uint64_t>& hashes) const;
   std::int32_t block_size() const { return block_size_; }
   // Leading tokens of the spec that its prefix ids describe.
   static std::int64_t covered_tokens(const RequestSpec& s);

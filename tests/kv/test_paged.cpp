@@ -1,5 +1,7 @@
 // The paged (vLLM) manager: capacity, prefix hits on Mooncake-style hash ids, copy-on-write
 // forks, preemption by recompute and by swap.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "tests/kv/kv_test_util.h"
@@ -236,6 +238,29 @@ TEST(PagedKv, FreedBlocksStayCachedUntilReusedInLruOrder) {
   Request b_again = make_request(2, 33, 5);
   EXPECT_EQ(kv->cached_prefix(b_again), 32);
   kv->check_invariants();
+}
+
+TEST(BlockHasher, ExtendAppendsTheChainBlockHashGivesOneByOne) {
+  // 100 prompt tokens with ids in 32-token units over the first 64 (covered: 64 tokens, so
+  // blocks 0..3 of 16 hash ids and the rest are the request's own), 20 output tokens.
+  const Request r = make_request(9, 100, 20, {3, 4}, 32);
+  const BlockHasher hasher(16);
+  std::vector<std::uint64_t> one_by_one;
+  std::uint64_t parent = 0;
+  for (std::int64_t i = 0; i < 8; ++i) one_by_one.push_back(parent = hasher.block_hash(r, i, parent));
+  std::vector<std::uint64_t> extended;
+  hasher.extend(r, 3, extended);  // blocks 0..2
+  hasher.extend(r, 3, extended);  // nothing more
+  ASSERT_EQ(extended.size(), 3u);
+  hasher.extend(r, 8, extended);  // 3..7, chained on block 2's
+  EXPECT_EQ(extended, one_by_one);
+  // Blocks 0 and 1 lie in the first 32-token unit, at offsets 0 and 16: different hashes;
+  // a request with the same ids shares blocks 0..3 and no own block.
+  EXPECT_NE(one_by_one[0], one_by_one[1]);
+  std::vector<std::uint64_t> other;
+  hasher.extend(make_request(10, 100, 20, {3, 4}, 32), 8, other);
+  EXPECT_TRUE(std::equal(other.begin(), other.begin() + 4, one_by_one.begin()));
+  for (std::size_t i = 4; i < 8; ++i) EXPECT_NE(other[i], one_by_one[i]);
 }
 
 TEST(PagedKv, HitBlocksInTheFreeQueueCountAgainstTheRoomANewRequestNeeds) {

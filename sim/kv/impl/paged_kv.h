@@ -289,9 +289,10 @@ class PagedKvManager final : public IKvManager {
       const std::int64_t all = ceil_div(r.total_tokens(), c_.block_size);
       v.reserve(static_cast<std::size_t>(std::max(i + 1, all)));
     }
-    while (static_cast<std::int64_t>(v.size()) <= i) {
-      v.push_back(hasher_.block_hash(r, static_cast<std::int64_t>(v.size()), v.empty() ? 0 : v.back()));
-    }
+    // The blocks its prefix ids describe at once (each is registered when computed); its own
+    // blocks one by one, as a request whose own blocks are never registered (paged_own.cpp)
+    // needs no hash beyond its first own block's.
+    if (static_cast<std::int64_t>(v.size()) <= i) hasher_.extend(r, std::max(i + 1, own_blocks_from(r)), v);
     return v[static_cast<std::size_t>(i)];
   }
 

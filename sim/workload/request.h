@@ -84,13 +84,13 @@ struct Request {
   // Scratch of the KV manager that last looked this request's prefix up: the prefix-cache
   // hashes of its blocks (computed once per block size, as vLLM keeps them on the request)
   // and the cached blocks that matched, so a request waiting for room is neither re-hashed
-  // nor re-probed at every step (hit_epoch: that manager's count of blocks that had lost
-  // their hash when it matched them). Never part of results.
+  // nor re-probed at every step (hit_floor: the least free-queue stamp at which one of
+  // those blocks can be evicted, paged_kv.h). Never part of results.
   mutable std::vector<std::uint64_t> block_hashes;
   mutable std::int32_t block_hash_unit = 0;
   mutable std::vector<std::int32_t> hit_blocks;
   mutable const void* hit_owner = nullptr;
-  mutable std::uint64_t hit_epoch = 0;
+  mutable std::uint64_t hit_floor = 0;
   SimTime kv_transfer_ns = 0;       // time from hand-off to adoption, summed
   double kv_transfer_bytes = 0;
 

@@ -304,6 +304,41 @@ TEST(PagedKv, HitBlocksInTheFreeQueueCountAgainstTheRoomANewRequestNeeds) {
   kv->check_invariants();
 }
 
+TEST(PagedKv, AWaitingRequestsHitsHeldByOthersAtItsLookupAreLostWhenFreedAndEvicted) {
+  Env env;
+  auto kv = env.build({{"impl", "paged"}}, 4 * kBlockBytes);  // blocks 1..4
+  KvStepWork w;
+  // a computes ids {7, 8, 9} in blocks 1, 2, 3 and holds them while e looks its prefix up.
+  Request a = make_request(1, 48, 5, {7, 8, 9}, 16);
+  ASSERT_TRUE(admit(*kv, a, w));
+  Request e = make_request(5, 49, 5, {7, 8, 9}, 16);
+  EXPECT_EQ(kv->cached_prefix(e), 48);
+  // a finishes: its blocks queue 3, 2, 1 behind the never-used 4. An unrelated 16-token
+  // request takes 4 (no eviction): e's hits are all still there.
+  kv->free(a);
+  Request f = make_request(6, 16, 5);
+  ASSERT_TRUE(kv->allocate(f, 16, w));
+  EXPECT_EQ(kv->counters().cache_evictions, 0);
+  EXPECT_EQ(kv->cached_prefix(e), 48);
+  // d takes 3 and 2, evicting them: only block 1 of e's prefix is left.
+  Request d = make_request(4, 32, 5);
+  ASSERT_TRUE(kv->allocate(d, 32, w));
+  EXPECT_EQ(kv->counters().cache_evictions, 2);
+  EXPECT_EQ(kv->cached_prefix(e), 16);
+  // d computes its blocks 3 and 2 (cached under its own hashes) and is freed, then f,
+  // which computed nothing. The queue is 1, then d's 2 and 3 (tail first), then f's 4. g
+  // takes 1 (evicting e's last hit) and 2 (evicting one of d's).
+  d.num_computed = 32;
+  kv->commit(d);
+  kv->free(d);
+  kv->free(f);
+  Request g = make_request(7, 32, 5);
+  ASSERT_TRUE(kv->allocate(g, 32, w));
+  EXPECT_EQ(kv->counters().cache_evictions, 4);
+  EXPECT_EQ(kv->cached_prefix(e), 0);
+  kv->check_invariants();
+}
+
 TEST(PagedKv, AnIdenticalBlockComputedTwiceIsRegisteredOnce) {
   Env env;
   auto kv = env.build({{"impl", "paged"}}, 10 * kBlockBytes);

@@ -103,9 +103,12 @@ void PagedKvManager::check_invariants() const {
   std::int32_t b = free_.front();
   for (std::int32_t want = handed; want < num_blocks_; ++want, b = free_.next(b)) SERVESIM_ASSERT(b == want);
   free_seen += num_blocks_ - handed;
+  std::uint64_t stamp = evicted_stamp_;  // stamps rise along the queue, past the last evicted
   for (; b != -1; b = free_.next(b)) {
     SERVESIM_ASSERT(b != 0 && b < handed);
     SERVESIM_ASSERT(st_[b].ref == 0);
+    SERVESIM_ASSERT(st_[b].freed > stamp && st_[b].freed <= frees_);
+    stamp = st_[b].freed;
     SERVESIM_ASSERT(!seen[b]);
     seen[b] = 1;
     ++free_seen;

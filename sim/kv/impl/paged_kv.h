@@ -462,7 +462,7 @@ class PagedKvManager final : public IKvManager {
       }
       s.slot = -1;
       ++counters_.cache_evictions;
-      ++hash_losses_;
+      evicted_stamp_ = s.freed;
     }
     prefetch_next_pops();
     s.ref = 1;
@@ -534,6 +534,7 @@ class PagedKvManager final : public IKvManager {
   void register_pending(const Request& r, Table& t);
   void settle_pending(const Request& r, Table& t);
   void push_back_free(std::int32_t b) {
+    st_[b].freed = ++frees_;
     free_.push_back(b);
     free_cached_ += st_[b].cached() ? 1 : 0;
   }
@@ -558,6 +559,7 @@ class PagedKvManager final : public IKvManager {
     std::int32_t fill = 0;   // tokens written (kept while cached)
     std::int32_t slot = -1;  // its entry in index_; kChained: in chains_.at(chain); kOrphan; -1: carries no hash
     std::int32_t chain = -1;  // while slot == kChained
+    std::uint64_t freed = 0;  // its stamp when last appended to the free queue (frees_)
     bool cached() const { return slot != -1; }
   };
   static constexpr std::int32_t kChained = -2;
@@ -577,10 +579,13 @@ class PagedKvManager final : public IKvManager {
   BlockKey block_key() const { return BlockKey{st_}; }
   FreeBlockQueue free_;  // free blocks in eviction order
   std::int64_t free_cached_ = 0;  // free blocks that still carry a hash
-  // Blocks that stopped carrying their hash (evicted, or orphaned: paged_own.cpp). While it
-  // is unchanged every block matched before still matches (a hash is set only on a block
-  // that carries none), so collect_hits() does not check a remembered hit list again.
-  std::uint64_t hash_losses_ = 0;
+  // Free stamps: the blocks appended to the free queue so far, and the stamp of the last
+  // block evicted. A block loses its hash only when evicted (orphans never carried one:
+  // paged_own.cpp), and the queue appends at the back and pops the front, so blocks are
+  // evicted in rising stamp order: a remembered hit list whose blocks can only be evicted at
+  // stamp r.hit_floor or later is whole while evicted_stamp_ < r.hit_floor (collect_hits).
+  std::uint64_t frees_ = 0;
+  std::uint64_t evicted_stamp_ = 0;
   std::int64_t live_fill_ = 0;    // tokens written in referenced blocks
   // hash -> the block carrying it, for every block that carries one (touched for every
   // block that fills and every one evicted: see block_index.h).

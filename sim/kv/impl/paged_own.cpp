@@ -81,9 +81,9 @@ void PagedKvManager::settle_pending(const Request& r, Table& t) {
   }
   for (auto i = t.pending_from; i >= 0 && i < t.hashed; ++i) {
     BlockState& s = st_[static_cast<std::size_t>(t.blocks[static_cast<std::size_t>(i)])];
+    SERVESIM_ASSERT(!s.cached());  // committed while deferring: carried no hash (no hit list holds it)
     s.slot = kOrphan;
-    s.hash = 0;  // matches no lookup (a stale hash could, through a remembered hit list)
-    ++hash_losses_;
+    s.hash = 0;  // matches no lookup
   }
   t.pending_from = -1;
 }

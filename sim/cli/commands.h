@@ -26,11 +26,12 @@ struct CommandRegistrar {
   CommandRegistrar(const char* name, const char* help, CommandFn fn) { command_table()[name] = CommandInfo{std::move(fn), help}; }
 };
 
-// Help text layout of every subcommand's options: 100 columns with at least 56 for the
+// Help text layout of every subcommand's options: 100 columns with at least 64 for the
 // descriptions, so that Boost (which chops a word longer than half the description column)
-// keeps paths like hardware_profiles/devices/ whole.
+// keeps paths like hardware_profiles/devices/ whole, however long --data-dir's default (the
+// checkout's path) makes the option column.
 inline constexpr unsigned kHelpLineLength = 100;
-inline constexpr unsigned kHelpMinDescription = 56;
+inline constexpr unsigned kHelpMinDescription = 64;
 
 // Parses `args` with `opts` plus any number of positional arguments, collected under the
 // hidden option `name` (help prints `opts` only); notifies (required options checked).

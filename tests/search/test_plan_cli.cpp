@@ -114,10 +114,13 @@ TEST(PlanSearchCli, ListParamsDocumentsThePlanFile) {
 }
 
 TEST(PlanSearchCli, HelpKeepsPathsWhole) {
-  const auto r = testing::run_cli("plan search --help");
-  EXPECT_EQ(r.exit_code, 0);
-  for (const char* w : {"<data-dir>/hardware_profiles/prices.json)", "docs/plan_search.md)", "best_scenario.json"}) {
-    EXPECT_NE(r.out.find(w), std::string::npos) << "'" << w << "' chopped in:\n" << r.out;
+  // Also with a long --data-dir default (a checkout in a deep folder).
+  for (const std::string env : {"", "SERVESIM_DATA_DIR=/tmp/a/checkout/in/a/deep/folder/of/a/build/machine/servesim "}) {
+    const auto r = testing::run_shell(env + SERVESIM_BIN + " plan search --help");
+    EXPECT_EQ(r.exit_code, 0);
+    for (const char* w : {"<data-dir>/hardware_profiles/prices.json)", "docs/plan_search.md)", "best_scenario.json"}) {
+      EXPECT_NE(r.out.find(w), std::string::npos) << env << "'" << w << "' chopped in:\n" << r.out;
+    }
   }
 }
 

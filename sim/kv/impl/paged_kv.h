@@ -195,29 +195,8 @@ class PagedKvManager final : public IKvManager {
 
   void free(Request& r) override { release(r); }
 
-  std::int64_t preempt(Request& r, PreemptMode mode, KvStepWork& work) override {
-    SERVESIM_ASSERT(r.kv_slot >= 0);
-    const std::int64_t kept = std::min(r.num_computed, tables_[r.kv_slot].tokens);
-    const bool dropped = tables_[r.kv_slot].drop_end > c_.drop.pinned();  // swap keeps whole prefixes only
-    if (mode == PreemptMode::kSwap && kept > 0 && !dropped) {
-      std::vector<std::uint64_t> full;  // reuse: the full blocks' hashes name their host copies
-      for (std::int64_t i = 0; c_.swap_reuse && i < kept / c_.block_size; ++i) full.push_back(hash_of(r, i));
-      const std::int64_t copied = swap_.put_blocks(r.spec.id, kept, ceil_div(kept, c_.block_size), block_bytes_, std::move(full));
-      if (copied >= 0) {
-        const double bytes = static_cast<double>(copied) * block_bytes_;
-        work.swap_out_bytes += bytes;
-        work.swap_out_chunks += copied > 0 ? swap_chunks(copied) : 0;
-        counters_.swap_out_bytes += bytes;
-        ++counters_.preemptions_swap;
-        release(r);
-        return kept;
-      }
-    }
-    // Recompute: blocks return to the free queue (cached ones stay hits).
-    ++counters_.preemptions_recompute;
-    release(r);
-    return 0;
-  }
+  // Swap (whole blocks to host swap space) or recompute; in paged_own.cpp.
+  std::int64_t preempt(Request& r, PreemptMode mode, KvStepWork& work) override;
 
   std::int64_t swapped_tokens(const Request& r) const override { return swap_.tokens(r.spec.id); }
 

@@ -1,19 +1,13 @@
 #include "sim/core/json_file.h"
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <vector>
 
-// As Debian's libsimdjson is built (its CMake package exports this definition): the parser's
-// layout depends on it.
-#ifndef SIMDJSON_THREADS_ENABLED
-#define SIMDJSON_THREADS_ENABLED 1
-#endif
-#include <simdjson.h>
-
 #include "sim/core/error.h"
+#include "sim/core/json_view.h"
 
 namespace servesim {
 
@@ -69,75 +63,14 @@ std::size_t too_deep_at(std::string_view text) {
   return std::string_view::npos;
 }
 
-// simdjson's element as nlohmann's value, exactly as nlohmann's parser builds it: integers
-// >= 0 unsigned, negative ones signed, other numbers double (both parsers round correctly).
-// False on a key given twice in one object (the slow path names it).
-bool to_nlohmann(simdjson::dom::element e, nlohmann::json& out) {
-  using T = simdjson::dom::element_type;
-  switch (e.type()) {
-    case T::ARRAY: {
-      const simdjson::dom::array a = e.get_array().value_unsafe();
-      out = nlohmann::json::array();
-      auto& v = out.get_ref<nlohmann::json::array_t&>();
-      v.reserve(a.size());
-      for (const simdjson::dom::element x : a) {
-        if (!to_nlohmann(x, v.emplace_back())) return false;
-      }
-      return true;
-    }
-    case T::OBJECT: {
-      const simdjson::dom::object o = e.get_object().value_unsafe();
-      out = nlohmann::json::object();
-      auto& m = out.get_ref<nlohmann::json::object_t&>();
-      for (const auto [key, value] : o) {
-        const auto [it, inserted] = m.emplace(std::string(key), nullptr);
-        if (!inserted || !to_nlohmann(value, it->second)) return false;
-      }
-      return true;
-    }
-    case T::INT64: {
-      const std::int64_t i = e.get_int64().value_unsafe();
-      out = i >= 0 ? nlohmann::json(static_cast<std::uint64_t>(i)) : nlohmann::json(i);
-      return true;
-    }
-    case T::UINT64:
-      out = e.get_uint64().value_unsafe();
-      return true;
-    case T::DOUBLE:
-      out = e.get_double().value_unsafe();
-      return true;
-    case T::STRING:
-      out = std::string(e.get_string().value_unsafe());
-      return true;
-    case T::BOOL:
-      out = e.get_bool().value_unsafe();
-      return true;
-    case T::NULL_VALUE:
-      out = nullptr;
-      return true;
-  }
-  return false;
-}
-
-// The fast path: a document simdjson accepts (at most kMaxJsonDepth deep) and that has no
-// key twice gives the same value as nlohmann's parser, about 20 times faster on large
-// profiles. Anything else (malformed, too deep, a duplicate key, a number out of range)
-// gives nullopt, and the slow path parses it again to accept it or say what is wrong.
+// The fast path: a document simdjson accepts (json_view.h) gives the same value as
+// nlohmann's parser, about 20 times faster on large profiles. Anything else (malformed, too
+// deep, a duplicate key, a number out of range) gives nullopt, and the slow path parses it
+// again to accept it or say what is wrong.
 std::optional<nlohmann::json> parse_fast(std::string_view text) {
-  // "-0" is a signed integer to nlohmann and an unsigned 0 to simdjson: such texts (rare) take
-  // the slow path. A "-0" inside a string only costs the fast path.
-  for (std::size_t i = text.find("-0"); i != std::string_view::npos; i = text.find("-0", i + 2)) {
-    const char next = i + 2 < text.size() ? text[i + 2] : ' ';
-    if (next != '.' && next != 'e' && next != 'E' && (next < '0' || next > '9')) return std::nullopt;
-  }
-  simdjson::dom::parser parser;
-  if (parser.allocate(text.size(), kMaxJsonDepth) != simdjson::SUCCESS) return std::nullopt;
-  const simdjson::padded_string padded(text.data(), text.size());
-  simdjson::dom::element root;
-  if (parser.parse(padded).get(root) != simdjson::SUCCESS) return std::nullopt;
-  nlohmann::json out;
-  if (!to_nlohmann(root, out)) return std::nullopt;
-  return out;
+  const auto doc = JsonDocument::parse(text);
+  if (!doc) return std::nullopt;
+  return doc->root().to_nlohmann();
 }
 
 }  // namespace
@@ -209,16 +142,20 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& where) 
   return std::move(*j);
 }
 
-nlohmann::json read_json_file(const std::string& path) {
+std::string read_json_text(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) input_error(path, "a folder, expected a JSON file");
   std::ifstream in(path, std::ios::binary);
   if (!in) input_error(path, "cannot open file (missing or unreadable)");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  std::string text;
+  if (const auto size = std::filesystem::file_size(path, ec); !ec) text.reserve(size);
+  std::array<char, 1 << 16> buf;
+  while (in.read(buf.data(), buf.size()) || in.gcount() > 0) text.append(buf.data(), static_cast<std::size_t>(in.gcount()));
   if (in.bad()) input_error(path, "cannot read file (a folder, or unreadable)");
-  return parse_json_text(ss.str(), path);
+  return text;
 }
+
+nlohmann::json read_json_file(const std::string& path) { return parse_json_text(read_json_text(path), path); }
 
 const nlohmann::json& require_field(const nlohmann::json& obj, const std::string& key, const std::string& where) {
   auto it = obj.find(key);

@@ -21,6 +21,8 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& where);
 std::optional<nlohmann::json> try_parse_json_text(std::string_view text, const std::string& where,
                                                   std::size_t* error_byte = nullptr);
 nlohmann::json read_json_file(const std::string& path);
+// The file's bytes, with read_json_file's errors for a folder or an unreadable file.
+std::string read_json_text(const std::string& path);
 
 // Strips a UTF-8 byte-order mark (EF BB BF) from the start of `s`; true when there was one.
 bool strip_utf8_bom(std::string& s);

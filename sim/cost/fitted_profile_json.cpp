@@ -6,6 +6,7 @@
 
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
+#include "sim/core/json_view.h"
 #include "sim/cost/sha256.h"
 #include "sim/cost/fitted_profile.h"
 #include "sim/cost/profile_derive.h"
@@ -16,43 +17,49 @@ namespace {
 using nlohmann::json;
 constexpr const char* kSchema = "servesim.fitted_profile/1";
 
-double num(const json& j, const std::string& key, const std::string& where, bool positive = true) {
-  const json& v = require_field(j, key, where);
-  if (!v.is_number() || !std::isfinite(v.get<double>()) || (positive && !(v.get<double>() > 0))) {
+// The readers below are templates over J: nlohmann::json, or JsonView on a document simdjson
+// parsed (FittedProfile::from_text's fast path; json_view.h).
+template <class J>
+double num(const J& j, const std::string& key, const std::string& where, bool positive = true) {
+  const auto& v = require_field(j, key, where);
+  if (!v.is_number() || !std::isfinite(v.template get<double>()) || (positive && !(v.template get<double>() > 0))) {
     bad_value(where + ": " + key, v.dump(), positive ? "a positive number" : "a number");
   }
-  return v.get<double>();
+  return v.template get<double>();
 }
 
-std::string str(const json& j, const std::string& key, const std::string& where) {
-  const json& v = require_field(j, key, where);
+template <class J>
+std::string str(const J& j, const std::string& key, const std::string& where) {
+  const auto& v = require_field(j, key, where);
   if (!v.is_string()) bad_value(where + ": " + key, v.dump(), "a string");
-  return v.get<std::string>();
+  return v.template get<std::string>();
 }
 
-std::vector<double> numbers(const json& j, const std::string& key, const std::string& where, bool positive) {
-  const json& v = require_field(j, key, where);
+template <class J>
+std::vector<double> numbers(const J& j, const std::string& key, const std::string& where, bool positive) {
+  const auto& v = require_field(j, key, where);
   if (!v.is_array()) bad_value(where + ": " + key, v.dump().substr(0, 40), "an array of numbers");
   std::vector<double> out;
   out.reserve(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    const json& e = v[i];
-    const double x = e.is_number() ? e.get<double>() : 0.0;
+  for (const auto& e : v) {
+    const double x = e.is_number() ? e.template get<double>() : 0.0;
     if (!e.is_number() || !std::isfinite(x) || (positive && !(x > 0)) || (!positive && x < 0)) {
-      bad_value(fmt::format("{}: {}[{}]", where, key, i), e.dump(), positive ? "a positive number" : "a non-negative number");
+      bad_value(fmt::format("{}: {}[{}]", where, key, out.size()), e.dump(), positive ? "a positive number" : "a non-negative number");
     }
     out.push_back(x);
   }
   return out;
 }
 
-std::vector<double> coefs(const json& j, const std::string& key, std::size_t n, const std::string& where) {
+template <class J>
+std::vector<double> coefs(const J& j, const std::string& key, std::size_t n, const std::string& where) {
   auto c = numbers(j, key, where, false);
   if (c.size() != n) bad_value(where + ": " + key, std::to_string(c.size()) + " coefficients", std::to_string(n) + " (one per term)");
   return c;
 }
 
-KnotCurve knots(const json& j, const std::string& xkey, const std::string& ykey, const std::string& where) {
+template <class J>
+KnotCurve knots(const J& j, const std::string& xkey, const std::string& ykey, const std::string& where) {
   KnotCurve k;
   k.x = numbers(j, xkey, where, true);
   k.y = numbers(j, ykey, where, true);
@@ -71,20 +78,21 @@ json rounded(const std::vector<double>& v, int sig) {
   return a;
 }
 
-void read_attention(const json& j, FittedProfile::AttentionFit& f, bool prefill, const std::string& where) {
+template <class J>
+void read_attention(const J& j, FittedProfile::AttentionFit& f, bool prefill, const std::string& where) {
   const std::size_t nterms = attention_term_names(prefill).size();
   if (j.contains("global")) f.global = coefs(j, "global", nterms, where);
   if (j.contains("kernels")) {
     for (const auto& k : j["kernels"]) {
       if (!k.is_string()) bad_value(where + ": kernels", k.dump(), "kernel names");
-      f.kernels.push_back(k.get<std::string>());
+      f.kernels.push_back(k.template get<std::string>());
     }
   }
-  const json& cfgs = require_field(j, "configs", where);
+  const auto& cfgs = require_field(j, "configs", where);
   if (!cfgs.is_array()) bad_value(where + ": configs", cfgs.dump().substr(0, 40), "an array");
-  for (std::size_t i = 0; i < cfgs.size(); ++i) {
-    const std::string w = fmt::format("{}: configs[{}]", where, i);
-    const json& c = cfgs[i];
+  std::size_t i = 0;
+  for (const auto& c : cfgs) {
+    const std::string w = fmt::format("{}: configs[{}]", where, i++);
     FittedProfile::AttentionConfig a;
     a.heads = static_cast<int>(num(c, "heads", w));
     a.kv_heads = static_cast<int>(num(c, "kv_heads", w));
@@ -167,7 +175,7 @@ std::vector<std::string> family_list(const json& entry, const std::string& key, 
 }  // namespace
 
 FittedProfile FittedProfile::load(const std::string& path) {
-  FittedProfile p = from_json(read_json_file(path), path);
+  FittedProfile p = from_text(read_json_text(path), path);
   bool rebuilt = false;
   // Derived by reference (calibrate derive --by-reference): the families named, derived here
   // from the source by the rule's stored numbers.
@@ -219,7 +227,14 @@ std::string FittedProfile::kernel_set_name() const {
   return kernel_set.is_object() && kernel_set.contains("name") ? kernel_set["name"].get<std::string>() : "";
 }
 
-FittedProfile FittedProfile::from_json(const json& j, const std::string& where) {
+namespace {
+
+template <class J>
+FittedProfile read_profile(const J& j, const std::string& where) {
+  using GemmFit = FittedProfile::GemmFit;
+  using Curve = FittedProfile::Curve;
+  using MoeFit = FittedProfile::MoeFit;
+  using MoeGroup = FittedProfile::MoeGroup;
   FittedProfile p;
   if (!j.is_object()) bad_value(where, j.dump().substr(0, 40), "a JSON object (a fitted profile)");
   const std::string schema = str(j, "schema", where);
@@ -227,10 +242,10 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
   p.device = str(j, "device", where);
   p.status = str(j, "status", where);
   if (p.status != "measured" && p.status != "derived") bad_value(where + ": status", p.status, "measured or derived");
-  if (j.contains("derived_from")) p.derived_from = j["derived_from"];
-  if (j.contains("provenance")) p.provenance = j["provenance"];
+  if (j.contains("derived_from")) p.derived_from = to_nlohmann(j["derived_from"]);
+  if (j.contains("provenance")) p.provenance = to_nlohmann(j["provenance"]);
   if (j.contains("kernel_set")) {
-    p.kernel_set = j["kernel_set"];
+    p.kernel_set = to_nlohmann(j["kernel_set"]);
     if (!p.kernel_set.is_object()) bad_value(where + ": kernel_set", p.kernel_set.dump().substr(0, 80), "an object with a name");
     const std::string name = str(p.kernel_set, "name", where + ": kernel_set");
     if (!valid_kernel_set_name(name)) {
@@ -238,8 +253,8 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
     }
   }
   const std::string rw = where + ": rates";
-  const json& r = require_field(j, "rates", where);
-  const json& pf = require_field(r, "peak_flops", rw);
+  const auto& r = require_field(j, "rates", where);
+  const auto& pf = require_field(r, "peak_flops", rw);
   if (!pf.is_object() || !pf.contains("bf16")) bad_value(rw + ": peak_flops", pf.dump(), "an object with at least bf16");
   for (const auto& [k, v] : pf.items()) p.rates.peak_flops[k] = num(pf, k, rw + ": peak_flops");
   p.rates.hbm_bandwidth = num(r, "hbm_bandwidth", rw);
@@ -251,7 +266,7 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
   if (r.contains("pageable_h2d_bandwidth")) p.rates.pageable_h2d_bandwidth = num(r, "pageable_h2d_bandwidth", rw);
   if (r.contains("pageable_d2h_bandwidth")) p.rates.pageable_d2h_bandwidth = num(r, "pageable_d2h_bandwidth", rw);
 
-  const json& fam = require_field(j, "families", where);
+  const auto& fam = require_field(j, "families", where);
   const std::string fw = where + ": families";
   if (fam.contains("gemm")) {
     for (const auto& [dt, g] : fam["gemm"].items()) {
@@ -259,11 +274,13 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
       if (dt != "bf16" && dt != "fp8" && dt != "fp8_block") bad_value(fw + ": gemm", dt, "dtype keys bf16, fp8 or fp8_block");
       GemmFit gf;
       if (g.contains("regression")) gf.coef = coefs(g["regression"], "coef", gemm_term_names().size(), w + ": regression");
-      const json& lines = require_field(g, "lines", w);
-      for (std::size_t i = 0; i < lines.size(); ++i) {
-        const std::string lw = fmt::format("{}: lines[{}]", w, i);
-        const double n = num(lines[i], "n", lw), k = num(lines[i], "k", lw);
-        const KnotCurve c = knots(lines[i], "m", "us", lw);
+      const auto& lines = require_field(g, "lines", w);
+      if (!lines.is_array()) bad_value(w + ": lines", lines.dump().substr(0, 40), "an array of measured lines");
+      std::size_t i = 0;
+      for (const auto& line : lines) {
+        const std::string lw = fmt::format("{}: lines[{}]", w, i++);
+        const double n = num(line, "n", lw), k = num(line, "k", lw);
+        const KnotCurve c = knots(line, "m", "us", lw);
         for (std::size_t q = 0; q < c.x.size(); ++q) gf.grid.add({n, k}, c.x[q], c.y[q]);
       }
       p.gemm.emplace(dt, std::move(gf));
@@ -272,32 +289,36 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
   if (fam.contains("attention_prefill")) read_attention(fam["attention_prefill"], p.prefill, true, fw + ": attention_prefill");
   if (fam.contains("attention_decode")) read_attention(fam["attention_decode"], p.decode, false, fw + ": attention_decode");
   if (fam.contains("collective")) {
-    const json& curves = require_field(fam["collective"], "curves", fw + ": collective");
-    for (std::size_t i = 0; i < curves.size(); ++i) {
-      const std::string w = fmt::format("{}: collective: curves[{}]", fw, i);
+    const auto& curves = require_field(fam["collective"], "curves", fw + ": collective");
+    if (!curves.is_array()) bad_value(fw + ": collective: curves", curves.dump().substr(0, 40), "an array of curves");
+    std::size_t i = 0;
+    for (const auto& curve : curves) {
+      const std::string w = fmt::format("{}: collective: curves[{}]", fw, i++);
       Curve c;
-      c.op = str(curves[i], "op", w);
+      c.op = str(curve, "op", w);
       static const std::vector<std::string> ops = {"all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv"};
       if (std::find(ops.begin(), ops.end(), c.op) == ops.end()) {
         bad_value(w + ": op", c.op, "all_reduce, all_gather, reduce_scatter, all_to_all or send_recv");
       }
-      c.ranks = static_cast<int>(num(curves[i], "ranks", w));
-      c.backend = str(curves[i], "backend", w);
-      c.curve = knots(curves[i], "bytes", "us", w);
+      c.ranks = static_cast<int>(num(curve, "ranks", w));
+      c.backend = str(curve, "backend", w);
+      c.curve = knots(curve, "bytes", "us", w);
       p.collectives.push_back(std::move(c));
     }
   }
   if (fam.contains("copy")) {
-    const json& curves = require_field(fam["copy"], "curves", fw + ": copy");
-    for (std::size_t i = 0; i < curves.size(); ++i) {
-      const std::string w = fmt::format("{}: copy: curves[{}]", fw, i);
+    const auto& curves = require_field(fam["copy"], "curves", fw + ": copy");
+    if (!curves.is_array()) bad_value(fw + ": copy: curves", curves.dump().substr(0, 40), "an array of curves");
+    std::size_t i = 0;
+    for (const auto& curve : curves) {
+      const std::string w = fmt::format("{}: copy: curves[{}]", fw, i++);
       Curve c;
-      c.op = str(curves[i], "direction", w);
+      c.op = str(curve, "direction", w);
       if (c.op != "h2d" && c.op != "d2h" && c.op != "d2d") bad_value(w + ": direction", c.op, "h2d, d2h or d2d");
-      c.backend = str(curves[i], "host_mem", w);
-      c.curve = knots(curves[i], "chunk_bytes", "us", w);
-      if (curves[i].contains("issue_floor_us")) c.issue_floor_us = num(curves[i], "issue_floor_us", w, false);
-      if (curves[i].contains("gap_us")) c.gap_us = num(curves[i], "gap_us", w, false);
+      c.backend = str(curve, "host_mem", w);
+      c.curve = knots(curve, "chunk_bytes", "us", w);
+      if (curve.contains("issue_floor_us")) c.issue_floor_us = num(curve, "issue_floor_us", w, false);
+      if (curve.contains("gap_us")) c.gap_us = num(curve, "gap_us", w, false);
       p.copies.push_back(std::move(c));
     }
   }
@@ -311,17 +332,18 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
       MoeFit f;
       f.kernel = str(m, "kernel", w);
       f.coef = coefs(require_field(m, "regression", w), "coef", moe_term_names().size(), w + ": regression");
-      const json& groups = require_field(m, "groups", w);
+      const auto& groups = require_field(m, "groups", w);
       if (!groups.is_array()) bad_value(w + ": groups", groups.dump().substr(0, 40), "an array of measured shapes");
-      for (std::size_t i = 0; i < groups.size(); ++i) {
-        const std::string gw = fmt::format("{}: groups[{}]", w, i);
+      std::size_t i = 0;
+      for (const auto& group : groups) {
+        const std::string gw = fmt::format("{}: groups[{}]", w, i++);
         MoeGroup g;
-        g.hidden = num(groups[i], "hidden", gw);
-        g.inter = num(groups[i], "inter", gw);
-        g.topk = num(groups[i], "topk", gw);
-        g.local_experts = num(groups[i], "local_experts", gw);
-        g.ep = num(groups[i], "ep", gw);
-        const KnotCurve c = knots(groups[i], "tokens", "us", gw);
+        g.hidden = num(group, "hidden", gw);
+        g.inter = num(group, "inter", gw);
+        g.topk = num(group, "topk", gw);
+        g.local_experts = num(group, "local_experts", gw);
+        g.ep = num(group, "ep", gw);
+        const KnotCurve c = knots(group, "tokens", "us", gw);
         g.tokens = c.x;
         g.us = c.y;
         f.groups.push_back(std::move(g));
@@ -329,9 +351,32 @@ FittedProfile FittedProfile::from_json(const json& j, const std::string& where) 
       p.moe.emplace(dt, std::move(f));
     }
   }
-  if (fam.contains("launch")) p.launch = fam["launch"];
+  if (fam.contains("launch")) p.launch = to_nlohmann(fam["launch"]);
   p.finalize();
   return p;
+}
+
+}  // namespace
+
+FittedProfile FittedProfile::from_json(const json& j, const std::string& where) { return read_profile(j, where); }
+
+std::optional<FittedProfile> FittedProfile::from_text_fast(std::string_view text, const std::string& where) {
+  const auto doc = JsonDocument::parse(text);
+  if (!doc) return std::nullopt;
+  try {
+    return read_profile(doc->root(), where);
+  } catch (const JsonView::Mismatch&) {
+    return std::nullopt;
+  } catch (const InputError&) {
+    return std::nullopt;  // from_text reads it again to give nlohmann's message
+  }
+}
+
+FittedProfile FittedProfile::from_text(std::string_view text, const std::string& where) {
+  std::string_view body = text;
+  if (body.size() >= 3 && body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
+  if (auto p = from_text_fast(body, where)) return std::move(*p);
+  return from_json(parse_json_text(text, where), where);
 }
 
 json FittedProfile::to_json() const {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -91,7 +92,18 @@ void fuzz_topology(const std::uint8_t* data, std::size_t size) {
 }
 
 void fuzz_fitted_profile(const std::uint8_t* data, std::size_t size) {
-  (void)FittedProfile::from_json(parse_json_text(text(data, size), "profile.json"), "profile.json");
+  // The in-place reader (from_text_fast) either declines or reads what nlohmann's does.
+  const std::string t(text(data, size));
+  if (const auto fast = FittedProfile::from_text_fast(t, "profile.json")) {
+    try {
+      const FittedProfile slow = FittedProfile::from_json(parse_json_text(t, "profile.json"), "profile.json");
+      if (slow.to_json().dump() == fast->to_json().dump()) return;
+    } catch (const InputError&) {
+    }
+    std::fprintf(stderr, "fuzz_fitted_profile: the in-place reader accepted what nlohmann's reads otherwise\n");
+    std::abort();
+  }
+  (void)FittedProfile::from_text(t, "profile.json");
 }
 
 void fuzz_azure_csv(const std::uint8_t* data, std::size_t size) {

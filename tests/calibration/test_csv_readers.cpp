@@ -2,6 +2,7 @@
 // shapes and units (AIConfigurator and Vidur report milliseconds; we keep microseconds).
 #include <gtest/gtest.h>
 
+#include "tests/error_of.h"
 #include "sim/calibrate/csv_table.h"
 #include "sim/calibrate/measurements.h"
 #include "sim/core/error.h"
@@ -9,17 +10,10 @@
 namespace servesim::calib {
 namespace {
 
+using servesim::testing::error_of;
+
 const std::string kFormats = std::string(SERVESIM_TEST_DATA) + "/formats/";
 const std::string kSynthetic = std::string(SERVESIM_TEST_DATA) + "/synthetic/";
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(CsvTable, MetadataHeaderAndQuotedFields) {
   const auto t = CsvTable::parse("# family: gemm\n# note: a, b\nname,v\n\"x, \"\"y\"\"\",3\nz,4\n", "t.csv");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sim/core/error.h"
+#include "tests/error_of.h"
 #include "sim/core/json_file.h"
 #include "sim/cost/i_cost_model.h"
 #include "sim/cost/residual_sources.h"
@@ -32,7 +33,7 @@ std::string residuals_file(double r) {
   return p.string();
 }
 
-std::string error_of(const std::function<void()>& f);
+using servesim::testing::error_of;
 
 struct Built {
   DeviceSpec dev = testing::round_device();
@@ -202,15 +203,6 @@ std::unique_ptr<Built> build_derived(int draw, const DerivedDir& d) {
       {"impl", "perturbed"}, {"inner", {{"impl", "calibrated"}, {"profile", d.profile.string()}}}, {"draw", draw}, {"seed", 7}};
   b->model = CostModelRegistry::get().build(cfg, "scenario.json: cost", nullptr, CostDeps{b->dev, d.dir.string()});
   return b;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no InputError";
 }
 
 TEST(ResidualSources, ADerivedProfileDrawsCheckedFamiliesFromItsTransferCheckOthersFromItsSource) {

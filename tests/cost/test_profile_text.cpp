@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/error_of.h"
 #include "sim/core/error.h"
 #include "sim/core/json_file.h"
 #include "sim/core/json_view.h"
@@ -13,18 +14,9 @@
 namespace servesim {
 namespace {
 
-const std::string kProfile = std::string(SERVESIM_TEST_DATA) + "/profile_small.json";
+using servesim::testing::error_of;
 
-// The message of the InputError `read` throws ("" if none).
-template <class F>
-std::string error_of(F read) {
-  try {
-    read();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
+const std::string kProfile = std::string(SERVESIM_TEST_DATA) + "/profile_small.json";
 
 TEST(ProfileText, EveryCommittedProfileReadsInPlaceAsThroughNlohmann) {
   int profiles = 0;

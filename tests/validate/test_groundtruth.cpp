@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/error_of.h"
 #include "sim/core/error.h"
 #include "sim/validate/engine_fit.h"
 #include "sim/validate/engine_profile.h"
@@ -18,6 +19,8 @@
 
 namespace servesim::validate {
 namespace {
+
+using servesim::testing::error_of;
 namespace fs = std::filesystem;
 
 const std::string kRun = std::string(SERVESIM_TEST_DATA) + "/tiny_run";
@@ -42,17 +45,6 @@ std::string replace(std::string s, const std::string& from, const std::string& t
   EXPECT_NE(at, std::string::npos) << from;
   if (at != std::string::npos) s.replace(at, from.size(), to);
   return s;
-}
-
-// The InputError's message, or "" when none is thrown.
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(Groundtruth, ReadsTheTinyRun) {

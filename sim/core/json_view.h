@@ -51,7 +51,6 @@ class JsonView {
   bool is_string() const { return e_.is_string(); }
   bool is_number() const { return e_.is_number(); }
   bool is_boolean() const { return e_.is_bool(); }
-  bool is_null() const { return e_.is_null(); }
 
   bool contains(std::string_view key) const;
   JsonView operator[](std::string_view key) const;  // Mismatch if absent or not an object
